@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+
+	"github.com/gokernel/gokernel/sys"
+)
+
+func init() {
+	register(&command{
+		name:     "kernels",
+		summary:  "list the kernels this binary can run and which one is selected",
+		noKernel: true,
+		help: `kernels reads GOKERNEL and GOKERNEL_CONFIG but starts nothing, so it also
+explains a selection that would fail.`,
+		setup: func(*flag.FlagSet) func([]string) error { return kernels },
+	})
+}
+
+func kernels(args []string) error {
+	if len(args) != 0 {
+		return fmt.Errorf("%w: kernels takes no arguments", errUsage)
+	}
+	name, config := sys.Selected()
+	have := sys.Kernels()
+	fmt.Fprintln(out.w, "kernels in this binary:")
+	for _, k := range have {
+		mark := ""
+		if k == name {
+			mark = "  (selected)"
+		}
+		fmt.Fprintf(out.w, "  %s%s\n", k, mark)
+	}
+	if !slices.Contains(have, "lkl") {
+		fmt.Fprintln(out.w, "not in this binary:\n  lkl  (make lkl, then build with -tags lkl)")
+	}
+	if config == "" {
+		config = "(none)"
+	}
+	fmt.Fprintf(out.w, "selected: %s, configuration: %s\n", name, config)
+	if !slices.Contains(have, name) {
+		_, err := sys.Open(name, "")
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMain lets the test binary stand in for demo itself: a child started
+// with DEMO_AS_MAIN=1 runs main with the arguments after "--".
+func TestMain(m *testing.M) {
+	if os.Getenv("DEMO_AS_MAIN") == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{"demo"}, os.Args[i+1:]...)
+				break
+			}
+		}
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// demo runs the demo command in a child process and returns what it printed
+// and its exit status.
+func demo(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), append([]string{"DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestDemo(t *testing.T) {
+	traceFile := filepath.Join(t.TempDir(), "trace")
+	tests := []struct {
+		name           string
+		env            []string
+		args           []string
+		code           int
+		stdout, stderr string // substrings; "" matches anything
+	}{
+		{name: "no command", code: 2, stderr: "Commands:"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
+		{name: "hello", args: []string{"hello"}, stdout: "hello, world\n"},
+		{name: "hello rejects arguments", args: []string{"hello", "x"}, code: 2, stderr: "hello takes no arguments"},
+		{name: "hello -h", args: []string{"hello", "-h"}, stderr: "usage: demo hello"},
+		{name: "help hello", args: []string{"help", "hello"}, stdout: "jskernel's libsys example"},
+		{name: "help unknown", args: []string{"help", "nope"}, code: 2, stderr: `unknown command "nope"`},
+		{name: "kernels", args: []string{"kernels"}, stdout: "host  (selected)"},
+		{name: "kernels explains a bad selection", env: []string{"GOKERNEL=plan9"}, args: []string{"kernels"}, code: 1, stderr: `no kernel named "plan9"`},
+		{name: "bad kernel fails before the command runs", env: []string{"GOKERNEL=plan9"}, args: []string{"hello"}, code: 1, stderr: `no kernel named "plan9"`},
+		{name: "trace hello", args: []string{"trace", "--", "hello"}, stdout: "hello, world\n", stderr: "[host] write(0x1, 0x"},
+		{name: "trace to file", args: []string{"trace", "-o", traceFile, "--", "hello"}, stdout: "hello, world\n"},
+		{name: "trace needs a command", args: []string{"trace"}, code: 2, stderr: "trace needs a command"},
+		{name: "trace of unknown command", args: []string{"trace", "--", "nope"}, code: 2, stderr: `unknown command "nope"`},
+		{name: "GOKERNEL_TRACE", env: []string{"GOKERNEL_TRACE=1"}, args: []string{"hello"}, stdout: "hello, world\n", stderr: ", 0xd) = 13 <"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := demo(t, tc.env, tc.args...)
+			require.Equal(t, tc.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			require.Contains(t, stdout, tc.stdout)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+	b, err := os.ReadFile(traceFile)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "[host] write(0x1, ")
+}

@@ -1,0 +1,95 @@
+package gokernel_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// module is this repository's module path.
+const module = "github.com/gokernel/gokernel"
+
+// layers ranks the top-level directories of the module, bottom first. A
+// package may import packages of a lower rank, and packages under its own
+// top-level directory; nothing else of the module. ufs and unet share a rank,
+// so neither may import the other.
+var layers = map[string]int{
+	"sys":      0,
+	"internal": 0, // test harnesses that sit beside sys and take a kernel
+	"libgo":    1,
+	"aio":      2,
+	"eloop":    3,
+	"ufs":      4,
+	"unet":     4,
+	"cmd":      5,
+}
+
+// topDir returns the top-level directory of a package of this module.
+func topDir(pkg string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	top, _, _ := strings.Cut(rel, "/")
+	return top
+}
+
+// TestLayers fails on any import that points up or sideways in the stack
+// (DESIGN.md, "Layers — dependencies point down only"), for the default
+// build and for -tags lkl.
+func TestLayers(t *testing.T) {
+	for _, tags := range []string{"", "lkl"} {
+		cmd := exec.Command("go", "list", "-tags", tags, "-deps", "-test", "-json=ImportPath,Imports,Module", "./...")
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=1")
+		outp, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -tags %q: %v", tags, err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(outp)))
+		checked := 0
+		for {
+			var p struct {
+				ImportPath string
+				Imports    []string
+				Module     *struct{ Path string }
+			}
+			if err := dec.Decode(&p); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if p.Module == nil || p.Module.Path != module {
+				continue
+			}
+			// Test variants ("pkg [pkg.test]") and external test packages
+			// ("pkg_test") follow the same rule as the package they test.
+			path, _, _ := strings.Cut(p.ImportPath, " ")
+			path = strings.TrimSuffix(path, "_test")
+			if path == module || strings.HasSuffix(path, ".test") {
+				continue // the root holds only this test, which imports nothing of the module
+			}
+			from := topDir(path)
+			rank, ok := layers[from]
+			if !ok {
+				t.Errorf("%s: top-level directory %q has no layer; add it to layers in layers_test.go", path, from)
+				continue
+			}
+			checked++
+			for _, imp := range p.Imports {
+				imp, _, _ = strings.Cut(imp, " ")
+				if !strings.HasPrefix(imp, module+"/") {
+					continue
+				}
+				to := topDir(imp)
+				if to == from {
+					continue
+				}
+				if r, ok := layers[to]; !ok || r >= rank {
+					t.Errorf("-tags %q: %s (layer %s) imports %s (layer %s): imports must point down", tags, path, from, imp, to)
+				}
+			}
+		}
+		if checked == 0 {
+			t.Fatalf("-tags %q: go list found no package of %s", tags, module)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+// Package sys is the one door between gokernel and a kernel: every system
+// call made by the packages above it goes through [Syscall] (the process
+// default kernel) or [SyscallOn] (an explicit one).
+//
+// sys sits at the bottom of the stack. It imports only the standard library,
+// golang.org/x/sys/unix for numbers and names, and the kernels below it:
+// sys/host (the Linux kernel the process runs on, pure Go) and, in binaries
+// built with -tags lkl, sys/lkl (LKL, a Linux kernel linked in as a library).
+// libgo, aio, eloop, unet, ufs and cmd/demo are built on it and never call the
+// kernel any other way.
+//
+// The contract at this door is the host architecture's Linux ABI: numbers,
+// flags and struct layouts are those of golang.org/x/sys/unix. A kernel whose
+// native ABI differs translates at its own boundary. Errors are bare
+// [syscall.Errno] values, so errors.Is(err, fs.ErrNotExist) holds for ENOENT.
+//
+// Which kernel answers [Syscall] is chosen at startup from the environment:
+//
+//	GOKERNEL          host (default) or lkl
+//	GOKERNEL_CONFIG   path of a JSON configuration for the selected kernel
+//	GOKERNEL_TRACE    1 to print an strace-like line per call to stderr
+//	GOKERNEL_TRACE_FILE  write those lines to this file instead
+//
+// Kernels are also plain values ([Open], [Host]), so one program can use the
+// host kernel and LKL side by side. Two wrappers make every call observable
+// and every error path testable: [NewTracer] records calls, [NewInjector]
+// makes chosen calls fail.
+package sys
+
+//go:generate go run mksysname.go
