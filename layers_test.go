@@ -11,25 +11,32 @@ import (
 // module is this repository's module path.
 const module = "github.com/gokernel/gokernel"
 
-// layers ranks the top-level directories of the module, bottom first. A
-// package may import packages of a lower rank, and packages under its own
-// top-level directory; nothing else of the module. ufs and unet share a rank,
+// layers ranks the top-level directories of the module (and each package
+// under internal/), bottom first. A package may import packages of a lower
+// rank, and packages under its own top-level directory; nothing else of the
+// module. ufs and unet share a rank,
 // so neither may import the other.
 var layers = map[string]int{
-	"sys":      0,
-	"internal": 0, // test harnesses that sit beside sys and take a kernel
-	"libgo":    1,
-	"aio":      2,
-	"eloop":    3,
-	"ufs":      4,
-	"unet":     4,
-	"cmd":      5,
+	"internal/imagetest": -1, // test images from host tools; imports nothing of gokernel
+	"sys":                0,
+	"libgo":              1,
+	"aio":                2,
+	"eloop":              3,
+	"ufs":                4,
+	"unet":               4,
+	"cmd":                5,
 }
 
-// topDir returns the top-level directory of a package of this module.
+// topDir returns the layer directory of a package of this module: its
+// top-level directory, or internal/NAME for the internal packages, each of
+// which has a layer of its own.
 func topDir(pkg string) string {
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
-	top, _, _ := strings.Cut(rel, "/")
+	top, rest, _ := strings.Cut(rel, "/")
+	if top == "internal" {
+		name, _, _ := strings.Cut(rest, "/")
+		return top + "/" + name
+	}
 	return top
 }
 

@@ -99,6 +99,11 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	if errors.Is(err, errUsage) {
 		fs.Usage()
 	}
+	// Halt a kernel that needs it (LKL: unmount and flush its disks)
+	// before the process exits.
+	if herr := sys.Shutdown(); herr != nil {
+		err = errors.Join(err, fmt.Errorf("halting the kernel: %w", herr))
+	}
 	return err
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The tour behind "make demo": each step runs the demo binary and shows what
-# one layer does. BIN is the directory holding demo (make demo sets it).
+# one layer does, on the host kernel and on LKL. BIN is the directory holding
+# demo, built with -tags lkl (make demo does that).
 set -euo pipefail
-demo="${BIN:-.build/bin}/demo"
+demo="$(cd "${BIN:-.build/bin}" && pwd)/demo"
 
 bold='' plain=''
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
@@ -12,8 +13,25 @@ step() {
 	"${@:2}"
 }
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
 step "Kernels this binary can run, and which GOKERNEL selects" "$demo" kernels
 step "jskernel's libsys example: one raw write(2) on the host kernel" "$demo" hello
-step "The same call, traced: every call goes through sys.Syscall" "$demo" trace -- hello
-step "Asking for a kernel this binary lacks fails at once, with what to do" \
-	bash -c "GOKERNEL=lkl '$demo' hello || echo \"(exit status \$?, as expected)\""
+step "The same binary on LKL, a Linux kernel inside this process" env GOKERNEL=lkl "$demo" hello
+step "Every call goes through sys.Syscall, so it can be traced (here on LKL)" env GOKERNEL=lkl "$demo" trace -- hello
+step "An unknown kernel name fails at once, with what to do" \
+	bash -c "GOKERNEL=plan9 '$demo' hello || echo \"(exit status \$?, as expected)\""
+
+# An ext4 image made from a directory, without root and without mounting
+# anything on the host; LKL mounts it inside the process.
+mkdir -p "$work/root/docs"
+echo "hello from inside an ext4 image" > "$work/root/docs/hello.txt"
+truncate -s 32M "$work/disk.img"
+PATH="$PATH:/usr/sbin:/sbin" mke2fs -q -F -t ext4 -d "$work/root" "$work/disk.img"
+cat > "$work/lkl.json" <<JSON
+{"disks": [{"path": "disk.img", "readonly": true, "mountpoint": "/mnt/disk"}]}
+JSON
+step "LKL boots with the image mounted read-only and reads a file with raw syscalls" \
+	env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" readfile /mnt/disk/docs/hello.txt
+step "What the LKL kernel says about itself" env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" lkl-info

@@ -1,0 +1,262 @@
+// Package imagetest makes file system images for tests: ext4, xfs, vfat and
+// btrfs images built from a small tree description, whole or inside an MBR
+// or GPT partition table, with the host's mkfs tools (e2fsprogs, xfsprogs,
+// dosfstools + mtools, btrfs-progs, fdisk). It never mounts anything on the
+// host.
+//
+// imagetest sits beside sys in the stack and imports nothing of gokernel;
+// the LKL tests and, later, ufs's tests use it. A missing tool fails the
+// test with the Debian package to install (.ci/run installs them all).
+package imagetest
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Tree describes files, in the fixture style of os/root_test.go: a key
+// ending in "/" is a directory, "name => target" is a symlink, anything
+// else is a file whose content is the value. Parents are made as needed.
+type Tree map[string]string
+
+// Write creates the tree under dir.
+func (tr Tree) Write(t testing.TB, dir string) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(tr)) {
+		content := tr[name]
+		switch {
+		case strings.HasSuffix(name, "/"):
+			must(t, os.MkdirAll(filepath.Join(dir, name), 0o755))
+		case strings.Contains(name, " => "):
+			link, target, _ := strings.Cut(name, " => ")
+			must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, link)), 0o755))
+			must(t, os.Symlink(target, filepath.Join(dir, link)))
+		default:
+			must(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+			must(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+		}
+	}
+}
+
+// Files returns the regular files of the tree and their contents.
+func (tr Tree) Files() map[string]string {
+	out := map[string]string{}
+	for name, content := range tr {
+		if !strings.HasSuffix(name, "/") && !strings.Contains(name, " => ") {
+			out[name] = content
+		}
+	}
+	return out
+}
+
+// FSTypes are the types Build can make.
+var FSTypes = []string{"ext4", "xfs", "vfat", "btrfs"}
+
+// minSize is each type's smallest image (xfsprogs refuses less than 300 MiB;
+// the files are sparse, so the disk cost is what the file system writes).
+var minSize = map[string]int64{"ext4": 32 << 20, "vfat": 32 << 20, "btrfs": 128 << 20, "xfs": 300 << 20}
+
+// tools maps each command to the Debian package that has it.
+var tools = map[string]string{
+	"mke2fs": "e2fsprogs", "e2fsck": "e2fsprogs", "debugfs": "e2fsprogs",
+	"mkfs.xfs": "xfsprogs", "mkfs.vfat": "dosfstools", "mcopy": "mtools",
+	"mkfs.btrfs": "btrfs-progs", "sfdisk": "fdisk",
+}
+
+// Run runs a host tool and fails the test with its output if it fails.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	path := lookSbin(name)
+	if !fileExists(path) {
+		t.Fatalf("%s is not installed: apt-get install %s (.ci/run does this)", name, tools[name])
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// Build makes an image of the given type holding tree and returns its path.
+func Build(t testing.TB, fstype string, tree Tree) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "root")
+	must(t, os.Mkdir(src, 0o755))
+	tree.Write(t, src)
+	img := filepath.Join(dir, fstype+".img")
+	MakeFS(t, fstype, src, img)
+	return img
+}
+
+// MakeFS writes a file system of the given type, holding the files under
+// src, into the image file img.
+func MakeFS(t testing.TB, fstype, src, img string) {
+	t.Helper()
+	size, ok := minSize[fstype]
+	if !ok {
+		t.Fatalf("imagetest: cannot make %q images (only %v)", fstype, FSTypes)
+	}
+	f, err := os.Create(img)
+	must(t, err)
+	must(t, f.Truncate(size))
+	must(t, f.Close())
+	switch fstype {
+	case "ext4":
+		Run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-d", src, img)
+	case "btrfs":
+		Run(t, "mkfs.btrfs", "-q", "-f", "--rootdir", src, img)
+	case "vfat":
+		Run(t, "mkfs.vfat", img)
+		entries, err := os.ReadDir(src)
+		must(t, err)
+		for _, e := range entries {
+			Run(t, "mcopy", "-s", "-p", "-i", img, filepath.Join(src, e.Name()), "::/")
+		}
+	case "xfs":
+		proto := filepath.Join(filepath.Dir(img), "xfs.proto")
+		must(t, os.WriteFile(proto, xfsProto(t, src), 0o644))
+		// LKL is Linux 4.9: leave out the features newer kernels added
+		// (bigtime, inobtcount: 5.10; reflink was experimental in 4.9).
+		Run(t, "mkfs.xfs", "-q", "-f", "-m", "bigtime=0,inobtcount=0,reflink=0,rmapbt=0", "-p", proto, img)
+	}
+}
+
+// xfsProto writes mkfs.xfs's prototype file (xfsprogs' mkfs/proto.c) for
+// the tree under src: each entry is "name type+mode uid gid [source]".
+func xfsProto(t testing.TB, src string) []byte {
+	var b bytes.Buffer
+	b.WriteString("/dev/null\n0 0\nd--755 0 0\n")
+	var walk func(dir, indent string)
+	walk = func(dir, indent string) {
+		entries, err := os.ReadDir(dir)
+		must(t, err)
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			fi, err := os.Lstat(p)
+			must(t, err)
+			perm := fmt.Sprintf("%03o", fi.Mode().Perm())
+			switch {
+			case fi.Mode()&os.ModeSymlink != 0:
+				target, err := os.Readlink(p)
+				must(t, err)
+				fmt.Fprintf(&b, "%s%s l--%s 0 0 %s\n", indent, e.Name(), perm, target)
+			case fi.IsDir():
+				fmt.Fprintf(&b, "%s%s d--%s 0 0\n", indent, e.Name(), perm)
+				walk(p, indent+" ")
+				fmt.Fprintf(&b, "%s$\n", indent)
+			default:
+				fmt.Fprintf(&b, "%s%s ---%s 0 0 %s\n", indent, e.Name(), perm, p)
+			}
+		}
+	}
+	walk(src, " ")
+	b.WriteString("$\n")
+	return b.Bytes()
+}
+
+// Partitioned makes a disk image with a partition table ("mbr" or "gpt")
+// whose partition number part (1-based, at most 3) holds a file system of
+// the given type with tree; the other partitions are small and empty.
+func Partitioned(t testing.TB, table string, part int, fstype string, tree Tree) string {
+	t.Helper()
+	fsimg := Build(t, fstype, tree)
+	fi, err := os.Stat(fsimg)
+	must(t, err)
+	const mib = 1 << 20
+	fsMiB := (fi.Size() + mib - 1) / mib
+	label := map[string]string{"mbr": "dos", "gpt": "gpt"}[table]
+	if label == "" {
+		t.Fatalf("imagetest: partition table %q: want mbr or gpt", table)
+	}
+	// Partitions start at 1 MiB; each other partition is 1 MiB.
+	var script strings.Builder
+	fmt.Fprintf(&script, "label: %s\n", label)
+	start := int64(1)
+	var fsStart int64
+	for i := 1; i <= 3; i++ {
+		size := int64(1)
+		if i == part {
+			size, fsStart = fsMiB, start
+		}
+		fmt.Fprintf(&script, "start=%dMiB, size=%dMiB, type=%s\n", start, size, partType(label))
+		start += size
+	}
+	disk := filepath.Join(filepath.Dir(fsimg), "disk-"+table+".img")
+	f, err := os.Create(disk)
+	must(t, err)
+	must(t, f.Truncate((start+1)*mib)) // room for the GPT backup header
+	must(t, f.Close())
+	if !fileExists(lookSbin("sfdisk")) {
+		t.Fatalf("sfdisk is not installed: apt-get install fdisk (.ci/run does this)")
+	}
+	cmd := exec.Command(lookSbin("sfdisk"), "-q", disk)
+	cmd.Stdin = strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v\n%s\n%s", err, out, script.String())
+	}
+	copyInto(t, fsimg, disk, fsStart*mib)
+	return disk
+}
+
+func partType(label string) string {
+	if label == "gpt" {
+		return "0FC63DAF-8483-4772-8E79-3D69D8477DE4" // Linux filesystem
+	}
+	return "83"
+}
+
+// copyInto copies file src into dst at offset off, keeping holes sparse.
+func copyInto(t testing.TB, src, dst string, off int64) {
+	in, err := os.ReadFile(src)
+	must(t, err)
+	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
+	must(t, err)
+	defer out.Close()
+	const chunk = 64 << 10
+	zero := make([]byte, chunk)
+	for i := 0; i < len(in); i += chunk {
+		b := in[i:min(i+chunk, len(in))]
+		if bytes.Equal(b, zero[:len(b)]) {
+			continue
+		}
+		_, err := out.WriteAt(b, off+int64(i))
+		must(t, err)
+	}
+}
+
+// lookSbin finds a tool in PATH or in the sbin directories a non-root PATH
+// may lack; it returns the bare name if there is none.
+func lookSbin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p := filepath.Join(dir, name); fileExists(p) {
+			return p
+		}
+	}
+	return name
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

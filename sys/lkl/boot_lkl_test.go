@@ -1,0 +1,398 @@
+//go:build lkl
+
+package lkl_test
+
+// The checks of LKL's own tools/lkl/tests/boot.c, made through sys.Syscall's
+// host ABI, plus the translation and concurrency guarantees of this
+// backend.
+
+import (
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/sys"
+)
+
+func TestGetpid(t *testing.T) {
+	pid := mustCall(t, "getpid", unix.SYS_GETPID)
+	require.Equal(t, uintptr(1), pid, "the first LKL task")
+	require.Equal(t, "lkl", kern.Name())
+}
+
+func TestUmask(t *testing.T) {
+	old := mustCall(t, "umask", unix.SYS_UMASK, 0o27)
+	defer call(unix.SYS_UMASK, old)
+	require.Equal(t, uintptr(0o27), mustCall(t, "umask", unix.SYS_UMASK, old))
+}
+
+func TestCreatWriteLseekReadFstat(t *testing.T) {
+	path := cstr(t, "/creat_test")
+	fd := mustCall(t, "creat", unix.SYS_CREAT, uintptr(unsafe.Pointer(path)), 0o640)
+	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(path)))
+	msg := []byte("test message")
+	require.Equal(t, uintptr(len(msg)), mustCall(t, "write", unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg))))
+	mustCall(t, "close", unix.SYS_CLOSE, fd)
+
+	fd = mustCall(t, "open", unix.SYS_OPEN, uintptr(unsafe.Pointer(path)), unix.O_RDWR)
+	defer call(unix.SYS_CLOSE, fd)
+	require.Equal(t, uintptr(5), mustCall(t, "lseek", unix.SYS_LSEEK, fd, 5, unix.SEEK_SET))
+	buf := make([]byte, 32)
+	n := mustCall(t, "read", unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	require.Equal(t, "message", string(buf[:n]))
+
+	var st unix.Stat_t
+	mustCall(t, "fstat", unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)))
+	umask := mustCall(t, "umask", unix.SYS_UMASK, 0o22)
+	call(unix.SYS_UMASK, umask)
+	require.Equal(t, uint32(unix.S_IFREG|(0o640&^umask)), st.Mode)
+	require.Equal(t, int64(len(msg)), st.Size)
+	require.Equal(t, uint64(1), st.Nlink)
+	require.NotZero(t, st.Ino)
+	require.Positive(t, st.Mtim.Sec)
+
+	// Every stat call agrees after conversion.
+	for name, trap := range map[string]uintptr{"stat": unix.SYS_STAT, "lstat": unix.SYS_LSTAT} {
+		st2, e := stat(t, trap, "/creat_test")
+		require.Zero(t, e, name)
+		require.Equal(t, st, st2, name)
+	}
+	var st3 unix.Stat_t
+	cwd := unix.AT_FDCWD
+	mustCall(t, "newfstatat", unix.SYS_NEWFSTATAT, uintptr(cwd), uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&st3)), 0)
+	require.Equal(t, st, st3)
+	_, e := call(unix.SYS_FSTAT, fd, 0)
+	require.Equal(t, unix.EFAULT, e, "a NULL stat buffer")
+}
+
+func TestOpenMissingFile(t *testing.T) {
+	_, e := call(unix.SYS_OPEN, uintptr(unsafe.Pointer(cstr(t, "/no/such/file"))), unix.O_RDONLY)
+	require.Equal(t, unix.ENOENT, e)
+	var err error = e
+	require.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+func TestMkdirStat(t *testing.T) {
+	p := cstr(t, "/mkdir_test")
+	mustCall(t, "mkdir", unix.SYS_MKDIR, uintptr(unsafe.Pointer(p)), 0o750)
+	st, e := stat(t, unix.SYS_STAT, "/mkdir_test")
+	require.Zero(t, e)
+	require.True(t, st.Mode&unix.S_IFMT == unix.S_IFDIR, "mode %o", st.Mode)
+	_, e = call(unix.SYS_MKDIR, uintptr(unsafe.Pointer(p)), 0o750)
+	require.Equal(t, unix.EEXIST, e)
+	mustCall(t, "rmdir", unix.SYS_RMDIR, uintptr(unsafe.Pointer(p)))
+	_, e = stat(t, unix.SYS_STAT, "/mkdir_test")
+	require.Equal(t, unix.ENOENT, e)
+}
+
+func TestNamesThroughLegacyCalls(t *testing.T) {
+	writeFile(t, "/names_a", []byte("A"))
+	a, b, s := cstr(t, "/names_a"), cstr(t, "/names_b"), cstr(t, "/names_s")
+	mustCall(t, "link", unix.SYS_LINK, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(b)))
+	st, _ := stat(t, unix.SYS_STAT, "/names_a")
+	require.Equal(t, uint64(2), st.Nlink)
+	mustCall(t, "symlink", unix.SYS_SYMLINK, uintptr(unsafe.Pointer(b)), uintptr(unsafe.Pointer(s)))
+	buf := make([]byte, 64)
+	n := mustCall(t, "readlink", unix.SYS_READLINK, uintptr(unsafe.Pointer(s)), uintptr(unsafe.Pointer(&buf[0])), 64)
+	require.Equal(t, "/names_b", string(buf[:n]))
+	lst, _ := stat(t, unix.SYS_LSTAT, "/names_s")
+	require.Equal(t, uint32(unix.S_IFLNK), lst.Mode&unix.S_IFMT)
+	mustCall(t, "chmod", unix.SYS_CHMOD, uintptr(unsafe.Pointer(a)), 0o600)
+	mustCall(t, "access", unix.SYS_ACCESS, uintptr(unsafe.Pointer(a)), unix.R_OK)
+	mustCall(t, "rename", unix.SYS_RENAME, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(cstr(t, "/names_c"))))
+	require.Equal(t, "A", string(readFile(t, "/names_s")))
+	for _, p := range []string{"/names_b", "/names_c", "/names_s"} {
+		mustCall(t, "unlink", unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, p))))
+	}
+}
+
+func TestNanosleep(t *testing.T) {
+	ts := unix.NsecToTimespec(int64(20 * time.Millisecond))
+	start := time.Now()
+	mustCall(t, "nanosleep", unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0)
+	require.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond, "nanosleep slept at least the time asked")
+}
+
+func TestPipeEpoll(t *testing.T) {
+	var fds [2]int32
+	mustCall(t, "pipe2", unix.SYS_PIPE2, uintptr(unsafe.Pointer(&fds)), unix.O_CLOEXEC|unix.O_NONBLOCK)
+	defer call(unix.SYS_CLOSE, uintptr(fds[0]))
+	defer call(unix.SYS_CLOSE, uintptr(fds[1]))
+	ep := mustCall(t, "epoll_create1", unix.SYS_EPOLL_CREATE1, unix.EPOLL_CLOEXEC)
+	defer call(unix.SYS_CLOSE, ep)
+
+	// The 64-bit data must come back intact: it proves epoll_event has the
+	// same (packed) layout on both sides.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Pointer(&ev.Fd))[:], 0x1122334455667788)
+	mustCall(t, "epoll_ctl", unix.SYS_EPOLL_CTL, ep, unix.EPOLL_CTL_ADD, uintptr(fds[0]), uintptr(unsafe.Pointer(&ev)))
+
+	events := make([]unix.EpollEvent, 4)
+	n := mustCall(t, "epoll_wait", unix.SYS_EPOLL_WAIT, ep, uintptr(unsafe.Pointer(&events[0])), 4, 0)
+	require.Zero(t, n, "no events before the write")
+	msg := []byte("x")
+	mustCall(t, "write", unix.SYS_WRITE, uintptr(fds[1]), uintptr(unsafe.Pointer(&msg[0])), 1)
+	n = mustCall(t, "epoll_pwait", unix.SYS_EPOLL_PWAIT, ep, uintptr(unsafe.Pointer(&events[0])), 4, 1000, 0, 0)
+	require.Equal(t, uintptr(1), n)
+	require.Equal(t, uint32(unix.EPOLLIN), events[0].Events)
+	require.Equal(t, uint64(0x1122334455667788), binary.LittleEndian.Uint64((*[8]byte)(unsafe.Pointer(&events[0].Fd))[:]))
+
+	// poll → ppoll, with and without a timeout.
+	pfd := []unix.PollFd{{Fd: fds[0], Events: unix.POLLIN}}
+	require.Equal(t, uintptr(1), mustCall(t, "poll", unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd[0])), 1, 100))
+	require.Equal(t, uintptr(1), mustCall(t, "poll", unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd[0])), 1, ^uintptr(0)))
+	buf := make([]byte, 4)
+	mustCall(t, "read", unix.SYS_READ, uintptr(fds[0]), uintptr(unsafe.Pointer(&buf[0])), 4)
+	pfd[0].Revents = 0
+	require.Zero(t, mustCall(t, "poll", unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd[0])), 1, 10))
+	_, e := call(unix.SYS_READ, uintptr(fds[0]), uintptr(unsafe.Pointer(&buf[0])), 4)
+	require.Equal(t, unix.EAGAIN, e)
+}
+
+// ifreq is struct ifreq's name and flags (linux/if.h); 40 bytes on both sides.
+type ifreq struct {
+	Name  [16]byte
+	Flags uint16
+	_     [22]byte
+}
+
+func TestLoopbackUpAndTCP(t *testing.T) {
+	s := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	defer call(unix.SYS_CLOSE, s)
+	var ifr ifreq
+	copy(ifr.Name[:], "lo")
+	mustCall(t, "SIOCGIFFLAGS", unix.SYS_IOCTL, s, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr)))
+	ifr.Flags |= unix.IFF_UP
+	mustCall(t, "SIOCSIFFLAGS", unix.SYS_IOCTL, s, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr)))
+	ifr.Flags = 0
+	mustCall(t, "SIOCGIFFLAGS", unix.SYS_IOCTL, s, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&ifr)))
+	require.NotZero(t, ifr.Flags&unix.IFF_UP, "lo is up")
+
+	// A TCP round trip over LKL's loopback.
+	ln := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	defer call(unix.SYS_CLOSE, ln)
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	mustCall(t, "bind", unix.SYS_BIND, ln, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	mustCall(t, "listen", unix.SYS_LISTEN, ln, 8)
+	salen := uint32(unsafe.Sizeof(sa))
+	mustCall(t, "getsockname", unix.SYS_GETSOCKNAME, ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+	require.NotZero(t, sa.Port)
+	c := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	defer call(unix.SYS_CLOSE, c)
+	mustCall(t, "connect", unix.SYS_CONNECT, c, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	a := mustCall(t, "accept4", unix.SYS_ACCEPT4, ln, 0, 0, unix.SOCK_CLOEXEC)
+	defer call(unix.SYS_CLOSE, a)
+	msg := []byte("over LKL's own TCP/IP stack")
+	mustCall(t, "write", unix.SYS_WRITE, c, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
+	buf := make([]byte, 64)
+	n := mustCall(t, "read", unix.SYS_READ, a, uintptr(unsafe.Pointer(&buf[0])), 64)
+	require.Equal(t, string(msg), string(buf[:n]))
+}
+
+func TestManyThreadsGetpid(t *testing.T) {
+	const goroutines, calls = 64, 200
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for range calls {
+				if pid, e := call(unix.SYS_GETPID); e != 0 || pid != 1 {
+					errs <- errors.Join(e, errors.New("getpid != 1"))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// A read blocked in LKL parks only its own thread: other goroutines keep
+// making calls, and the reader returns when data arrives.
+func TestBlockingReadDoesNotStall(t *testing.T) {
+	var fds [2]int32
+	mustCall(t, "pipe", unix.SYS_PIPE, uintptr(unsafe.Pointer(&fds)))
+	defer call(unix.SYS_CLOSE, uintptr(fds[0]))
+	defer call(unix.SYS_CLOSE, uintptr(fds[1]))
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, e := call(unix.SYS_READ, uintptr(fds[0]), uintptr(unsafe.Pointer(&buf[0])), 16)
+		if e != 0 {
+			got <- e.Error()
+			return
+		}
+		got <- string(buf[:n])
+	}()
+	for i := range 2000 {
+		require.Equal(t, uintptr(1), mustCall(t, "getpid", unix.SYS_GETPID))
+		if i%100 == 0 {
+			writeFile(t, "/stall_test", []byte("still working"))
+		}
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("the reader returned %q before anything was written", s)
+	default:
+	}
+	msg := []byte("wake")
+	mustCall(t, "write", unix.SYS_WRITE, uintptr(fds[1]), uintptr(unsafe.Pointer(&msg[0])), 4)
+	require.Equal(t, "wake", <-got)
+}
+
+func TestUnsupportedCalls(t *testing.T) {
+	tests := []struct {
+		name string
+		trap uintptr
+	}{
+		{"number beyond every table", 100000},
+		{"host-only call (arch_prctl)", unix.SYS_ARCH_PRCTL},
+		{"fork", unix.SYS_FORK},
+		{"execve", unix.SYS_EXECVE},
+		{"exit_group", unix.SYS_EXIT_GROUP},
+		{"reboot", unix.SYS_REBOOT},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, e := call(tc.trap)
+			require.Equal(t, unix.ENOSYS, e)
+			var err error = e
+			require.ErrorIs(t, err, errors.ErrUnsupported)
+		})
+	}
+	require.Equal(t, uintptr(1), mustCall(t, "getpid", unix.SYS_GETPID), "the kernel is still there")
+}
+
+func TestBadFDs(t *testing.T) {
+	buf := make([]byte, 1)
+	_, e := call(unix.SYS_READ, 999, uintptr(unsafe.Pointer(&buf[0])), 1)
+	require.Equal(t, unix.EBADF, e)
+	_, e = call(unix.SYS_CLOSE, ^uintptr(0))
+	require.Equal(t, unix.EBADF, e)
+	_, e = call(unix.SYS_EPOLL_CREATE, 0)
+	require.Equal(t, unix.EINVAL, e, "epoll_create(0)")
+}
+
+func TestConsoleFDs(t *testing.T) {
+	var st unix.Stat_t
+	mustCall(t, "fstat", unix.SYS_FSTAT, 1, uintptr(unsafe.Pointer(&st)))
+	require.Equal(t, uint32(unix.S_IFCHR), st.Mode&unix.S_IFMT, "a console fd is an LKL character device")
+	buf := make([]byte, 1)
+	_, e := call(unix.SYS_PREAD64, 1, uintptr(unsafe.Pointer(&buf[0])), 1, 0)
+	require.Equal(t, unix.ESPIPE, e)
+	d := mustCall(t, "dup", unix.SYS_DUP, 2)
+	require.Greater(t, d, uintptr(2))
+	mustCall(t, "close", unix.SYS_CLOSE, d)
+	// dup2 onto itself checks and returns the fd, as on Linux.
+	require.Equal(t, uintptr(2), mustCall(t, "dup2", unix.SYS_DUP2, 2, 2))
+	_, e = call(unix.SYS_DUP2, 900, 900)
+	require.Equal(t, unix.EBADF, e)
+}
+
+// stackHog grows the calling goroutine's stack during every call, so stack
+// copies happen while pointer arguments are in flight (as in sys's test).
+type stackHog struct{ inner sys.Kernel }
+
+func (h stackHog) Name() string { return h.inner.Name() }
+
+func (h stackHog) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
+	return deep(48, func() (uintptr, uintptr, sys.Errno) { return h.inner.Syscall(trap, a1, a2, a3, a4, a5, a6) })
+}
+
+//go:noinline
+func deep(n int, f func() (uintptr, uintptr, sys.Errno)) (uintptr, uintptr, sys.Errno) {
+	var pad [1024]byte
+	pad[n%len(pad)] = byte(n)
+	if n == 0 {
+		return f()
+	}
+	r1, r2, e := deep(n-1, f)
+	return r1 + uintptr(pad[n%len(pad)]-byte(n)), r2, e
+}
+
+// Pipes in LKL, stack buffers, stack growth during calls and a GC loop: the
+// measurement in DESIGN.md that lost data without //go:uintptrescapes.
+func TestPointerSafetyOnLKL(t *testing.T) {
+	hog := stackHog{kern}
+	const workers, iters = 16, 1000
+	done := make(chan struct{})
+	var gcWG sync.WaitGroup
+	gcWG.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		var fds [2]int32
+		mustCall(t, "pipe2", unix.SYS_PIPE2, uintptr(unsafe.Pointer(&fds)), unix.O_CLOEXEC)
+		defer call(unix.SYS_CLOSE, uintptr(fds[0]))
+		defer call(unix.SYS_CLOSE, uintptr(fds[1]))
+		wg.Go(func() {
+			for i := 0; i < iters; i += 10 {
+				res := make(chan error, 1)
+				go func() {
+					for j := i; j < i+10; j++ {
+						if err := roundTrip(hog, w, j, uintptr(fds[0]), uintptr(fds[1])); err != nil {
+							res <- err
+							return
+						}
+					}
+					res <- nil
+				}()
+				if err := <-res; err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(done)
+	gcWG.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+//go:noinline
+func roundTrip(k sys.Kernel, w, i int, r, wr uintptr) error {
+	var out, in [64]byte
+	for j := range out {
+		out[j] = byte(w*31 + i*7 + j)
+	}
+	n, _, e := sys.SyscallOn(k, unix.SYS_WRITE, wr, uintptr(unsafe.Pointer(&out[0])), 64, 0, 0, 0)
+	if e != 0 || n != 64 {
+		return errors.Join(e, errors.New("short write"))
+	}
+	n, _, e = sys.SyscallOn(k, unix.SYS_READ, r, uintptr(unsafe.Pointer(&in[0])), 64, 0, 0, 0)
+	if e != 0 || n != 64 {
+		return errors.Join(e, errors.New("short read"))
+	}
+	for j := range in {
+		if in[j] != out[j] {
+			return errors.New("a byte read through LKL differs from the one written")
+		}
+	}
+	return nil
+}

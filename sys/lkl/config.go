@@ -1,0 +1,393 @@
+package lkl
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Config is how an LKL kernel boots: memory, kernel command line, disks to
+// mount and network interfaces. Its JSON form uses the keys of LKL's own
+// lkl-hijack configuration (string values, as there) plus gokernel's memory
+// and disks:
+//
+//	{
+//	  "memory": "64M",
+//	  "boot_cmdline": "",
+//	  "debug": "0",
+//	  "sysctl": "net.ipv4.tcp_wmem=4096 87380 2147483647",
+//	  "nameserver": "10.0.2.3",
+//	  "disks": [
+//	    {"path": "disk.img", "fstype": "ext4", "partition": 0, "readonly": true, "mountpoint": "/mnt/disk"}
+//	  ],
+//	  "interfaces": []
+//	}
+//
+// The zero Config is valid: 64 MiB of memory, no disks, loopback only.
+type Config struct {
+	// Memory is the kernel's memory: a byte count with an optional K, M or
+	// G suffix ("64M"). Empty means DefaultMemory.
+	Memory string `json:"memory,omitempty"`
+	// BootCmdline is appended to the kernel command line ("ip=dhcp").
+	BootCmdline string `json:"boot_cmdline,omitempty"`
+	// Debug, if not "" or "0", lets kernel messages (printk) through to
+	// stderr. Like lkl-hijack's key, it is a number (decimal or 0x hex).
+	Debug string `json:"debug,omitempty"`
+	// Singlecpu is lkl-hijack's CPU pinning key ("0", "1" or "2"). gokernel
+	// lets the Go runtime schedule LKL's threads, so it is parsed and checked
+	// but has no effect.
+	Singlecpu string `json:"singlecpu,omitempty"`
+	// Sysctl sets kernel parameters after boot: "key=value" entries
+	// separated by ";" (a value may contain spaces).
+	Sysctl string `json:"sysctl,omitempty"`
+	// Gateway and Gateway6 are default routes (IPv4 and IPv6).
+	Gateway  string `json:"gateway,omitempty"`
+	Gateway6 string `json:"gateway6,omitempty"`
+	// Nameserver is written to LKL's /etc/resolv.conf.
+	Nameserver string `json:"nameserver,omitempty"`
+	// DelayMain is a wait, in microseconds, after boot and before the
+	// kernel is handed to the program.
+	DelayMain string `json:"delay_main,omitempty"`
+	// Mount lists pseudo file systems to mount after boot, lkl-hijack style:
+	// "proc,sysfs" mounts /proc and /sys.
+	Mount string `json:"mount,omitempty"`
+	// Disks are disk images attached before boot and mounted after it.
+	Disks []Disk `json:"disks,omitempty"`
+	// Interfaces are network devices. They are parsed and checked; the
+	// networking issue makes them work.
+	Interfaces []Interface `json:"interfaces,omitempty"`
+}
+
+// DefaultMemory is the kernel memory used when Config.Memory is empty.
+const DefaultMemory = 64 << 20
+
+// Disk is a disk image given to the kernel.
+type Disk struct {
+	// Path is the image file on the host.
+	Path string `json:"path"`
+	// ReadOnly opens the image read-only on the host and mounts it
+	// read-only: the file is never written.
+	ReadOnly bool `json:"readonly,omitempty"`
+	// Partition is 0 for the whole disk, N for the Nth MBR or GPT partition.
+	Partition int `json:"partition,omitempty"`
+	// FSType is one of FSTypes; empty means detect it from the image.
+	FSType string `json:"fstype,omitempty"`
+	// MountPoint is a path in LKL's file system, created as needed. Empty
+	// means attach the disk without mounting it.
+	MountPoint string `json:"mountpoint,omitempty"`
+}
+
+// Interface is a network interface, with lkl-hijack's keys.
+type Interface struct {
+	Type       string `json:"type"`
+	Param      string `json:"param,omitempty"`
+	MTU        string `json:"mtu,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	MaskLen    string `json:"masklen,omitempty"`
+	IfGateway  string `json:"ifgateway,omitempty"`
+	IPv6       string `json:"ipv6,omitempty"`
+	MaskLen6   string `json:"masklen6,omitempty"`
+	IfGateway6 string `json:"ifgateway6,omitempty"`
+	MAC        string `json:"mac,omitempty"`
+	Offload    string `json:"offload,omitempty"`
+	Neigh      string `json:"neigh,omitempty"`
+	Qdisc      string `json:"qdisc,omitempty"`
+}
+
+// FSTypes are the file system types the kernel is built with. ext4 also
+// mounts ext2 and ext3 file systems. (squashfs and iso9660 are missing: the
+// LKL source package ships without them.)
+var FSTypes = []string{"ext4", "ext3", "ext2", "xfs", "btrfs", "vfat"}
+
+// InterfaceTypes are the interface types the configuration accepts.
+var InterfaceTypes = []string{"user", "tap"}
+
+// LoadConfig reads a JSON configuration. Relative disk paths are taken
+// relative to the file's directory. An unknown key or a bad value is an
+// error that names it.
+func LoadConfig(file string) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	dir := filepath.Dir(file)
+	for i := range c.Disks {
+		if c.Disks[i].Path != "" && !filepath.IsAbs(c.Disks[i].Path) {
+			c.Disks[i].Path = filepath.Join(dir, c.Disks[i].Path)
+		}
+	}
+	return c, nil
+}
+
+// ParseConfig decodes and checks a JSON configuration. Disk images are not
+// opened here; Boot reports a missing one.
+func ParseConfig(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("lkl config: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("lkl config: data after the JSON object")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// A ConfigError names the key whose value is wrong.
+type ConfigError struct {
+	Key   string // e.g. "disks[1].fstype"
+	Value string
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("lkl config: %s=%q: %v", e.Key, e.Value, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate checks every value and returns the first bad one as a
+// *ConfigError.
+func (c *Config) Validate() error {
+	bad := func(key, value, format string, args ...any) error {
+		return &ConfigError{Key: key, Value: value, Err: fmt.Errorf(format, args...)}
+	}
+	if _, err := c.MemoryBytes(); err != nil {
+		return bad("memory", c.Memory, "%v", err)
+	}
+	if _, err := parseNumber(c.Debug); err != nil {
+		return bad("debug", c.Debug, "want a number such as 0, 1 or 0x100")
+	}
+	if c.Singlecpu != "" && c.Singlecpu != "0" && c.Singlecpu != "1" && c.Singlecpu != "2" {
+		return bad("singlecpu", c.Singlecpu, "want 0, 1 or 2")
+	}
+	if n, err := parseNumber(c.DelayMain); err != nil || n < 0 {
+		return bad("delay_main", c.DelayMain, "want microseconds, e.g. 500000")
+	}
+	if _, err := c.SysctlEntries(); err != nil {
+		return bad("sysctl", c.Sysctl, "%v", err)
+	}
+	if err := checkIP(c.Gateway, false); err != nil {
+		return bad("gateway", c.Gateway, "%v", err)
+	}
+	if err := checkIP(c.Gateway6, true); err != nil {
+		return bad("gateway6", c.Gateway6, "%v", err)
+	}
+	if c.Nameserver != "" && net.ParseIP(c.Nameserver) == nil {
+		return bad("nameserver", c.Nameserver, "want an IP address")
+	}
+	for _, m := range c.MountList() {
+		if m != "proc" && m != "sysfs" {
+			return bad("mount", c.Mount, "can mount proc and sysfs, not %q", m)
+		}
+	}
+	mounts := map[string]int{}
+	for i, d := range c.Disks {
+		if err := d.Validate(); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				ce.Key = fmt.Sprintf("disks[%d].%s", i, ce.Key)
+			}
+			return err
+		}
+		if d.MountPoint != "" {
+			mp := path.Clean(d.MountPoint)
+			if j, dup := mounts[mp]; dup {
+				return &ConfigError{Key: fmt.Sprintf("disks[%d].mountpoint", i), Value: d.MountPoint,
+					Err: fmt.Errorf("disks[%d] is mounted there too", j)}
+			}
+			mounts[mp] = i
+		}
+	}
+	for i, ifc := range c.Interfaces {
+		if err := ifc.validate(); err != nil {
+			var ce *ConfigError
+			if errors.As(err, &ce) {
+				ce.Key = fmt.Sprintf("interfaces[%d].%s", i, ce.Key)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks a disk's values; a *ConfigError names the bad key.
+func (d *Disk) Validate() error {
+	bad := func(key, value, format string, args ...any) error {
+		return &ConfigError{Key: key, Value: value, Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case d.Path == "":
+		return bad("path", d.Path, "a disk needs the path of its image")
+	case strings.ContainsRune(d.Path, 0):
+		return bad("path", d.Path, "contains a NUL byte")
+	case strings.ContainsRune(d.MountPoint, 0):
+		return bad("mountpoint", d.MountPoint, "contains a NUL byte")
+	case d.Partition < 0 || d.Partition > 255:
+		return bad("partition", strconv.Itoa(d.Partition), "want 0 (whole disk) to 255")
+	case d.FSType != "" && !slices.Contains(FSTypes, d.FSType):
+		return bad("fstype", d.FSType, "want one of %s, or leave it out to detect", strings.Join(FSTypes, ", "))
+	case d.MountPoint != "" && !path.IsAbs(d.MountPoint):
+		return bad("mountpoint", d.MountPoint, "want an absolute path inside LKL, e.g. /mnt/disk")
+	case d.MountPoint != "" && path.Clean(d.MountPoint) == "/":
+		return bad("mountpoint", d.MountPoint, "cannot mount over LKL's root")
+	}
+	return nil
+}
+
+func (ifc *Interface) validate() error {
+	bad := func(key, value, format string, args ...any) error {
+		return &ConfigError{Key: key, Value: value, Err: fmt.Errorf(format, args...)}
+	}
+	if !slices.Contains(InterfaceTypes, ifc.Type) {
+		return bad("type", ifc.Type, "want one of %s", strings.Join(InterfaceTypes, ", "))
+	}
+	if n, err := parseNumber(ifc.MTU); err != nil || ifc.MTU != "" && (n < 68 || n > 65535) {
+		return bad("mtu", ifc.MTU, "want 68 to 65535")
+	}
+	if err := checkIP(ifc.IP, false); err != nil {
+		return bad("ip", ifc.IP, "%v", err)
+	}
+	if n, err := parseNumber(ifc.MaskLen); err != nil || n < 0 || n > 32 {
+		return bad("masklen", ifc.MaskLen, "want 0 to 32")
+	}
+	if err := checkIP(ifc.IfGateway, false); err != nil {
+		return bad("ifgateway", ifc.IfGateway, "%v", err)
+	}
+	if err := checkIP(ifc.IPv6, true); err != nil {
+		return bad("ipv6", ifc.IPv6, "%v", err)
+	}
+	if n, err := parseNumber(ifc.MaskLen6); err != nil || n < 0 || n > 128 {
+		return bad("masklen6", ifc.MaskLen6, "want 0 to 128")
+	}
+	if err := checkIP(ifc.IfGateway6, true); err != nil {
+		return bad("ifgateway6", ifc.IfGateway6, "%v", err)
+	}
+	if ifc.MAC != "" {
+		if hw, err := net.ParseMAC(ifc.MAC); err != nil || len(hw) != 6 {
+			return bad("mac", ifc.MAC, "want a MAC address such as 12:34:56:78:9a:bc")
+		}
+	}
+	if _, err := parseNumber(ifc.Offload); err != nil {
+		return bad("offload", ifc.Offload, "want a bit mask such as 0xc803")
+	}
+	for _, e := range splitList(ifc.Neigh, ";") {
+		ip, mac, ok := strings.Cut(e, "|")
+		if _, err := net.ParseMAC(mac); !ok || net.ParseIP(ip) == nil || err != nil {
+			return bad("neigh", ifc.Neigh, "want ip|mac;ip|mac;..., not %q", e)
+		}
+	}
+	for _, e := range splitList(ifc.Qdisc, ";") {
+		if root, kind, ok := strings.Cut(e, "|"); !ok || root == "" || kind == "" {
+			return bad("qdisc", ifc.Qdisc, "want root|type;..., not %q", e)
+		}
+	}
+	return nil
+}
+
+// MemoryBytes returns Memory in bytes.
+func (c *Config) MemoryBytes() (int64, error) {
+	s := strings.TrimSpace(c.Memory)
+	if s == "" {
+		return DefaultMemory, nil
+	}
+	mult := int64(1)
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		mult = 1 << 10
+	case 'm', 'M':
+		mult = 1 << 20
+	case 'g', 'G':
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (64<<30)/mult {
+		return 0, errors.New("want a size such as 64M or 1G (at most 64G)")
+	}
+	if n*mult < 16<<20 {
+		return 0, errors.New("LKL needs at least 16M")
+	}
+	return n * mult, nil
+}
+
+// SysctlEntry is one "key=value" of Config.Sysctl.
+type SysctlEntry struct{ Key, Value string }
+
+// SysctlEntries splits Sysctl into its entries.
+func (c *Config) SysctlEntries() ([]SysctlEntry, error) {
+	var out []SysctlEntry
+	for _, e := range splitList(c.Sysctl, ";") {
+		k, v, ok := strings.Cut(e, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !sysctlKey.MatchString(k) {
+			return nil, fmt.Errorf("want key=value;key=value with keys like net.ipv4.ip_forward, not %q", e)
+		}
+		out = append(out, SysctlEntry{Key: k, Value: v})
+	}
+	return out, nil
+}
+
+// MountList returns the pseudo file systems named by Mount.
+func (c *Config) MountList() []string { return splitList(c.Mount, ",") }
+
+// DebugLevel returns Debug as a number (0 when empty).
+func (c *Config) DebugLevel() int64 {
+	n, _ := parseNumber(c.Debug)
+	return n
+}
+
+// sysctlKey is a dotted sysctl name; it becomes a path under /proc/sys.
+var sysctlKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+func parseNumber(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 0, 64)
+}
+
+func checkIP(s string, v6 bool) error {
+	if s == "" {
+		return nil
+	}
+	ip := net.ParseIP(s)
+	switch {
+	case ip == nil:
+		return errors.New("want an IP address")
+	case v6 && ip.To4() != nil:
+		return errors.New("want an IPv6 address")
+	case !v6 && ip.To4() == nil:
+		return errors.New("want an IPv4 address")
+	}
+	return nil
+}
+
+func splitList(s, sep string) []string {
+	var out []string
+	for _, e := range strings.Split(s, sep) {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -1,0 +1,301 @@
+//go:build lkl
+
+package lkl
+
+// #include "gk.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// attached is a disk image handed to LKL.
+type attached struct {
+	disk   Disk
+	file   *os.File // the image on the host; open until halt
+	id     int      // LKL's disk id
+	dev    string   // block device node inside LKL, once made
+	fstype string   // the mounted file system type, once mounted
+	mount  string   // the clean mount point, while mounted
+}
+
+// A MountInfo describes a disk image mounted in LKL.
+type MountInfo struct {
+	Disk       Disk   // as configured
+	Device     string // block device node inside LKL, e.g. /dev/gk0p1
+	FSType     string // given or detected
+	MountPoint string // inside LKL
+}
+
+// openDisk opens the image on the host: read-only disks with O_RDONLY, so
+// nothing LKL does can change the file.
+func openDisk(d Disk) (*attached, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	flag := os.O_RDWR
+	if d.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(d.Path, flag, 0)
+	if err != nil {
+		return nil, err // *PathError: names the file
+	}
+	fi, err := f.Stat()
+	isBlock := fi != nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
+	if err == nil && !fi.Mode().IsRegular() && !isBlock {
+		err = fmt.Errorf("%s: not a regular file or block device", d.Path)
+	} else if err == nil && fi.Mode().IsRegular() && fi.Size() < 512 {
+		err = fmt.Errorf("%s: %d bytes is too small for a disk image", d.Path, fi.Size())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &attached{disk: d, file: f}, nil
+}
+
+// add hands the image to LKL's virtio-blk driver.
+func (a *attached) add() error {
+	id := C.gk_disk_add(C.int(a.file.Fd()))
+	if id < 0 {
+		return fmt.Errorf("lkl: attach %s: %w", a.disk.Path, syscall.Errno(-id))
+	}
+	a.id = int(id)
+	return nil
+}
+
+func (k *Kernel) closeDisks() {
+	for _, a := range k.disks {
+		a.file.Close()
+	}
+}
+
+// AddDisk attaches a disk image to the running kernel and, if
+// d.MountPoint is set, mounts it there. A bad image, a wrong fstype or a
+// missing partition is an error that names the file; the kernel keeps
+// running either way. An attached disk stays attached until Halt.
+func (k *Kernel) AddDisk(d Disk) (MountInfo, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done {
+		return MountInfo{}, ErrHalted
+	}
+	a, err := openDisk(d)
+	if err != nil {
+		return MountInfo{}, err
+	}
+	if err := a.add(); err != nil {
+		a.file.Close()
+		return MountInfo{}, err
+	}
+	k.disks = append(k.disks, a)
+	if d.MountPoint != "" {
+		if err := k.mount(a); err != nil {
+			return MountInfo{}, err
+		}
+	}
+	return a.info(), nil
+}
+
+func (a *attached) info() MountInfo {
+	return MountInfo{Disk: a.disk, Device: a.dev, FSType: a.fstype, MountPoint: a.mount}
+}
+
+// Mounts lists the disk images mounted now, in mount order.
+func (k *Kernel) Mounts() []MountInfo {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []MountInfo
+	for _, a := range k.disks {
+		if a.mount != "" {
+			out = append(out, a.info())
+		}
+	}
+	return out
+}
+
+// Unmount unmounts the disk image mounted at mountpoint, which flushes it
+// to the image file.
+func (k *Kernel) Unmount(mountpoint string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done {
+		return ErrHalted
+	}
+	mp := path.Clean(mountpoint)
+	for _, a := range k.disks {
+		if a.mount == mp {
+			return k.unmount(a)
+		}
+	}
+	return fmt.Errorf("lkl: unmount %s: %w", mountpoint, errors.New("no disk image is mounted there"))
+}
+
+func (k *Kernel) unmount(a *attached) error {
+	p, _ := unix.BytePtrFromString(a.mount)
+	if _, e := k.internal(lklSYS_UMOUNT2, uintptr(unsafe.Pointer(p)), 0, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("lkl: unmount %s (%s): %w", a.mount, a.disk.Path, e)
+	}
+	a.mount = ""
+	return nil
+}
+
+// mount makes the device node for a's partition, finds its file system
+// type if none was given, and mounts it.
+func (k *Kernel) mount(a *attached) error {
+	d := a.disk
+	where := d.Path
+	if d.Partition > 0 {
+		where = fmt.Sprintf("%s partition %d", d.Path, d.Partition)
+	}
+	var devid C.uint32_t
+	if rc := C.gk_blkdev(C.int(a.id), C.uint(d.Partition), &devid); rc < 0 {
+		if d.Partition > 0 {
+			return fmt.Errorf("%s: no such partition (LKL found none with that number): %w", where, syscall.Errno(-rc))
+		}
+		return fmt.Errorf("%s: LKL has no block device for it: %w", where, syscall.Errno(-rc))
+	}
+	a.dev = fmt.Sprintf("/dev/gk%d", a.id)
+	if d.Partition > 0 {
+		a.dev += fmt.Sprintf("p%d", d.Partition)
+	}
+	if err := k.mkdirAll("/dev"); err != nil {
+		return err
+	}
+	devp, _ := unix.BytePtrFromString(a.dev)
+	if _, e := k.internal(lklSYS_MKNODAT, atFDCWD, uintptr(unsafe.Pointer(devp)), unix.S_IFBLK|0o600, uintptr(devid), 0, 0); e != 0 && e != syscall.EEXIST {
+		return fmt.Errorf("%s: mknod %s: %w", where, a.dev, e)
+	}
+	if d.ReadOnly {
+		// Mark the block device read-only, so file systems know not to
+		// write at all: XFS otherwise writes its log even on a read-only
+		// mount, which fails on the O_RDONLY image.
+		if err := k.setReadOnly(a.dev); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	fstype := d.FSType
+	if fstype == "" {
+		head, err := k.readHead(a.dev)
+		if err != nil {
+			return fmt.Errorf("%s: reading it to find its file system: %w", where, err)
+		}
+		fstype = detectFS(head)
+		switch {
+		case fstype == "":
+			return fmt.Errorf("%s: no ext2/3/4, xfs, btrfs or vfat file system found (corrupt, or not a file system image; set fstype to force one)", where)
+		case !slices.Contains(FSTypes, fstype):
+			return fmt.Errorf("%s: holds %s, which this LKL build does not have (it has %v)", where, fstype, FSTypes)
+		}
+	}
+	mp := path.Clean(d.MountPoint)
+	if err := k.mkdirAll(mp); err != nil {
+		return fmt.Errorf("%s: mount point: %w", where, err)
+	}
+	flags := uintptr(0)
+	if d.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	mpp, _ := unix.BytePtrFromString(mp)
+	typ, _ := unix.BytePtrFromString(fstype)
+	if _, e := k.internal(lklSYS_MOUNT, uintptr(unsafe.Pointer(devp)), uintptr(unsafe.Pointer(mpp)), uintptr(unsafe.Pointer(typ)), flags, 0, 0); e != 0 {
+		hint := ""
+		if e == syscall.EINVAL || e == syscall.EUCLEAN || e == syscall.EIO {
+			hint = fmt.Sprintf(" (is it a valid %s file system?)", fstype)
+		}
+		return fmt.Errorf("%s: mount %s on %s: %w%s", where, fstype, mp, e, hint)
+	}
+	a.fstype, a.mount = fstype, mp
+	return nil
+}
+
+// setReadOnly sets the read-only flag of an LKL block device (BLKROSET).
+func (k *Kernel) setReadOnly(dev string) error {
+	p, _ := unix.BytePtrFromString(dev)
+	fd, e := k.internal(lklSYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("open %s: %w", dev, e)
+	}
+	defer k.internal(lklSYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	one := int32(1)
+	if _, e := k.internal(lklSYS_IOCTL, fd, unix.BLKROSET, uintptr(unsafe.Pointer(&one)), 0, 0, 0); e != 0 {
+		return fmt.Errorf("BLKROSET %s: %w", dev, e)
+	}
+	return nil
+}
+
+// readHead reads the first detectSize bytes of an LKL device (fewer if the
+// device is smaller).
+func (k *Kernel) readHead(dev string) ([]byte, error) {
+	p, _ := unix.BytePtrFromString(dev)
+	fd, e := k.internal(lklSYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		return nil, fmt.Errorf("open %s: %w", dev, e)
+	}
+	defer k.internal(lklSYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	buf := make([]byte, detectSize)
+	n := 0
+	for n < len(buf) {
+		r, e := k.internal(lklSYS_PREAD64, fd, uintptr(unsafe.Pointer(&buf[n])), uintptr(len(buf)-n), uintptr(n), 0, 0)
+		if e != 0 {
+			return nil, fmt.Errorf("read %s: %w", dev, e)
+		}
+		if r == 0 {
+			break
+		}
+		n += int(r)
+	}
+	return buf[:n], nil
+}
+
+// mkdirAll makes dir and its parents inside LKL.
+func (k *Kernel) mkdirAll(dir string) error {
+	dir = path.Clean(dir)
+	if dir == "/" {
+		return nil
+	}
+	if err := k.mkdirAll(path.Dir(dir)); err != nil {
+		return err
+	}
+	p, err := unix.BytePtrFromString(dir)
+	if err != nil {
+		return err
+	}
+	if _, e := k.internal(lklSYS_MKDIRAT, atFDCWD, uintptr(unsafe.Pointer(p)), 0o755, 0, 0, 0); e != 0 && e != syscall.EEXIST {
+		return fmt.Errorf("mkdir %s: %w", dir, e)
+	}
+	return nil
+}
+
+// writeFile writes a whole file inside LKL, making its directory.
+func (k *Kernel) writeFile(name string, data []byte) error {
+	if err := k.mkdirAll(path.Dir(name)); err != nil {
+		return err
+	}
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	fd, e := k.internal(lklSYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("open %s: %w", name, e)
+	}
+	defer k.internal(lklSYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	for len(data) > 0 {
+		n, e := k.internal(lklSYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), 0, 0, 0)
+		if e != 0 {
+			return fmt.Errorf("write %s: %w", name, e)
+		}
+		data = data[n:]
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+//go:build ignore
+
+// mkabi writes the LKL ABI tables from LKL's own headers, the way
+// golang.org/x/sys/unix's mksysnum and cgo -godefs do for the host:
+//
+//   - zsysnum_lkl_amd64.go: LKL's asm-generic system call numbers, and the
+//     table that maps each amd64 host number (x/sys/unix) to the LKL number
+//     of the same name;
+//   - ztypes_lkl_amd64.go: Go layouts of the LKL structs whose host
+//     counterparts the backend converts or must prove identical.
+//
+// Run "make lkl" first (it builds the headers), then "go generate ./sys/lkl".
+// Nothing here is typed by hand: names and numbers come from the C
+// preprocessor, layouts from cgo -godefs.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"log"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	include = flag.String("include", "../../.build/lkl/include", "LKL's header `dir` (holds lkl.h)")
+	outDir  = flag.String("o", ".", "write the generated files into `dir`")
+)
+
+const arch = "amd64"
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("mkabi: ")
+	inc, err := filepath.Abs(*include)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(inc, "lkl.h")); err != nil {
+		log.Fatalf("no LKL headers in %s (run make lkl): %v", inc, err)
+	}
+	lklNums, err := lklNumbers(inc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	hostNums, err := hostNumbers()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := writeSysnum(lklNums, hostNums); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeTypes(inc); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// lklNumbers returns LKL's system call numbers by name: every
+// __lkl__NR_name macro that syscalls.h leaves defined, expanded by the
+// preprocessor and evaluated.
+func lklNumbers(inc string) (map[string]int, error) {
+	macros, err := cpp(inc, "#include <lkl/asm/syscalls.h>\n", "-dM")
+	if err != nil {
+		return nil, err
+	}
+	re := regexp.MustCompile(`(?m)^#define __lkl__NR_([a-z0-9_]+) `)
+	var names []string
+	for _, m := range re.FindAllStringSubmatch(macros, -1) {
+		switch name := m[1]; name {
+		case "syscalls", "arch_specific_syscall":
+		default:
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var src strings.Builder
+	src.WriteString("#include <lkl/asm/syscalls.h>\n")
+	for _, n := range names {
+		fmt.Fprintf(&src, "gokernel_nr %s = __lkl__NR_%s ;\n", n, n)
+	}
+	expanded, err := cpp(inc, src.String())
+	if err != nil {
+		return nil, err
+	}
+	nums := map[string]int{}
+	line := regexp.MustCompile(`(?m)^gokernel_nr ([a-z0-9_]+) = (.*) ;$`)
+	for _, m := range line.FindAllStringSubmatch(expanded, -1) {
+		v, err := eval(m[2])
+		if err != nil {
+			continue // undefined again by syscalls.h: LKL does not offer it
+		}
+		nums[m[1]] = v
+	}
+	if nums["openat"] == 0 || nums["read"] == 0 {
+		return nil, fmt.Errorf("LKL numbers look wrong: openat=%d read=%d", nums["openat"], nums["read"])
+	}
+	return nums, nil
+}
+
+func cpp(inc, src string, flags ...string) (string, error) {
+	args := append([]string{"-E", "-P", "-I", inc}, flags...)
+	args = append(args, "-")
+	cmd := exec.Command("cc", args...)
+	cmd.Stdin = strings.NewReader(src)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("cc -E: %v: %s", err, stderr.String())
+	}
+	return string(out), nil
+}
+
+// eval computes the integer expressions the preprocessor leaves, such as
+// "(244 + 0)": decimal numbers, + and parentheses.
+func eval(expr string) (int, error) {
+	expr = strings.NewReplacer("(", " ", ")", " ").Replace(expr)
+	sum := 0
+	terms := strings.Split(expr, "+")
+	for _, t := range terms {
+		n, err := strconv.Atoi(strings.TrimSpace(t))
+		if err != nil {
+			return 0, fmt.Errorf("cannot evaluate %q", expr)
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// hostNumbers reads x/sys/unix's SYS_ constants for the host architecture.
+func hostNumbers() (map[string]int, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	if err != nil {
+		return nil, fmt.Errorf("locating golang.org/x/sys: %v", err)
+	}
+	file := filepath.Join(strings.TrimSpace(string(out)), "unix", "zsysnum_linux_"+arch+".go")
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	nums := map[string]int{}
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, s := range gd.Specs {
+			vs := s.(*ast.ValueSpec)
+			lit, ok := vs.Values[0].(*ast.BasicLit)
+			name := vs.Names[0].Name
+			if !ok || !strings.HasPrefix(name, "SYS_") {
+				continue
+			}
+			n, err := strconv.Atoi(lit.Value)
+			if err != nil {
+				return nil, err
+			}
+			nums[strings.ToLower(strings.TrimPrefix(name, "SYS_"))] = n
+		}
+	}
+	return nums, nil
+}
+
+func header(w *bytes.Buffer, cmd string) {
+	fmt.Fprintf(w, "// %s\n// Code generated by the command above; DO NOT EDIT.\n\n", cmd)
+}
+
+func writeSysnum(lkl, host map[string]int) error {
+	var b bytes.Buffer
+	header(&b, "go run mkabi.go")
+	b.WriteString("package lkl\n\n")
+	b.WriteString("// LKL's system call numbers (asm-generic), from lkl/asm/syscalls.h.\nconst (\n")
+	names := slices.Sorted(maps.Keys(lkl))
+	for _, n := range names {
+		fmt.Fprintf(&b, "\tlklSYS_%s = %d\n", strings.ToUpper(n), lkl[n])
+	}
+	b.WriteString(")\n\n")
+
+	maxHost := 0
+	byNum := map[int]string{}
+	for n, v := range host {
+		maxHost = max(maxHost, v)
+		byNum[v] = n
+	}
+	b.WriteString("// hostToLKL maps an " + arch + " system call number (golang.org/x/sys/unix)\n")
+	b.WriteString("// to the LKL number of the call with the same name, or -1 when LKL has none.\n")
+	b.WriteString("var hostToLKL = [...]int16{\n")
+	for i := 0; i <= maxHost; i++ {
+		name, ok := byNum[i]
+		v, has := lkl[name]
+		switch {
+		case !ok:
+			fmt.Fprintf(&b, "\t%d: -1, // (no host call)\n", i)
+		case !has:
+			fmt.Fprintf(&b, "\t%d: -1, // %s\n", i, name)
+		default:
+			fmt.Fprintf(&b, "\t%d: %d, // %s\n", i, v, name)
+		}
+	}
+	b.WriteString("}\n")
+	return writeGo("zsysnum_lkl_"+arch+".go", b.Bytes())
+}
+
+// typesSource is the input of cgo -godefs: the LKL structs the backend
+// converts or checks against their host layout.
+const typesSource = `package lkl
+
+/*
+#include <lkl.h>
+*/
+import "C"
+
+type lklStat C.struct_lkl_stat
+
+type lklFsid C.__lkl__kernel_fsid_t
+
+type lklStatfs C.struct_lkl_statfs
+
+type lklEpollEvent C.struct_lkl_epoll_event
+
+type lklTimespec C.struct_lkl_timespec
+`
+
+// typeDocs are the doc comments of the generated types (cgo -godefs drops
+// comments), naming the C struct and header each comes from.
+var typeDocs = map[string]string{
+	"lklStat":       "lklStat is struct lkl_stat (lkl/asm-generic/stat.h): LKL's struct stat, which differs from amd64's unix.Stat_t.",
+	"lklFsid":       "lklFsid is __lkl__kernel_fsid_t (lkl/asm-generic/posix_types.h).",
+	"lklStatfs":     "lklStatfs is struct lkl_statfs (lkl/asm-generic/statfs.h).",
+	"lklEpollEvent": "lklEpollEvent is struct lkl_epoll_event (lkl/linux/eventpoll.h), packed on x86-64 as on the host.",
+	"lklTimespec":   "lklTimespec is struct lkl_timespec (lkl/linux/time.h).",
+}
+
+func writeTypes(inc string) error {
+	dir, err := os.MkdirTemp("", "mkabi")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "types_lkl.go")
+	if err := os.WriteFile(src, []byte(typesSource), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "tool", "cgo", "-godefs", "--", "-I", inc, src)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("cgo -godefs: %v: %s", err, stderr.String())
+	}
+	// Drop cgo's own header lines; ours says how to rerun it.
+	body := out[bytes.Index(out, []byte("package lkl")):]
+	var b bytes.Buffer
+	header(&b, "go run mkabi.go")
+	for _, line := range strings.SplitAfter(string(body), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "type" && typeDocs[f[1]] != "" {
+			fmt.Fprintf(&b, "// %s\n", typeDocs[f[1]])
+		}
+		b.WriteString(line)
+	}
+	return writeGo("ztypes_lkl_"+arch+".go", b.Bytes())
+}
+
+func writeGo(name string, src []byte) error {
+	out, err := format.Source(src)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	return os.WriteFile(filepath.Join(*outDir, name), out, 0o644)
+}

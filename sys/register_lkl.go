@@ -1,0 +1,20 @@
+//go:build lkl
+
+package sys
+
+import "github.com/gokernel/gokernel/sys/lkl"
+
+// The one build-tagged file that plugs LKL into the registry: any program
+// built with -tags lkl can run on LKL with GOKERNEL=lkl and no extra import.
+func init() {
+	Register("lkl", func(config string) (Kernel, error) {
+		cfg := &lkl.Config{}
+		if config != "" {
+			var err error
+			if cfg, err = lkl.LoadConfig(config); err != nil {
+				return nil, err
+			}
+		}
+		return lkl.Boot(cfg)
+	})
+}
