@@ -64,6 +64,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := runCommand(args, stdout, stderr)
+	// Halt a kernel that needs it (LKL: unmount and flush its disks)
+	// before the process exits.
+	if herr := sys.Shutdown(); herr != nil {
+		err = errors.Join(err, fmt.Errorf("halting the kernel: %w", herr))
+	}
 	switch {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
@@ -98,11 +103,6 @@ func runCommand(args []string, stdout, stderr io.Writer) error {
 	err := runc(fs.Args())
 	if errors.Is(err, errUsage) {
 		fs.Usage()
-	}
-	// Halt a kernel that needs it (LKL: unmount and flush its disks)
-	// before the process exits.
-	if herr := sys.Shutdown(); herr != nil {
-		err = errors.Join(err, fmt.Errorf("halting the kernel: %w", herr))
 	}
 	return err
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/internal/kerneltest"
 )
 
 func TestGetpid(t *testing.T) {
@@ -302,97 +302,8 @@ func TestConsoleFDs(t *testing.T) {
 	require.Equal(t, unix.EBADF, e)
 }
 
-// stackHog grows the calling goroutine's stack during every call, so stack
-// copies happen while pointer arguments are in flight (as in sys's test).
-type stackHog struct{ inner sys.Kernel }
-
-func (h stackHog) Name() string { return h.inner.Name() }
-
-func (h stackHog) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
-	return deep(48, func() (uintptr, uintptr, sys.Errno) { return h.inner.Syscall(trap, a1, a2, a3, a4, a5, a6) })
-}
-
-//go:noinline
-func deep(n int, f func() (uintptr, uintptr, sys.Errno)) (uintptr, uintptr, sys.Errno) {
-	var pad [1024]byte
-	pad[n%len(pad)] = byte(n)
-	if n == 0 {
-		return f()
-	}
-	r1, r2, e := deep(n-1, f)
-	return r1 + uintptr(pad[n%len(pad)]-byte(n)), r2, e
-}
-
-// Pipes in LKL, stack buffers, stack growth during calls and a GC loop: the
-// measurement in DESIGN.md that lost data without //go:uintptrescapes.
+// The measurement in DESIGN.md that lost data without //go:uintptrescapes,
+// on LKL: pipes in LKL, stack buffers, stack growth during calls, GC loop.
 func TestPointerSafetyOnLKL(t *testing.T) {
-	hog := stackHog{kern}
-	const workers, iters = 16, 1000
-	done := make(chan struct{})
-	var gcWG sync.WaitGroup
-	gcWG.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-				runtime.GC()
-			}
-		}
-	})
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		var fds [2]int32
-		mustCall(t, "pipe2", unix.SYS_PIPE2, uintptr(unsafe.Pointer(&fds)), unix.O_CLOEXEC)
-		defer call(unix.SYS_CLOSE, uintptr(fds[0]))
-		defer call(unix.SYS_CLOSE, uintptr(fds[1]))
-		wg.Go(func() {
-			for i := 0; i < iters; i += 10 {
-				res := make(chan error, 1)
-				go func() {
-					for j := i; j < i+10; j++ {
-						if err := roundTrip(hog, w, j, uintptr(fds[0]), uintptr(fds[1])); err != nil {
-							res <- err
-							return
-						}
-					}
-					res <- nil
-				}()
-				if err := <-res; err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(done)
-	gcWG.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-}
-
-//go:noinline
-func roundTrip(k sys.Kernel, w, i int, r, wr uintptr) error {
-	var out, in [64]byte
-	for j := range out {
-		out[j] = byte(w*31 + i*7 + j)
-	}
-	n, _, e := sys.SyscallOn(k, unix.SYS_WRITE, wr, uintptr(unsafe.Pointer(&out[0])), 64, 0, 0, 0)
-	if e != 0 || n != 64 {
-		return errors.Join(e, errors.New("short write"))
-	}
-	n, _, e = sys.SyscallOn(k, unix.SYS_READ, r, uintptr(unsafe.Pointer(&in[0])), 64, 0, 0, 0)
-	if e != 0 || n != 64 {
-		return errors.Join(e, errors.New("short read"))
-	}
-	for j := range in {
-		if in[j] != out[j] {
-			return errors.New("a byte read through LKL differs from the one written")
-		}
-	}
-	return nil
+	kerneltest.PointerStress(t, kern, 1000)
 }

@@ -32,6 +32,7 @@ var children = map[string]func() error{
 	"read-image": childReadImage,
 	"read-host":  childReadHost,
 	"boot-twice": childBootTwice,
+	"config":     childConfig,
 }
 
 func runChild(name string) int {
@@ -213,6 +214,57 @@ func readAll(k sys.Kernel, path string) (int, error) {
 		}
 		total += int(n)
 	}
+}
+
+// childConfig boots with lkl-hijack's sysctl, nameserver and mount keys
+// and checks their effect inside the kernel.
+func childConfig() error {
+	k, err := lkl.Boot(&lkl.Config{
+		Sysctl:     "net.ipv4.ip_forward=1;net.core.somaxconn=512",
+		Nameserver: "10.0.2.3",
+		Mount:      "proc,sysfs",
+		DelayMain:  "1000",
+	})
+	if err != nil {
+		return err
+	}
+	defer k.Halt()
+	for file, want := range map[string]string{
+		"/proc/sys/net/ipv4/ip_forward": "1\n",
+		"/proc/sys/net/core/somaxconn":  "512\n",
+		"/etc/resolv.conf":              "nameserver 10.0.2.3\n",
+	} {
+		got, err := readString(k, file)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if _, err := readString(k, "/sysfs/kernel/uevent_seqnum"); err != nil {
+		return fmt.Errorf("sysfs is not mounted at /sysfs: %w", err)
+	}
+	return nil
+}
+
+func readString(k sys.Kernel, path string) (string, error) {
+	p, _ := unix.BytePtrFromString(path)
+	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0, 0)
+	if e != 0 {
+		return "", fmt.Errorf("open %s: %w", path, e)
+	}
+	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	buf := make([]byte, 256)
+	n, _, e := sys.SyscallOn(k, unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+	if e != 0 {
+		return "", fmt.Errorf("read %s: %w", path, e)
+	}
+	return string(buf[:n]), nil
+}
+
+func TestConfigKeys(t *testing.T) {
+	child(t, "config")
 }
 
 func TestHalt(t *testing.T) {

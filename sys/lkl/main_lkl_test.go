@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/sys"
@@ -24,6 +25,13 @@ func TestMain(m *testing.M) {
 	if name := os.Getenv(childEnv); name != "" {
 		os.Exit(runChild(name))
 	}
+	// The runtime opens its poller's epoll fd and eventfd on first use of
+	// an *os.File; do that now so they are not counted as a leak.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
+	fdsBefore := openFDs()
 	k, err := lkl.Boot(&lkl.Config{Memory: "512M"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boot:", err)
@@ -35,7 +43,26 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "halt:", err)
 		code = 1
 	}
+	// Halt closes every image the tests attached, and no goroutine
+	// outlives the kernel.
+	if after := openFDs(); after != fdsBefore {
+		fmt.Fprintf(os.Stderr, "host fds: %d before boot, %d after halt\n", fdsBefore, after)
+		code = 1
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	os.Exit(code)
+}
+
+// openFDs counts the process's open host fds.
+func openFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		panic(err)
+	}
+	return len(entries)
 }
 
 // call makes a host-ABI system call on the test kernel. Like sys.Syscall
