@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Small build-time edits to the Linux 4.9 tree shipped by npm lkl@1.0.3.
+# Usage: fixes.sh LINUX_TREE   (a fresh, throw-away copy; nothing is committed)
+#
+# Every edit is checked afterwards: if the tree ever changes so that an edit
+# no longer applies, the build stops here instead of silently skipping it.
+set -euo pipefail
+
+tree=${1:?usage: fixes.sh LINUX_TREE}
+cd "$tree"
+
+die() { echo "lkl: fixes.sh: $*" >&2; exit 1; }
+# has FILE STRING: fail unless FILE contains STRING (fixed string)
+has() { grep -qF -- "$2" "$1" || die "edit did not apply to $1 (missing: $2)"; }
+# hasnt FILE STRING: fail if FILE still contains STRING
+hasnt() { ! grep -qF -- "$2" "$1" || die "edit did not apply to $1 (still has: $2)"; }
+
+# 1. tools/lkl/lib/virtio_net_raw.c does not compile with current glibc /
+#    kernel uapi headers (<linux/if_packet.h> and LKL's prefixed headers both
+#    define __swab16p & co.). We don't use the raw-socket netdev
+#    (lkl_netdev_raw_create), so leave it out of liblkl.a.
+sed -i '/virtio_net_raw\.o/d' tools/lkl/lib/Build
+hasnt tools/lkl/lib/Build virtio_net_raw
+
+# 2. GNU make 4.3 no longer strips the backslash from '\#' inside function
+#    calls, so the tools build writes '\# …' lines into .cmd files and the next
+#    make in that tree dies with "missing separator"; the kernel's make-cmd has
+#    the same bug. Same fix as upstream Linux commit 9564a8cf422d: spell '#' as
+#    $(pound). (We also always build in a fresh tree.)
+for f in tools/build/Build.include scripts/Kbuild.include; do
+	sed -i -e "/^squote  := '\$/a pound   := \\\\#" \
+	       -e 's/\$(subst \\#,\\\\\\#,/$(subst $(pound),$$(pound),/' \
+	       -e "s/printf '\\\\# /printf '\$(pound) /" "$f"
+	has "$f" 'pound   := \#'
+	has "$f" '$(subst $(pound),$$(pound),'
+	hasnt "$f" "printf '\\#"
+done
+
+# 3. The header installer is "#!/usr/bin/env python"; Debian 12 only has
+#    python3 (and the script is python3-clean).
+sed -i '1s|^#!/usr/bin/env python$|#!/usr/bin/env python3|' arch/lkl/scripts/headers_install.py
+has arch/lkl/scripts/headers_install.py '#!/usr/bin/env python3'
+
+# 4. Our own Kconfig switches (turned on in gokernel.config, checked in .config).
+cat >> arch/lkl/Kconfig <<'EOF'
+
+config GOKERNEL_FAST_BOOT
+	bool "gokernel: skip the raid6 boot benchmark and per-IRQ /proc entries"
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+
+config GOKERNEL_FAST_HALT
+	bool "gokernel: wake all kernel threads at once when halting"
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+
+config GOKERNEL_HOST_MEMFUNCS
+	bool "gokernel: use the host C library's memcpy/memset/memmove"
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+EOF
+
+# 5. Fast boot, part 1: btrfs pulls in lib/raid6, whose initcall
+#    raid6_select_algo() benchmarks every gen()/xor() implementation for
+#    16 jiffies each (HZ=100: 8 x 160 ms = ~1.3 s of a 1.4 s boot). With
+#    CONFIG_GOKERNEL_FAST_BOOT take the last valid algorithm instead (4.9 lists
+#    them slowest first: int64x1 … int64x8 on LKL) - what later kernels do
+#    without CONFIG_RAID6_PQ_BENCHMARK. RAID5/6 parity speed is irrelevant to
+#    us. (crypto/xor.c needs nothing: LKL's asm/xor.h already picks 8regs via
+#    XOR_SELECT_TEMPLATE, so calibrate_xor_blocks() does not benchmark.)
+sed -i '/if ((\*algo)->valid && !(\*algo)->valid())/{n;s|continue;|continue;\n#ifdef CONFIG_GOKERNEL_FAST_BOOT\n\t\t\tbest = *algo;\t/* gokernel: no benchmark */\n\t\t\tcontinue;\n#endif|}' lib/raid6/algos.c
+has lib/raid6/algos.c 'best = *algo;	/* gokernel: no benchmark */'
+
+# 6. Fast boot, part 2: LKL gives every one of its 4096 IRQ descriptors a chip,
+#    so init_irq_proc() makes /proc/irq/N (+ spurious) for all of them: ~20 ms.
+#    Register only IRQs that have a handler; the rest get their entry from
+#    __setup_irq() when requested (as the comment in register_irq_proc says).
+sed -i 's|^\t\tregister_irq_proc(irq, desc);$|#ifdef CONFIG_GOKERNEL_FAST_BOOT\n\t\tif (desc->action)\t/* gokernel: others on request */\n#endif\n\t\tregister_irq_proc(irq, desc);|' kernel/irq/proc.c
+has kernel/irq/proc.c 'if (desc->action)	/* gokernel: others on request */'
+
+# 7. lib/string.c's memcpy/memset/memmove are byte-at-a-time loops (LKL 4.9 has
+#    no arch versions): they were half of all boot CPU time (zeroing idr/kernfs
+#    allocations) and they bound every copy the kernel does. With
+#    CONFIG_GOKERNEL_HOST_MEMFUNCS declare them as arch functions and leave
+#    them undefined in lkl.o, so the final link resolves them to the host C
+#    library (lkl.o already calls host functions such as lkl_printf). Later
+#    LKL versions do the same through lkl_host_ops.memcpy/memset.
+sed -i '/^generic-y += string\.h$/d' arch/lkl/include/asm/Kbuild
+hasnt arch/lkl/include/asm/Kbuild 'generic-y += string.h'
+cat > arch/lkl/include/asm/string.h <<'EOF'
+#ifndef _ASM_LKL_STRING_H
+#define _ASM_LKL_STRING_H
+/* Written at build time by gokernel's third_party/lkl/fixes.sh. */
+#ifdef CONFIG_GOKERNEL_HOST_MEMFUNCS
+#define __HAVE_ARCH_MEMCPY
+#define __HAVE_ARCH_MEMSET
+#define __HAVE_ARCH_MEMMOVE
+extern void *memcpy(void *, const void *, __kernel_size_t);
+extern void *memset(void *, int, __kernel_size_t);
+extern void *memmove(void *, const void *, __kernel_size_t);
+#endif
+#endif
+EOF
+
+# 8. lkl_host.h declares its own struct iovec unless CONFIG_AUTO_LKL_POSIX_HOST
+#    is defined (the tools build passes -D…), so any program that includes it
+#    after a libc header such as <fcntl.h> fails with "redefinition of struct
+#    iovec". On Linux always use <sys/uio.h>.
+sed -i 's|^#ifdef CONFIG_AUTO_LKL_POSIX_HOST$|#if defined(CONFIG_AUTO_LKL_POSIX_HOST) \|\| defined(__linux__)|' tools/lkl/include/lkl_host.h
+has tools/lkl/include/lkl_host.h '#if defined(CONFIG_AUTO_LKL_POSIX_HOST) || defined(__linux__)'
+
+# 9. Fast halt: lkl_sys_halt() spends almost all its time (~1.7 ms, and 15+ ms
+#    when the host is busy) in threads_cleanup(), which wakes one kernel thread,
+#    waits for it to exit (pthread_join) and only then wakes the next. With
+#    CONFIG_GOKERNEL_FAST_HALT, first mark every kernel thread dead and wake it,
+#    so they all exit in parallel; the unchanged loop then only joins them (its
+#    second sem_up on an exiting thread is harmless). A woken dead thread only
+#    calls lkl_ops->thread_exit() (see __switch_to), touching no kernel state.
+sed -i 's|^\tfor_each_process_thread(p, t) {$|#ifdef CONFIG_GOKERNEL_FAST_HALT\n\tfor_each_process_thread(p, t) {\t/* gokernel: wake all first */\n\t\tif (!test_ti_thread_flag(task_thread_info(t), TIF_HOST_THREAD)) {\n\t\t\ttask_thread_info(t)->dead = true;\n\t\t\tlkl_ops->sem_up(task_thread_info(t)->sched_sem);\n\t\t}\n\t}\n#endif\n&|' arch/lkl/kernel/threads.c
+has arch/lkl/kernel/threads.c 'for_each_process_thread(p, t) {	/* gokernel: wake all first */'
