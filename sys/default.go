@@ -32,7 +32,7 @@ func Init() (Kernel, error) {
 			initErr = err
 			return
 		}
-		defaultKernel.CompareAndSwap(nil, &kernelBox{k})
+		defaultKernel.CompareAndSwap(nil, newBox(k))
 	})
 	if initErr != nil {
 		return nil, initErr
@@ -69,7 +69,7 @@ func SetDefault(k Kernel) {
 	if k == nil {
 		panic("sys: SetDefault(nil)")
 	}
-	defaultKernel.Store(&kernelBox{k})
+	defaultKernel.Store(newBox(k))
 }
 
 // traceFromEnv wraps k in a Tracer when GOKERNEL_TRACE or GOKERNEL_TRACE_FILE

@@ -36,7 +36,18 @@ func Host() Kernel { return host.Kernel{} }
 // It is the only mutable state of the package.
 var defaultKernel atomic.Pointer[kernelBox]
 
-type kernelBox struct{ k Kernel }
+// kernelBox holds the default kernel. isHost lets Syscall call the host
+// kernel directly, without the interface call: this is the hot path of
+// every program that runs on the host.
+type kernelBox struct {
+	k      Kernel
+	isHost bool
+}
+
+func newBox(k Kernel) *kernelBox {
+	_, isHost := k.(host.Kernel)
+	return &kernelBox{k: k, isHost: isHost}
+}
 
 // Syscall makes a system call on the process default kernel (see [Default]).
 //
@@ -53,6 +64,9 @@ func Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {
 	if b == nil {
 		b = initDefault()
 	}
+	if b.isHost {
+		return host.Kernel{}.Syscall(trap, a1, a2, a3, a4, a5, a6)
+	}
 	return b.k.Syscall(trap, a1, a2, a3, a4, a5, a6)
 }
 
@@ -63,5 +77,8 @@ func Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {
 //
 //go:uintptrescapes
 func SyscallOn(k Kernel, trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno) {
+	if _, ok := k.(host.Kernel); ok {
+		return host.Kernel{}.Syscall(trap, a1, a2, a3, a4, a5, a6) // direct: no interface call
+	}
 	return k.Syscall(trap, a1, a2, a3, a4, a5, a6)
 }
