@@ -3,6 +3,7 @@
 #   make test    vet, then every test: the pure-Go build (CGO_ENABLED=0) and -race
 #   make demo    a short tour of what works, on each kernel this checkout can build
 #   make bench   benchmarks, compared side by side with benchstat (ratios vs. the reference)
+#   make fuzz    run each fuzz target for FUZZTIME (default 30s)
 #   make lkl     build LKL (liblkl.a + headers) into .build/lkl, or reuse the
 #                copy cached under ~/.cache/gokernel/lkl (third_party/lkl)
 #
@@ -15,7 +16,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test vet demo bench lkl generate clean
+.PHONY: all build test vet demo bench fuzz lkl generate clean
 
 all: build
 
@@ -44,7 +45,7 @@ demo: build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl
+BENCH_PKGS := sys sys/lkl libgo
 BENCHTIME  ?= 0.5s
 
 bench: lkl
@@ -58,6 +59,18 @@ bench: lkl
 		done; \
 		echo "== $$p ($(COUNT) rounds, results in $(BENCH)/$$name.txt)"; \
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
+	done
+
+# Each fuzz target runs FUZZTIME on its own; make test runs only the
+# committed seed corpora (testdata/fuzz).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*} name=$${t#*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
 	done
 
 lkl:

@@ -2,8 +2,13 @@ package gokernel_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -105,5 +110,80 @@ func TestLayers(t *testing.T) {
 		if checked == 0 {
 			t.Fatalf("-tags %q: go list found no package of %s", tags, module)
 		}
+	}
+}
+
+// pureUnixFuncs are the golang.org/x/sys/unix functions that make no
+// system call, so code above sys may call them.
+var pureUnixFuncs = map[string]bool{
+	"BytePtrFromString": true, "ByteSliceFromString": true, "ByteSliceToString": true, "BytePtrToString": true,
+	"ErrnoName": true, "SignalName": true, "SignalNum": true, "Mkdev": true, "Major": true, "Minor": true,
+	"UnixRights": true, "ParseUnixRights": true, "ParseSocketControlMessage": true, "ParseOneSocketControlMessage": true,
+	"CmsgLen": true, "CmsgSpace": true, "NsecToTimespec": true, "NsecToTimeval": true,
+	"TimespecToNsec": true, "TimevalToNsec": true,
+}
+
+// TestNoDirectSyscallsAboveSys enforces house rule 2: above sys, x/sys/unix
+// gives constants, types and pure helpers only; every system call goes
+// through a sys.Kernel. Tests are exempt (benchmarks compare with unix.*).
+func TestNoDirectSyscallsAboveSys(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unixDir := filepath.Join(strings.TrimSpace(string(out)), "unix")
+	types := map[string]bool{}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, unixDir, func(fi fs.FileInfo) bool {
+		return strings.HasSuffix(fi.Name(), "_linux.go") || strings.HasSuffix(fi.Name(), "_linux_amd64.go") || strings.HasSuffix(fi.Name(), "_unix.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			for _, d := range f.Decls {
+				if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+					for _, s := range gd.Specs {
+						types[s.(*ast.TypeSpec).Name.Name] = true
+					}
+				}
+			}
+		}
+	}
+	if !types["Stat_t"] {
+		t.Fatal("found no x/sys/unix types; is the module there?")
+	}
+	checked := 0
+	for _, dir := range []string{"libgo", "aio", "eloop", "unet", "ufs", "cmd"} {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			checked++
+			ast.Inspect(f, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "unix" && !types[sel.Sel.Name] && !pureUnixFuncs[sel.Sel.Name] {
+					t.Errorf("%s: calls unix.%s, which may make a system call: go through a sys.Kernel (libgo) instead", fset.Position(call.Pos()), sel.Sel.Name)
+				}
+				return true
+			})
+			return nil
+		})
+	}
+	if checked == 0 {
+		t.Fatal("checked no files")
 	}
 }

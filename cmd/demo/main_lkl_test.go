@@ -31,6 +31,9 @@ func TestDemoOnLKL(t *testing.T) {
 		{name: "readfile missing", args: []string{"readfile", "/mnt/disk/nope"}, code: 1, stderr: "open /mnt/disk/nope: no such file or directory"},
 		{name: "lkl-info", args: []string{"lkl-info"}, stdout: "image:   " + img + " -> /mnt/disk (ext4, /dev/gk0, read-only)"},
 		{name: "trace", args: []string{"trace", "--", "hello"}, stdout: "hello, world\n", stderr: "[lkl] write(0x1, "},
+		{name: "sysinfo", args: []string{"sysinfo"}, stdout: "pid:     1\n"},
+		{name: "sysinfo mounts", args: []string{"sysinfo"}, stdout: "/dev/gk0 /mnt/disk ext4 ro"},
+		{name: "echo-blocking over LKL's loopback", args: []string{"echo-blocking", "-selftest"}, stdout: "selftest: 3 messages echoed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,6 +32,11 @@ PATH="$PATH:/usr/sbin:/sbin" mke2fs -q -F -t ext4 -d "$work/root" "$work/disk.im
 cat > "$work/lkl.json" <<JSON
 {"disks": [{"path": "disk.img", "readonly": true, "mountpoint": "/mnt/disk"}]}
 JSON
+step "libgo, the libc: uname, pid, cwd and mounts on the host" "$demo" sysinfo
+step "The same libgo calls on LKL (pid 1, its own mount table)" env GOKERNEL=lkl "$demo" sysinfo
+step "jskernel's blocking echo server, with a client in the same process, on the host" "$demo" echo-blocking -selftest
+step "...and over LKL's own TCP/IP stack (its loopback)" env GOKERNEL=lkl "$demo" echo-blocking -selftest
+
 step "LKL boots with the image mounted read-only and reads a file with raw syscalls" \
 	env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" readfile /mnt/disk/docs/hello.txt
 step "What the LKL kernel says about itself" env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" lkl-info
