@@ -18,11 +18,7 @@ func (l *Libc) Link(oldpath, newpath string) error {
 // (relative to olddirfd), with linkat(2); flags may hold AT_SYMLINK_FOLLOW
 // and AT_EMPTY_PATH.
 func (l *Libc) Linkat(olddirfd int, oldpath string, newdirfd int, newpath string, flags int) error {
-	op, err := cstring(oldpath)
-	if err != nil {
-		return err
-	}
-	np, err := cstring(newpath)
+	op, np, err := cstring2(oldpath, newpath)
 	if err != nil {
 		return err
 	}
@@ -40,11 +36,7 @@ func (l *Libc) Symlink(oldpath, newpath string) error {
 // Symlinkat makes newpath, relative to the directory newdirfd, a symlink
 // whose target is oldpath, with symlinkat(2).
 func (l *Libc) Symlinkat(oldpath string, newdirfd int, newpath string) error {
-	op, err := cstring(oldpath)
-	if err != nil {
-		return err
-	}
-	np, err := cstring(newpath)
+	op, np, err := cstring2(oldpath, newpath)
 	if err != nil {
 		return err
 	}
@@ -98,11 +90,7 @@ func (l *Libc) Rename(oldpath, newpath string) error {
 // Renameat renames oldpath (relative to olddirfd) to newpath (relative to
 // newdirfd), with renameat(2).
 func (l *Libc) Renameat(olddirfd int, oldpath string, newdirfd int, newpath string) error {
-	op, err := cstring(oldpath)
-	if err != nil {
-		return err
-	}
-	np, err := cstring(newpath)
+	op, np, err := cstring2(oldpath, newpath)
 	if err != nil {
 		return err
 	}
@@ -116,14 +104,24 @@ func (l *Libc) Renameat(olddirfd int, oldpath string, newdirfd int, newpath stri
 // overlay file systems. A file system that does not support a flag gives
 // EINVAL.
 func (l *Libc) Renameat2(olddirfd int, oldpath string, newdirfd int, newpath string, flags uint) error {
-	op, err := cstring(oldpath)
-	if err != nil {
-		return err
-	}
-	np, err := cstring(newpath)
+	op, np, err := cstring2(oldpath, newpath)
 	if err != nil {
 		return err
 	}
 	_, err = l.call(unix.SYS_RENAMEAT2, uintptr(olddirfd), uintptr(unsafe.Pointer(op)), uintptr(newdirfd), uintptr(unsafe.Pointer(np)), uintptr(flags), 0)
 	return err
+}
+
+// cstring2 converts the two paths of a two-name call; a NUL in either is
+// EINVAL.
+func cstring2(a, b string) (*byte, *byte, error) {
+	ap, err := cstring(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	bp, err := cstring(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ap, bp, nil
 }

@@ -163,18 +163,24 @@ func TestTCP(t *testing.T) {
 	})
 }
 
+// udpPair opens two UDP sockets bound to addr and returns them with their
+// names.
+func udpPair(t *testing.T, lc *libgo.Libc, domain int, addr libgo.Sockaddr) (a int, aName libgo.Sockaddr, b int, bName libgo.Sockaddr) {
+	t.Helper()
+	a = autoClose(t, lc, mustOK(lc.Socket(domain, unix.SOCK_DGRAM, 0)))
+	b = autoClose(t, lc, mustOK(lc.Socket(domain, unix.SOCK_DGRAM, 0)))
+	require.NoError(t, lc.Bind(a, addr))
+	require.NoError(t, lc.Bind(b, addr))
+	return a, mustOK(lc.Getsockname(a)), b, mustOK(lc.Getsockname(b))
+}
+
 func TestUDP(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		loopbackUp(t, k)
 		lc := libgo.New(k)
 		for _, tc := range loopbacks {
 			t.Run(tc.name, func(t *testing.T) {
-				a := autoClose(t, lc, mustOK(lc.Socket(tc.domain, unix.SOCK_DGRAM, 0)))
-				b := autoClose(t, lc, mustOK(lc.Socket(tc.domain, unix.SOCK_DGRAM, 0)))
-				require.NoError(t, lc.Bind(a, tc.addr))
-				require.NoError(t, lc.Bind(b, tc.addr))
-				aName := mustOK(lc.Getsockname(a))
-				bName := mustOK(lc.Getsockname(b))
+				a, aName, b, bName := udpPair(t, lc, tc.domain, tc.addr)
 
 				buf := make([]byte, 64)
 				_, _, err := lc.Recvfrom(a, buf, unix.MSG_DONTWAIT)
@@ -210,12 +216,7 @@ func TestSendmsgRecvmsg(t *testing.T) {
 		lc := libgo.New(k)
 		for _, tc := range loopbacks {
 			t.Run(tc.name, func(t *testing.T) {
-				a := autoClose(t, lc, mustOK(lc.Socket(tc.domain, unix.SOCK_DGRAM, 0)))
-				b := autoClose(t, lc, mustOK(lc.Socket(tc.domain, unix.SOCK_DGRAM, 0)))
-				require.NoError(t, lc.Bind(a, tc.addr))
-				require.NoError(t, lc.Bind(b, tc.addr))
-				aName := mustOK(lc.Getsockname(a))
-				bName := mustOK(lc.Getsockname(b))
+				a, aName, b, bName := udpPair(t, lc, tc.domain, tc.addr)
 
 				n, err := lc.Sendmsg(b, []byte("sendmsg"), nil, aName, 0)
 				require.NoError(t, err)
