@@ -7,6 +7,7 @@ package lkl
 #cgo LDFLAGS: ${SRCDIR}/../../.build/lkl/lib/liblkl.a -lpthread -lrt -Wl,-z,noexecstack
 #include <stdlib.h>
 #include "gk.h"
+#include <lkl.h>
 */
 import "C"
 
@@ -129,6 +130,11 @@ func Boot(cfg *Config) (*Kernel, error) {
 func (k *Kernel) setup() error {
 	if err := k.console.wire(k); err != nil {
 		return fmt.Errorf("lkl: console: %w", err)
+	}
+	// LKL boots with lo down; lkl-hijack brings it up, and so do we, so
+	// 127.0.0.1 and ::1 work from the start.
+	if rc := C.lkl_if_up(1); rc < 0 {
+		return fmt.Errorf("lkl: bringing up lo: %w", syscall.Errno(-rc))
 	}
 	for i, a := range k.disks {
 		if a.disk.MountPoint == "" {

@@ -61,6 +61,12 @@ config GOKERNEL_HOST_MEMFUNCS
 	default n
 	help
 	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+
+config GOKERNEL_NULL_PAGE_EFAULT
+	bool "gokernel: user pointers into the first page are EFAULT"
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
 EOF
 
 # 5. Fast boot, part 1: btrfs pulls in lib/raid6, whose initcall
@@ -121,3 +127,14 @@ has tools/lkl/include/lkl_host.h '#if defined(CONFIG_AUTO_LKL_POSIX_HOST) || def
 #    calls lkl_ops->thread_exit() (see __switch_to), touching no kernel state.
 sed -i 's|^\tfor_each_process_thread(p, t) {$|#ifdef CONFIG_GOKERNEL_FAST_HALT\n\tfor_each_process_thread(p, t) {\t/* gokernel: wake all first */\n\t\tif (!test_ti_thread_flag(task_thread_info(t), TIF_HOST_THREAD)) {\n\t\t\ttask_thread_info(t)->dead = true;\n\t\t\tlkl_ops->sem_up(task_thread_info(t)->sched_sem);\n\t\t}\n\t}\n#endif\n&|' arch/lkl/kernel/threads.c
 has arch/lkl/kernel/threads.c 'for_each_process_thread(p, t) {	/* gokernel: wake all first */'
+
+# 10. LKL has no MMU, so asm-generic's access_ok() accepts every address and
+#     copy_{from,to}_user() is a plain memcpy: a system call given a NULL
+#     buffer (stat(path, NULL), read(fd, NULL, n)) crashes the whole process
+#     instead of failing with EFAULT as Linux does. With
+#     CONFIG_GOKERNEL_NULL_PAGE_EFAULT, access_ok() refuses a non-empty range
+#     that starts in the first page. Kernel pointers (LKL's own set_fs
+#     callers) never point there. Other bad pointers still crash: there is no
+#     MMU to tell.
+perl -0pi -e 's|(static inline int __access_ok\(unsigned long addr, unsigned long size\)\n\{\n)(\treturn 1;\n)|$1#ifdef CONFIG_GOKERNEL_NULL_PAGE_EFAULT\n\tif (size \&\& addr < 4096)\t/* gokernel: NULL page is EFAULT */\n\t\treturn 0;\n#endif\n$2|' include/asm-generic/uaccess.h
+has include/asm-generic/uaccess.h 'if (size && addr < 4096)	/* gokernel: NULL page is EFAULT */'
