@@ -23,6 +23,7 @@ const module = "github.com/gokernel/gokernel"
 // so neither may import the other.
 var layers = map[string]int{
 	"internal/imagetest":  -1, // test images from host tools; imports nothing of gokernel
+	"internal/xsysnum":    -1, // x/sys/unix's numbers for the generators; imports nothing of gokernel
 	"sys":                 0,
 	"internal/kerneltest": 1, // checks every kernel must pass; imports sys; tests only
 	"libgo":               1,

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -125,7 +124,7 @@ func BenchmarkPaired4K(b *testing.B) {
 		}
 		defer unix.Close(p[0])
 		defer unix.Close(p[1])
-		paired(b,
+		kerneltest.Paired(b, 64, "libgo/unix",
 			func() { unix.Write(p[1], buf); unix.Read(p[0], buf) },
 			func() { lc.Write(p[1], buf); lc.Read(p[0], buf) })
 	})
@@ -135,27 +134,8 @@ func BenchmarkPaired4K(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer unix.Close(fd)
-		paired(b,
+		kerneltest.Paired(b, 64, "libgo/unix",
 			func() { unix.Pwrite(fd, buf, 0); unix.Pread(fd, buf, 0) },
 			func() { lc.Pwrite(fd, buf, 0); lc.Pread(fd, buf, 0) })
 	})
-}
-
-func paired(b *testing.B, ref, sub func()) {
-	const block = 64
-	var tRef, tSub time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		for range block {
-			ref()
-		}
-		t1 := time.Now()
-		for range block {
-			sub()
-		}
-		tRef += t1.Sub(t0)
-		tSub += time.Since(t1)
-	}
-	b.ReportMetric(float64(tSub)/float64(tRef), "libgo/unix")
 }

@@ -4,11 +4,11 @@ import (
 	"io"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 )
 
@@ -75,27 +75,9 @@ func BenchmarkRead4K(b *testing.B) {
 }
 
 // BenchmarkGetpidPaired alternates blocks of unix.Syscall and sys.Syscall
-// getpid calls and reports the ratio of their total times as sys/unix. On a
-// noisy machine this pairing keeps both sides under the same conditions.
-// ns/op covers one block of each; ns/sys-call and ns/unix-call are per call.
+// getpid calls and reports their time ratio as sys/unix.
 func BenchmarkGetpidPaired(b *testing.B) {
-	const block = 256
-	var tUnix, tSys time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		for range block {
-			unix.Syscall(unix.SYS_GETPID, 0, 0, 0)
-		}
-		t1 := time.Now()
-		for range block {
-			sys.Syscall(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
-		}
-		t2 := time.Now()
-		tUnix += t1.Sub(t0)
-		tSys += t2.Sub(t1)
-	}
-	b.ReportMetric(float64(tSys)/float64(tUnix), "sys/unix")
-	b.ReportMetric(float64(tSys.Nanoseconds())/float64(b.N*block), "ns/sys-call")
-	b.ReportMetric(float64(tUnix.Nanoseconds())/float64(b.N*block), "ns/unix-call")
+	kerneltest.Paired(b, 256, "sys/unix",
+		func() { unix.Syscall(unix.SYS_GETPID, 0, 0, 0) },
+		func() { sys.Syscall(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0) })
 }

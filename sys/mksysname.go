@@ -19,11 +19,11 @@ import (
 	"go/token"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/gokernel/gokernel/internal/xsysnum"
 )
 
 // arches are the host architectures gokernel supports.
@@ -33,11 +33,10 @@ var outDir = flag.String("o", ".", "write the generated files into `dir`")
 
 func main() {
 	flag.Parse()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	unixDir, err := xsysnum.UnixDir()
 	if err != nil {
-		log.Fatalf("locating golang.org/x/sys: %v", err)
+		log.Fatal(err)
 	}
-	unixDir := filepath.Join(strings.TrimSpace(string(out)), "unix")
 	for _, arch := range arches {
 		if err := generate(unixDir, arch); err != nil {
 			log.Fatal(err)
@@ -53,9 +52,13 @@ type sysnum struct {
 
 func generate(unixDir, arch string) error {
 	fset := token.NewFileSet()
-	nums, err := parseNumbers(fset, filepath.Join(unixDir, "zsysnum_linux_"+arch+".go"))
+	byName, err := xsysnum.Numbers(unixDir, arch)
 	if err != nil {
 		return err
+	}
+	var nums []sysnum
+	for name, num := range byName {
+		nums = append(nums, sysnum{name: name, num: num})
 	}
 	arity := map[string]int{}
 	for _, f := range []string{"syscall_linux.go", "syscall_linux_" + arch + ".go", "zsyscall_linux.go", "zsyscall_linux_" + arch + ".go"} {
@@ -82,34 +85,6 @@ func generate(unixDir, arch string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(*outDir, "zsysname_linux_"+arch+".go"), src, 0o644)
-}
-
-// parseNumbers reads "SYS_X = n" constants.
-func parseNumbers(fset *token.FileSet, path string) ([]sysnum, error) {
-	f, err := parser.ParseFile(fset, path, nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	var nums []sysnum
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			lit, ok := vs.Values[0].(*ast.BasicLit)
-			if !ok || !strings.HasPrefix(vs.Names[0].Name, "SYS_") {
-				continue
-			}
-			n, err := strconv.Atoi(lit.Value)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %v", path, vs.Names[0].Name, err)
-			}
-			nums = append(nums, sysnum{name: strings.ToLower(strings.TrimPrefix(vs.Names[0].Name, "SYS_")), num: n})
-		}
-	}
-	return nums, nil
 }
 
 // parseArity records, for each SYS_X passed to a Syscall-like function, the

@@ -3,7 +3,9 @@ package kerneltest
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -97,4 +99,29 @@ func Lookup(tb testing.TB, name string) (sys.Kernel, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Paired measures two versions of one operation side by side: it runs
+// blocks of block calls of ref, then of sub, in turn, and reports the ratio
+// of their total times under unit (e.g. "sys/unix"), plus each side's time
+// per call. On a noisy machine both sides then see the same moments.
+func Paired(b *testing.B, block int, unit string, ref, sub func()) {
+	var tRef, tSub time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range block {
+			ref()
+		}
+		t1 := time.Now()
+		for range block {
+			sub()
+		}
+		tRef += t1.Sub(t0)
+		tSub += time.Since(t1)
+	}
+	subName, refName, _ := strings.Cut(unit, "/")
+	b.ReportMetric(float64(tSub)/float64(tRef), unit)
+	b.ReportMetric(float64(tSub.Nanoseconds())/float64(b.N*block), "ns/"+subName+"-call")
+	b.ReportMetric(float64(tRef.Nanoseconds())/float64(b.N*block), "ns/"+refName+"-call")
 }

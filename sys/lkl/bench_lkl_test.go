@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
@@ -41,25 +42,9 @@ func BenchmarkGetpid(b *testing.B) {
 // BenchmarkGetpidPaired alternates blocks of the two, as sys's benchmark
 // of the same name does, and reports sys/raw.
 func BenchmarkGetpidPaired(b *testing.B) {
-	const block = 256
-	var tRaw, tSys time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		t0 := time.Now()
-		for range block {
-			lkl.RawGetpid()
-		}
-		t1 := time.Now()
-		for range block {
-			sys.SyscallOn(kern, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
-		}
-		t2 := time.Now()
-		tRaw += t1.Sub(t0)
-		tSys += t2.Sub(t1)
-	}
-	b.ReportMetric(float64(tSys)/float64(tRaw), "sys/raw")
-	b.ReportMetric(float64(tSys.Nanoseconds())/float64(b.N*block), "ns/sys-call")
-	b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N*block), "ns/raw-call")
+	kerneltest.Paired(b, 256, "sys/raw",
+		func() { lkl.RawGetpid() },
+		func() { sys.SyscallOn(kern, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0) })
 }
 
 // BenchmarkBoot starts b.N processes that each boot LKL (every file system

@@ -18,10 +18,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"go/ast"
 	"go/format"
-	"go/parser"
-	"go/token"
 	"log"
 	"maps"
 	"os"
@@ -31,6 +28,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gokernel/gokernel/internal/xsysnum"
 )
 
 var (
@@ -55,7 +54,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hostNums, err := hostNumbers()
+	unixDir, err := xsysnum.UnixDir()
+	if err != nil {
+		log.Fatal(err)
+	}
+	hostNums, err := xsysnum.Numbers(unixDir, arch)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -137,40 +140,6 @@ func eval(expr string) (int, error) {
 		sum += n
 	}
 	return sum, nil
-}
-
-// hostNumbers reads x/sys/unix's SYS_ constants for the host architecture.
-func hostNumbers() (map[string]int, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
-	if err != nil {
-		return nil, fmt.Errorf("locating golang.org/x/sys: %v", err)
-	}
-	file := filepath.Join(strings.TrimSpace(string(out)), "unix", "zsysnum_linux_"+arch+".go")
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	nums := map[string]int{}
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, s := range gd.Specs {
-			vs := s.(*ast.ValueSpec)
-			lit, ok := vs.Values[0].(*ast.BasicLit)
-			name := vs.Names[0].Name
-			if !ok || !strings.HasPrefix(name, "SYS_") {
-				continue
-			}
-			n, err := strconv.Atoi(lit.Value)
-			if err != nil {
-				return nil, err
-			}
-			nums[strings.ToLower(strings.TrimPrefix(name, "SYS_"))] = n
-		}
-	}
-	return nums, nil
 }
 
 func header(w *bytes.Buffer, cmd string) {
