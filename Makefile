@@ -45,7 +45,7 @@ demo: build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl libgo
+BENCH_PKGS := sys sys/lkl libgo aio
 BENCHTIME  ?= 0.5s
 
 bench: lkl

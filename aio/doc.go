@@ -1,7 +1,13 @@
-// Package aio provides epoll readiness for non-blocking fds.
+// Package aio gives epoll readiness for non-blocking fds, on any kernel:
+// a [Poller] that reports which fds can be read or written without
+// blocking, and [Nonblock] calls that say "would block" instead of
+// blocking.
 //
-// It sits on libgo and sys, and is used by eloop, unet, ufs. It
-// imports nothing above it. It is planned in issue 5 and not built yet:
-// today the package holds only this comment, so that the layout and the
-// layer check in layers_test.go stand from the start.
+// aio sits on libgo, which makes every system call through a sys.Kernel,
+// and on sys for the Kernel type; it imports nothing above them, and of
+// golang.org/x/sys/unix only constants and types. It is used by eloop,
+// whose loop waits in a Poller, and through eloop by unet and ufs, the
+// way internal/poll serves package net and os on top of the runtime's
+// poller. Errors are wrapped once, where the call is made, as
+// *os.SyscallError; a closed Poller says fs.ErrClosed.
 package aio
