@@ -1,7 +1,12 @@
-// Package eloop provides an event loop.
+// Package eloop runs an event loop on one goroutine: callbacks for fd
+// readiness, timers on a min-heap, tasks posted from other goroutines,
+// and a bounded pool of worker goroutines for blocking work whose results
+// come back to the loop, in the manner of gnet's event loops.
 //
-// It sits on  fd readiness callbacks, timers and a worker pool, and is used by aio, libgo and sys. It
-// imports nothing above it. It is planned in issue unet, ufs and cmd/demo:5 and not built yet:
-// today the package holds only this comment, so that the layout and the
-// layer check in layers_test.go stand from the start.
+// eloop sits on aio, whose Poller it waits in, on libgo for its calls and
+// on sys for the Kernel type; it imports nothing above them, and of
+// golang.org/x/sys/unix only constants and types. It is used by unet and
+// ufs, which build connections and files on its loops, and through them by
+// cmd/demo. Errors from the poller are passed on as aio wrapped them
+// (*os.SyscallError); a stopped Loop says net.ErrClosed.
 package eloop
