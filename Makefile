@@ -45,8 +45,10 @@ demo: build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl libgo aio
+BENCH_PKGS := sys sys/lkl libgo aio eloop
 BENCHTIME  ?= 0.5s
+ECHO_ROUNDS   ?= 3
+ECHO_DURATION ?= 3s
 
 bench: lkl
 	@mkdir -p $(BENCH)
@@ -60,6 +62,9 @@ bench: lkl
 		echo "== $$p ($(COUNT) rounds, results in $(BENCH)/$$name.txt)"; \
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
 	done
+	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	@echo "== TCP echo: eloop vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
+	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
 
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).

@@ -23,6 +23,18 @@ step "Every call goes through sys.Syscall, so it can be traced (here on LKL)" en
 step "An unknown kernel name fails at once, with what to do" \
 	bash -c "GOKERNEL=plan9 '$demo' hello || echo \"(exit status \$?, as expected)\""
 
+# The eloop stream server, driven by the load generator from another process
+# (host), and by one inside its own process over LKL's loopback.
+"$demo" echo -api loop > "$work/echo.out" &
+echo_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$work/echo.out" 2>/dev/null && break; sleep 0.05; done
+addr=$(sed -n 's/^listening on //p' "$work/echo.out")
+step "eloop's stream server on the host, 16 connections for 1 s, every byte checked" \
+	"$demo" load -addr "$addr" -conns 16 -size 64 -duration 1s -server-pid "$echo_pid"
+kill "$echo_pid"; wait "$echo_pid" || true
+step "The same server on LKL, loaded from inside the process over LKL's TCP/IP stack" \
+	env GOKERNEL=lkl "$demo" echo -api loop -self-load -conns 8 -size 64 -duration 1s
+
 # An ext4 image made from a directory, without root and without mounting
 # anything on the host; LKL mounts it inside the process.
 mkdir -p "$work/root/docs"

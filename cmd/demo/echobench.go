@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gokernel/gokernel/sys"
+)
+
+func init() {
+	register(&command{
+		name:     "echo-bench",
+		args:     "[-rounds 3] [-duration 3s]",
+		summary:  "compare the echo servers of eloop, gnet and net side by side",
+		noKernel: true,
+		help: `echo-bench runs "demo echo" as a child process with -api loop, gnet and net
+in turn (loop gnet net loop gnet net …, one turn per round), drives each
+with the load generator of "demo load" in this process, stops it with
+SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
+8 connections × 16 KiB): messages per second, p50 and p99 round-trip
+latency, and the server's CPU time per message, each the median over the
+rounds, with ratios against gnet and net.
+
+In a binary with LKL (-tags lkl) it also runs eloop's server on LKL
+(GOKERNEL=lkl). Only that process can reach LKL's loopback, so the load
+generator runs inside it (echo -api loop -self-load) over LKL's sockets;
+that row's CPU time is the whole process's, client included.`,
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			rounds := fs.Int("rounds", 3, "rounds per configuration")
+			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return fmt.Errorf("%w: echo-bench takes no arguments", errUsage)
+				}
+				if *rounds < 1 || *dur <= 0 {
+					return fmt.Errorf("%w: -rounds and -duration must be positive", errUsage)
+				}
+				return echoBench(benchConfigs, *rounds, *dur)
+			}
+		},
+	})
+}
+
+// benchConfig is one workload of echo-bench.
+type benchConfig struct {
+	name        string
+	conns, size int
+}
+
+var benchConfigs = []benchConfig{
+	{"64 conns × 64 B", 64, 64},
+	{"8 conns × 16 KiB", 8, 16 << 10},
+}
+
+// benchAPIs are the host servers echo-bench compares, in the order it
+// runs them each round.
+var benchAPIs = []string{"loop", "gnet", "net"}
+
+// selfCommand makes the command that runs this program with args; tests
+// replace it to run the test binary as demo.
+var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, exe, args...), nil
+}
+
+func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
+	withLKL := slices.Contains(sys.Kernels(), "lkl")
+	for _, cfg := range configs {
+		results := map[string][]loadResult{}
+		for r := range rounds {
+			for _, api := range benchAPIs {
+				res, err := benchHost(api, cfg, dur)
+				if err != nil {
+					return fmt.Errorf("%s, round %d, %s: %w", cfg.name, r+1, api, err)
+				}
+				fmt.Fprintf(out.err, "%s, round %d/%d, %s: %s\n", cfg.name, r+1, rounds, api, res)
+				results[api] = append(results[api], res)
+			}
+			if withLKL {
+				res, err := benchLKL(cfg, dur)
+				if err != nil {
+					return fmt.Errorf("%s, round %d, loop on lkl: %w", cfg.name, r+1, err)
+				}
+				fmt.Fprintf(out.err, "%s, round %d/%d, loop on lkl: %s\n", cfg.name, r+1, rounds, res)
+				results["lkl"] = append(results["lkl"], res)
+			}
+		}
+		printBenchTable(cfg, rounds, dur, results, withLKL)
+	}
+	return nil
+}
+
+// startEcho starts "demo echo" with args and environment env and returns
+// it with the address it listens on and the rest of its output.
+func startEcho(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
+	cmd, err = selfCommand(ctx, append([]string{"echo"}, args...)...)
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	cmd.Env = append(cmd.Environ(), append([]string{"GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
+	stderr = new(strings.Builder)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", nil, nil, err
+	}
+	rest = bufio.NewReader(stdout)
+	line, err := rest.ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if err != nil || !ok {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, "", nil, nil, fmt.Errorf("server did not start (first line %q): %v: %s", line, err, strings.TrimSpace(stderr.String()))
+	}
+	return cmd, addr, rest, stderr, nil
+}
+
+// benchHost runs one host server as a child and measures it from here.
+func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	cmd, addr, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=host"}, "-api", api)
+	if err != nil {
+		return loadResult{}, err
+	}
+	res, lerr := runLoad(loadConfig{conns: cfg.conns, size: cfg.size, duration: dur, serverPID: cmd.Process.Pid},
+		func() (io.ReadWriteCloser, error) { return net.Dial("tcp", addr) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(io.Discard, rest)
+	if err := cmd.Wait(); err != nil {
+		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
+	}
+	return res, lerr
+}
+
+// lklMaxConns caps the connections of the LKL run: with 32 or more
+// in-process client connections the run hangs on LKL.
+const lklMaxConns = 16
+
+// benchLKL runs eloop's server on LKL with the load generator inside it.
+func benchLKL(cfg benchConfig, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", "loop", "-self-load",
+		"-conns", fmt.Sprint(min(cfg.conns, lklMaxConns)), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
+	if err != nil {
+		return loadResult{}, err
+	}
+	b, _ := io.ReadAll(rest)
+	if err := cmd.Wait(); err != nil {
+		return loadResult{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return parseLoadResult(string(b))
+}
+
+func median[T int | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// benchRow is one line of a table: medians over the rounds.
+type benchRow struct {
+	mps      float64
+	p50, p99 time.Duration
+	cpu      time.Duration // -1: not measured
+}
+
+func summarize(rs []loadResult) benchRow {
+	var msgs []int
+	var p50, p99, cpu []time.Duration
+	for _, r := range rs {
+		msgs = append(msgs, int(r.perSecond()))
+		p50 = append(p50, r.p50)
+		p99 = append(p99, r.p99)
+		cpu = append(cpu, r.cpuMsg)
+	}
+	return benchRow{mps: float64(median(msgs)), p50: median(p50), p99: median(p99), cpu: median(cpu)}
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map[string][]loadResult, withLKL bool) {
+	fmt.Fprintf(out.w, "\n%s: median of %d rounds of %s; cpu/msg is the server process's user+system time (/proc/PID/stat, CLK_TCK=%d)\n",
+		cfg.name, rounds, dur, clockTicks())
+	rows := map[string]benchRow{}
+	for api, rs := range results {
+		rows[api] = summarize(rs)
+	}
+	gnetRow, netRow := rows["gnet"], rows["net"]
+	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\t")
+	names := benchAPIs
+	if withLKL {
+		names = append(slices.Clone(names), "lkl")
+	}
+	for _, api := range names {
+		r := rows[api]
+		label, cpu := api, fmtDur(r.cpu)
+		if api == "lkl" {
+			label, cpu = "loop on lkl*", fmtDur(r.cpu)+"*"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, r.mps, fmtDur(r.p50), fmtDur(r.p99), cpu,
+			ratio(r.mps, gnetRow.mps), ratio(r.mps, netRow.mps),
+			ratio(float64(r.cpu), float64(gnetRow.cpu)), ratio(float64(r.cpu), float64(netRow.cpu)))
+	}
+	tw.Flush()
+	if withLKL {
+		fmt.Fprintf(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included;\n  it uses at most %d connections (more hang the in-process client on LKL)\n", lklMaxConns)
+	} else {
+		fmt.Fprintln(out.w, "(no LKL row: this binary has no LKL; build with -tags lkl)")
+	}
+}

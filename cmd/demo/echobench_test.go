@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// startDemoServer starts "demo echo args..." as a child and returns its
+// address; the child is stopped with SIGTERM when the test ends, and must
+// exit cleanly.
+func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "echo"}, args...)...)
+	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no first line: %v; stderr: %s", err, stderr.String())
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	require.True(t, ok, "first line %q", line)
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		io.Copy(io.Discard, stdout)
+		require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
+	})
+	return addr, cmd.Process.Pid
+}
+
+func TestEchoServers(t *testing.T) {
+	for _, api := range []string{"loop", "net", "gnet"} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			addr, _ := startDemoServer(t, "-api", api, "-loops", "2")
+			for i := range 3 {
+				c, err := net.Dial("tcp", addr)
+				require.NoError(t, err)
+				msg := bytes.Repeat([]byte{byte('a' + i), 0, 0xff}, 10000*i+1)
+				go func() {
+					c.Write(msg)
+					c.(*net.TCPConn).CloseWrite()
+				}()
+				got := make([]byte, len(msg))
+				_, err = io.ReadFull(c, got)
+				require.NoError(t, err)
+				require.Equal(t, msg, got)
+				c.Close()
+			}
+		})
+	}
+}
+
+func TestEchoNetNeedsHost(t *testing.T) {
+	for _, api := range []string{"net", "gnet"} {
+		_, stderr, code := demo(t, []string{"GOKERNEL=lkl"}, "echo", "-api", api)
+		require.Equal(t, 1, code, stderr)
+		// Without LKL in the binary the kernel cannot start at all.
+		require.Regexp(t, `echo -api `+api+` runs on the host kernel only, not on lkl|kernel "lkl" is not in this binary`, stderr)
+	}
+	_, stderr, code := demo(t, nil, "echo", "-api", "nope")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `-api "nope": want loop, net or gnet`)
+}
+
+func TestLoad(t *testing.T) {
+	addr, pid := startDemoServer(t, "-api", "net")
+	stdout, stderr, code := demo(t, nil, "load", "-addr", addr, "-conns", "4", "-size", "1000",
+		"-duration", "1s", "-server-pid", strconv.Itoa(pid))
+	require.Equal(t, 0, code, stderr)
+	res, err := parseLoadResult(strings.TrimSpace(stdout))
+	require.NoError(t, err)
+	require.Greater(t, res.msgs, 0)
+	require.GreaterOrEqual(t, res.cpuMsg, time.Duration(0))
+
+	_, stderr, code = demo(t, nil, "load")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "load needs -addr")
+}
+
+// A server that changes a byte fails the load run.
+func TestLoadCatchesCorruption(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 100)
+		for n := 0; ; n++ {
+			k, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if n == 5 {
+				buf[k/2]++
+			}
+			c.Write(buf[:k])
+		}
+	}()
+	_, err = runLoad(loadConfig{conns: 1, size: 10, duration: time.Second},
+		func() (io.ReadWriteCloser, error) { return net.Dial("tcp", ln.Addr().String()) })
+	require.ErrorContains(t, err, "echo differs at byte")
+}
+
+// echo-bench end to end, briefly: one round, one small configuration.
+func TestEchoBench(t *testing.T) {
+	defer func(f func(context.Context, ...string) (*exec.Cmd, error)) { selfCommand = f }(selfCommand)
+	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
+		return cmd, nil
+	}
+	var o, e strings.Builder
+	out.w, out.err = &o, &e
+	defer func() { out.w, out.err = nil, nil }()
+	require.NoError(t, echoBench([]benchConfig{{"4 conns × 100 B", 4, 100}}, 1, 200*time.Millisecond), e.String())
+	for _, api := range benchAPIs {
+		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())
+	}
+}

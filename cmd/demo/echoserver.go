@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/eloop"
+	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys"
+)
+
+func init() {
+	register(&command{
+		name:    "echo",
+		args:    "[-api loop|net|gnet] [-addr host:port] [-loops N]",
+		summary: "an echo server on eloop, the standard library's net, or gnet",
+		help: `echo serves TCP echo until it gets SIGINT or SIGTERM. It prints
+"listening on ADDR" as its first line.
+
+  -api loop  eloop's stream server, on the selected kernel (GOKERNEL). On LKL
+             it listens on LKL's own loopback, which only this process can
+             reach.
+  -api net   the standard library: net.Listen and a goroutine per connection
+             copying with io.Copy (host kernel only).
+  -api gnet  github.com/panjf2000/gnet/v2 with multicore event loops (host
+             kernel only).
+
+It is the server side of echo-bench; load is the client side.`,
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			var o echoOptions
+			fs.StringVar(&o.api, "api", "loop", "the server: `loop`, net or gnet")
+			fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen on `host:port` (port 0 picks one)")
+			fs.IntVar(&o.loops, "loops", 0, "event loops for loop and gnet (0: one per CPU)")
+			// -self-load runs the load generator in this process over the
+			// kernel's own sockets (libgo), for LKL; echo-bench uses it.
+			fs.BoolVar(&o.selfLoad, "self-load", false, "(echo-bench) run the load generator in this process, then stop")
+			fs.IntVar(&o.load.conns, "conns", 64, "(with -self-load) number of connections")
+			fs.IntVar(&o.load.size, "size", 64, "(with -self-load) message size in bytes")
+			fs.DurationVar(&o.load.duration, "duration", 3*time.Second, "(with -self-load) how long to run")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return fmt.Errorf("%w: echo takes no arguments", errUsage)
+				}
+				return echoServe(o)
+			}
+		},
+	})
+}
+
+type echoOptions struct {
+	api      string
+	addr     string
+	loops    int
+	selfLoad bool
+	load     loadConfig
+}
+
+// echoServe starts the server o asks for and serves until a signal, or
+// until the self-load run ends.
+func echoServe(o echoOptions) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.selfLoad && o.api != "loop" {
+		return fmt.Errorf("%w: -self-load needs -api loop", errUsage)
+	}
+	if o.selfLoad {
+		if err := o.load.check(); err != nil {
+			return err
+		}
+	}
+	switch o.api {
+	case "loop":
+		return echoLoopServer(ctx, o)
+	case "net", "gnet":
+		if k := sys.Default(); k.Name() != "host" {
+			return fmt.Errorf("echo -api %s runs on the host kernel only, not on %s (use -api loop)", o.api, k.Name())
+		}
+		if o.api == "net" {
+			return echoNetServer(ctx, o.addr)
+		}
+		return echoGnetServer(ctx, o.addr, o.loops)
+	}
+	return fmt.Errorf("%w: -api %q: want loop, net or gnet", errUsage, o.api)
+}
+
+// loopEcho is eloop's echo server: OnData writes back what it reads.
+type loopEcho struct{}
+
+func (loopEcho) OnOpen(*eloop.Conn) {}
+func (loopEcho) OnData(c *eloop.Conn, data []byte) {
+	c.Write(data) // an error means c is closing; OnClose follows
+}
+func (loopEcho) OnClose(*eloop.Conn, error) {}
+
+// echoLoopServer serves with eloop on the selected kernel. With
+// o.selfLoad it runs the load generator in this process, through the
+// same kernel's sockets, prints its result and stops.
+func echoLoopServer(ctx context.Context, o echoOptions) error {
+	k := sys.Default()
+	s, err := eloop.Listen(k, o.addr, loopEcho{}, eloop.ServerOptions{Loops: o.loops})
+	if err != nil {
+		return err
+	}
+	printListening(s.Addr().String())
+	if !o.selfLoad {
+		if err := s.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	lc := libgo.New(k)
+	to := s.Addr()
+	o.load.serverPID = os.Getpid()
+	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return dialKernel(lc, to) })
+	cancel()
+	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
+		lerr = errors.Join(lerr, err)
+	}
+	if lerr != nil {
+		return lerr
+	}
+	fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, k.Name())
+	return nil
+}
+
+// kernelConn is a connected socket of a kernel, through libgo.
+type kernelConn struct {
+	lc *libgo.Libc
+	fd int
+}
+
+func dialKernel(lc *libgo.Libc, to netip.AddrPort) (*kernelConn, error) {
+	if !to.Addr().Is4() {
+		return nil, fmt.Errorf("dial %s: IPv4 only", to)
+	}
+	fd, err := lc.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := lc.Connect(fd, &libgo.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}); err != nil {
+		lc.Close(fd)
+		return nil, fmt.Errorf("connect %s: %w", to, err)
+	}
+	lc.SetNoDelay(fd, true) // as net.Dial does
+	return &kernelConn{lc, fd}, nil
+}
+
+func (c *kernelConn) Read(p []byte) (int, error) {
+	n, err := c.lc.Read(c.fd, p)
+	if n == 0 && err == nil && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+func (c *kernelConn) Write(p []byte) (int, error) { return c.lc.Write(c.fd, p) }
+func (c *kernelConn) Close() error                { return c.lc.Close(c.fd) }
+
+func printListening(addr string) {
+	fmt.Fprintf(out.w, "listening on %s\n", addr)
+	if f, ok := out.w.(*os.File); ok {
+		f.Sync()
+	}
+}
+
+// echoNetServer is the standard library's echo server: a goroutine per
+// connection, copying with io.Copy.
+func echoNetServer(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	printListening(ln.Addr().String())
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+		wg    sync.WaitGroup
+	)
+	stopped := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for c := range conns {
+			c.Close()
+		}
+	})
+	defer stopped()
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		mu.Lock()
+		if ctx.Err() != nil {
+			mu.Unlock()
+			c.Close()
+			continue
+		}
+		conns[c] = true
+		mu.Unlock()
+		wg.Go(func() {
+			io.Copy(c, c)
+			c.Close()
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		})
+	}
+}
+
+// gnetEcho is gnet's echo server: each event loop writes back what it
+// reads.
+type gnetEcho struct {
+	gnet.BuiltinEventEngine
+	eng   chan gnet.Engine
+	bound chan error // the address printed, or why not
+}
+
+// OnBoot passes the engine on and prints the listener's address.
+func (h *gnetEcho) OnBoot(eng gnet.Engine) gnet.Action {
+	h.eng <- eng
+	fd, err := eng.Dup()
+	if err != nil {
+		h.bound <- err
+		return gnet.Shutdown
+	}
+	host := libgo.New(sys.Host()) // gnet runs on the host kernel only
+	defer host.Close(fd)
+	sa, err := host.Getsockname(fd)
+	if err != nil {
+		h.bound <- err
+		return gnet.Shutdown
+	}
+	var ap netip.AddrPort
+	switch sa := sa.(type) {
+	case *libgo.SockaddrInet4:
+		ap = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *libgo.SockaddrInet6:
+		ap = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	default:
+		h.bound <- fmt.Errorf("gnet listens on %T", sa)
+		return gnet.Shutdown
+	}
+	printListening(ap.String())
+	h.bound <- nil
+	return gnet.None
+}
+
+// OnTraffic echoes everything buffered on c.
+func (h *gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, err := c.Next(-1)
+	if err != nil {
+		return gnet.Close
+	}
+	if _, err := c.Write(buf); err != nil {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// gnetLog keeps gnet quiet but for errors, which go to stderr.
+type gnetLog struct{}
+
+func (gnetLog) Debugf(string, ...any) {}
+func (gnetLog) Infof(string, ...any)  {}
+func (gnetLog) Warnf(string, ...any)  {}
+func (gnetLog) Errorf(format string, args ...any) {
+	fmt.Fprintf(out.err, "gnet: "+format+"\n", args...)
+}
+func (gnetLog) Fatalf(format string, args ...any) {
+	fmt.Fprintf(out.err, "gnet: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func echoGnetServer(ctx context.Context, addr string, loops int) error {
+	h := &gnetEcho{eng: make(chan gnet.Engine, 1), bound: make(chan error, 1)}
+	opts := []gnet.Option{gnet.WithMulticore(true), gnet.WithLogger(gnetLog{})}
+	if loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(loops))
+	}
+	done := make(chan error, 1)
+	go func() { done <- gnet.Run(h, "tcp://"+addr, opts...) }()
+	var eng gnet.Engine
+	select {
+	case err := <-done:
+		return fmt.Errorf("gnet: %w", err)
+	case eng = <-h.eng:
+	}
+	if err := <-h.bound; err != nil {
+		<-done
+		return fmt.Errorf("gnet: %w", err)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := eng.Stop(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("gnet: stop: %w", err)
+	}
+	return <-done
+}
