@@ -20,12 +20,7 @@ const size4K = 4096
 func BenchmarkPipe4K(b *testing.B) {
 	buf := make([]byte, size4K)
 	b.Run("impl=unix", func(b *testing.B) {
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-			b.Fatal(err)
-		}
-		defer unix.Close(p[0])
-		defer unix.Close(p[1])
+		p := hostPipe(b)
 		run4K(b, func() (int, error) { return unix.Write(p[1], buf) }, func() (int, error) { return unix.Read(p[0], buf) })
 	})
 	b.Run("impl=os", func(b *testing.B) {
@@ -96,6 +91,16 @@ func BenchmarkFile4K(b *testing.B) {
 	}
 }
 
+// hostPipe makes a pipe with x/sys/unix, closed when the benchmark ends.
+func hostPipe(b *testing.B) [2]int {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	return p
+}
+
 func run4K(b *testing.B, write, read func() (int, error)) {
 	b.ReportAllocs()
 	b.SetBytes(2 * size4K)
@@ -118,12 +123,7 @@ func BenchmarkPaired4K(b *testing.B) {
 	lc := libgo.New(sys.Host())
 	buf := make([]byte, size4K)
 	b.Run("on=pipe", func(b *testing.B) {
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-			b.Fatal(err)
-		}
-		defer unix.Close(p[0])
-		defer unix.Close(p[1])
+		p := hostPipe(b)
 		kerneltest.Paired(b, 64, "libgo/unix",
 			func() { unix.Write(p[1], buf); unix.Read(p[0], buf) },
 			func() { lc.Write(p[1], buf); lc.Read(p[0], buf) })
