@@ -78,8 +78,13 @@ var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	return exec.CommandContext(ctx, exe, args...), nil
 }
 
+// withLKLRow adds the LKL row to echo-bench in an lkl build. Tests turn it
+// off: LKL froze in some runs under this load (issue 5), even at 4
+// connections, and a frozen child fails the run.
+var withLKLRow = true
+
 func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
-	withLKL := slices.Contains(sys.Kernels(), "lkl")
+	withLKL := withLKLRow && slices.Contains(sys.Kernels(), "lkl")
 	for _, cfg := range configs {
 		results := map[string][]loadResult{}
 		for r := range rounds {
