@@ -16,7 +16,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test test-lkl-server vet demo bench fuzz lkl generate clean
+.PHONY: all build test vet demo bench fuzz lkl generate clean
 
 all: build
 
@@ -37,11 +37,6 @@ test: vet lkl
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
 	$(GO) vet -tags lkl ./...
 	$(GO) test -count=1 -race -tags lkl ./...
-
-# The stream server's tests on LKL, which make test leaves out because LKL
-# froze in some runs (issue 5).
-test-lkl-server: lkl
-	GOKERNEL_TEST_LKL_SERVER=1 $(GO) test -count=1 -race -tags lkl -run 'Server|Listen' ./eloop/
 
 demo: build
 	BIN=$(BIN) ./cmd/demo/tour.sh

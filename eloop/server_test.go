@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -169,7 +168,6 @@ func pattern(n, a, b int) []byte {
 
 func TestServerEcho(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		h := newHandler(nil)
 		s, _ := startServer(t, k, h, eloop.ServerOptions{Loops: 2})
 		require.True(t, s.Addr().Addr().IsLoopback())
@@ -209,14 +207,9 @@ func raiseNofile(t *testing.T, k sys.Kernel, want uint64) {
 
 func TestServerManyConns(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		const msgs, size, perWorker = 3, 1024, 50
 		conns := 1000
 		raiseNofile(t, k, 4096)
-		if kerneltest.Differs(t, k, "lkl", "1,000 connections intermittently wedge LKL under -race -count=2 "+
-			"(a non-blocking read in the loop and the clients' reads with SO_RCVTIMEO never return): 200 until that is understood") {
-			conns = 200
-		}
 		h := newHandler(nil)
 		s, _ := startServer(t, k, h, eloop.ServerOptions{Loops: 4})
 
@@ -280,7 +273,6 @@ func TestServerManyConns(t *testing.T) {
 
 func TestServerFlowControl(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		const chunk, maxPending, n = 64 << 10, 256 << 10, 200
 		var datas atomic.Int64
 		out := make([]byte, chunk)
@@ -340,7 +332,6 @@ func TestServerFlowControl(t *testing.T) {
 
 func TestServerOnClose(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		h := newHandler(func(c *eloop.Conn, p []byte) {
 			c.Write(p)
 			if bytes.HasSuffix(p, []byte("bye")) {
@@ -378,7 +369,6 @@ func TestServerOnClose(t *testing.T) {
 
 func TestServerPanic(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		panics := make(chan any, 10)
 		h := newHandler(func(c *eloop.Conn, p []byte) {
 			if string(p) == "panic" {
@@ -411,7 +401,6 @@ func TestServerPanic(t *testing.T) {
 
 func TestServerServeEnds(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		// Close: Serve returns nil, open conns get OnClose(nil).
 		h := newHandler(nil)
 		s, err := eloop.Listen(k, "127.0.0.1:0", h, eloop.ServerOptions{Loops: 2})
@@ -450,7 +439,6 @@ func TestServerServeEnds(t *testing.T) {
 
 func TestServerFaults(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		skipServerOnLKL(t, k)
 		in, err := sys.NewInjector(k, 11,
 			sys.Fault{Trap: unix.SYS_EPOLL_PWAIT, Probability: 0.3, Errno: unix.EINTR},
 			sys.Fault{Trap: unix.SYS_READ, Probability: 0.3, Errno: unix.EAGAIN},
@@ -495,20 +483,4 @@ func TestServerFaults(t *testing.T) {
 		default:
 		}
 	})
-}
-
-// lklServerEnv runs the stream-server tests on LKL too.
-const lklServerEnv = "GOKERNEL_TEST_LKL_SERVER"
-
-// skipServerOnLKL skips the LKL half of a stream-server test unless
-// GOKERNEL_TEST_LKL_SERVER=1. LKL froze in some runs of these tests (a
-// system call such as setsockopt never returned from inside LKL), which
-// hung make test for its whole 10-minute timeout; until that is understood
-// (issue 5 stays open for it), make test runs them on the host only and
-// make test-lkl-server runs them on LKL.
-func skipServerOnLKL(t *testing.T, k sys.Kernel) {
-	t.Helper()
-	if k.Name() == "lkl" && os.Getenv(lklServerEnv) != "1" {
-		t.Skipf("known LKL freeze under the stream server's concurrent load (issue 5); run with %s=1 (make test-lkl-server)", lklServerEnv)
-	}
 }

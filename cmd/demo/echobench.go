@@ -78,13 +78,8 @@ var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	return exec.CommandContext(ctx, exe, args...), nil
 }
 
-// withLKLRow adds the LKL row to echo-bench in an lkl build. Tests turn it
-// off: LKL froze in some runs under this load (issue 5), even at 4
-// connections, and a frozen child fails the run.
-var withLKLRow = true
-
 func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
-	withLKL := withLKLRow && slices.Contains(sys.Kernels(), "lkl")
+	withLKL := slices.Contains(sys.Kernels(), "lkl")
 	for _, cfg := range configs {
 		results := map[string][]loadResult{}
 		for r := range rounds {
@@ -156,16 +151,12 @@ func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, erro
 	return res, lerr
 }
 
-// lklMaxConns caps the connections of the LKL run: with 32 or more
-// in-process client connections the run hangs on LKL.
-const lklMaxConns = 16
-
 // benchLKL runs eloop's server on LKL with the load generator inside it.
 func benchLKL(cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
 	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", "loop", "-self-load",
-		"-conns", fmt.Sprint(min(cfg.conns, lklMaxConns)), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
+		"-conns", fmt.Sprint(cfg.conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -237,7 +228,7 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	}
 	tw.Flush()
 	if withLKL {
-		fmt.Fprintf(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included;\n  it uses at most %d connections (more hang the in-process client on LKL)\n", lklMaxConns)
+		fmt.Fprintln(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included")
 	} else {
 		fmt.Fprintln(out.w, "(no LKL row: this binary has no LKL; build with -tags lkl)")
 	}

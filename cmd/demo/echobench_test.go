@@ -131,10 +131,6 @@ func TestEchoBench(t *testing.T) {
 		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
 		return cmd, nil
 	}
-	// The LKL row is left out: LKL froze in some runs under this load
-	// (issue 5); make demo and make bench still run it.
-	defer func(b bool) { withLKLRow = b }(withLKLRow)
-	withLKLRow = false
 	var o, e strings.Builder
 	out.w, out.err = &o, &e
 	defer func() { out.w, out.err = nil, nil }()

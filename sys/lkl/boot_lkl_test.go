@@ -9,6 +9,7 @@ package lkl_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"runtime"
 	"sync"
@@ -215,6 +216,96 @@ func TestManyThreadsGetpid(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Fresh OS threads make their first LKL calls at the same moment, round
+// after round: each goroutine locks its thread and exits still locked, so the
+// runtime ends the thread (LKL deletes its host task) and the next round
+// starts on new ones. LKL makes a host task on a thread's first call by
+// borrowing one shared task, and two threads doing that at once used to
+// leave one of them asleep forever (gk_thread_enter in gk.c).
+func TestFreshThreadsFirstCalls(t *testing.T) {
+	const rounds, goroutines = 30, 16
+	stop := pingPong(t, 4)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		for range rounds {
+			var ready, wg sync.WaitGroup
+			start := make(chan struct{})
+			errs := make(chan error, goroutines)
+			ready.Add(goroutines)
+			for range goroutines {
+				wg.Go(func() {
+					runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+					ready.Done()
+					<-start
+					if pid, e := call(unix.SYS_GETPID); e != 0 || pid != 1 {
+						errs <- fmt.Errorf("getpid = %d, %v; want 1", pid, e)
+					}
+				})
+			}
+			ready.Wait()
+			close(start)
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("first calls on fresh threads have not returned for 2 minutes: LKL is deadlocked")
+	}
+}
+
+// pingPong keeps LKL's scheduler busy while a test runs: n pairs of
+// goroutines bounce a byte over two pipes, each wake making a task runnable.
+// The returned function closes the pipes' write ends, so both sides read
+// EOF, and waits for them.
+func pingPong(t *testing.T, n int) (stop func()) {
+	var wg sync.WaitGroup
+	var ends []int32
+	for range n {
+		var ab, ba [2]int32
+		mustCall(t, "pipe", unix.SYS_PIPE, uintptr(unsafe.Pointer(&ab)))
+		mustCall(t, "pipe", unix.SYS_PIPE, uintptr(unsafe.Pointer(&ba)))
+		bounce := func(in, out int32, first bool) {
+			b := []byte{1}
+			if first {
+				call(unix.SYS_WRITE, uintptr(out), uintptr(unsafe.Pointer(&b[0])), 1)
+			}
+			for {
+				n, e := call(unix.SYS_READ, uintptr(in), uintptr(unsafe.Pointer(&b[0])), 1)
+				if e != 0 {
+					t.Errorf("ping-pong read: %v", e)
+				}
+				if n != 1 {
+					return // EOF: stopped
+				}
+				// EBADF once stop has closed out: the peer reads EOF.
+				call(unix.SYS_WRITE, uintptr(out), uintptr(unsafe.Pointer(&b[0])), 1)
+			}
+		}
+		wg.Go(func() { bounce(ba[0], ab[1], true) })
+		wg.Go(func() { bounce(ab[0], ba[1], false) })
+		ends = append(ends, ab[1], ba[1])
+		t.Cleanup(func() {
+			call(unix.SYS_CLOSE, uintptr(ab[0]))
+			call(unix.SYS_CLOSE, uintptr(ba[0]))
+		})
+	}
+	return func() {
+		for _, fd := range ends {
+			call(unix.SYS_CLOSE, uintptr(fd))
+		}
+		wg.Wait()
 	}
 }
 

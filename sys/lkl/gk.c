@@ -2,11 +2,39 @@
 
 // C helpers between Go and liblkl. Each is a few lines; the comments say why
 // it is in C.
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <lkl.h>
 #include <lkl_host.h>
 #include "gk.h"
+
+// LKL runs the system calls of each host thread in a "host task" of its
+// own, made on the thread's first call (arch/lkl/kernel/syscalls.c,
+// new_host_task). Making one borrows the shared task host0: the thread
+// stores itself in host0, wakes it and sleeps on host0's semaphore until the
+// scheduler switches to it. Two threads doing that at once overwrite each
+// other in host0 and both sleep on its semaphore; one is woken, the other
+// never is, and with it the Go program (seen as a socket() that never
+// returned, with LKL idle, when many goroutines started calls on fresh OS
+// threads). Go starts threads whenever calls block, so first calls do race.
+// gk_thread_enter makes each thread's host task with a getpid, which cannot
+// block, one thread at a time.
+__thread int gk_thread_ready;
+static pthread_mutex_t gk_task_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gk_thread_enter(void)
+{
+	long params[6] = {0};
+
+	// Before boot (disks are added then) there are no tasks to make.
+	if (!lkl_is_running())
+		return;
+	pthread_mutex_lock(&gk_task_lock);
+	lkl_syscall(__lkl__NR_getpid, params);
+	pthread_mutex_unlock(&gk_task_lock);
+	gk_thread_ready = 1;
+}
 
 // gk_print_stderr is the console when Config.Debug is set: kernel messages
 // go to stderr, never to stdout, which belongs to the program.
@@ -35,6 +63,7 @@ int gk_disk_add(int fd)
 {
 	struct lkl_disk disk;
 
+	gk_enter();
 	memset(&disk, 0, sizeof(disk));
 	disk.fd = fd;
 	return lkl_disk_add(&disk);
@@ -42,6 +71,7 @@ int gk_disk_add(int fd)
 
 int gk_blkdev(int disk_id, unsigned int part, uint32_t *dev)
 {
+	gk_enter();
 	return lkl_get_virtio_blkdev(disk_id, part, dev);
 }
 
@@ -53,10 +83,18 @@ int gk_mount_fs(const char *fstype)
 
 	strncpy(buf, fstype, sizeof(buf) - 1);
 	buf[sizeof(buf) - 1] = 0;
+	gk_enter();
 	return lkl_mount_fs(buf);
 }
 
 long gk_halt(void)
 {
+	gk_enter();
 	return lkl_sys_halt();
+}
+
+int gk_if_up(int ifindex)
+{
+	gk_enter();
+	return lkl_if_up(ifindex);
 }

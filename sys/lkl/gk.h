@@ -5,6 +5,18 @@
 #include <stdint.h>
 #include <lkl.h>
 
+// gk_thread_ready is set on an OS thread once LKL has made the host task
+// that runs that thread's system calls (see gk_thread_enter in gk.c).
+extern __thread int gk_thread_ready;
+void gk_thread_enter(void);
+
+// gk_enter must come first in every C function that makes LKL system calls.
+static inline void gk_enter(void)
+{
+	if (__builtin_expect(!gk_thread_ready, 0))
+		gk_thread_enter();
+}
+
 // gk_syscall spreads six arguments into the array lkl_syscall takes. The
 // array lives on the C stack, so Go passes only integers and allocates
 // nothing. It is inline so that cgo's stub for it is the only C frame
@@ -12,6 +24,8 @@
 static inline long gk_syscall(long no, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	long params[6] = {a1, a2, a3, a4, a5, a6};
+
+	gk_enter();
 	return lkl_syscall(no, params);
 }
 int gk_start(unsigned long mem, const char *cmdline, int debug);
@@ -19,5 +33,6 @@ int gk_disk_add(int fd);
 int gk_blkdev(int disk_id, unsigned int part, uint32_t *dev);
 int gk_mount_fs(const char *fstype);
 long gk_halt(void);
+int gk_if_up(int ifindex);
 
 #endif

@@ -133,7 +133,7 @@ func (k *Kernel) setup() error {
 	}
 	// LKL boots with lo down; lkl-hijack brings it up, and so do we, so
 	// 127.0.0.1 and ::1 work from the start.
-	if rc := C.lkl_if_up(1); rc < 0 {
+	if rc := C.gk_if_up(1); rc < 0 {
 		return fmt.Errorf("lkl: bringing up lo: %w", syscall.Errno(-rc))
 	}
 	for i, a := range k.disks {
