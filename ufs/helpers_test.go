@@ -63,15 +63,15 @@ func expected(tr imagetest.Tree) []string {
 func writeTree(t testing.TB, fsys *ufs.FS, tr imagetest.Tree) {
 	t.Helper()
 	for _, name := range slices.Sorted(maps.Keys(tr)) {
-		switch {
-		case strings.HasSuffix(name, "/"):
-			require.NoError(t, fsys.MkdirAll(name, 0o755))
+		switch { // links first: a link's target may end in a slash
 		case strings.Contains(name, " => "):
 			link, target, _ := strings.Cut(name, " => ")
 			if i := strings.LastIndexByte(link, '/'); i > 0 {
 				require.NoError(t, fsys.MkdirAll(link[:i], 0o755))
 			}
 			require.NoError(t, fsys.Symlink(target, link))
+		case strings.HasSuffix(name, "/"):
+			require.NoError(t, fsys.MkdirAll(name, 0o755))
 		default:
 			if i := strings.LastIndexByte(name, '/'); i > 0 {
 				require.NoError(t, fsys.MkdirAll(name[:i], 0o755))
