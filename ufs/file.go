@@ -34,8 +34,8 @@ type File struct {
 	append bool // opened with O_APPEND: WriteAt is refused, as os does
 
 	ref fdRef
-	rmu sync.Mutex        // the read lock: Read, ReadDir, Seek
-	wmu sync.Mutex        // the write lock: Write, ReadFrom
+	rmu sync.Mutex       // the read lock: Read, ReadDir, Seek
+	wmu sync.Mutex       // the write lock: Write, ReadFrom
 	dir *libgo.DirReader // guarded by rmu
 }
 
