@@ -6,6 +6,7 @@ import (
 	"path"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -256,6 +257,19 @@ func (f *File) Truncate(size int64) error {
 // Chmod sets the File's mode bits, with fchmod(2).
 func (f *File) Chmod(mode fs.FileMode) error {
 	return f.use("chmod", func() error { return pathErr("chmod", f.name, f.l.Fchmod(f.fd, sysMode(mode))) })
+}
+
+// Chtimes sets the File's access and modification times, with
+// utimensat(2) on the fd; a zero time leaves that time as it is.
+func (f *File) Chtimes(atime, mtime time.Time) error {
+	ts := []unix.Timespec{timespec(atime), timespec(mtime)}
+	return f.use("chtimes", func() error { return pathErr("chtimes", f.name, f.l.Futimens(f.fd, ts)) })
+}
+
+// Chown sets the File's owner and group (-1 leaves one as it is), with
+// fchown(2).
+func (f *File) Chown(uid, gid int) error {
+	return f.use("chown", func() error { return pathErr("chown", f.name, f.l.Fchown(f.fd, uid, gid)) })
 }
 
 // ReadDir reads the directory's next entries, in the order the kernel

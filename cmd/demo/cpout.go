@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/ufs"
+)
+
+func init() {
+	var f imageFlags
+	register(&command{
+		name:    "cp-out",
+		args:    "[flags] IMAGE PATH... HOSTDIR",
+		summary: "copy files and directories out of a disk image into a host directory (cpfromfs)",
+		help: `cp-out copies each PATH inside the image, with everything under it, into
+HOSTDIR (which must exist) under its own name; PATH / copies the image's
+whole tree into HOSTDIR. Modes, times and symlinks are kept; hard links
+become separate files; devices, fifos and sockets are skipped. A progress
+line goes to stderr when it is a terminal.
+
+` + imageHelp,
+		noKernel: true,
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			f.define(fs, true)
+			return func(args []string) error { return imageCpOut(f, args) }
+		},
+	})
+}
+
+func imageCpOut(f imageFlags, args []string) (err error) {
+	if len(args) < 3 {
+		return fmt.Errorf("%w: cp-out takes an image, one or more paths and a host directory", errUsage)
+	}
+	host := ufs.New(sys.Host(), args[len(args)-1])
+	defer host.Close()
+	if fi, err := host.Stat("."); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", args[len(args)-1])
+	}
+	img, err := openImage(args[0], f)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, img.close()) }()
+	prog := startProgress(out.err)
+	defer prog.finish()
+	c := newCopier(prog, out.err)
+	for _, p := range args[1 : len(args)-1] {
+		name := imagePath(p)
+		if err := c.tree(img.fs, name, host, destName(name)); err != nil {
+			c.fail(err)
+			break
+		}
+	}
+	return c.wait()
+}
