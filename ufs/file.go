@@ -277,7 +277,17 @@ func (f *File) Chown(uid, gid int) error {
 // (bare) once none are left; with n <= 0 all that are left, and a nil
 // error at the end. "." and ".." are left out. DirEntry.Info lstats the
 // entry by name, through the File's FS.
-func (f *File) ReadDir(n int) (ents []fs.DirEntry, err error) {
+func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
+	ents, err := f.readDir(n)
+	out := make([]fs.DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = e
+	}
+	return out, err
+}
+
+// readDir is ReadDir with the concrete entry type, which sorts faster.
+func (f *File) readDir(n int) (ents []*dirEntry, err error) {
 	err = f.use("readdir", func() error {
 		f.rmu.Lock()
 		defer f.rmu.Unlock()

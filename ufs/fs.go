@@ -166,9 +166,13 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, pathErr("readdir", name, err)
 	}
 	defer f.Close()
-	ents, err := f.ReadDir(-1)
-	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return ents, err
+	ents, err := f.readDir(-1)
+	slices.SortFunc(ents, func(a, b *dirEntry) int { return strings.Compare(a.name, b.name) })
+	out := make([]fs.DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = e
+	}
+	return out, err
 }
 
 // ReadFile reads the named file and returns its contents. It implements

@@ -26,12 +26,12 @@ import (
 func imageSrc(t *testing.T) string {
 	src := filepath.Join(t.TempDir(), "src")
 	imagetest.Tree{
-		"hello.txt":          "hello from the image\n",
-		"empty":              "",
-		"a/b/c/deep.txt":     "deep\n",
+		"hello.txt":         "hello from the image\n",
+		"empty":             "",
+		"a/b/c/deep.txt":    "deep\n",
 		"unicode-ñ-日本語.txt": "unicode\n",
-		"dir/":               "",
-		"link => hello.txt":  "",
+		"dir/":              "",
+		"link => hello.txt": "",
 	}.Write(t, src)
 	require.NoError(t, os.Link(filepath.Join(src, "hello.txt"), filepath.Join(src, "a", "hard")))
 	require.NoError(t, libgo.New(sys.Host()).Setxattr(filepath.Join(src, "hello.txt"), "user.tag", []byte("v1"), 0))
