@@ -17,17 +17,22 @@ import (
 )
 
 // copier copies trees between two FSs (an image's and the host's, either
-// way) for cp-out and cp-in. The walk runs on the calling goroutine; file
-// contents are copied by workers, so that the kernel reading one file and
-// the kernel writing another work at the same time. Files larger than
-// chunkSize are split into chunks copied in parallel with pread/pwrite,
-// and all-zero chunks are left as holes.
+// way) for cp-out and cp-in.
+//
+// One goroutine, the caller's, walks the source and reads every file:
+// LKL runs one CPU, and calls into it from several threads only hand
+// that CPU back and forth (measured: more readers made cp-out slower).
+// When the destination is the host, its writes go to worker goroutines,
+// so that LKL reads the next file while the host writes the last one;
+// otherwise they run inline. Files larger than chunkSize are read and
+// written in chunks, and all-zero chunks are left as holes.
 type copier struct {
-	jobs  chan func(buf []byte) error
+	jobs  chan func() error // the destination's writes; nil: run inline
+	bufs  chan []byte       // chunk buffers, recycled
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	err   error     // the first error; guarded by mu
-	after []func()  // directory times, set once their contents are in
+	after []func()  // directory and big-file times, set once all is written
 	subs  []*ufs.FS // sub-FSs to close at the end
 	prog  *progress
 	warn  io.Writer
@@ -36,22 +41,35 @@ type copier struct {
 const (
 	copyWorkers = 4
 	chunkSize   = 8 << 20
-	workerBuf   = 1 << 20
+	chunkBufs   = 2 * copyWorkers
 )
 
-func newCopier(prog *progress, warn io.Writer) *copier {
-	c := &copier{jobs: make(chan func([]byte) error, 256), prog: prog, warn: warn}
-	for range copyWorkers {
-		c.wg.Go(func() {
-			buf := make([]byte, workerBuf)
-			for job := range c.jobs {
-				if err := job(buf); err != nil {
-					c.fail(err)
+// newCopier returns a copier; writers > 0 runs the destination's writes
+// on that many goroutines.
+func newCopier(prog *progress, warn io.Writer, writers int) *copier {
+	c := &copier{prog: prog, warn: warn, bufs: make(chan []byte, chunkBufs)}
+	if writers > 0 {
+		c.jobs = make(chan func() error, 256)
+		for range writers {
+			c.wg.Go(func() {
+				for job := range c.jobs {
+					if err := job(); err != nil {
+						c.fail(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 	return c
+}
+
+// run runs a write, on a worker if there are any.
+func (c *copier) run(job func() error) {
+	if c.jobs != nil {
+		c.jobs <- job
+	} else if err := job(); err != nil {
+		c.fail(err)
+	}
 }
 
 func (c *copier) fail(err error) {
@@ -68,11 +86,13 @@ func (c *copier) failed() bool {
 	return c.err != nil
 }
 
-// wait waits for the workers, sets the directories' times, closes the
-// sub-FSs and returns the first error.
+// wait waits for the writes, sets the saved times, closes the sub-FSs and
+// returns the first error.
 func (c *copier) wait() error {
-	close(c.jobs)
-	c.wg.Wait()
+	if c.jobs != nil {
+		close(c.jobs)
+		c.wg.Wait()
+	}
 	for i := len(c.after) - 1; i >= 0; i-- {
 		c.after[i]()
 	}
@@ -119,8 +139,7 @@ func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname string) error
 		}
 		return dst.Lchtimes(dname, atime(fi), fi.ModTime())
 	case mode.IsRegular():
-		c.file(src, name, dst, dname, fi)
-		return nil
+		return c.file(src, name, dst, dname)
 	}
 	fmt.Fprintf(c.warn, "skipping %s: %s\n", name, fi.Mode().Type())
 	return nil
@@ -143,7 +162,17 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.
 		return err
 	}
 	for _, e := range ents {
-		if err := c.tree(s, e.Name(), d, e.Name()); err != nil {
+		if c.failed() {
+			return nil
+		}
+		if e.Type().IsRegular() {
+			// No lstat by name: the file is opened and fstat'ed, which
+			// saves LKL a path lookup.
+			err = c.file(s, e.Name(), d, e.Name())
+		} else {
+			err = c.tree(s, e.Name(), d, e.Name())
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -161,105 +190,80 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.
 	return nil
 }
 
-// file queues the copy of a regular file: one job, or one per chunk.
-func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.FileInfo) {
-	size := fi.Size()
-	perm := fi.Mode().Perm()
+// file reads a regular file and queues its writes: one for a small file,
+// one per chunk for a large one.
+func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string) error {
+	in, err := src.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	size, perm := fi.Size(), fi.Mode().Perm()
+	c.prog.files.Add(1)
 	if size <= chunkSize {
-		c.jobs <- func(buf []byte) error {
-			return c.small(src, name, dst, dname, fi, buf)
+		data := make([]byte, size)
+		n, err := io.ReadFull(in, data)
+		if err != nil && err != io.ErrUnexpectedEOF { // a file that shrank is copied as it is now
+			return err
 		}
-		return
+		c.prog.bytes.Add(int64(n))
+		c.run(func() error {
+			out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(data[:n])
+			return errors.Join(err, out.Chtimes(atime(fi), fi.ModTime()), out.Close())
+		})
+		return nil
 	}
 	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err == nil {
 		err = errors.Join(out.Truncate(size), out.Close())
 	}
 	if err != nil {
-		c.fail(err)
-		return
+		return err
 	}
-	var left sync.WaitGroup
 	for off := int64(0); off < size; off += chunkSize {
-		left.Add(1)
-		c.jobs <- func(buf []byte) error {
-			defer left.Done()
-			return c.chunk(src, name, dst, dname, off, min(chunkSize, size-off), buf)
+		var buf []byte
+		select {
+		case buf = <-c.bufs:
+		default:
+			buf = make([]byte, chunkSize)
 		}
+		n, err := in.ReadAt(buf[:min(chunkSize, size-off)], off)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		c.prog.bytes.Add(int64(n))
+		c.run(func() error {
+			defer func() {
+				select {
+				case c.bufs <- buf:
+				default:
+				}
+			}()
+			if allZero(buf[:n]) {
+				return nil // a hole: the file was truncated to its size
+			}
+			out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			_, err = out.WriteAt(buf[:n], off)
+			return errors.Join(err, out.Close())
+		})
 	}
 	c.after = append(c.after, func() {
-		left.Wait()
 		if err := dst.Chtimes(dname, atime(fi), fi.ModTime()); err != nil {
 			c.fail(err)
 		}
 	})
-	c.prog.files.Add(1)
-}
-
-// small copies a whole file with read and write.
-func (c *copier) small(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.FileInfo, buf []byte) error {
-	in, err := src.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				out.Close()
-				return werr
-			}
-			c.prog.bytes.Add(int64(n))
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			out.Close()
-			return err
-		}
-	}
-	c.prog.files.Add(1)
-	return errors.Join(out.Chtimes(atime(fi), fi.ModTime()), out.Close())
-}
-
-// chunk copies n bytes at off with pread and pwrite, leaving zeros as
-// holes (the file was truncated to its size).
-func (c *copier) chunk(src *ufs.FS, name string, dst *ufs.FS, dname string, off, n int64, buf []byte) error {
-	in, err := src.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	for end := off + n; off < end; {
-		b := buf[:min(int64(len(buf)), end-off)]
-		m, err := in.ReadAt(b, off)
-		if err != nil && err != io.EOF {
-			out.Close()
-			return err
-		}
-		if m == 0 {
-			break
-		}
-		if !allZero(b[:m]) {
-			if _, err := out.WriteAt(b[:m], off); err != nil {
-				out.Close()
-				return err
-			}
-		}
-		c.prog.bytes.Add(int64(m))
-		off += int64(m)
-	}
-	return out.Close()
+	return nil
 }
 
 // allZero reports whether b holds only zero bytes: its first byte is 0
@@ -274,6 +278,9 @@ func atime(fi fs.FileInfo) time.Time {
 	return fi.ModTime()
 }
 
+// timeOfSpec converts a stat(2) timestamp.
+func timeOfSpec(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()) }
+
 // destName is the name a copied path takes in the destination directory.
 func destName(name string) string {
 	if name == "." {
@@ -281,6 +288,3 @@ func destName(name string) string {
 	}
 	return path.Base(name)
 }
-
-// timeOfSpec converts a stat(2) timestamp.
-func timeOfSpec(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()) }

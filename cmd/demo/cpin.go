@@ -50,7 +50,7 @@ func imageCpIn(f imageFlags, args []string) (err error) {
 	}
 	prog := startProgress(out.err)
 	defer prog.finish()
-	c := newCopier(prog, out.err)
+	c := newCopier(prog, out.err, 0)
 	c.subs = append(c.subs, dst.(*ufs.FS))
 	for _, p := range args[1 : len(args)-1] {
 		abs, err := filepath.Abs(p)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"runtime"
 
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
@@ -48,7 +49,11 @@ func imageCpOut(f imageFlags, args []string) (err error) {
 	defer func() { err = errors.Join(err, img.close()) }()
 	prog := startProgress(out.err)
 	defer prog.finish()
-	c := newCopier(prog, out.err)
+	// This goroutine is the only one that calls LKL (see copier): keep
+	// it on one thread, which LKL knows as one task.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c := newCopier(prog, out.err, copyWorkers)
 	for _, p := range args[1 : len(args)-1] {
 		name := imagePath(p)
 		if err := c.tree(img.fs, name, host, destName(name)); err != nil {
