@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 )
 
@@ -22,20 +20,14 @@ func init() {
 	})
 }
 
-func imageCat(f imageFlags, args []string) (err error) {
-	if len(args) != 2 {
-		return fmt.Errorf("%w: cat takes an image and a path", errUsage)
-	}
-	img, err := openImage(args[0], f)
-	if err != nil {
+func imageCat(f imageFlags, args []string) error {
+	return onImage(f, args, 2, 2, "cat takes an image and a path", func(img *image, args []string) error {
+		file, err := img.fs.Open(imagePath(args[0]))
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		_, err = io.Copy(out.w, file)
 		return err
-	}
-	defer func() { err = errors.Join(err, img.close()) }()
-	file, err := img.fs.Open(imagePath(args[1]))
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	_, err = io.Copy(out.w, file)
-	return err
+	})
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"flag"
-	"fmt"
 	"path/filepath"
 
 	"github.com/gokernel/gokernel/sys"
@@ -31,39 +29,35 @@ when it is a terminal.
 	})
 }
 
-func imageCpIn(f imageFlags, args []string) (err error) {
-	if len(args) < 3 {
-		return fmt.Errorf("%w: cp-in takes an image, one or more host paths and a path in the image", errUsage)
-	}
-	img, err := openImage(args[0], f)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, img.close()) }()
-	dest := imagePath(args[len(args)-1])
-	if err := img.fs.MkdirAll(dest, 0o755); err != nil {
-		return err
-	}
-	dst, err := img.fs.Sub(dest)
-	if err != nil {
-		return err
-	}
-	prog := startProgress(out.err)
-	defer prog.finish()
-	c := newCopier(prog, out.err, 0)
-	c.subs = append(c.subs, dst.(*ufs.FS))
-	for _, p := range args[1 : len(args)-1] {
-		abs, err := filepath.Abs(p)
+func imageCpIn(f imageFlags, args []string) error {
+	return onImage(f, args, 3, -1, "cp-in takes an image, one or more host paths and a path in the image", func(img *image, args []string) error {
+		dest := imagePath(args[len(args)-1])
+		if err := img.fs.MkdirAll(dest, 0o755); err != nil {
+			return err
+		}
+		dst, err := img.fs.Sub(dest)
 		if err != nil {
-			c.fail(err)
-			break
+			return err
 		}
-		parent := ufs.New(sys.Host(), filepath.Dir(abs))
-		c.subs = append(c.subs, parent)
-		if err := c.tree(parent, filepath.Base(abs), dst.(*ufs.FS), filepath.Base(abs)); err != nil {
-			c.fail(err)
-			break
+		prog := startProgress(out.err)
+		defer prog.finish()
+		c := newCopier(prog, out.err, 0) // LKL writes: all on this goroutine
+		if d := dst.(*ufs.FS); d != img.fs {
+			c.subs = append(c.subs, d)
 		}
-	}
-	return c.wait()
+		for _, p := range args[:len(args)-1] {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				c.fail(err)
+				break
+			}
+			parent := ufs.New(sys.Host(), filepath.Dir(abs))
+			c.subs = append(c.subs, parent)
+			if err := c.tree(parent, filepath.Base(abs), dst.(*ufs.FS), filepath.Base(abs)); err != nil {
+				c.fail(err)
+				break
+			}
+		}
+		return c.wait()
+	})
 }

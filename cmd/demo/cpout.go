@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"runtime"
@@ -31,35 +30,30 @@ line goes to stderr when it is a terminal.
 	})
 }
 
-func imageCpOut(f imageFlags, args []string) (err error) {
-	if len(args) < 3 {
-		return fmt.Errorf("%w: cp-out takes an image, one or more paths and a host directory", errUsage)
-	}
-	host := ufs.New(sys.Host(), args[len(args)-1])
-	defer host.Close()
-	if fi, err := host.Stat("."); err != nil {
-		return err
-	} else if !fi.IsDir() {
-		return fmt.Errorf("%s: not a directory", args[len(args)-1])
-	}
-	img, err := openImage(args[0], f)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, img.close()) }()
-	prog := startProgress(out.err)
-	defer prog.finish()
-	// This goroutine is the only one that calls LKL (see copier): keep
-	// it on one thread, which LKL knows as one task.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	c := newCopier(prog, out.err, copyWorkers)
-	for _, p := range args[1 : len(args)-1] {
-		name := imagePath(p)
-		if err := c.tree(img.fs, name, host, destName(name)); err != nil {
-			c.fail(err)
-			break
+func imageCpOut(f imageFlags, args []string) error {
+	return onImage(f, args, 3, -1, "cp-out takes an image, one or more paths and a host directory", func(img *image, args []string) error {
+		hostDir := args[len(args)-1]
+		host := ufs.New(sys.Host(), hostDir)
+		defer host.Close()
+		if fi, err := host.Stat("."); err != nil {
+			return err
+		} else if !fi.IsDir() {
+			return fmt.Errorf("%s: not a directory", hostDir)
 		}
-	}
-	return c.wait()
+		prog := startProgress(out.err)
+		defer prog.finish()
+		// This goroutine is the only one that calls LKL (see copier):
+		// keep it on one thread, which LKL knows as one task.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		c := newCopier(prog, out.err, copyWorkers)
+		for _, p := range args[:len(args)-1] {
+			name := imagePath(p)
+			if err := c.tree(img.fs, name, host, destName(name)); err != nil {
+				c.fail(err)
+				break
+			}
+		}
+		return c.wait()
+	})
 }

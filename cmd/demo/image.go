@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,29 @@ func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
 type image struct {
 	fs    *ufs.FS
 	close func() error // closes fs, unmounts the image and halts LKL
+}
+
+// onImage checks that args (the image first) number from least to most
+// (most < 0: no limit), opens the image and runs fn with it and the rest
+// of the arguments; the image is closed, LKL halted, afterwards.
+func onImage(f imageFlags, args []string, least, most int, usage string, fn func(img *image, args []string) error) (err error) {
+	if len(args) < least || most >= 0 && len(args) > most {
+		return fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	img, err := openImage(args[0], f)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, img.close()) }()
+	return fn(img, args[1:])
+}
+
+// optPath is the image name of the optional PATH argument: "." without it.
+func optPath(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return imagePath(args[0])
 }
 
 const imageHelp = `The image is attached to an LKL kernel booted inside this process and

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -35,19 +34,13 @@ func imagePath(p string) string {
 	return p[1:]
 }
 
-func imageLs(f imageFlags, args []string) (err error) {
-	if len(args) < 1 || len(args) > 2 {
-		return fmt.Errorf("%w: ls takes an image and at most one path", errUsage)
-	}
-	name := "."
-	if len(args) == 2 {
-		name = imagePath(args[1])
-	}
-	img, err := openImage(args[0], f)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, img.close()) }()
+func imageLs(f imageFlags, args []string) error {
+	return onImage(f, args, 1, 2, "ls takes an image and at most one path", func(img *image, args []string) error {
+		return ls(img, optPath(args))
+	})
+}
+
+func ls(img *image, name string) error {
 	fi, err := img.fs.Lstat(name)
 	if err != nil {
 		return err

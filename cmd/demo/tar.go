@@ -35,19 +35,14 @@ Devices and fifos are archived as such; sockets are skipped.
 	})
 }
 
-func imageTar(f imageFlags, args []string) (err error) {
-	if len(args) < 1 || len(args) > 2 {
-		return fmt.Errorf("%w: tar takes an image and at most one path", errUsage)
-	}
-	name := "."
-	if len(args) == 2 {
-		name = imagePath(args[1])
-	}
-	img, err := openImage(args[0], f)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, img.close()) }()
+func imageTar(f imageFlags, args []string) error {
+	return onImage(f, args, 1, 2, "tar takes an image and at most one path", func(img *image, args []string) error {
+		return archive(img, optPath(args))
+	})
+}
+
+// archive writes name in img, and everything under it, to stdout.
+func archive(img *image, name string) error {
 	prog := startProgress(out.err)
 	defer prog.finish()
 	tw := tar.NewWriter(out.w)
