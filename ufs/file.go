@@ -27,6 +27,9 @@ import (
 //
 // Errors are *fs.PathError with the File's name and a bare errno, except
 // io.EOF, which is never wrapped.
+//
+// A File has no finalizer: one that is dropped without Close keeps its
+// fd until the process (or, on LKL, the kernel) ends.
 type File struct {
 	fsys   *FS
 	l      *libgo.Libc
