@@ -339,6 +339,11 @@ func NewDirReader(fd int) *DirReader {
 	return std.NewDirReader(fd)
 }
 
+// NewDirReaderBuffer is [Libc.NewDirReaderBuffer] on the process default kernel.
+func NewDirReaderBuffer(fd int, buf []byte) *DirReader {
+	return std.NewDirReaderBuffer(fd, buf)
+}
+
 // Open is [Libc.Open] on the process default kernel.
 func Open(path string, mode int, perm uint32) (fd int, err error) {
 	return std.Open(path, mode, perm)

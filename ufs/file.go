@@ -40,7 +40,8 @@ type File struct {
 	ref fdRef
 	rmu sync.Mutex       // the read lock: Read, ReadDir, Seek
 	wmu sync.Mutex       // the write lock: Write, ReadFrom
-	dir *libgo.DirReader // guarded by rmu
+	dir    *libgo.DirReader // guarded by rmu
+	dirBuf *[]byte          // dir's buffer, from fsys.bufs; guarded by rmu
 }
 
 func newFile(fsys *FS, fd int, name string, flags int) *File {
@@ -91,6 +92,16 @@ func (r *fdRef) close() (<-chan struct{}, bool) {
 	return r.idle, true
 }
 
+// putDirBuf gives the directory buffer back to the FS, once no reader can
+// use it (the caller holds the read lock, or is Close after the last
+// method).
+func (f *File) putDirBuf() {
+	if f.dirBuf != nil {
+		f.fsys.bufs.Put(f.dirBuf)
+		f.dirBuf, f.dir = nil, nil
+	}
+}
+
 // Name returns the name the File was opened with.
 func (f *File) Name() string { return f.name }
 
@@ -108,6 +119,7 @@ func (f *File) Close() error {
 		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
 	}
 	<-idle
+	f.putDirBuf()
 	return pathErr("close", f.name, f.l.Close(f.fd))
 }
 
@@ -228,6 +240,7 @@ func (f *File) Seek(offset int64, whence int) (ret int64, err error) {
 		f.rmu.Lock()
 		defer f.rmu.Unlock()
 		f.dir = nil
+		f.putDirBuf()
 		ret, err = f.l.Seek(f.fd, offset, whence)
 		return pathErr("seek", f.name, err)
 	})
@@ -295,7 +308,8 @@ func (f *File) readDir(n int) (ents []*dirEntry, err error) {
 		f.rmu.Lock()
 		defer f.rmu.Unlock()
 		if f.dir == nil {
-			f.dir = f.l.NewDirReader(f.fd)
+			f.dirBuf = f.fsys.bufs.Get().(*[]byte)
+			f.dir = f.l.NewDirReaderBuffer(f.fd, *f.dirBuf)
 		}
 		for n <= 0 || len(ents) < n {
 			d, err := f.dir.Next()

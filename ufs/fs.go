@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,10 +54,14 @@ import (
 //     and then act on the name, as os.Root does; a concurrent rename
 //     between the two steps is not guarded against on either kernel.
 type FS struct {
-	l   *libgo.Libc
-	dir string // the root's name, for Name
-	r   *root
+	l    *libgo.Libc
+	dir  string // the root's name, for Name
+	r    *root
+	bufs *sync.Pool // getdents buffers (*[]byte), shared with Sub's results
 }
+
+// direntBuf is the size of a getdents buffer, as os and libgo use.
+const direntBuf = 8192
 
 // New returns the file system under the directory root of kernel k (nil:
 // the process default kernel). root is a path on that kernel, absolute or
@@ -64,14 +69,17 @@ type FS struct {
 // method call, which fails if root is not a directory.
 func New(k sys.Kernel, root string) *FS {
 	l := libgo.New(k)
-	return newFS(l, root, func() (int, error) {
+	return newFS(l, root, nil, func() (int, error) {
 		return l.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	})
 }
 
-func newFS(l *libgo.Libc, dir string, open func() (int, error)) *FS {
+func newFS(l *libgo.Libc, dir string, bufs *sync.Pool, open func() (int, error)) *FS {
+	if bufs == nil {
+		bufs = &sync.Pool{New: func() any { b := make([]byte, direntBuf); return &b }}
+	}
 	r := &root{l: l, open: open, fd: -1}
-	fsys := &FS{l: l, dir: dir, r: r}
+	fsys := &FS{l: l, dir: dir, r: r, bufs: bufs}
 	// An FS nobody closes (fs.Sub's results, say) releases its fd when
 	// it is garbage.
 	runtime.AddCleanup(fsys, func(r *root) { r.close() }, r)
@@ -267,7 +275,7 @@ func (fsys *FS) Sub(dir string) (fs.FS, error) {
 
 // sub is Sub for a valid dir.
 func (fsys *FS) sub(dir string) *FS {
-	return newFS(fsys.l, path.Join(fsys.dir, dir), func() (int, error) {
+	return newFS(fsys.l, path.Join(fsys.dir, dir), fsys.bufs, func() (int, error) {
 		return resolve(fsys, dir, nil, func(parent int, base string) (int, error) {
 			return openDirNoFollow(fsys.l, parent, base)
 		})
