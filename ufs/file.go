@@ -37,9 +37,9 @@ type File struct {
 	fd     int
 	append bool // opened with O_APPEND: WriteAt is refused, as os does
 
-	ref fdRef
-	rmu sync.Mutex       // the read lock: Read, ReadDir, Seek
-	wmu sync.Mutex       // the write lock: Write, ReadFrom
+	ref    fdRef
+	rmu    sync.Mutex       // the read lock: Read, ReadDir, Seek
+	wmu    sync.Mutex       // the write lock: Write, ReadFrom
 	dir    *libgo.DirReader // guarded by rmu
 	dirBuf *[]byte          // dir's buffer, from fsys.bufs; guarded by rmu
 }
