@@ -102,7 +102,11 @@ func TestCrashConsistency(t *testing.T) {
 
 	// e2fsck -fy: 0 (clean) or 1 (fixed, e.g. journal replayed) is a
 	// recovered file system; then -fn must find nothing.
-	fix := exec.Command("/usr/sbin/e2fsck", "-fy", img)
+	e2fsck, err := exec.LookPath("e2fsck")
+	if err != nil {
+		e2fsck = "/usr/sbin/e2fsck" // outside a non-root PATH
+	}
+	fix := exec.Command(e2fsck, "-fy", img)
 	fixOut, err := fix.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 1 {
 		t.Fatalf("e2fsck -fy: %v\n%s", err, fixOut)

@@ -187,6 +187,12 @@ func TestImageTools(t *testing.T) {
 		require.NoError(t, exec.Command("tar", "xf", arch, "-C", x).Run())
 		require.Equal(t, treeOf(t, src), treeOf(t, x))
 	})
+	t.Run("partition", func(t *testing.T) {
+		disk := imagetest.Partitioned(t, "gpt", 2, "ext4", imagetest.Tree{"in-part.txt": "partition 2\n"})
+		stdout, stderr, code := demo(t, nil, "cat", "--partition", "2", disk, "/in-part.txt")
+		require.Zero(t, code, stderr)
+		require.Equal(t, "partition 2\n", stdout)
+	})
 	t.Run("bad input", func(t *testing.T) {
 		tests := []struct {
 			name   string
@@ -208,4 +214,19 @@ func TestImageTools(t *testing.T) {
 			})
 		}
 	})
+}
+
+// ls and cat on each file system type, detected.
+func TestImageToolsFSTypes(t *testing.T) {
+	for _, fstype := range imagetest.FSTypes {
+		t.Run(fstype, func(t *testing.T) {
+			img := imagetest.Build(t, fstype, imagetest.Tree{"docs/readme.txt": "on " + fstype + "\n"})
+			stdout, stderr, code := demo(t, nil, "cat", img, "docs/readme.txt")
+			require.Zero(t, code, stderr)
+			require.Equal(t, "on "+fstype+"\n", stdout)
+			stdout, stderr, code = demo(t, nil, "ls", img, "/docs")
+			require.Zero(t, code, stderr)
+			require.Contains(t, stdout, " readme.txt\n")
+		})
+	}
 }
