@@ -269,6 +269,11 @@ func Getxattr(path, attr string, dest []byte) (sz int, err error) {
 	return std.Getxattr(path, attr, dest)
 }
 
+// IoctlFiemap is [Libc.IoctlFiemap] on the process default kernel.
+func IoctlFiemap(fd int, start, length uint64, flags uint32, extents []FiemapExtent) (n int, err error) {
+	return std.IoctlFiemap(fd, start, length, flags, extents)
+}
+
 // Lchown is [Libc.Lchown] on the process default kernel.
 func Lchown(path string, uid, gid int) error {
 	return std.Lchown(path, uid, gid)
