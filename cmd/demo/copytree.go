@@ -36,6 +36,10 @@ type copier struct {
 	subs  []*ufs.FS // sub-FSs to close at the end
 	prog  *progress
 	warn  io.Writer
+	// direct, if set, gives the extents of a large source file on the
+	// host's copy of the image, so that its bytes are copied there and
+	// not through the source kernel (see direct.go).
+	direct *direct
 }
 
 const (
@@ -228,42 +232,57 @@ func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string) error
 	if err != nil {
 		return err
 	}
-	for off := int64(0); off < size; off += chunkSize {
-		var buf []byte
-		select {
-		case buf = <-c.bufs:
-		default:
-			buf = make([]byte, chunkSize)
-		}
-		n, err := in.ReadAt(buf[:min(chunkSize, size-off)], off)
-		if err != nil && err != io.EOF {
-			return err
-		}
-		c.prog.bytes.Add(int64(n))
-		c.run(func() error {
-			defer func() {
-				select {
-				case c.bufs <- buf:
-				default:
-				}
-			}()
-			if allZero(buf[:n]) {
-				return nil // a hole: the file was truncated to its size
-			}
-			out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			_, err = out.WriteAt(buf[:n], off)
-			return errors.Join(err, out.Close())
-		})
-	}
 	c.after = append(c.after, func() {
 		if err := dst.Chtimes(dname, atime(fi), fi.ModTime()); err != nil {
 			c.fail(err)
 		}
 	})
+	if c.direct != nil {
+		if exts, ok := c.direct.extents(in, size); ok {
+			c.copyExtents(exts, size, dst, dname)
+			return nil
+		}
+	}
+	for off := int64(0); off < size; off += chunkSize {
+		buf := c.getBuf()
+		n, err := in.ReadAt(buf[:min(chunkSize, size-off)], off)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		c.prog.bytes.Add(int64(n))
+		c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
+	}
 	return nil
+}
+
+// getBuf returns a chunk buffer, recycled if one is free.
+func (c *copier) getBuf() []byte {
+	select {
+	case buf := <-c.bufs:
+		return buf
+	default:
+		return make([]byte, chunkSize)
+	}
+}
+
+// writeChunk writes buf[:n] at off of dname, unless it is all zeros (a
+// hole: the file was truncated to its size), and recycles buf.
+func (c *copier) writeChunk(buf []byte, n int, dst *ufs.FS, dname string, off int64) error {
+	defer func() {
+		select {
+		case c.bufs <- buf:
+		default:
+		}
+	}()
+	if allZero(buf[:n]) {
+		return nil
+	}
+	out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = out.WriteAt(buf[:n], off)
+	return errors.Join(err, out.Close())
 }
 
 // allZero reports whether b holds only zero bytes: its first byte is 0

@@ -47,6 +47,9 @@ func imageCpOut(f imageFlags, args []string) error {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		c := newCopier(prog, out.err, copyWorkers)
+		d, closeDirect := newDirect(img)
+		defer closeDirect()
+		c.direct = d
 		for _, p := range args[:len(args)-1] {
 			name := imagePath(p)
 			if err := c.tree(img.fs, name, host, destName(name)); err != nil {

@@ -36,8 +36,11 @@ func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
 
 // image is an image opened by openImage: an FS on its root inside LKL.
 type image struct {
-	fs    *ufs.FS
-	close func() error // closes fs, unmounts the image and halts LKL
+	fs     *ufs.FS
+	close  func() error // closes fs, unmounts the image and halts LKL
+	path   string       // the image file on the host
+	flags  imageFlags
+	fstype string // as mounted: given or detected
 }
 
 // onImage checks that args (the image first) number from least to most

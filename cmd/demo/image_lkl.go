@@ -21,7 +21,11 @@ func openImage(path string, f imageFlags) (*image, error) {
 		return nil, err
 	}
 	fsys := ufs.New(k, imageMount)
-	return &image{fs: fsys, close: func() error {
+	fstype := f.fstype
+	if m := k.Mounts(); len(m) == 1 {
+		fstype = m[0].FSType
+	}
+	return &image{fs: fsys, path: path, flags: f, fstype: fstype, close: func() error {
 		fsys.Close()
 		err := k.Unmount(imageMount)
 		if herr := k.Halt(); herr != nil {

@@ -117,6 +117,15 @@ func TestImageTools(t *testing.T) {
 		dstFI, _ := os.Stat(filepath.Join(dst, "a/b/c/deep.txt"))
 		require.Equal(t, srcFI.ModTime().Unix(), dstFI.ModTime().Unix(), "times kept (mke2fs -d keeps seconds)")
 
+		// --readonly=false: no direct copies from the image file (see
+		// direct.go); every byte comes through LKL.
+		viaLKL := t.TempDir()
+		_, stderr, code = demo(t, nil, "cp-out", "--readonly=false", img, "/big.bin", viaLKL)
+		require.Zero(t, code, stderr)
+		b, err = os.ReadFile(filepath.Join(viaLKL, "big.bin"))
+		require.NoError(t, err)
+		require.Equal(t, want, b)
+
 		one := t.TempDir()
 		_, stderr, code = demo(t, nil, "cp-out", img, "/a/b", "hello.txt", one)
 		require.Zero(t, code, stderr)
