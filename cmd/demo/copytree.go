@@ -210,12 +210,22 @@ func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string) error
 	c.prog.files.Add(1)
 	if size <= chunkSize {
 		data := make([]byte, size)
-		n, err := io.ReadFull(in, data)
-		if err != nil && err != io.ErrUnexpectedEOF { // a file that shrank is copied as it is now
-			return err
+		var read func() (int, error)
+		if exts, ok := c.direct.extents(in, size); ok {
+			read = func() (int, error) { return c.direct.read(exts, data) }
+		} else {
+			n, err := io.ReadFull(in, data)
+			if err != nil && err != io.ErrUnexpectedEOF { // a file that shrank is copied as it is now
+				return err
+			}
+			read = func() (int, error) { return n, nil }
 		}
-		c.prog.bytes.Add(int64(n))
 		c.run(func() error {
+			n, err := read()
+			if err != nil {
+				return err
+			}
+			c.prog.bytes.Add(int64(n))
 			out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 			if err != nil {
 				return err

@@ -10,7 +10,7 @@ import (
 	"github.com/gokernel/gokernel/ufs"
 )
 
-// Direct copies: cp-out of a large file asks LKL only where the file's
+// Direct copies: cp-out of a file asks LKL only where the file's
 // data lies in the image (FIEMAP) and then copies those bytes from the
 // image file on the host, in parallel. Through LKL every byte is copied
 // three times (the host's page cache into LKL's, LKL's into ours, ours
@@ -58,10 +58,13 @@ const unsafeExtent = libgo.FIEMAP_EXTENT_UNKNOWN | libgo.FIEMAP_EXTENT_DELALLOC 
 	libgo.FIEMAP_EXTENT_DATA_TAIL
 
 // extents returns the extents of the file open as in (size bytes), or
-// false if any of them cannot be copied directly.
+// false if any of them cannot be copied directly, or d is nil.
 func (d *direct) extents(in *ufs.File, size int64) ([]libgo.FiemapExtent, bool) {
+	if d == nil {
+		return nil, false
+	}
 	var all []libgo.FiemapExtent
-	batch := make([]libgo.FiemapExtent, 256)
+	batch := make([]libgo.FiemapExtent, min(256, 1+size/4096))
 	for start := uint64(0); start < uint64(size); {
 		n, err := d.l.IoctlFiemap(in.Fd(), start, uint64(size)-start, 0, batch)
 		if err != nil {
@@ -111,4 +114,19 @@ func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS,
 			})
 		}
 	}
+}
+
+// read fills data, a whole small file, from the image file at its
+// extents (clipped to len(data)); holes and unwritten extents stay zero.
+func (d *direct) read(exts []libgo.FiemapExtent, data []byte) (int, error) {
+	for _, e := range exts {
+		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || e.Logical >= uint64(len(data)) {
+			continue
+		}
+		end := min(e.Logical+e.Length, uint64(len(data)))
+		if _, err := d.img.ReadAt(data[e.Logical:end], int64(e.Physical)); err != nil {
+			return 0, err
+		}
+	}
+	return len(data), nil
 }
