@@ -3,6 +3,8 @@ package ufs
 import (
 	"io"
 	"syscall"
+
+	"github.com/gokernel/gokernel/sys"
 )
 
 // Copying: io.WriterTo and io.ReaderFrom. Between two Files on the same
@@ -55,7 +57,7 @@ func (f *File) ReadFrom(r io.Reader) (n int64, err error) {
 // not do it (different kernels, or the calls are refused before the first
 // byte); the caller then copies the rest through memory.
 func (f *File) copyIn(src *File, limit int64) (n int64, handled bool, err error) {
-	if f == nil || src == nil || f.l.Kernel() != src.l.Kernel() {
+	if f == nil || src == nil || !sameKernel(f.l.Kernel(), src.l.Kernel()) {
 		return 0, false, nil
 	}
 	err = f.use("write", func() error {
@@ -98,6 +100,17 @@ func (f *File) copyIn(src *File, limit int64) (n int64, handled bool, err error)
 		})
 	})
 	return n, handled, err
+}
+
+// sameKernel reports whether a and b are the same kernel; kernels of a
+// type that cannot be compared are taken as different.
+func sameKernel(a, b sys.Kernel) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
 
 // refused reports whether a copy_file_range or sendfile error means "not
