@@ -19,7 +19,7 @@ func TestFiemapExtentSize(t *testing.T) {
 }
 
 // On the host's file system the extents of a file with a hole cover its
-// data; LKL's root (ramfs) has no FIEMAP (fiemap_lkl_test.go maps an
+// data; LKL's root (ramfs) has no FIEMAP (ext4_lkl_test.go maps an
 // ext4 image there).
 func TestFiemap(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {

@@ -13,13 +13,13 @@ import (
 )
 
 // On the host the test directory is on a file system with user xattrs;
-// on LKL its root file system has none, so xattr_lkl_test.go runs the same
+// on LKL its root file system has none, so ext4_lkl_test.go runs the same
 // checks in an ext4 image. Here LKL's root must say EOPNOTSUPP.
 func TestXattr(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		lc := libgo.New(k)
 		dir := kerneltest.TempDir(t, k)
-		if kerneltest.Differs(t, k, "lkl", "LKL's root file system has no user xattrs; xattr_lkl_test.go checks them on ext4") {
+		if kerneltest.Differs(t, k, "lkl", "LKL's root file system has no user xattrs; ext4_lkl_test.go checks them on ext4") {
 			file := filepath.Join(dir, "f")
 			writeFileOn(t, lc, file, nil)
 			require.ErrorIs(t, lc.Setxattr(file, "user.gk", []byte("v"), 0), unix.EOPNOTSUPP)
