@@ -156,3 +156,57 @@ func ExampleFS_Sub() {
 	site.(*ufs.FS).Close()
 	// Output: <h1>hi</h1> <nil>
 }
+
+// Writes take os.Root-style names; errors name both paths of a rename.
+func ExampleFS_Rename() {
+	dir, cleanup := exampleDir()
+	defer cleanup()
+	fsys := ufs.New(sys.Host(), dir)
+	defer fsys.Close()
+	fsys.WriteFile("draft.txt", []byte("v1"), 0o644)
+	fmt.Println(fsys.Rename("draft.txt", "final.txt"))
+	fmt.Println(fsys.Rename("draft.txt", "final.txt"))
+	// Output:
+	// <nil>
+	// renameat draft.txt final.txt: no such file or directory
+}
+
+// RemoveAll removes a tree; symlinks in it are removed, never followed.
+func ExampleFS_RemoveAll() {
+	dir, cleanup := exampleDir()
+	defer cleanup()
+	fsys := ufs.New(sys.Host(), dir)
+	defer fsys.Close()
+	fsys.MkdirAll("build/obj", 0o755)
+	fsys.WriteFile("keep.txt", nil, 0o644)
+	fsys.Symlink("../keep.txt", "build/obj/link")
+	fmt.Println(fsys.RemoveAll("build"))
+	_, err := fsys.Stat("keep.txt")
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// <nil>
+}
+
+// A directory File pages through its entries.
+func ExampleFile_ReadDir() {
+	dir, cleanup := exampleDir()
+	defer cleanup()
+	fsys := ufs.New(sys.Host(), dir)
+	defer fsys.Close()
+	for _, n := range []string{"a", "b", "c"} {
+		fsys.WriteFile(n, nil, 0o644)
+	}
+	d, _ := fsys.OpenFile(".", os.O_RDONLY, 0)
+	defer d.Close()
+	total := 0
+	for {
+		ents, err := d.ReadDir(2)
+		total += len(ents)
+		if err == io.EOF {
+			break
+		}
+	}
+	fmt.Println(total)
+	// Output: 3
+}
