@@ -7,27 +7,31 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 )
 
-// ufs on the host against os, the reference: impl=os, impl=ufs, so that
-// benchstat -col /impl prints the ratio. ufs pays for confinement (one
+// ufs on the host against os, the reference: impl=os, impl=ufs (and
+// impl=ufs-lkl, ufs on LKL's root file system, with -tags lkl), so that
+// benchstat -col /impl prints the ratios. ufs pays for confinement (one
 // openat per path component, no openat2 on LKL) where os opens the whole
 // path at once.
 
 // benchTree makes dirs directories of files 4 KiB files each under a
-// fresh directory.
-func benchTree(b *testing.B, dirs, files int) string {
-	root := b.TempDir()
+// fresh directory of k, through ufs, and returns the directory.
+func benchTree(b *testing.B, k sys.Kernel, dirs, files int) string {
+	root := kerneltest.TempDir(b, k)
+	fsys := ufs.New(k, root)
+	defer fsys.Close()
 	data := make([]byte, 4096)
 	for d := range dirs {
-		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir := fmt.Sprintf("d%03d", d)
+		if err := fsys.Mkdir(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
 		for f := range files {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", f)), data, 0o644); err != nil {
+			if err := fsys.WriteFile(fmt.Sprintf("%s/f%04d", dir, f), data, 0o644); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -35,8 +39,26 @@ func benchTree(b *testing.B, dirs, files int) string {
 	return root
 }
 
+// onKernels runs f as impl=ufs on the host and impl=ufs-KERNEL on every
+// other kernel of this test binary (LKL with -tags lkl), each on a tree
+// of its own.
+func onKernels(b *testing.B, dirs, files int, f func(b *testing.B, fsys *ufs.FS)) {
+	for _, kname := range kerneltest.Kernels() {
+		name := "impl=ufs"
+		if kname != "host" {
+			name += "-" + kname
+		}
+		b.Run(name, func(b *testing.B) {
+			k, _ := kerneltest.Lookup(b, kname)
+			fsys := ufs.New(k, benchTree(b, k, dirs, files))
+			defer fsys.Close()
+			f(b, fsys)
+		})
+	}
+}
+
 func BenchmarkReadFile4K(b *testing.B) {
-	root := benchTree(b, 1, 1)
+	root := benchTree(b, sys.Host(), 1, 1)
 	b.Run("impl=os", func(b *testing.B) {
 		name := filepath.Join(root, "d000", "f0000")
 		for b.Loop() {
@@ -45,9 +67,7 @@ func BenchmarkReadFile4K(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=ufs", func(b *testing.B) {
-		fsys := ufs.New(sys.Host(), root)
-		defer fsys.Close()
+	onKernels(b, 1, 1, func(b *testing.B, fsys *ufs.FS) {
 		for b.Loop() {
 			if _, err := fsys.ReadFile("d000/f0000"); err != nil {
 				b.Fatal(err)
@@ -57,7 +77,7 @@ func BenchmarkReadFile4K(b *testing.B) {
 }
 
 func BenchmarkReadDir1000(b *testing.B) {
-	root := benchTree(b, 1, 1000)
+	root := benchTree(b, sys.Host(), 1, 1000)
 	b.Run("impl=os", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := os.ReadDir(filepath.Join(root, "d000")); err != nil {
@@ -65,9 +85,7 @@ func BenchmarkReadDir1000(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=ufs", func(b *testing.B) {
-		fsys := ufs.New(sys.Host(), root)
-		defer fsys.Close()
+	onKernels(b, 1, 1000, func(b *testing.B, fsys *ufs.FS) {
 		for b.Loop() {
 			if _, err := fsys.ReadDir("d000"); err != nil {
 				b.Fatal(err)
@@ -77,7 +95,7 @@ func BenchmarkReadDir1000(b *testing.B) {
 }
 
 func BenchmarkWalkDir(b *testing.B) {
-	root := benchTree(b, 20, 50)
+	root := benchTree(b, sys.Host(), 20, 50)
 	b.Run("impl=os", func(b *testing.B) {
 		for b.Loop() {
 			n := 0
@@ -87,9 +105,7 @@ func BenchmarkWalkDir(b *testing.B) {
 			}
 		}
 	})
-	b.Run("impl=ufs", func(b *testing.B) {
-		fsys := ufs.New(sys.Host(), root)
-		defer fsys.Close()
+	onKernels(b, 20, 50, func(b *testing.B, fsys *ufs.FS) {
 		for b.Loop() {
 			n := 0
 			fs.WalkDir(fsys, ".", func(string, fs.DirEntry, error) error { n++; return nil })
