@@ -170,7 +170,7 @@ func (f *File) ioErr(op string, n, want int, err error) error {
 // io.ReaderAt says; fewer bytes come with io.EOF at the end of the file.
 // It does not move the file offset.
 func (f *File) ReadAt(p []byte, off int64) (n int, err error) {
-	if off < 0 {
+	if f != nil && off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: syscall.EINVAL}
 	}
 	err = f.use("readat", func() error {
@@ -213,7 +213,7 @@ func (f *File) Write(p []byte) (n int, err error) {
 // A File opened with O_APPEND refuses it with EINVAL, as os.File does:
 // Linux would append instead.
 func (f *File) WriteAt(p []byte, off int64) (n int, err error) {
-	if f != nil && f.append || off < 0 {
+	if f != nil && (f.append || off < 0) {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: syscall.EINVAL}
 	}
 	err = f.use("writeat", func() error {

@@ -179,3 +179,19 @@ func TestFileCloseDuringReads(t *testing.T) {
 		}
 	})
 }
+
+// A nil *File fails every method with fs.ErrInvalid instead of panicking,
+// as a nil *os.File does.
+func TestNilFile(t *testing.T) {
+	var f *ufs.File
+	for _, call := range []func() error{
+		func() error { _, err := f.Read(nil); return err },
+		func() error { _, err := f.ReadAt(nil, -1); return err },
+		func() error { _, err := f.Write(nil); return err },
+		func() error { _, err := f.WriteAt(nil, -1); return err },
+		func() error { _, err := f.Stat(); return err },
+		f.Close,
+	} {
+		require.ErrorIs(t, call(), fs.ErrInvalid)
+	}
+}
