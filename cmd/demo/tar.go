@@ -107,6 +107,9 @@ func (a *archiver) entry(name, arch string, fi fs.FileInfo) error {
 	st := fi.Sys().(*unix.Stat_t)
 	hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
 	hdr.Uname, hdr.Gname = "", ""
+	if fi.Mode()&fs.ModeDevice != 0 {
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	}
 	hdr.AccessTime = timeOfSpec(st.Atim)
 	hdr.ChangeTime = timeOfSpec(st.Ctim)
 	if fi.Mode().IsRegular() && st.Nlink > 1 {
