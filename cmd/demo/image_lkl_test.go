@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/libgo"
@@ -238,4 +239,36 @@ func TestImageToolsFSTypes(t *testing.T) {
 			require.Contains(t, stdout, " readme.txt\n")
 		})
 	}
+}
+
+// tar keeps fifos and device nodes; cp-out skips them with a warning.
+func TestImageToolsSpecialFiles(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	require.NoError(t, os.MkdirAll(src, 0o755))
+	require.NoError(t, unix.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	require.NoError(t, unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+	img := filepath.Join(t.TempDir(), "ext4.img")
+	imagetest.MakeFS(t, "ext4", src, img)
+
+	stdout, stderr, code := demo(t, nil, "tar", img)
+	require.Zero(t, code, stderr)
+	tr := tar.NewReader(strings.NewReader(stdout))
+	hdrs := map[string]*tar.Header{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		hdrs[h.Name] = h
+	}
+	require.Equal(t, byte(tar.TypeFifo), hdrs["fifo"].Typeflag)
+	require.Equal(t, byte(tar.TypeChar), hdrs["null"].Typeflag)
+	require.EqualValues(t, 1, hdrs["null"].Devmajor)
+	require.EqualValues(t, 3, hdrs["null"].Devminor)
+
+	_, stderr, code = demo(t, nil, "cp-out", img, "/", t.TempDir())
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "skipping fifo")
+	require.Contains(t, stderr, "skipping null")
 }
