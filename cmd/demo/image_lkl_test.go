@@ -156,16 +156,7 @@ func TestImageTools(t *testing.T) {
 	t.Run("tar", func(t *testing.T) {
 		stdout, stderr, code := demo(t, nil, "tar", img)
 		require.Zero(t, code, stderr)
-		tr := tar.NewReader(strings.NewReader(stdout))
-		hdrs := map[string]*tar.Header{}
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			require.NoError(t, err)
-			hdrs[h.Name] = h
-		}
+		hdrs := tarHeaders(t, stdout)
 		require.Equal(t, byte(tar.TypeSymlink), hdrs["link"].Typeflag)
 		require.Equal(t, "hello.txt", hdrs["link"].Linkname)
 		hard, first := hdrs["hello.txt"], hdrs["a/hard"]
@@ -252,16 +243,7 @@ func TestImageToolsSpecialFiles(t *testing.T) {
 
 	stdout, stderr, code := demo(t, nil, "tar", img)
 	require.Zero(t, code, stderr)
-	tr := tar.NewReader(strings.NewReader(stdout))
-	hdrs := map[string]*tar.Header{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		hdrs[h.Name] = h
-	}
+	hdrs := tarHeaders(t, stdout)
 	require.Equal(t, byte(tar.TypeFifo), hdrs["fifo"].Typeflag)
 	require.Equal(t, byte(tar.TypeChar), hdrs["null"].Typeflag)
 	require.EqualValues(t, 1, hdrs["null"].Devmajor)
@@ -271,4 +253,18 @@ func TestImageToolsSpecialFiles(t *testing.T) {
 	require.Zero(t, code, stderr)
 	require.Contains(t, stderr, "skipping fifo")
 	require.Contains(t, stderr, "skipping null")
+}
+
+// tarHeaders reads a tar archive and returns its headers by name.
+func tarHeaders(t *testing.T, archive string) map[string]*tar.Header {
+	tr := tar.NewReader(strings.NewReader(archive))
+	hdrs := map[string]*tar.Header{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return hdrs
+		}
+		require.NoError(t, err)
+		hdrs[h.Name] = h
+	}
 }
