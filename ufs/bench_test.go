@@ -115,3 +115,32 @@ func BenchmarkWalkDir(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPaired runs os and ufs on the host in alternating blocks and
+// reports ufs/os time, so both see the same moments of a noisy machine:
+// below 1/0.95 ≈ 1.053 means ufs keeps at least 95% of os's speed.
+func BenchmarkPaired(b *testing.B) {
+	root := benchTree(b, sys.Host(), 20, 50)
+	fsys := ufs.New(sys.Host(), root)
+	defer fsys.Close()
+	walk := func(n *int) fs.WalkDirFunc {
+		return func(string, fs.DirEntry, error) error { *n++; return nil }
+	}
+	b.Run("op=ReadFile", func(b *testing.B) {
+		name := filepath.Join(root, "d000", "f0000")
+		kerneltest.Paired(b, 32, "ufs/os",
+			func() { os.ReadFile(name) },
+			func() { fsys.ReadFile("d000/f0000") })
+	})
+	b.Run("op=ReadDir", func(b *testing.B) {
+		kerneltest.Paired(b, 4, "ufs/os",
+			func() { os.ReadDir(filepath.Join(root, "d000")) },
+			func() { fsys.ReadDir("d000") })
+	})
+	b.Run("op=WalkDir", func(b *testing.B) {
+		var n int
+		kerneltest.Paired(b, 1, "ufs/os",
+			func() { filepath.WalkDir(root, walk(&n)) },
+			func() { fs.WalkDir(fsys, ".", walk(&n)) })
+	})
+}
