@@ -159,6 +159,26 @@ func Fdatasync(fd int) error {
 	return std.Fdatasync(fd)
 }
 
+// Fgetxattr is [Libc.Fgetxattr] on the process default kernel.
+func Fgetxattr(fd int, attr string, dest []byte) (sz int, err error) {
+	return std.Fgetxattr(fd, attr, dest)
+}
+
+// Flistxattr is [Libc.Flistxattr] on the process default kernel.
+func Flistxattr(fd int, dest []byte) (sz int, err error) {
+	return std.Flistxattr(fd, dest)
+}
+
+// Fremovexattr is [Libc.Fremovexattr] on the process default kernel.
+func Fremovexattr(fd int, attr string) error {
+	return std.Fremovexattr(fd, attr)
+}
+
+// Fsetxattr is [Libc.Fsetxattr] on the process default kernel.
+func Fsetxattr(fd int, attr string, data []byte, flags int) error {
+	return std.Fsetxattr(fd, attr, data, flags)
+}
+
 // Fstat is [Libc.Fstat] on the process default kernel.
 func Fstat(fd int, st *unix.Stat_t) error {
 	return std.Fstat(fd, st)
@@ -244,9 +264,24 @@ func Getwd() (string, error) {
 	return std.Getwd()
 }
 
+// Getxattr is [Libc.Getxattr] on the process default kernel.
+func Getxattr(path, attr string, dest []byte) (sz int, err error) {
+	return std.Getxattr(path, attr, dest)
+}
+
+// IoctlFiemap is [Libc.IoctlFiemap] on the process default kernel.
+func IoctlFiemap(fd int, start, length uint64, flags uint32, extents []FiemapExtent) (n int, err error) {
+	return std.IoctlFiemap(fd, start, length, flags, extents)
+}
+
 // Lchown is [Libc.Lchown] on the process default kernel.
 func Lchown(path string, uid, gid int) error {
 	return std.Lchown(path, uid, gid)
+}
+
+// Lgetxattr is [Libc.Lgetxattr] on the process default kernel.
+func Lgetxattr(path, attr string, dest []byte) (sz int, err error) {
+	return std.Lgetxattr(path, attr, dest)
 }
 
 // Link is [Libc.Link] on the process default kernel.
@@ -262,6 +297,21 @@ func Linkat(olddirfd int, oldpath string, newdirfd int, newpath string, flags in
 // Listen is [Libc.Listen] on the process default kernel.
 func Listen(fd, backlog int) error {
 	return std.Listen(fd, backlog)
+}
+
+// Listxattr is [Libc.Listxattr] on the process default kernel.
+func Listxattr(path string, dest []byte) (sz int, err error) {
+	return std.Listxattr(path, dest)
+}
+
+// Llistxattr is [Libc.Llistxattr] on the process default kernel.
+func Llistxattr(path string, dest []byte) (sz int, err error) {
+	return std.Llistxattr(path, dest)
+}
+
+// Lsetxattr is [Libc.Lsetxattr] on the process default kernel.
+func Lsetxattr(path, attr string, data []byte, flags int) error {
+	return std.Lsetxattr(path, attr, data, flags)
 }
 
 // Lstat is [Libc.Lstat] on the process default kernel.
@@ -292,6 +342,11 @@ func Nanosleep(d time.Duration) error {
 // NewDirReader is [Libc.NewDirReader] on the process default kernel.
 func NewDirReader(fd int) *DirReader {
 	return std.NewDirReader(fd)
+}
+
+// NewDirReaderBuffer is [Libc.NewDirReaderBuffer] on the process default kernel.
+func NewDirReaderBuffer(fd int, buf []byte) *DirReader {
+	return std.NewDirReaderBuffer(fd, buf)
 }
 
 // Open is [Libc.Open] on the process default kernel.
@@ -347,6 +402,11 @@ func Recvfrom(fd int, p []byte, flags int) (n int, from Sockaddr, err error) {
 // Recvmsg is [Libc.Recvmsg] on the process default kernel.
 func Recvmsg(fd int, p, oob []byte, flags int) (n, oobn int, recvflags int, from Sockaddr, err error) {
 	return std.Recvmsg(fd, p, oob, flags)
+}
+
+// Removexattr is [Libc.Removexattr] on the process default kernel.
+func Removexattr(path, attr string) error {
+	return std.Removexattr(path, attr)
 }
 
 // Rename is [Libc.Rename] on the process default kernel.
@@ -437,6 +497,11 @@ func SetsockoptLinger(fd, level, opt int, lg *unix.Linger) error {
 // SetsockoptTimeval is [Libc.SetsockoptTimeval] on the process default kernel.
 func SetsockoptTimeval(fd, level, opt int, tv *unix.Timeval) error {
 	return std.SetsockoptTimeval(fd, level, opt, tv)
+}
+
+// Setxattr is [Libc.Setxattr] on the process default kernel.
+func Setxattr(path, attr string, data []byte, flags int) error {
+	return std.Setxattr(path, attr, data, flags)
 }
 
 // Shutdown is [Libc.Shutdown] on the process default kernel.

@@ -1,7 +1,23 @@
-// Package ufs provides io/fs.FS and a writable file system on any kernel.
+// Package ufs is gokernel's file system: io/fs.FS, and a writable tree of
+// files and directories, on any kernel. An FS is the tree under one
+// directory of one kernel — the host's, or LKL's, where a disk image (ext4,
+// xfs, vfat, btrfs) attached with lkl.Kernel.AddDisk is read and written
+// without the host mounting anything.
 //
-// It sits on eloop, aio, libgo and sys (never unet), and is used by programs and cmd/demo. It
-// imports nothing above it. It is planned in issue 7 and not built yet:
-// today the package holds only this comment, so that the layout and the
-// layer check in layers_test.go stand from the start.
+// ufs sits on libgo, whose typed calls it makes on the FS's kernel, and on
+// eloop, whose worker pool runs its asynchronous API (Async); it imports
+// sys for the Kernel type and golang.org/x/sys/unix for constants and
+// types only. It never imports unet, its sibling. cmd/demo's image tools
+// (ls, cat, cp-out, cp-in, tar) are built on it.
+//
+// An FS implements fs.FS, fs.ReadDirFS, fs.ReadFileFS, fs.StatFS,
+// fs.SubFS, fs.GlobFS and fs.ReadLinkFS, so fs.WalkDir, fstest.TestFS,
+// http.FS and template.ParseFS work on it; its File implements
+// fs.ReadDirFile, io.ReaderAt, io.WriterAt, io.Seeker, io.WriterTo and
+// io.ReaderFrom. Copying between kernels is io.Copy between a File of an
+// FS on the host and one of an FS on LKL.
+//
+// Names are confined to the FS's root as os.Root confines them (see FS).
+// Errors are *fs.PathError around a bare syscall.Errno (or fs.ErrInvalid,
+// fs.ErrClosed); io.EOF is never wrapped.
 package ufs

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokernel/gokernel/ufs"
+)
+
+// The image tools (ls, cat, cp-out, cp-in, tar) share their flags, the way
+// they open an image (image_lkl.go: LKL boots with the image as its one
+// disk; the host mounts nothing) and a progress line on stderr.
+
+// imageMount is where the tools mount the image inside LKL.
+const imageMount = "/mnt/image"
+
+// imageFlags are the flags every image tool takes.
+type imageFlags struct {
+	fstype    string
+	partition int
+	readOnly  bool
+}
+
+// define adds the flags to fs; readOnly is the default of --readonly.
+func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
+	fs.StringVar(&f.fstype, "fstype", "", "the image's file system: ext4, xfs, vfat or btrfs (default: detect)")
+	fs.IntVar(&f.partition, "partition", 0, "the partition `N` (1-based) of a partitioned disk image; 0 for the whole image")
+	fs.BoolVar(&f.readOnly, "readonly", readOnly, "open the image read-only (nothing can change it)")
+}
+
+// image is an image opened by openImage: an FS on its root inside LKL.
+type image struct {
+	fs     *ufs.FS
+	close  func() error // closes fs, unmounts the image and halts LKL
+	path   string       // the image file on the host
+	flags  imageFlags
+	fstype string // as mounted: given or detected
+}
+
+// onImage checks that args (the image first) number from least to most
+// (most < 0: no limit), opens the image and runs fn with it and the rest
+// of the arguments; the image is closed, LKL halted, afterwards.
+func onImage(f imageFlags, args []string, least, most int, usage string, fn func(img *image, args []string) error) (err error) {
+	if len(args) < least || most >= 0 && len(args) > most {
+		return fmt.Errorf("%w: %s", errUsage, usage)
+	}
+	img, err := openImage(args[0], f)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, img.close()) }()
+	return fn(img, args[1:])
+}
+
+// optPath is the image name of the optional PATH argument: "." without it.
+func optPath(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return imagePath(args[0])
+}
+
+const imageHelp = `The image is attached to an LKL kernel booted inside this process and
+mounted there; the host kernel is never asked to mount anything. The file
+system type is detected unless --fstype says it; --partition N picks a
+partition of an MBR or GPT disk image.`
+
+// progress counts files and bytes and, when stderr is a terminal, prints
+// them there on one line, rewritten a few times a second.
+type progress struct {
+	files, bytes atomic.Int64
+	w            io.Writer
+	stop         chan struct{}
+	done         sync.WaitGroup
+	start        time.Time
+}
+
+// startProgress starts a progress line on w if it is a terminal.
+func startProgress(w io.Writer) *progress {
+	p := &progress{w: w, start: time.Now()}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.stop = make(chan struct{})
+			p.done.Go(p.run)
+		}
+	}
+	return p
+}
+
+func (p *progress) run() {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			p.print()
+			fmt.Fprintln(p.w)
+			return
+		case <-t.C:
+			p.print()
+		}
+	}
+}
+
+func (p *progress) print() {
+	secs := time.Since(p.start).Seconds()
+	mb := float64(p.bytes.Load()) / 1e6
+	fmt.Fprintf(p.w, "\r%d files, %.1f MB, %.1f MB/s   ", p.files.Load(), mb, mb/max(secs, 1e-3))
+}
+
+// finish ends the progress line.
+func (p *progress) finish() {
+	if p.stop != nil {
+		close(p.stop)
+		p.done.Wait()
+	}
+}

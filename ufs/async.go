@@ -1,0 +1,58 @@
+package ufs
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/gokernel/gokernel/eloop"
+)
+
+// An Async runs an FS's calls on an eloop.Loop's worker pool and delivers
+// their results to callbacks on the loop goroutine, as libuv's uv_fs_*
+// calls do: programs built on the loop never block it on the file system.
+//
+// Each method submits one job (eloop.Loop.Submit) and returns Submit's
+// error; once it has returned nil, done is called exactly once, on the
+// loop goroutine, with the call's result, or with ctx's error if ctx ended
+// before a worker took the job, or with an error satisfying
+// errors.Is(err, net.ErrClosed) if the loop stopped first.
+type Async struct {
+	fsys *FS
+	loop *eloop.Loop
+}
+
+// NewAsync returns the asynchronous API of fsys on loop.
+func NewAsync(fsys *FS, loop *eloop.Loop) *Async { return &Async{fsys: fsys, loop: loop} }
+
+// submit runs work on the pool and passes its result, of type T, to done.
+func submit[T any](a *Async, ctx context.Context, work func() (T, error), done func(T, error)) error {
+	return a.loop.Submit(ctx, func(context.Context) (any, error) {
+		return work()
+	}, func(v any, err error) {
+		t, _ := v.(T)
+		done(t, err)
+	})
+}
+
+// ReadFile reads the named file (FS.ReadFile) and calls done with its
+// contents.
+func (a *Async) ReadFile(ctx context.Context, name string, done func([]byte, error)) error {
+	return submit(a, ctx, func() ([]byte, error) { return a.fsys.ReadFile(name) }, done)
+}
+
+// WriteFile writes data to the named file (FS.WriteFile) and calls done.
+func (a *Async) WriteFile(ctx context.Context, name string, data []byte, perm fs.FileMode, done func(error)) error {
+	return submit(a, ctx, func() (struct{}, error) { return struct{}{}, a.fsys.WriteFile(name, data, perm) },
+		func(_ struct{}, err error) { done(err) })
+}
+
+// Stat stats the named file (FS.Stat) and calls done with its FileInfo.
+func (a *Async) Stat(ctx context.Context, name string, done func(fs.FileInfo, error)) error {
+	return submit(a, ctx, func() (fs.FileInfo, error) { return a.fsys.Stat(name) }, done)
+}
+
+// ReadDir reads the named directory (FS.ReadDir) and calls done with its
+// entries, sorted by name.
+func (a *Async) ReadDir(ctx context.Context, name string, done func([]fs.DirEntry, error)) error {
+	return submit(a, ctx, func() ([]fs.DirEntry, error) { return a.fsys.ReadDir(name) }, done)
+}

@@ -1,0 +1,113 @@
+package ufs_test
+
+import (
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/ufs"
+)
+
+// testTree is the tree the conformance tests use on every kernel and in
+// every image: unicode names, a deep tree, empty files and directories,
+// a file of many blocks, relative symlinks (one climbing with "..").
+func testTree(fstype string) imagetest.Tree {
+	tr := imagetest.Tree{
+		"hello.txt":                  "hello, world\n",
+		"empty":                      "",
+		"empty-dir/":                 "",
+		"a/b/c/d/e/f/g/h/deep.txt":   "deep\n",
+		"unicode-ñ-日本語.txt":          "unicode name\n",
+		"dir/Ünïcödé/ok.txt":         "inside a unicode directory\n",
+		"big.bin":                    strings.Repeat("gokernel", 40000),
+		"dir/f1":                     "one\n",
+		"link => hello.txt":          "",
+		"dir/up => ../a/b/c/d/e/f/g": "",
+	}
+	if fstype == "vfat" { // no symlinks on FAT
+		delete(tr, "link => hello.txt")
+		delete(tr, "dir/up => ../a/b/c/d/e/f/g")
+	}
+	return tr
+}
+
+// expected lists the tree's names for fstest.TestFS: files, links and
+// directories, parents included.
+func expected(tr imagetest.Tree) []string {
+	set := map[string]bool{}
+	for name := range tr {
+		name, _, _ = strings.Cut(name, " => ")
+		name = strings.TrimSuffix(name, "/")
+		for {
+			set[name] = true
+			i := strings.LastIndexByte(name, '/')
+			if i < 0 {
+				break
+			}
+			name = name[:i]
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// writeTree writes tr into fsys through ufs itself.
+func writeTree(t testing.TB, fsys *ufs.FS, tr imagetest.Tree) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(tr)) {
+		switch { // links first: a link's target may end in a slash
+		case strings.Contains(name, " => "):
+			link, target, _ := strings.Cut(name, " => ")
+			if i := strings.LastIndexByte(link, '/'); i > 0 {
+				require.NoError(t, fsys.MkdirAll(link[:i], 0o755))
+			}
+			require.NoError(t, fsys.Symlink(target, link))
+		case strings.HasSuffix(name, "/"):
+			require.NoError(t, fsys.MkdirAll(name, 0o755))
+		default:
+			if i := strings.LastIndexByte(name, '/'); i > 0 {
+				require.NoError(t, fsys.MkdirAll(name[:i], 0o755))
+			}
+			require.NoError(t, fsys.WriteFile(name, []byte(tr[name]), 0o644))
+		}
+	}
+}
+
+// openFDs counts the fds open on k, by asking fcntl(F_GETFD) about the
+// first 4096 (/proc is not mounted in LKL).
+func openFDs(t testing.TB, k sys.Kernel) int {
+	l := libgo.New(k)
+	n := 0
+	for fd := range 4096 {
+		if _, err := l.FcntlInt(fd, unix.F_GETFD, 0); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// checkFDs fails t at its end if k has more fds open than at its start.
+func checkFDs(t *testing.T, k sys.Kernel) {
+	before := openFDs(t, k)
+	t.Cleanup(func() {
+		after := openFDs(t, k)
+		// An FS from fs.Sub that nobody closed releases its fd when the
+		// garbage collector runs its cleanup.
+		for i := 0; i < 50 && after > before; i++ {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+			after = openFDs(t, k)
+		}
+		if after > before {
+			t.Errorf("%d fds open on %s before the test, %d after", before, k.Name(), after)
+		}
+	})
+}
