@@ -45,10 +45,11 @@ demo: build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl libgo aio eloop
+BENCH_PKGS := sys sys/lkl libgo aio eloop ufs
 BENCHTIME  ?= 0.5s
 ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
+CP_ROUNDS     ?= 3
 
 bench: lkl
 	@mkdir -p $(BENCH)
@@ -65,6 +66,8 @@ bench: lkl
 	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 	@echo "== TCP echo: eloop vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
 	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
+	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
+	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
 
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).

@@ -52,3 +52,14 @@ step "...and over LKL's own TCP/IP stack (its loopback)" env GOKERNEL=lkl "$demo
 step "LKL boots with the image mounted read-only and reads a file with raw syscalls" \
 	env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" readfile /mnt/disk/docs/hello.txt
 step "What the LKL kernel says about itself" env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" lkl-info
+
+# The image tools boot LKL themselves, with the image attached, and use ufs
+# (io/fs on LKL's file systems); the host mounts nothing.
+step "ufs on LKL: list a directory inside the image" "$demo" ls "$work/disk.img" /docs
+step "...read a file out of it" "$demo" cat "$work/disk.img" /docs/hello.txt
+mkdir -p "$work/out"
+step "...copy a file into the image (cptofs) and the tree back out (cpfromfs)" bash -c \
+	"cp '$work/disk.img' '$work/rw.img' && echo 'written through ufs on LKL' > '$work/note.txt' &&
+	 '$demo' cp-in --readonly=false '$work/rw.img' '$work/note.txt' /docs &&
+	 '$demo' cp-out '$work/rw.img' /docs '$work/out' && ls -l '$work/out/docs' && cat '$work/out/docs/note.txt'"
+step "...and tar it (fs2tar), listed by the host's tar" bash -c "'$demo' tar '$work/disk.img' | tar tvf -"
