@@ -53,7 +53,9 @@ func raiseNofile(t *testing.T, k sys.Kernel, n uint64) {
 	}
 	_, _, e = sys.SyscallOn(k, unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(&want)), 0, 0, 0)
 	require.Zero(t, e, "prlimit64 set: %v", e)
-	t.Cleanup(func() { sys.SyscallOn(k, unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(&cur)), 0, 0, 0) })
+	t.Cleanup(func() {
+		sys.SyscallOn(k, unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(&cur)), 0, 0, 0)
+	})
 }
 
 // TestScale holds scaleConns concurrent TCP connections to one unet
