@@ -77,3 +77,12 @@ func isErrno(err error, e syscall.Errno) bool {
 	}
 	return got == e
 }
+
+// time0 is a deadline long past.
+func time0() time.Time { return time.Unix(1, 0) }
+
+func asNetErr(err error, ne *net.Error) bool {
+	e, ok := err.(net.Error)
+	*ne = e
+	return ok
+}

@@ -46,7 +46,7 @@ func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
 }
 
 func TestEchoServers(t *testing.T) {
-	for _, api := range []string{"loop", "net", "gnet"} {
+	for _, api := range []string{"loop", "unet", "net", "gnet"} {
 		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			addr, _ := startDemoServer(t, "-api", api, "-loops", "2")
