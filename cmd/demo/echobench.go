@@ -23,10 +23,10 @@ func init() {
 	register(&command{
 		name:     "echo-bench",
 		args:     "[-rounds 3] [-duration 3s]",
-		summary:  "compare the echo servers of eloop, gnet and net side by side",
+		summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
 		noKernel: true,
-		help: `echo-bench runs "demo echo" as a child process with -api loop, gnet and net
-in turn (loop gnet net loop gnet net …, one turn per round), drives each
+		help: `echo-bench runs "demo echo" as a child process with -api loop, unet, gnet and net
+in turn (loop unet gnet net loop …, one turn per round), drives each
 with the load generator of "demo load" in this process, stops it with
 SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
 8 connections × 16 KiB): messages per second, p50 and p99 round-trip
@@ -66,7 +66,14 @@ var benchConfigs = []benchConfig{
 
 // benchAPIs are the host servers echo-bench compares, in the order it
 // runs them each round.
-var benchAPIs = []string{"loop", "gnet", "net"}
+var benchAPIs = []string{"loop", "unet", "gnet", "net"}
+
+// lklAPIs are the servers echo-bench also runs on LKL, with the load
+// generator in their process, and their rows' keys and labels.
+var lklAPIs = []struct{ api, key, label string }{
+	{"loop", "lkl", "loop on lkl*"},
+	{"unet", "unet-lkl", "unet on lkl*"},
+}
 
 // selfCommand makes the command that runs this program with args; tests
 // replace it to run the test binary as demo.
@@ -96,13 +103,16 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 				fmt.Fprintf(out.err, "%s, round %d/%d, %s: %s\n", cfg.name, r+1, rounds, api, res)
 				results[api] = append(results[api], res)
 			}
-			if withLKL {
-				res, err := benchLKL(cfg, dur)
-				if err != nil {
-					return fmt.Errorf("%s, round %d, loop on lkl: %w", cfg.name, r+1, err)
+			for _, l := range lklAPIs {
+				if !withLKL {
+					break
 				}
-				fmt.Fprintf(out.err, "%s, round %d/%d, loop on lkl: %s\n", cfg.name, r+1, rounds, res)
-				results["lkl"] = append(results["lkl"], res)
+				res, err := benchLKL(l.api, cfg, dur)
+				if err != nil {
+					return fmt.Errorf("%s, round %d, %s on lkl: %w", cfg.name, r+1, l.api, err)
+				}
+				fmt.Fprintf(out.err, "%s, round %d/%d, %s on lkl: %s\n", cfg.name, r+1, rounds, l.api, res)
+				results[l.key] = append(results[l.key], res)
 			}
 		}
 		printBenchTable(cfg, rounds, dur, results, withLKL)
@@ -156,16 +166,22 @@ func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, erro
 	return res, lerr
 }
 
-// lklMaxConns caps the connections of the LKL run: with 32 or more
-// in-process client connections the run hangs on LKL.
+// lklMaxConns caps the connections of eloop's LKL run: with 32 or more
+// in-process client connections that run hangs on LKL. unet's runs with
+// all of them.
 const lklMaxConns = 16
 
-// benchLKL runs eloop's server on LKL with the load generator inside it.
-func benchLKL(cfg benchConfig, dur time.Duration) (loadResult, error) {
+// benchLKL runs server api (loop or unet) on LKL with the load generator
+// inside it.
+func benchLKL(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", "loop", "-self-load",
-		"-conns", fmt.Sprint(min(cfg.conns, lklMaxConns)), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
+	conns := cfg.conns
+	if api == "loop" {
+		conns = min(conns, lklMaxConns)
+	}
+	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", api, "-self-load",
+		"-conns", fmt.Sprint(conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -222,14 +238,18 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\t")
 	names := benchAPIs
-	if withLKL {
-		names = append(slices.Clone(names), "lkl")
+	labels := map[string]string{}
+	for _, l := range lklAPIs {
+		if withLKL {
+			names = append(slices.Clone(names), l.key)
+			labels[l.key] = l.label
+		}
 	}
 	for _, api := range names {
 		r := rows[api]
 		label, cpu := api, fmtDur(r.cpu)
-		if api == "lkl" {
-			label, cpu = "loop on lkl*", fmtDur(r.cpu)+"*"
+		if l, ok := labels[api]; ok {
+			label, cpu = l, fmtDur(r.cpu)+"*"
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, r.mps, fmtDur(r.p50), fmtDur(r.p99), cpu,
 			ratio(r.mps, gnetRow.mps), ratio(r.mps, netRow.mps),
@@ -237,7 +257,7 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	}
 	tw.Flush()
 	if withLKL {
-		fmt.Fprintf(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included;\n  it uses at most %d connections (more hang the in-process client on LKL)\n", lklMaxConns)
+		fmt.Fprintf(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included;\n  loop on lkl uses at most %d connections (more hang eloop's in-process client on LKL)\n", lklMaxConns)
 	} else {
 		fmt.Fprintln(out.w, "(no LKL row: this binary has no LKL; build with -tags lkl)")
 	}

@@ -77,7 +77,7 @@ func TestEchoNetNeedsHost(t *testing.T) {
 	}
 	_, stderr, code := demo(t, nil, "echo", "-api", "nope")
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, `-api "nope": want loop, net or gnet`)
+	require.Contains(t, stderr, `-api "nope": want loop, unet, net or gnet`)
 }
 
 func TestLoad(t *testing.T) {

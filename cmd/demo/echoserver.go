@@ -76,8 +76,8 @@ type echoOptions struct {
 func echoServe(o echoOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.selfLoad && o.api != "loop" {
-		return fmt.Errorf("%w: -self-load needs -api loop", errUsage)
+	if o.selfLoad && o.api != "loop" && o.api != "unet" {
+		return fmt.Errorf("%w: -self-load needs -api loop or unet", errUsage)
 	}
 	if o.selfLoad {
 		if err := o.load.check(); err != nil {
@@ -88,6 +88,9 @@ func echoServe(o echoOptions) error {
 	case "loop":
 		return echoLoopServer(ctx, o)
 	case "unet":
+		if o.selfLoad {
+			return echoUnetSelfLoad(ctx, o)
+		}
 		return echoNetServer(ctx, o.addr, unet.Listen)
 	case "net", "gnet":
 		if k := sys.Default(); k.Name() != "host" {
@@ -193,6 +196,11 @@ func echoNetServer(ctx context.Context, addr string, listen func(network, addres
 		return err
 	}
 	printListening(ln.Addr().String())
+	return serveEcho(ctx, ln)
+}
+
+// serveEcho echoes on every connection ln accepts until ctx is done.
+func serveEcho(ctx context.Context, ln net.Listener) error {
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]bool{}
