@@ -29,7 +29,8 @@ type netpoll struct {
 	slots   []pollSlot
 	free    []uint32
 	live    int           // registered descriptors
-	running bool          // the dispatch goroutine runs
+	running bool          // a dispatch goroutine runs and has not been told to stop
+	epoch   uint64        // the running goroutine's number; a goroutine whose number is old stops
 	done    chan struct{} // closed when the running goroutine returns
 	closed  bool
 }
@@ -64,8 +65,9 @@ func (np *netpoll) add(fd int) (*pollDesc, error) {
 	np.live++
 	if !np.running {
 		np.running = true
+		np.epoch++
 		np.done = make(chan struct{})
-		go np.run(np.done)
+		go np.run(np.epoch, np.done)
 	}
 	np.mu.Unlock()
 	if err := np.p.Add(fd, pollEvents, pd.token); err != nil {
@@ -76,9 +78,13 @@ func (np *netpoll) add(fd int) (*pollDesc, error) {
 }
 
 // remove frees pd's slot; its fd is closed (or about to be) by the caller,
-// which takes it out of the epoll set.
+// which takes it out of the epoll set. Removing the last descriptor waits
+// until the dispatch goroutine has left epoll_pwait and returned, so that
+// once every socket is closed no call of the Stack is inside the kernel
+// (LKL's Halt refuses to stop while one is).
 func (np *netpoll) remove(pd *pollDesc) {
 	idx := uint32(pd.token)
+	var idle chan struct{}
 	np.mu.Lock()
 	s := &np.slots[idx]
 	if s.pd == pd {
@@ -87,29 +93,40 @@ func (np *netpoll) remove(pd *pollDesc) {
 		np.free = append(np.free, idx)
 		np.live--
 		if np.live == 0 && np.running {
-			np.p.Wake() // let the goroutine see it is idle; an error means closed, which ends it too
+			// Tell the goroutine to stop; a later add starts another,
+			// which waits in Wait (serialized) until this one is out.
+			np.running = false
+			np.epoch++
+			idle = np.done
+			np.p.Wake() // an error means closed, which ends the goroutine too
 		}
 	}
 	np.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
 }
 
-// run dispatches events until no fd is registered.
-func (np *netpoll) run(done chan struct{}) {
+// run dispatches events until remove or close tells it to stop (a newer
+// epoch).
+func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	defer close(done)
 	var evs [128]aio.Event
 	for {
 		n, err := np.p.Wait(evs[:], -1)
 		np.mu.Lock()
-		if np.live == 0 || np.closed || (err != nil && errors.Is(err, os.ErrClosed)) {
-			np.running = false
-			np.mu.Unlock()
-			return
-		}
 		for _, ev := range evs[:n] {
 			idx, gen := uint32(ev.Token), uint32(ev.Token>>32)
 			if int(idx) < len(np.slots) && np.slots[idx].gen == gen && np.slots[idx].pd != nil {
 				np.slots[idx].pd.notify(ev.Events)
 			}
+		}
+		if np.epoch != epoch || np.closed || (err != nil && errors.Is(err, os.ErrClosed)) {
+			if np.epoch == epoch {
+				np.running = false
+			}
+			np.mu.Unlock()
+			return
 		}
 		np.mu.Unlock()
 		if err != nil {
@@ -147,9 +164,9 @@ func (np *netpoll) close() error {
 		return net.ErrClosed
 	}
 	np.closed = true
-	done, running := np.done, np.running
+	done := np.done
 	np.mu.Unlock()
-	if running {
+	if done != nil {
 		np.p.Wake()
 		<-done
 	}

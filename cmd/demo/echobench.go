@@ -123,7 +123,13 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 // startEcho starts "demo echo" with args and environment env and returns
 // it with the address it listens on and the rest of its output.
 func startEcho(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
-	cmd, err = selfCommand(ctx, append([]string{"echo"}, args...)...)
+	return startDemo(ctx, env, append([]string{"echo"}, args...)...)
+}
+
+// startDemo starts "demo args..." (a command that prints "listening on
+// ADDR" first) with environment env, as startEcho does.
+func startDemo(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
+	cmd, err = selfCommand(ctx, args...)
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
