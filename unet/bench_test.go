@@ -65,6 +65,21 @@ func (l *latencies) report(b *testing.B) {
 	b.ReportMetric(float64(l.all[len(l.all)*99/100].Nanoseconds()), "p99-ns")
 }
 
+// timedLoop runs op until next says stop and records each op's time in
+// lat; an error fails the benchmark.
+func timedLoop(b *testing.B, lat *latencies, next func() bool, op func() error) {
+	ds := make([]time.Duration, 0, 1024)
+	for next() {
+		t0 := time.Now()
+		if err := op(); err != nil {
+			b.Error(err)
+			break
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	lat.add(ds)
+}
+
 // parallel runs b.N ops on exactly n goroutines (b.RunParallel runs a
 // multiple of GOMAXPROCS); each calls next before every op.
 func parallel(b *testing.B, n int, body func(next func() bool)) {
@@ -134,20 +149,13 @@ func BenchmarkEcho(b *testing.B) {
 					parallel(b, conns, func(next func() bool) {
 						c := <-cs
 						out, in := make([]byte, size), make([]byte, size)
-						ds := make([]time.Duration, 0, 1024)
-						for next() {
-							t0 := time.Now()
+						timedLoop(b, &lat, next, func() error {
 							if _, err := c.Write(out); err != nil {
-								b.Error(err)
-								return
+								return err
 							}
-							if _, err := io.ReadFull(c, in); err != nil {
-								b.Error(err)
-								return
-							}
-							ds = append(ds, time.Since(t0))
-						}
-						lat.add(ds)
+							_, err := io.ReadFull(c, in)
+							return err
+						})
 					})
 					b.StopTimer()
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
@@ -185,24 +193,19 @@ func BenchmarkHTTP(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				parallel(b, clients, func(next func() bool) {
-					ds := make([]time.Duration, 0, 1024)
 					buf := make([]byte, 2048)
-					for next() {
-						t0 := time.Now()
+					timedLoop(b, &lat, next, func() error {
 						resp, err := client.Get(url)
 						if err != nil {
-							b.Error(err)
-							return
+							return err
 						}
 						n, _ := io.ReadFull(resp.Body, buf[:len(body)])
 						resp.Body.Close()
 						if n != len(body) {
-							b.Errorf("body of %d bytes", n)
-							return
+							return fmt.Errorf("body of %d bytes", n)
 						}
-						ds = append(ds, time.Since(t0))
-					}
-					lat.add(ds)
+						return nil
+					})
 				})
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")

@@ -266,14 +266,7 @@ func mapCtxErr(err error) error {
 // socket path ("@" for an abstract name), which Close removes. The result
 // is a *TCPListener or *UnixListener.
 func (s *Stack) Listen(network, address string) (net.Listener, error) {
-	kind, err := parseNetwork(network)
-	if err == nil && !kind.stream {
-		err = net.UnknownNetworkError(network)
-	}
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
-	}
-	fd, err := s.bound(network, kind, address)
+	kind, fd, err := s.bound(network, address, true)
 	if err != nil {
 		return nil, err
 	}
@@ -297,14 +290,7 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 // udp6 take "host:port", unixgram a socket path. The result is a
 // *UDPConn or *UnixConn.
 func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
-	kind, err := parseNetwork(network)
-	if err == nil && kind.stream {
-		err = net.UnknownNetworkError(network)
-	}
-	if err != nil {
-		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
-	}
-	fd, err := s.bound(network, kind, address)
+	kind, fd, err := s.bound(network, address, false)
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +300,22 @@ func (s *Stack) ListenPacket(network, address string) (net.PacketConn, error) {
 	return &UnixConn{conn{fd}}, nil
 }
 
-// bound makes a socket bound to address, for Listen and ListenPacket.
-func (s *Stack) bound(network string, kind netKind, address string) (*netFD, error) {
+// bound makes a socket bound to address, for Listen (stream networks)
+// and ListenPacket (the others).
+func (s *Stack) bound(network, address string, stream bool) (netKind, *netFD, error) {
+	kind, err := parseNetwork(network)
+	if err == nil && kind.stream != stream {
+		err = net.UnknownNetworkError(network)
+	}
+	if err != nil {
+		return kind, nil, &net.OpError{Op: "listen", Net: network, Err: err}
+	}
+	fd, err := s.bind(network, kind, address)
+	return kind, fd, err
+}
+
+// bind makes a socket of kind bound to address.
+func (s *Stack) bind(network string, kind netKind, address string) (*netFD, error) {
 	var sa libgo.Sockaddr
 	family := unix.AF_UNIX
 	if kind.inet {

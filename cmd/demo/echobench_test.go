@@ -22,7 +22,14 @@ import (
 // exit cleanly.
 func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "echo"}, args...)...)
+	return startDemoChild(t, append([]string{"echo"}, args...)...)
+}
+
+// startDemoChild starts "demo args..." (a server that prints "listening
+// on ADDR" first) as startDemoServer does.
+func startDemoChild(t *testing.T, args ...string) (addr string, pid int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,28 +19,15 @@ func httpDir(t *testing.T) string {
 
 // TestHTTPServe runs "demo http DIR -listen ADDR" on the host and fetches
 // a file from it with the standard library's client; SIGTERM stops it
-// cleanly.
+// cleanly (startDemoChild checks).
 func TestHTTPServe(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "http", httpDir(t), "-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "stderr: %s", stderr.String())
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	require.True(t, ok, "first line %q", line)
+	addr, _ := startDemoChild(t, "http", httpDir(t), "-listen", "127.0.0.1:0")
 	resp, err := http.Get("http://" + addr + "/hello.txt")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
 	require.Equal(t, "hello over unet\nsecond line\n", string(body))
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	io.Copy(io.Discard, stdout)
-	require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
 }
 
 // TestHTTPGet runs "demo http DIR -get PATH" on every kernel this binary

@@ -208,14 +208,6 @@ func httpLoad(clients int, dur time.Duration, serverPID int, url, dir string, di
 	if err := errors.Join(errs...); err != nil {
 		return res, err
 	}
-	all := slices.Concat(rtts...)
-	if res.msgs = len(all); res.msgs == 0 {
-		return res, errors.New("no request was answered")
-	}
-	slices.Sort(all)
-	res.p50, res.p99 = all[len(all)/2], all[min(len(all)-1, len(all)*99/100)]
-	if serverPID != 0 {
-		res.cpuMsg = cpu0 / time.Duration(res.msgs)
-	}
-	return res, nil
+	err = res.fill(rtts, cpu0, serverPID != 0, "no request was answered")
+	return res, err
 }
