@@ -95,14 +95,17 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 			}
 			fmt.Fprintf(out.err, "round %d/%d, unet on lkl: %s\n", r+1, rounds, res)
 			results["lkl"] = append(results["lkl"], res)
-			apis = append(slices.Clone(apis[:2]), "lkl")
 		}
+	}
+	rows := apis
+	if withLKL {
+		rows = append(slices.Clone(apis), "lkl")
 	}
 	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\treq/s\tp50\tp99\tcpu/req\treq/s vs net\tcpu/req vs net\t")
 	netRow := summarize(results["net"])
-	for _, api := range apis {
+	for _, api := range rows {
 		row := summarize(results[api])
 		label, cpu := api, fmtDur(row.cpu)
 		if api == "lkl" {
