@@ -151,6 +151,26 @@ func TestSemantics(t *testing.T) {
 				}))
 				require.True(t, wrote)
 			}},
+			{"wildcard-listen", func(t *testing.T) {
+				l, err := s.Listen("tcp", ":0")
+				require.NoError(t, err)
+				defer l.Close()
+				_, port, _ := net.SplitHostPort(l.Addr().String())
+				c1, c2, err := connPair(t, l, func() (net.Conn, error) { return s.Dial("tcp4", "127.0.0.1:"+port) })
+				require.NoError(t, err)
+				c1.Close()
+				c2.Close()
+			}},
+			{"ipv6-loopback", func(t *testing.T) {
+				l, err := s.Listen("tcp6", "[::1]:0")
+				require.NoError(t, err)
+				defer l.Close()
+				c1, c2, err := connPair(t, l, func() (net.Conn, error) { return s.Dial("tcp", l.Addr().String()) })
+				require.NoError(t, err)
+				require.Equal(t, "::1", c1.LocalAddr().(*net.TCPAddr).IP.String())
+				c1.Close()
+				c2.Close()
+			}},
 			{"bad-network", func(t *testing.T) {
 				_, err := s.Dial("sctp", "x:1")
 				var ue net.UnknownNetworkError
@@ -202,6 +222,15 @@ func TestUnixRights(t *testing.T) {
 		n, err = lc.Read(p[0], got)
 		require.NoError(t, err)
 		require.Equal(t, "via passed fd", string(got[:n]))
+
+		// A Unix listener removes the socket file it made when it closes.
+		spath := unixPath(t, k)
+		ln, err := s.Listen("unixpacket", spath)
+		require.NoError(t, err)
+		var st unix.Stat_t
+		require.NoError(t, lc.Stat(spath, &st))
+		require.NoError(t, ln.Close())
+		require.ErrorIs(t, lc.Stat(spath, &st), syscall.ENOENT)
 	})
 }
 

@@ -57,7 +57,7 @@ type netFD struct {
 	rmu     sync.Mutex
 	wmu     sync.Mutex
 
-	unlinkOnClose string // the socket file a Unix listener made
+	unlinkOnClose atomic.Pointer[string] // the socket file a Unix listener made, removed by Close
 }
 
 const fdClosed = 1 << 63
@@ -133,8 +133,8 @@ func (fd *netFD) Close() error {
 	fd.pd.wdl.stop()
 	<-fd.drained
 	fd.s.poll.remove(fd.pd)
-	if fd.unlinkOnClose != "" {
-		fd.s.lc.Unlink(fd.unlinkOnClose)
+	if name := fd.unlinkOnClose.Load(); name != nil {
+		fd.s.lc.Unlink(*name)
 	}
 	if err := fd.s.lc.Close(fd.sysfd); err != nil {
 		return os.NewSyscallError(closeName, err)

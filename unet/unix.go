@@ -122,8 +122,8 @@ func (l *UnixListener) AcceptUnix() (*UnixConn, error) {
 // by default when Listen made it).
 func (l *UnixListener) SetUnlinkOnClose(unlink bool) {
 	if !unlink {
-		l.fd.unlinkOnClose = ""
+		l.fd.unlinkOnClose.Store(nil)
 	} else if a, ok := l.fd.laddr.(*net.UnixAddr); ok && a.Name != "" && a.Name[0] != '@' {
-		l.fd.unlinkOnClose = a.Name
+		l.fd.unlinkOnClose.Store(&a.Name)
 	}
 }
