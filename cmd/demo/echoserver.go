@@ -206,7 +206,9 @@ func serveEcho(ctx context.Context, ln net.Listener) error {
 		conns = map[net.Conn]bool{}
 		wg    sync.WaitGroup
 	)
+	closed := make(chan struct{})
 	stopped := context.AfterFunc(ctx, func() {
+		defer close(closed)
 		ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
@@ -214,7 +216,11 @@ func serveEcho(ctx context.Context, ln net.Listener) error {
 			c.Close()
 		}
 	})
-	defer stopped()
+	defer func() {
+		if !stopped() { // the closing ran: wait until every close is done
+			<-closed
+		}
+	}()
 	defer wg.Wait()
 	for {
 		c, err := ln.Accept()
