@@ -130,21 +130,28 @@ func TestLoadCatchesCorruption(t *testing.T) {
 	require.ErrorContains(t, err, "echo differs at byte")
 }
 
-// echo-bench end to end, briefly: one round, one small configuration.
-func TestEchoBench(t *testing.T) {
-	defer func(f func(context.Context, ...string) (*exec.Cmd, error)) { selfCommand = f }(selfCommand)
+// benchHarness makes a bench command's children run this test binary as
+// demo, leaves out the LKL rows and captures what it prints, until the
+// test ends.
+func benchHarness(t *testing.T) (o, e *strings.Builder) {
+	oldSelf, oldLKL := selfCommand, withLKLRow
 	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
 		return cmd, nil
 	}
-	// The LKL row is left out: LKL froze in some runs under this load
-	// (issue 5); make demo and make bench still run it.
-	defer func(b bool) { withLKLRow = b }(withLKLRow)
+	// The LKL rows are left out: LKL froze in some runs under this load
+	// (issue 5); make demo and make bench still run them.
 	withLKLRow = false
-	var o, e strings.Builder
-	out.w, out.err = &o, &e
-	defer func() { out.w, out.err = nil, nil }()
+	o, e = new(strings.Builder), new(strings.Builder)
+	out.w, out.err = o, e
+	t.Cleanup(func() { selfCommand, withLKLRow, out.w, out.err = oldSelf, oldLKL, nil, nil })
+	return o, e
+}
+
+// echo-bench end to end, briefly: one round, one small configuration.
+func TestEchoBench(t *testing.T) {
+	o, e := benchHarness(t)
 	require.NoError(t, echoBench([]benchConfig{{"4 conns × 100 B", 4, 100}}, 1, 200*time.Millisecond), e.String())
 	for _, api := range benchAPIs {
 		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,17 +49,7 @@ func TestHTTPGet(t *testing.T) {
 
 // http-bench end to end, briefly: one round, two clients.
 func TestHTTPBench(t *testing.T) {
-	defer func(f func(context.Context, ...string) (*exec.Cmd, error)) { selfCommand = f }(selfCommand)
-	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
-		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
-		return cmd, nil
-	}
-	defer func(b bool) { withLKLRow = b }(withLKLRow)
-	withLKLRow = false // TestHTTPGet covers LKL; keep this one short
-	var o, e strings.Builder
-	out.w, out.err = &o, &e
-	defer func() { out.w, out.err = nil, nil }()
+	o, e := benchHarness(t)
 	require.NoError(t, httpBench(1, 200*time.Millisecond, 2), e.String())
 	for _, api := range []string{"unet", "net"} {
 		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())
