@@ -78,6 +78,14 @@ func TestSemantics(t *testing.T) {
 				_, err := c1.Write([]byte("x"))
 				require.ErrorIs(t, err, net.ErrClosed)
 			}},
+			{"close-unblocks-write", func(t *testing.T) {
+				c1, _ := pair(t) // nobody reads c2: the write blocks once the buffers fill
+				done := make(chan error, 1)
+				go func() { _, err := c1.Write(make([]byte, 64<<20)); done <- err }()
+				time.Sleep(50 * time.Millisecond)
+				require.NoError(t, c1.Close())
+				require.ErrorIs(t, <-done, net.ErrClosed)
+			}},
 			{"listener-deadline-and-close", func(t *testing.T) {
 				l, err := s.Listen("tcp4", "127.0.0.1:0")
 				require.NoError(t, err)
