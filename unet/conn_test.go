@@ -237,6 +237,19 @@ func TestUnixRights(t *testing.T) {
 		require.NoError(t, err)
 		var st unix.Stat_t
 		require.NoError(t, lc.Stat(spath, &st))
+		c1, c2, err := connPair(t, ln, func() (net.Conn, error) { return s.Dial("unixpacket", spath) })
+		require.NoError(t, err)
+		c1.Write([]byte("one"))
+		c1.Write([]byte("two"))
+		for _, want := range []string{"one", "two"} { // seqpacket keeps message boundaries
+			n, err := c2.Read(got)
+			require.NoError(t, err)
+			require.Equal(t, want, string(got[:n]))
+		}
+		c1.Close()
+		_, err = c2.Read(got)
+		require.ErrorIs(t, err, io.EOF)
+		c2.Close()
 		require.NoError(t, ln.Close())
 		require.ErrorIs(t, lc.Stat(spath, &st), syscall.ENOENT)
 	})
