@@ -2,6 +2,7 @@ package unet
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 
@@ -140,8 +141,9 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 		n, err := fd.s.splice(src.sysfd, p[1], int(min(remain, spliceChunk)))
 		switch {
 		case err == syscall.EAGAIN:
-			if err := src.pd.wait(modeRead, nil); err != nil {
-				return written, true, err
+			// Closing either end wakes the wait.
+			if err := src.pd.wait(modeRead, fd.pd.closing); err != nil {
+				return written, true, closedIfCanceled(err)
 			}
 			continue
 		case err != nil && written == 0 && (err == syscall.EINVAL || err == syscall.ENOSYS):
@@ -156,8 +158,8 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 			m, err := fd.s.splice(p[0], fd.sysfd, n)
 			switch {
 			case err == syscall.EAGAIN:
-				if err := fd.pd.wait(modeWrite, nil); err != nil {
-					return written, true, err
+				if err := fd.pd.wait(modeWrite, src.pd.closing); err != nil {
+					return written, true, closedIfCanceled(err)
 				}
 				continue
 			case err != nil:
@@ -168,6 +170,15 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 		}
 	}
 	return written, true, nil
+}
+
+// closedIfCanceled maps the wait of one end of a splice, cut short by the
+// other end's Close, to net.ErrClosed.
+func closedIfCanceled(err error) error {
+	if err == errCanceled {
+		return net.ErrClosed
+	}
+	return err
 }
 
 // sendfileFrom sends up to remain bytes of the host file f to fd with

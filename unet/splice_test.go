@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -64,6 +65,15 @@ func TestReadFrom(t *testing.T) {
 			}},
 			{name: "plain-reader", limit: 12345, src: func(t *testing.T) io.Reader { return bytes.NewReader(data) }},
 		}
+		t.Run("close-during-splice", func(t *testing.T) {
+			in, _ := pair() // nothing comes in: the splice waits
+			out, _ := pair()
+			done := make(chan error, 1)
+			go func() { _, err := out.ReadFrom(in); done <- err }()
+			time.Sleep(20 * time.Millisecond)
+			out.Close()
+			require.ErrorIs(t, <-done, net.ErrClosed)
+		})
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				out, sink := pair()

@@ -142,8 +142,7 @@ func ListenPacket(network, address string) (net.PacketConn, error) {
 
 // socket makes a non-blocking socket and registers it with the poller.
 func (s *Stack) socket(family, sotype int, network string) (*netFD, error) {
-	proto := 0
-	sysfd, err := s.lc.Socket(family, sotype|unix.SOCK_NONBLOCK, proto)
+	sysfd, err := s.lc.Socket(family, sotype|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, os.NewSyscallError(socketName, err)
 	}
