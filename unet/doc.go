@@ -1,7 +1,48 @@
-// Package unet provides net.Conn, net.Listener and net.PacketConn on any kernel.
+// Package unet provides net.Conn, net.Listener, net.PacketConn and a
+// resolver on any kernel: the standard library's interfaces over sockets
+// of a sys.Kernel, so net/http, gRPC or a database driver that takes a
+// dialer runs on gokernel's stack, and with GOKERNEL=lkl on an in-process
+// Linux TCP/IP stack.
 //
-// It sits on eloop, aio, libgo and sys (never ufs), and is used by programs and cmd/demo. It
-// imports nothing above it. It is planned in issue 6 and not built yet:
-// today the package holds only this comment, so that the layout and the
-// layer check in layers_test.go stand from the start.
+// unet sits on aio (its Poller and non-blocking calls), libgo (every
+// system call, through a sys.Kernel) and sys (the Kernel type); it
+// imports nothing above them, never ufs, and of golang.org/x/sys/unix only
+// constants and types. It is used by programs and by cmd/demo.
+//
+// The package-level Listen, Dial, DialContext and ListenPacket work on the
+// process default kernel; a [Stack] made with [New] binds the same
+// methods to an explicit kernel, so one program can serve on the host and
+// on LKL at once.
+//
+// # Blocking
+//
+// Sockets are non-blocking. Each Stack has one aio.Poller, and while any
+// socket is open one goroutine waits in it and turns each event into a
+// wake-up of the goroutines blocked on that socket, the way the runtime's
+// netpoller serves package net; when the last socket closes the goroutine
+// returns, so an idle Stack holds no thread in epoll_pwait. Each fd is
+// registered once, edge-triggered for reading and writing, under a slot
+// index and generation, never a pointer. An operation tries the call,
+// waits on a one-slot channel that the dispatcher fills without blocking,
+// and tries again. eloop.Loop.Watch would do the same dispatch, but runs
+// callbacks on its loop goroutine, one more hop between the event and the
+// goroutine that needs it, and would tie every Stack to a running Loop;
+// the dispatcher here is the few lines that blocking callers need.
+//
+// The dispatcher's waits end after 100 ms at the latest: in runs of the
+// LKL echo demo under load, a wait blocked in LKL's epoll_pwait sometimes
+// missed the eventfd write meant to wake it (2 runs of 18 hung at exit
+// that way); with the bound, 0 of 24.
+//
+// Deadlines are gonet's: per direction, a channel that a timer closes,
+// replaced when a deadline is set again. Close wakes every blocked call
+// with net.ErrClosed, waits for the calls in progress, and closes the fd
+// last, as internal/poll does.
+//
+// # Errors
+//
+// Errors are *net.OpError{Op, Net, Source, Addr, Err}, where Err is an
+// *os.SyscallError naming the call, or net.ErrClosed, or
+// os.ErrDeadlineExceeded (whose Timeout() is true); end of stream is a
+// bare io.EOF. Resolver errors are *net.DNSError.
 package unet

@@ -23,10 +23,10 @@ func init() {
 	register(&command{
 		name:     "echo-bench",
 		args:     "[-rounds 3] [-duration 3s]",
-		summary:  "compare the echo servers of eloop, gnet and net side by side",
+		summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
 		noKernel: true,
-		help: `echo-bench runs "demo echo" as a child process with -api loop, gnet and net
-in turn (loop gnet net loop gnet net …, one turn per round), drives each
+		help: `echo-bench runs "demo echo" as a child process with -api loop, unet, gnet and net
+in turn (loop unet gnet net loop …, one turn per round), drives each
 with the load generator of "demo load" in this process, stops it with
 SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
 8 connections × 16 KiB): messages per second, p50 and p99 round-trip
@@ -66,7 +66,14 @@ var benchConfigs = []benchConfig{
 
 // benchAPIs are the host servers echo-bench compares, in the order it
 // runs them each round.
-var benchAPIs = []string{"loop", "gnet", "net"}
+var benchAPIs = []string{"loop", "unet", "gnet", "net"}
+
+// lklAPIs are the servers echo-bench also runs on LKL, with the load
+// generator in their process, and their rows' keys and labels.
+var lklAPIs = []struct{ api, key, label string }{
+	{"loop", "lkl", "loop on lkl*"},
+	{"unet", "unet-lkl", "unet on lkl*"},
+}
 
 // selfCommand makes the command that runs this program with args; tests
 // replace it to run the test binary as demo.
@@ -91,13 +98,16 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 				fmt.Fprintf(out.err, "%s, round %d/%d, %s: %s\n", cfg.name, r+1, rounds, api, res)
 				results[api] = append(results[api], res)
 			}
-			if withLKL {
-				res, err := benchLKL(cfg, dur)
-				if err != nil {
-					return fmt.Errorf("%s, round %d, loop on lkl: %w", cfg.name, r+1, err)
+			for _, l := range lklAPIs {
+				if !withLKL {
+					break
 				}
-				fmt.Fprintf(out.err, "%s, round %d/%d, loop on lkl: %s\n", cfg.name, r+1, rounds, res)
-				results["lkl"] = append(results["lkl"], res)
+				res, err := benchLKL(l.api, cfg, dur)
+				if err != nil {
+					return fmt.Errorf("%s, round %d, %s on lkl: %w", cfg.name, r+1, l.api, err)
+				}
+				fmt.Fprintf(out.err, "%s, round %d/%d, %s on lkl: %s\n", cfg.name, r+1, rounds, l.api, res)
+				results[l.key] = append(results[l.key], res)
 			}
 		}
 		printBenchTable(cfg, rounds, dur, results, withLKL)
@@ -108,7 +118,13 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 // startEcho starts "demo echo" with args and environment env and returns
 // it with the address it listens on and the rest of its output.
 func startEcho(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
-	cmd, err = selfCommand(ctx, append([]string{"echo"}, args...)...)
+	return startDemo(ctx, env, append([]string{"echo"}, args...)...)
+}
+
+// startDemo starts "demo args..." (a command that prints "listening on
+// ADDR" first) with environment env, as startEcho does.
+func startDemo(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
+	cmd, err = selfCommand(ctx, args...)
 	if err != nil {
 		return nil, "", nil, nil, err
 	}
@@ -151,11 +167,12 @@ func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, erro
 	return res, lerr
 }
 
-// benchLKL runs eloop's server on LKL with the load generator inside it.
-func benchLKL(cfg benchConfig, dur time.Duration) (loadResult, error) {
+// benchLKL runs server api (loop or unet) on LKL with the load generator
+// inside it.
+func benchLKL(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", "loop", "-self-load",
+	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", api, "-self-load",
 		"-conns", fmt.Sprint(cfg.conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
 	if err != nil {
 		return loadResult{}, err
@@ -213,14 +230,18 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\t")
 	names := benchAPIs
-	if withLKL {
-		names = append(slices.Clone(names), "lkl")
+	labels := map[string]string{}
+	for _, l := range lklAPIs {
+		if withLKL {
+			names = append(slices.Clone(names), l.key)
+			labels[l.key] = l.label
+		}
 	}
 	for _, api := range names {
 		r := rows[api]
 		label, cpu := api, fmtDur(r.cpu)
-		if api == "lkl" {
-			label, cpu = "loop on lkl*", fmtDur(r.cpu)+"*"
+		if l, ok := labels[api]; ok {
+			label, cpu = l, fmtDur(r.cpu)+"*"
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, r.mps, fmtDur(r.p50), fmtDur(r.p99), cpu,
 			ratio(r.mps, gnetRow.mps), ratio(r.mps, netRow.mps),

@@ -22,7 +22,14 @@ import (
 // exit cleanly.
 func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "echo"}, args...)...)
+	return startDemoChild(t, append([]string{"echo"}, args...)...)
+}
+
+// startDemoChild starts "demo args..." (a server that prints "listening
+// on ADDR" first) as startDemoServer does.
+func startDemoChild(t *testing.T, args ...string) (addr string, pid int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -46,7 +53,7 @@ func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
 }
 
 func TestEchoServers(t *testing.T) {
-	for _, api := range []string{"loop", "net", "gnet"} {
+	for _, api := range []string{"loop", "unet", "net", "gnet"} {
 		t.Run(api, func(t *testing.T) {
 			t.Parallel()
 			addr, _ := startDemoServer(t, "-api", api, "-loops", "2")
@@ -77,7 +84,7 @@ func TestEchoNetNeedsHost(t *testing.T) {
 	}
 	_, stderr, code := demo(t, nil, "echo", "-api", "nope")
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, `-api "nope": want loop, net or gnet`)
+	require.Contains(t, stderr, `-api "nope": want loop, unet, net or gnet`)
 }
 
 func TestLoad(t *testing.T) {
@@ -123,17 +130,24 @@ func TestLoadCatchesCorruption(t *testing.T) {
 	require.ErrorContains(t, err, "echo differs at byte")
 }
 
-// echo-bench end to end, briefly: one round, one small configuration.
-func TestEchoBench(t *testing.T) {
-	defer func(f func(context.Context, ...string) (*exec.Cmd, error)) { selfCommand = f }(selfCommand)
+// benchHarness makes a bench command's children run this test binary as
+// demo and captures what it prints, until the test ends.
+func benchHarness(t *testing.T) (o, e *strings.Builder) {
+	oldSelf := selfCommand
 	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
 		return cmd, nil
 	}
-	var o, e strings.Builder
-	out.w, out.err = &o, &e
-	defer func() { out.w, out.err = nil, nil }()
+	o, e = new(strings.Builder), new(strings.Builder)
+	out.w, out.err = o, e
+	t.Cleanup(func() { selfCommand, out.w, out.err = oldSelf, nil, nil })
+	return o, e
+}
+
+// echo-bench end to end, briefly: one round, one small configuration.
+func TestEchoBench(t *testing.T) {
+	o, e := benchHarness(t)
 	require.NoError(t, echoBench([]benchConfig{{"4 conns × 100 B", 4, 100}}, 1, 200*time.Millisecond), e.String())
 	for _, api := range benchAPIs {
 		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())

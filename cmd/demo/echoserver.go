@@ -20,19 +20,22 @@ import (
 	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/unet"
 )
 
 func init() {
 	register(&command{
 		name:    "echo",
-		args:    "[-api loop|net|gnet] [-addr host:port] [-loops N]",
-		summary: "an echo server on eloop, the standard library's net, or gnet",
+		args:    "[-api loop|unet|net|gnet] [-addr host:port] [-loops N]",
+		summary: "an echo server on eloop, unet's net.Conn, the standard library's net, or gnet",
 		help: `echo serves TCP echo until it gets SIGINT or SIGTERM. It prints
 "listening on ADDR" as its first line.
 
   -api loop  eloop's stream server, on the selected kernel (GOKERNEL). On LKL
              it listens on LKL's own loopback, which only this process can
              reach.
+  -api unet  the same net.Conn server as -api net, on unet.Listen: on the
+             selected kernel (GOKERNEL), LKL's loopback included.
   -api net   the standard library: net.Listen and a goroutine per connection
              copying with io.Copy (host kernel only).
   -api gnet  github.com/panjf2000/gnet/v2 with multicore event loops (host
@@ -41,7 +44,7 @@ func init() {
 It is the server side of echo-bench; load is the client side.`,
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			var o echoOptions
-			fs.StringVar(&o.api, "api", "loop", "the server: `loop`, net or gnet")
+			fs.StringVar(&o.api, "api", "loop", "the server: `loop`, unet, net or gnet")
 			fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen on `host:port` (port 0 picks one)")
 			fs.IntVar(&o.loops, "loops", 0, "event loops for loop and gnet (0: one per CPU)")
 			// -self-load runs the load generator in this process over the
@@ -73,8 +76,8 @@ type echoOptions struct {
 func echoServe(o echoOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.selfLoad && o.api != "loop" {
-		return fmt.Errorf("%w: -self-load needs -api loop", errUsage)
+	if o.selfLoad && o.api != "loop" && o.api != "unet" {
+		return fmt.Errorf("%w: -self-load needs -api loop or unet", errUsage)
 	}
 	if o.selfLoad {
 		if err := o.load.check(); err != nil {
@@ -84,16 +87,21 @@ func echoServe(o echoOptions) error {
 	switch o.api {
 	case "loop":
 		return echoLoopServer(ctx, o)
+	case "unet":
+		if o.selfLoad {
+			return echoUnetSelfLoad(ctx, o)
+		}
+		return echoNetServer(ctx, o.addr, unet.Listen)
 	case "net", "gnet":
 		if k := sys.Default(); k.Name() != "host" {
 			return fmt.Errorf("echo -api %s runs on the host kernel only, not on %s (use -api loop)", o.api, k.Name())
 		}
 		if o.api == "net" {
-			return echoNetServer(ctx, o.addr)
+			return echoNetServer(ctx, o.addr, net.Listen)
 		}
 		return echoGnetServer(ctx, o.addr, o.loops)
 	}
-	return fmt.Errorf("%w: -api %q: want loop, net or gnet", errUsage, o.api)
+	return fmt.Errorf("%w: -api %q: want loop, unet, net or gnet", errUsage, o.api)
 }
 
 // loopEcho is eloop's echo server: OnData writes back what it reads.
@@ -180,19 +188,27 @@ func printListening(addr string) {
 }
 
 // echoNetServer is the standard library's echo server: a goroutine per
-// connection, copying with io.Copy.
-func echoNetServer(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
+// connection, copying with io.Copy, on listen's listener (net.Listen or
+// unet.Listen).
+func echoNetServer(ctx context.Context, addr string, listen func(network, address string) (net.Listener, error)) error {
+	ln, err := listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	printListening(ln.Addr().String())
+	return serveEcho(ctx, ln)
+}
+
+// serveEcho echoes on every connection ln accepts until ctx is done.
+func serveEcho(ctx context.Context, ln net.Listener) error {
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]bool{}
 		wg    sync.WaitGroup
 	)
+	closed := make(chan struct{})
 	stopped := context.AfterFunc(ctx, func() {
+		defer close(closed)
 		ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
@@ -200,7 +216,11 @@ func echoNetServer(ctx context.Context, addr string) error {
 			c.Close()
 		}
 	})
-	defer stopped()
+	defer func() {
+		if !stopped() { // the closing ran: wait until every close is done
+			<-closed
+		}
+	}()
 	defer wg.Wait()
 	for {
 		c, err := ln.Accept()

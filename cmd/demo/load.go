@@ -204,18 +204,26 @@ func runLoad(cfg loadConfig, dial func() (io.ReadWriteCloser, error)) (loadResul
 		return res, err
 	}
 
+	err := res.fill(rtts, cpu0, cfg.serverPID != 0, "no message made the round trip")
+	return res, err
+}
+
+// fill sets r's message count, p50, p99 and, if measured, CPU time per
+// message from the round trips of every connection and the server's CPU
+// time over the run; no round trip at all is the error none.
+func (r *loadResult) fill(rtts [][]time.Duration, cpu time.Duration, measured bool, none string) error {
 	all := slices.Concat(rtts...)
-	res.msgs = len(all)
-	if res.msgs == 0 {
-		return res, errors.New("no message made the round trip")
+	r.msgs = len(all)
+	if r.msgs == 0 {
+		return errors.New(none)
 	}
 	slices.Sort(all)
-	res.p50 = all[len(all)/2]
-	res.p99 = all[min(len(all)-1, len(all)*99/100)]
-	if cfg.serverPID != 0 {
-		res.cpuMsg = cpu0 / time.Duration(res.msgs)
+	r.p50 = all[len(all)/2]
+	r.p99 = all[min(len(all)-1, len(all)*99/100)]
+	if measured {
+		r.cpuMsg = cpu / time.Duration(r.msgs)
 	}
-	return res, nil
+	return nil
 }
 
 // echoLoop sends messages on c until deadline and checks each echo.

@@ -48,6 +48,10 @@ step "libgo, the libc: uname, pid, cwd and mounts on the host" "$demo" sysinfo
 step "The same libgo calls on LKL (pid 1, its own mount table)" env GOKERNEL=lkl "$demo" sysinfo
 step "jskernel's blocking echo server, with a client in the same process, on the host" "$demo" echo-blocking -selftest
 step "...and over LKL's own TCP/IP stack (its loopback)" env GOKERNEL=lkl "$demo" echo-blocking -selftest
+step "net/http's FileServer on a unet listener, one request through unet, on the host" \
+	"$demo" http "$work/root/docs" -listen 127.0.0.1:0 -get /hello.txt
+step "...and the same request answered by LKL's TCP/IP stack over its loopback" \
+	env GOKERNEL=lkl "$demo" http "$work/root/docs" -listen 127.0.0.1:0 -get /hello.txt
 
 step "LKL boots with the image mounted read-only and reads a file with raw syscalls" \
 	env GOKERNEL=lkl GOKERNEL_CONFIG="$work/lkl.json" "$demo" readfile /mnt/disk/docs/hello.txt

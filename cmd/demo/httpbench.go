@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gokernel/gokernel/sys"
+)
+
+func init() {
+	register(&command{
+		name:     "http-bench",
+		args:     "[-rounds 3] [-duration 3s] [-clients 50]",
+		summary:  "compare net/http over a unet listener with the standard library's net",
+		noKernel: true,
+		help: `http-bench runs "demo http DIR" as a child process with -api unet and -api net
+in turn (one turn per round), drives each from this process with -clients
+keep-alive net/http clients (the standard library's client, the same for
+both) that GET a 1 KiB file and check every body, stops it with SIGTERM,
+and prints requests per second, p50 and p99 latency and the server's CPU
+time per request, each the median over the rounds, with the ratio to net.
+
+In a binary with LKL (-tags lkl) it also runs "demo http -self-load" on
+LKL: only that process reaches LKL's loopback, so the clients run inside
+it, dialing through unet; that row's CPU time is the whole process's.`,
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			rounds := fs.Int("rounds", 3, "rounds")
+			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
+			clients := fs.Int("clients", 50, "concurrent keep-alive clients")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return fmt.Errorf("%w: http-bench takes no arguments", errUsage)
+				}
+				if *rounds < 1 || *dur <= 0 || *clients < 1 {
+					return fmt.Errorf("%w: -rounds, -duration and -clients must be positive", errUsage)
+				}
+				return httpBench(*rounds, *dur, *clients)
+			}
+		},
+	})
+}
+
+// httpBenchFile is the file http-bench requests.
+const httpBenchFile = "body.bin"
+
+// httpBenchBody is its content: 1 KiB of a pattern.
+func httpBenchBody() []byte {
+	b := make([]byte, 1024)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}
+
+// httpBench runs the comparison and prints its table.
+func httpBench(rounds int, dur time.Duration, clients int) error {
+	dir, err := os.MkdirTemp("", "http-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, httpBenchFile), httpBenchBody(), 0o644); err != nil {
+		return err
+	}
+	apis := []string{"unet", "net"}
+	withLKL := slices.Contains(sys.Kernels(), "lkl")
+	results := map[string][]loadResult{}
+	for r := range rounds {
+		for _, api := range apis {
+			res, err := httpBenchHost(dir, api, clients, dur)
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", r+1, api, err)
+			}
+			fmt.Fprintf(out.err, "round %d/%d, %s: %s\n", r+1, rounds, api, res)
+			results[api] = append(results[api], res)
+		}
+		if withLKL {
+			res, err := httpBenchLKL(dir, clients, dur)
+			if err != nil {
+				return fmt.Errorf("round %d, unet on lkl: %w", r+1, err)
+			}
+			fmt.Fprintf(out.err, "round %d/%d, unet on lkl: %s\n", r+1, rounds, res)
+			results["lkl"] = append(results["lkl"], res)
+		}
+	}
+	rows := apis
+	if withLKL {
+		rows = append(slices.Clone(apis), "lkl")
+	}
+	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
+	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\treq/s\tp50\tp99\tcpu/req\treq/s vs net\tcpu/req vs net\t")
+	netRow := summarize(results["net"])
+	for _, api := range rows {
+		row := summarize(results[api])
+		label, cpu := api, fmtDur(row.cpu)
+		if api == "lkl" {
+			label, cpu = "unet on lkl*", cpu+"*"
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", label, row.mps, fmtDur(row.p50), fmtDur(row.p99), cpu,
+			ratio(row.mps, netRow.mps), ratio(float64(row.cpu), float64(netRow.cpu)))
+	}
+	tw.Flush()
+	if withLKL {
+		fmt.Fprintln(out.w, "* on LKL the clients run inside the server's process (LKL's loopback), dialing through unet; cpu/req is the whole process, clients included")
+	}
+	return nil
+}
+
+// httpBenchHost runs "demo http DIR -api api" as a child and loads it from
+// here with the standard library's client.
+func httpBenchHost(dir, api string, clients int, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	cmd, addr, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=host"}, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
+	if err != nil {
+		return loadResult{}, err
+	}
+	var d net.Dialer
+	res, lerr := httpLoad(clients, dur, cmd.Process.Pid, "http://"+addr+"/"+httpBenchFile, dir, d.DialContext)
+	cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(io.Discard, rest)
+	if err := cmd.Wait(); err != nil {
+		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
+	}
+	return res, lerr
+}
+
+// httpBenchLKL runs "demo http DIR -self-load" on LKL.
+func httpBenchLKL(dir string, clients int, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	cmd, _, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=lkl"}, "http", dir, "-listen", "127.0.0.1:0",
+		"-self-load", "-clients", fmt.Sprint(clients), "-duration", dur.String())
+	if err != nil {
+		return loadResult{}, err
+	}
+	b, _ := io.ReadAll(rest)
+	if err := cmd.Wait(); err != nil {
+		return loadResult{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return parseLoadResult(string(b))
+}
+
+// httpLoad runs clients keep-alive clients that GET url until dur has
+// passed, each body checked against the file in dir; a request is a
+// "msg" of loadResult. serverPID, if not 0, is measured for CPU time.
+func httpLoad(clients int, dur time.Duration, serverPID int, url, dir string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (loadResult, error) {
+	res := loadResult{cpuMsg: -1}
+	want, err := os.ReadFile(filepath.Join(dir, httpBenchFile))
+	if err != nil {
+		return res, err
+	}
+	var cpu0 time.Duration
+	if serverPID != 0 {
+		if cpu0, err = procCPU(serverPID); err != nil {
+			return res, err
+		}
+	}
+	start := time.Now()
+	deadline := start.Add(dur)
+	rtts := make([][]time.Duration, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Go(func() {
+			tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			buf := make([]byte, len(want)+1)
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				resp, err := client.Get(url)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				n, _ := io.ReadFull(resp.Body, buf)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !bytes.Equal(buf[:n], want) {
+					errs[i] = fmt.Errorf("GET %s: %s, %d bytes differ from the file", url, resp.Status, n)
+					return
+				}
+				rtts[i] = append(rtts[i], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if serverPID != 0 {
+		cpu1, err := procCPU(serverPID)
+		if err != nil {
+			return res, err
+		}
+		cpu0 = cpu1 - cpu0
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	err = res.fill(rtts, cpu0, serverPID != 0, "no request was answered")
+	return res, err
+}
