@@ -45,7 +45,7 @@ demo: build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl libgo aio eloop ufs
+BENCH_PKGS := sys sys/lkl libgo aio eloop ufs unet
 BENCHTIME  ?= 0.5s
 ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
@@ -64,8 +64,10 @@ bench: lkl
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
 	done
 	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
-	@echo "== TCP echo: eloop vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
+	@echo "== TCP echo: eloop vs unet vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
 	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
+	@echo "== net/http: unet vs net (servers alternated; results also in $(BENCH)/http.txt)"
+	$(BIN)/demo http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
 	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
 
