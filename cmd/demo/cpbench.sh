@@ -9,8 +9,8 @@
 # ratios to debugfs (debugfs time / tool time: above 1 is faster).
 #
 #   BIN=.build/bin ./cmd/demo/cpbench.sh        (make build makes $BIN/demo)
-#   REF=/tmp/old/demo BIN=.build/bin ./cmd/demo/cpbench.sh
-#                                               (also an older demo binary)
+#   REF="/tmp/old/demo /tmp/new/demo" BIN=.build/bin ./cmd/demo/cpbench.sh
+#         (also other demo binaries, each named by its directory: old, new)
 #
 # WORK (default /dev/shm/gk-cpbench) holds the images, made on the first
 # run and reused; ROUNDS (default 5) is the number of rounds; CASES
@@ -58,12 +58,16 @@ seconds() {
 
 out=$WORK/out
 tools=(debugfs demo)
-[ -z "$REF" ] || tools+=(ref)
+declare -A bins=([demo]=$DEMO)
+for b in $REF; do
+	name=$(basename "$(dirname "$b")")
+	bins[$name]=$b
+	tools+=("$name")
+done
 # run TOOL CASE: one timed run into a fresh $out, checked afterwards.
 run() {
 	rm -rf "$out" && mkdir -p "$out"
-	local bin=$DEMO t
-	[ "$1" = ref ] && bin=$REF
+	local bin=${bins[$1]:-} t
 	case $1/$2 in
 	debugfs/big) t=$(seconds debugfs -R "dump /big.bin $out/big.bin" "$WORK/big.img") ;;
 	debugfs/tree) t=$(seconds debugfs -R "rdump /tree $out" "$WORK/tree.img") ;;
