@@ -99,28 +99,31 @@ func (d *direct) extents(in *ufs.File, size int64) ([]libgo.FiemapExtent, bool) 
 	return all, true
 }
 
-// copyExtents queues the copy of each written extent (clipped to size)
-// from the image file to dname, in chunks; the rest of the file stays a
-// hole.
+// copyExtents queues the copy of the written extents of a file (clipped
+// to size) from the image file to dname: one job, copying in order. The
+// rest of the file stays a hole. Writers of one file serialize on its
+// inode lock: with one job per 8 MiB on four workers, 15% of cp-out's
+// CPU was spinning on that lock (rwsem_spin_on_owner) and the copy was
+// no faster.
 func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string) {
-	for _, e := range exts {
-		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 {
-			continue
+	c.run(func() error {
+		out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
+		if err != nil {
+			return err
 		}
-		end := min(int64(e.Logical+e.Length), size)
-		for off := int64(e.Logical); off < end; off += chunkSize {
-			n := min(chunkSize, end-off)
-			phys := int64(e.Physical) + off - int64(e.Logical)
-			c.run(func() error {
-				out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
-				if err != nil {
-					return err
-				}
-				err = c.direct.copy(c, out, off, phys, n)
-				return errors.Join(err, out.Close())
-			})
+		for _, e := range exts {
+			if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || int64(e.Logical) >= size {
+				continue
+			}
+			for off, end := int64(e.Logical), min(int64(e.Logical+e.Length), size); off < end && err == nil; off += chunkSize {
+				err = c.direct.copy(c, out, off, int64(e.Physical)+off-int64(e.Logical), min(chunkSize, end-off))
+			}
+			if err != nil {
+				break
+			}
 		}
-	}
+		return errors.Join(err, out.Close())
+	})
 }
 
 // copySmall copies a file of size bytes at most chunkSize, whose extents
