@@ -8,11 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -31,6 +34,7 @@ type copier struct {
 	batch []func() error      // jobs not sent yet
 	bufs  chan []byte         // chunk buffers, recycled
 	small [15]sync.Pool       // buffers of small files, by size class: 512 << i bytes
+	st    unix.Stat_t         // file's, reused
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	err   error     // the first error; guarded by mu
@@ -195,7 +199,12 @@ func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string
 		}
 		return dst.Lchtimes(dname, atime(fi), fi.ModTime())
 	case mode.IsRegular():
-		return c.file(src, name, dst, dname, dpath)
+		df, err := src.OpenFile(path.Dir(name), os.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		defer df.Close()
+		return c.file(srcDir{libgo.New(src.Kernel()), df.Fd(), path.Dir(name)}, path.Base(name), dst, dname, path.Dir(dpath))
 	}
 	fmt.Fprintf(c.warn, "skipping %s: %s\n", name, fi.Mode().Type())
 	return nil
@@ -213,18 +222,23 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string,
 	if err != nil {
 		return err
 	}
-	ents, err := s.ReadDir(".")
+	df, err := s.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}
+	defer df.Close()
+	ents, err := df.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	sd := srcDir{libgo.New(src.Kernel()), df.Fd(), name}
 	for _, e := range ents {
 		if c.failed() {
 			return nil
 		}
 		if e.Type().IsRegular() {
-			// No lstat by name: the file is opened and fstat'ed, which
-			// saves LKL a path lookup.
-			err = c.file(s, e.Name(), d, e.Name(), path.Join(dpath, e.Name()))
+			err = c.file(sd, e.Name(), d, e.Name(), dpath)
 		} else {
 			err = c.tree(s, e.Name(), d, e.Name(), path.Join(dpath, e.Name()))
 		}
@@ -247,39 +261,63 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string,
 	return nil
 }
 
-// file reads a regular file and queues its writes: one for a small file,
-// one per chunk for a large one. A second name of a file already copied
-// becomes a hard link (made by wait).
-func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string) error {
-	in, err := src.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return err
+// srcDir is a source directory open for file's calls.
+type srcDir struct {
+	l    *libgo.Libc // of the source's kernel
+	fd   int
+	name string // for errors
+}
+
+// file reads the regular file name of sd and queues its writes to dname
+// in dst (which is ddir in c.root): one for a small file, one or one per
+// chunk for a large one. A second name of a file already copied becomes
+// a hard link (made by wait).
+//
+// It is the walker's inner loop (four source-kernel calls per file:
+// openat, fstat, FIEMAP or pread, close), so it calls libgo on sd's fd
+// and reuses its buffers instead of going through ufs.File, whose
+// objects and locks cost the walker as much Go time per file as LKL's
+// own work. name is one component from getdents, opened with O_NOFOLLOW:
+// nothing outside sd can be reached.
+func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) error {
+	perr := func(op string, err error) error {
+		return &fs.PathError{Op: op, Path: path.Join(sd.name, name), Err: err}
 	}
-	defer in.Close()
-	fi, err := in.Stat()
+	// O_NONBLOCK: a fifo put in its place since getdents does not block.
+	fd, err := sd.l.Openat(sd.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return perr("openat", err)
 	}
-	size, perm := fi.Size(), fi.Mode().Perm()
+	defer sd.l.Close(fd)
+	st := &c.st
+	if err := sd.l.Fstat(fd, st); err != nil {
+		return perr("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		fmt.Fprintf(c.warn, "skipping %s: no longer a regular file\n", path.Join(sd.name, name))
+		return nil
+	}
+	size, perm := st.Size, fs.FileMode(st.Mode&0o777)
+	atime, mtime := timeOfSpec(st.Atim), timeOfSpec(st.Mtim)
 	c.prog.files.Add(1)
-	if st, ok := fi.Sys().(*unix.Stat_t); ok && st.Nlink > 1 {
+	if st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := c.links[key]; ok {
-			c.later = append(c.later, [2]string{first, dpath})
+			c.later = append(c.later, [2]string{first, path.Join(ddir, dname)})
 			return nil
 		}
-		c.links[key] = dpath
+		c.links[key] = path.Join(ddir, dname)
 	}
 	if size <= chunkSize {
-		if exts, ok := c.direct.extents(in, size); ok {
-			c.run(func() error { return c.copySmall(exts, size, dst, dname, perm, fi) })
+		if exts, ok := c.direct.extents(fd, size); ok {
+			c.run(func() error { return c.copySmall(exts, size, dst, dname, perm, atime, mtime) })
 			return nil
 		}
 		buf := c.getSmall(int(size))
-		n, err := io.ReadFull(in, *buf)
-		if err != nil && err != io.ErrUnexpectedEOF { // a file that shrank is copied as it is now
+		n, err := readFullAt(sd.l, fd, *buf, 0) // a file that shrank is copied as it is now
+		if err != nil {
 			c.putSmall(buf)
-			return err
+			return perr("pread", err)
 		}
 		c.run(func() error {
 			defer c.putSmall(buf)
@@ -289,7 +327,7 @@ func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string
 				return err
 			}
 			_, err = out.Write((*buf)[:n])
-			return errors.Join(err, out.Chtimes(atime(fi), fi.ModTime()), out.Close())
+			return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
 		})
 		return nil
 	}
@@ -301,26 +339,40 @@ func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string
 		return err
 	}
 	c.after = append(c.after, func() {
-		if err := dst.Chtimes(dname, atime(fi), fi.ModTime()); err != nil {
+		if err := dst.Chtimes(dname, atime, mtime); err != nil {
 			c.fail(err)
 		}
 	})
-	if c.direct != nil {
-		if exts, ok := c.direct.extents(in, size); ok {
-			c.copyExtents(exts, size, dst, dname)
-			return nil
-		}
+	if exts, ok := c.direct.extents(fd, size); ok {
+		c.copyExtents(exts, size, dst, dname)
+		return nil
 	}
 	for off := int64(0); off < size; off += chunkSize {
 		buf := c.getBuf()
-		n, err := in.ReadAt(buf[:min(chunkSize, size-off)], off)
-		if err != nil && err != io.EOF {
-			return err
+		n, err := readFullAt(sd.l, fd, buf[:min(chunkSize, size-off)], off)
+		if err != nil {
+			return perr("pread", err)
 		}
 		c.prog.bytes.Add(int64(n))
 		c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 	}
 	return nil
+}
+
+// readFullAt reads p at off of fd, until p is full or the file ends.
+func readFullAt(l *libgo.Libc, fd int, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := l.Pread(fd, p[n:], off+int64(n))
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // getBuf returns a chunk buffer, recycled if one is free.

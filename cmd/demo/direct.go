@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
@@ -40,7 +41,8 @@ type direct struct {
 	img   *ufs.File // the image, read-only, on the host
 	l     *libgo.Libc
 	host  *libgo.Libc
-	nocfr atomic.Bool // copy_file_range was refused: use pread/pwrite
+	nocfr atomic.Bool          // copy_file_range was refused: use pread/pwrite
+	batch []libgo.FiemapExtent // extents's, reused (only the walker calls it)
 }
 
 // newDirect returns a direct copier for img, or nil where direct copies
@@ -68,16 +70,20 @@ const unsafeExtent = libgo.FIEMAP_EXTENT_UNKNOWN | libgo.FIEMAP_EXTENT_DELALLOC 
 	libgo.FIEMAP_EXTENT_DATA_ENCRYPTED | libgo.FIEMAP_EXTENT_NOT_ALIGNED | libgo.FIEMAP_EXTENT_DATA_INLINE |
 	libgo.FIEMAP_EXTENT_DATA_TAIL
 
-// extents returns the extents of the file open as in (size bytes), or
-// false if any of them cannot be copied directly, or d is nil.
-func (d *direct) extents(in *ufs.File, size int64) ([]libgo.FiemapExtent, bool) {
+// extents returns the extents of the file open as fd on the source
+// kernel (size bytes), or false if any of them cannot be copied
+// directly, or d is nil.
+func (d *direct) extents(fd int, size int64) ([]libgo.FiemapExtent, bool) {
 	if d == nil {
 		return nil, false
 	}
 	var all []libgo.FiemapExtent
-	batch := make([]libgo.FiemapExtent, min(256, 1+size/4096))
+	if d.batch == nil {
+		d.batch = make([]libgo.FiemapExtent, 256)
+	}
+	batch := d.batch[:min(256, 1+size/4096)]
 	for start := uint64(0); start < uint64(size); {
-		n, err := d.l.IoctlFiemap(in.Fd(), start, uint64(size)-start, 0, batch)
+		n, err := d.l.IoctlFiemap(fd, start, uint64(size)-start, 0, batch)
 		if err != nil {
 			return nil, false
 		}
@@ -129,7 +135,7 @@ func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS,
 // copySmall copies a file of size bytes at most chunkSize, whose extents
 // are exts, from the image file to a new dname in dst, with its mode and
 // times; holes and unwritten extents stay holes.
-func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string, perm fs.FileMode, fi fs.FileInfo) error {
+func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
 	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
@@ -148,7 +154,7 @@ func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, d
 	if err == nil && end < size {
 		err = out.Truncate(size) // a hole at the end
 	}
-	return errors.Join(err, out.Chtimes(atime(fi), fi.ModTime()), out.Close())
+	return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
 }
 
 // copy copies n bytes at phys in the image file to off in out.
