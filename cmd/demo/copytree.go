@@ -25,10 +25,11 @@ import (
 // One goroutine, the caller's, walks the source and reads every file:
 // LKL runs one CPU, and calls into it from several threads only hand
 // that CPU back and forth (measured: more readers made cp-out slower).
-// When the destination is the host, its writes go to worker goroutines,
-// so that LKL reads the next file while the host writes the last one;
-// otherwise they run inline. Files larger than chunkSize are read and
-// written in chunks, and all-zero chunks are left as holes.
+// When the destination is the host, its writes go to worker goroutines
+// in batches, so that LKL reads the next files while the host writes the
+// last ones; otherwise they run inline. Files larger than chunkSize are
+// read through LKL and written in chunks, and all-zero chunks are left
+// as holes; direct copies (direct.go) copy only the written extents.
 type copier struct {
 	jobs  chan []func() error // the destination's writes, in batches; nil: run inline
 	batch []func() error      // jobs not sent yet
