@@ -8,11 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -22,13 +25,17 @@ import (
 // One goroutine, the caller's, walks the source and reads every file:
 // LKL runs one CPU, and calls into it from several threads only hand
 // that CPU back and forth (measured: more readers made cp-out slower).
-// When the destination is the host, its writes go to worker goroutines,
-// so that LKL reads the next file while the host writes the last one;
-// otherwise they run inline. Files larger than chunkSize are read and
-// written in chunks, and all-zero chunks are left as holes.
+// When the destination is the host, its writes go to worker goroutines
+// in batches, so that LKL reads the next files while the host writes the
+// last ones; otherwise they run inline. Files larger than chunkSize are
+// read through LKL and written in chunks, and all-zero chunks are left
+// as holes; direct copies (direct.go) copy only the written extents.
 type copier struct {
-	jobs  chan func() error // the destination's writes; nil: run inline
-	bufs  chan []byte       // chunk buffers, recycled
+	jobs  chan []func() error // the destination's writes, in batches; nil: run inline
+	batch []func() error      // jobs not sent yet
+	bufs  chan []byte         // chunk buffers, recycled
+	small [15]sync.Pool       // buffers of small files, by size class: 512 << i bytes
+	st    unix.Stat_t         // file's, reused
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	err   error     // the first error; guarded by mu
@@ -40,6 +47,13 @@ type copier struct {
 	// host's copy of the image, so that its bytes are copied there and
 	// not through the source kernel (see direct.go).
 	direct *direct
+	// Hard links: root is the destination every dpath is relative to;
+	// links maps the (dev, ino) of each source file with more than one
+	// link to the dpath of its first copy, and later names of it become
+	// hard links to that copy, made by wait once every file is written.
+	root  *ufs.FS
+	links map[[2]uint64]string
+	later [][2]string // {first copy, new name}, both dpaths
 }
 
 const (
@@ -48,17 +62,19 @@ const (
 	chunkBufs   = 2 * copyWorkers
 )
 
-// newCopier returns a copier; writers > 0 runs the destination's writes
-// on that many goroutines.
-func newCopier(prog *progress, warn io.Writer, writers int) *copier {
-	c := &copier{prog: prog, warn: warn, bufs: make(chan []byte, chunkBufs)}
+// newCopier returns a copier into root; writers > 0 runs the
+// destination's writes on that many goroutines.
+func newCopier(root *ufs.FS, prog *progress, warn io.Writer, writers int) *copier {
+	c := &copier{root: root, links: map[[2]uint64]string{}, prog: prog, warn: warn, bufs: make(chan []byte, chunkBufs)}
 	if writers > 0 {
-		c.jobs = make(chan func() error, 256)
+		c.jobs = make(chan []func() error, 64)
 		for range writers {
 			c.wg.Go(func() {
-				for job := range c.jobs {
-					if err := job(); err != nil {
-						c.fail(err)
+				for batch := range c.jobs {
+					for _, job := range batch {
+						if err := job(); err != nil {
+							c.fail(err)
+						}
 					}
 				}
 			})
@@ -67,12 +83,30 @@ func newCopier(prog *progress, warn io.Writer, writers int) *copier {
 	return c
 }
 
-// run runs a write, on a worker if there are any.
+// jobBatch is how many writes go to a worker at once: one wake-up per
+// batch, not per file.
+const jobBatch = 16
+
+// run runs a write, on a worker if there are any. Writes are sent in
+// batches (see flush).
 func (c *copier) run(job func() error) {
-	if c.jobs != nil {
-		c.jobs <- job
-	} else if err := job(); err != nil {
-		c.fail(err)
+	if c.jobs == nil {
+		if err := job(); err != nil {
+			c.fail(err)
+		}
+		return
+	}
+	c.batch = append(c.batch, job)
+	if len(c.batch) >= jobBatch {
+		c.flush()
+	}
+}
+
+// flush sends the writes not sent yet to the workers.
+func (c *copier) flush() {
+	if len(c.batch) > 0 {
+		c.jobs <- c.batch
+		c.batch = make([]func() error, 0, jobBatch)
 	}
 }
 
@@ -90,12 +124,28 @@ func (c *copier) failed() bool {
 	return c.err != nil
 }
 
-// wait waits for the writes, sets the saved times, closes the sub-FSs and
+// wait waits for the writes, makes the hard links, sets the saved times
+// (directories' last, as links change them), closes the sub-FSs and
 // returns the first error.
 func (c *copier) wait() error {
 	if c.jobs != nil {
+		c.flush()
 		close(c.jobs)
 		c.wg.Wait()
+	}
+	for _, l := range c.later {
+		if c.failed() {
+			break
+		}
+		err := c.root.Link(l[0], l[1])
+		if errors.Is(err, fs.ErrExist) { // as a file's copy replaces what is there
+			if err = c.root.Remove(l[1]); err == nil {
+				err = c.root.Link(l[0], l[1])
+			}
+		}
+		if err != nil {
+			c.fail(err)
+		}
 	}
 	for i := len(c.after) - 1; i >= 0; i-- {
 		c.after[i]()
@@ -119,10 +169,11 @@ func (c *copier) sub(fsys *ufs.FS, dir string) (*ufs.FS, error) {
 	return sf, nil
 }
 
-// tree copies name in src, and everything under it, to dname in dst.
-// Modes, times and symlinks are kept; hard links become separate files,
-// and devices, fifos and sockets are skipped with a warning.
-func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname string) error {
+// tree copies name in src, and everything under it, to dname in dst,
+// which is dpath in c.root. Modes, times, symlinks and hard links (among
+// the files copied) are kept; devices, fifos and sockets are skipped
+// with a warning.
+func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string) error {
 	if c.failed() {
 		return nil
 	}
@@ -132,24 +183,35 @@ func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname string) error
 	}
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
-		return c.dir(src, name, dst, dname, fi)
+		return c.dir(src, name, dst, dname, dpath, fi)
 	case mode&fs.ModeSymlink != 0:
 		target, err := src.ReadLink(name)
 		if err != nil {
 			return err
 		}
-		if err := dst.Symlink(target, dname); err != nil {
+		err = dst.Symlink(target, dname)
+		if errors.Is(err, fs.ErrExist) { // replaced, as a file's copy replaces what is there
+			if err = dst.Remove(dname); err == nil {
+				err = dst.Symlink(target, dname)
+			}
+		}
+		if err != nil {
 			return err
 		}
 		return dst.Lchtimes(dname, atime(fi), fi.ModTime())
 	case mode.IsRegular():
-		return c.file(src, name, dst, dname)
+		df, err := src.OpenFile(path.Dir(name), os.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		defer df.Close()
+		return c.file(srcDir{libgo.New(src.Kernel()), df.Fd(), path.Dir(name)}, path.Base(name), dst, dname, path.Dir(dpath))
 	}
 	fmt.Fprintf(c.warn, "skipping %s: %s\n", name, fi.Mode().Type())
 	return nil
 }
 
-func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.FileInfo) error {
+func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string, fi fs.FileInfo) error {
 	if err := dst.Mkdir(dname, fi.Mode().Perm()|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -161,25 +223,31 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.
 	if err != nil {
 		return err
 	}
-	ents, err := s.ReadDir(".")
+	df, err := s.OpenFile(".", os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}
+	defer df.Close()
+	ents, err := df.ReadDir(-1)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	sd := srcDir{libgo.New(src.Kernel()), df.Fd(), name}
 	for _, e := range ents {
 		if c.failed() {
 			return nil
 		}
 		if e.Type().IsRegular() {
-			// No lstat by name: the file is opened and fstat'ed, which
-			// saves LKL a path lookup.
-			err = c.file(s, e.Name(), d, e.Name())
+			err = c.file(sd, e.Name(), d, e.Name(), dpath)
 		} else {
-			err = c.tree(s, e.Name(), d, e.Name())
+			err = c.tree(s, e.Name(), d, e.Name(), path.Join(dpath, e.Name()))
 		}
 		if err != nil {
 			return err
 		}
 	}
+	c.flush() // keep the workers busy while the next directory is read
 	c.after = append(c.after, func() {
 		if dname == "." {
 			return // the destination directory itself is left alone
@@ -194,44 +262,73 @@ func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname string, fi fs.
 	return nil
 }
 
-// file reads a regular file and queues its writes: one for a small file,
-// one per chunk for a large one.
-func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string) error {
-	in, err := src.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return err
+// srcDir is a source directory open for file's calls.
+type srcDir struct {
+	l    *libgo.Libc // of the source's kernel
+	fd   int
+	name string // for errors
+}
+
+// file reads the regular file name of sd and queues its writes to dname
+// in dst (which is ddir in c.root): one for a small file, one or one per
+// chunk for a large one. A second name of a file already copied becomes
+// a hard link (made by wait).
+//
+// It is the walker's inner loop (four source-kernel calls per file:
+// openat, fstat, FIEMAP or pread, close), so it calls libgo on sd's fd
+// and reuses its buffers instead of going through ufs.File, whose
+// objects and locks cost the walker as much Go time per file as LKL's
+// own work. name is one component from getdents, opened with O_NOFOLLOW:
+// nothing outside sd can be reached.
+func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) error {
+	perr := func(op string, err error) error {
+		return &fs.PathError{Op: op, Path: path.Join(sd.name, name), Err: err}
 	}
-	defer in.Close()
-	fi, err := in.Stat()
+	// O_NONBLOCK: a fifo put in its place since getdents does not block.
+	fd, err := sd.l.Openat(sd.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return perr("openat", err)
 	}
-	size, perm := fi.Size(), fi.Mode().Perm()
+	defer sd.l.Close(fd)
+	st := &c.st
+	if err := sd.l.Fstat(fd, st); err != nil {
+		return perr("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		fmt.Fprintf(c.warn, "skipping %s: no longer a regular file\n", path.Join(sd.name, name))
+		return nil
+	}
+	size, perm := st.Size, fs.FileMode(st.Mode&0o777)
+	atime, mtime := timeOfSpec(st.Atim), timeOfSpec(st.Mtim)
 	c.prog.files.Add(1)
+	if st.Nlink > 1 {
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := c.links[key]; ok {
+			c.later = append(c.later, [2]string{first, path.Join(ddir, dname)})
+			return nil
+		}
+		c.links[key] = path.Join(ddir, dname)
+	}
 	if size <= chunkSize {
-		data := make([]byte, size)
-		var read func() (int, error)
-		if exts, ok := c.direct.extents(in, size); ok {
-			read = func() (int, error) { return c.direct.read(exts, data) }
-		} else {
-			n, err := io.ReadFull(in, data)
-			if err != nil && err != io.ErrUnexpectedEOF { // a file that shrank is copied as it is now
-				return err
-			}
-			read = func() (int, error) { return n, nil }
+		if exts, ok := c.direct.extents(fd, size); ok {
+			c.run(func() error { return c.copySmall(exts, size, dst, dname, perm, atime, mtime) })
+			return nil
+		}
+		buf := c.getSmall(int(size))
+		n, err := readFullAt(sd.l, fd, *buf, 0) // a file that shrank is copied as it is now
+		if err != nil {
+			c.putSmall(buf)
+			return perr("pread", err)
 		}
 		c.run(func() error {
-			n, err := read()
-			if err != nil {
-				return err
-			}
+			defer c.putSmall(buf)
 			c.prog.bytes.Add(int64(n))
 			out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 			if err != nil {
 				return err
 			}
-			_, err = out.Write(data[:n])
-			return errors.Join(err, out.Chtimes(atime(fi), fi.ModTime()), out.Close())
+			_, err = out.Write((*buf)[:n])
+			return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
 		})
 		return nil
 	}
@@ -243,26 +340,40 @@ func (c *copier) file(src *ufs.FS, name string, dst *ufs.FS, dname string) error
 		return err
 	}
 	c.after = append(c.after, func() {
-		if err := dst.Chtimes(dname, atime(fi), fi.ModTime()); err != nil {
+		if err := dst.Chtimes(dname, atime, mtime); err != nil {
 			c.fail(err)
 		}
 	})
-	if c.direct != nil {
-		if exts, ok := c.direct.extents(in, size); ok {
-			c.copyExtents(exts, size, dst, dname)
-			return nil
-		}
+	if exts, ok := c.direct.extents(fd, size); ok {
+		c.copyExtents(exts, size, dst, dname)
+		return nil
 	}
 	for off := int64(0); off < size; off += chunkSize {
 		buf := c.getBuf()
-		n, err := in.ReadAt(buf[:min(chunkSize, size-off)], off)
-		if err != nil && err != io.EOF {
-			return err
+		n, err := readFullAt(sd.l, fd, buf[:min(chunkSize, size-off)], off)
+		if err != nil {
+			return perr("pread", err)
 		}
 		c.prog.bytes.Add(int64(n))
 		c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 	}
 	return nil
+}
+
+// readFullAt reads p at off of fd, until p is full or the file ends.
+func readFullAt(l *libgo.Libc, fd int, p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := l.Pread(fd, p[n:], off+int64(n))
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
 }
 
 // getBuf returns a chunk buffer, recycled if one is free.
@@ -293,6 +404,30 @@ func (c *copier) writeChunk(buf []byte, n int, dst *ufs.FS, dname string, off in
 	}
 	_, err = out.WriteAt(buf[:n], off)
 	return errors.Join(err, out.Close())
+}
+
+// getSmall returns a buffer of n bytes (n <= chunkSize), recycled if
+// one of its size class is free.
+func (c *copier) getSmall(n int) *[]byte {
+	class := 0
+	for 512<<class < n {
+		class++
+	}
+	if b, ok := c.small[class].Get().(*[]byte); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, 512<<class)
+	return &b
+}
+
+// putSmall recycles a buffer of getSmall.
+func (c *copier) putSmall(b *[]byte) {
+	class := 0
+	for 512<<class < cap(*b) {
+		class++
+	}
+	c.small[class].Put(b)
 }
 
 // allZero reports whether b holds only zero bytes: its first byte is 0

@@ -3,18 +3,25 @@
 # (issue 7's baselines): a 1 GiB file (debugfs -R "dump ...") and a tree
 # of 20,000 files of 1-8 KiB in 200 directories (debugfs -R "rdump ...").
 # Whole processes are timed (LKL boot, mount and halt included), with a
-# warm page cache and every output on tmpfs. Rounds alternate the tools so
-# both see the same moments of a shared machine.
+# warm page cache and every output on tmpfs. Each round runs every tool
+# once per case, in turn, so all of them see the same moments of a shared
+# machine; the summary gives medians and the median of the per-round
+# ratios to debugfs (debugfs time / tool time: above 1 is faster).
 #
-#   BIN=.build/bin ./cmd/demo/cpbench.sh        (make demo builds $BIN/demo)
+#   BIN=.build/bin ./cmd/demo/cpbench.sh        (make build makes $BIN/demo)
+#   REF="/tmp/old/demo /tmp/new/demo" BIN=.build/bin ./cmd/demo/cpbench.sh
+#         (also other demo binaries, each named by its directory: old, new)
 #
 # WORK (default /dev/shm/gk-cpbench) holds the images, made on the first
-# run and reused; ROUNDS (default 5) is the number of rounds.
+# run and reused; ROUNDS (default 5) is the number of rounds; CASES
+# (default "big tree") picks the cases.
 set -euo pipefail
 BIN=${BIN:-.build/bin}
 WORK=${WORK:-/dev/shm/gk-cpbench}
 ROUNDS=${ROUNDS:-5}
+CASES=${CASES:-big tree}
 DEMO=$BIN/demo
+REF=${REF:-}
 PATH=$PATH:/usr/sbin:/sbin
 mkdir -p "$WORK"
 
@@ -44,28 +51,75 @@ fi
 seconds() {
 	local t0 t1
 	t0=$(date +%s.%N)
-	"$@" > /dev/null 2>&1
+	"$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
 	t1=$(date +%s.%N)
 	echo "$t1 - $t0" | bc
 }
 
 out=$WORK/out
+tools=(debugfs demo)
+declare -A bins=([demo]=$DEMO)
+for b in $REF; do
+	name=$(basename "$(dirname "$b")")
+	bins[$name]=$b
+	tools+=("$name")
+done
+# run TOOL CASE: one timed run into a fresh $out, checked afterwards.
+run() {
+	rm -rf "$out" && mkdir -p "$out"
+	local bin=${bins[$1]:-} t
+	case $1/$2 in
+	debugfs/big) t=$(seconds debugfs -R "dump /big.bin $out/big.bin" "$WORK/big.img") ;;
+	debugfs/tree) t=$(seconds debugfs -R "rdump /tree $out" "$WORK/tree.img") ;;
+	*/big) t=$(seconds "$bin" cp-out "$WORK/big.img" /big.bin "$out") ;;
+	*/tree) t=$(seconds "$bin" cp-out "$WORK/tree.img" /tree "$out") ;;
+	esac
+	case $2 in
+	big)
+		[ "$(stat -c %s "$out/big.bin")" = $((1 << 30)) ] || { echo "$1: big.bin has the wrong size" >&2; exit 1; }
+		cmp -s <(tail -c 1048576 "$out/big.bin") <(tail -c 1048576 "$WORK/big.ref") || { echo "$1: big.bin differs" >&2; exit 1; } ;;
+	tree)
+		local n
+		n=$(find "$out/tree" -type f | wc -l)
+		[ "$n" = 20000 ] || { echo "$1 copied $n files, not 20000" >&2; exit 1; } ;;
+	esac
+	echo "$t"
+}
+
+[ -f "$WORK/big.ref" ] || debugfs -R "cat /big.bin" "$WORK/big.img" 2>/dev/null | tail -c 1048576 > "$WORK/big.ref"
 cat "$WORK/big.img" "$WORK/tree.img" > /dev/null # warm the page cache
-printf "%-6s %-22s %10s %10s\n" round case debugfs demo
+declare -A times
+printf "%-6s %-6s" round case; printf " %9s" "${tools[@]}"; echo
 for r in $(seq "$ROUNDS"); do
-	rm -rf "$out" && mkdir -p "$out"
-	a=$(seconds debugfs -R "dump /big.bin $out/big.bin" "$WORK/big.img")
-	rm -rf "$out" && mkdir -p "$out"
-	b=$(seconds "$DEMO" cp-out "$WORK/big.img" /big.bin "$out")
-	cmp -s <(head -c 1048576 "$out/big.bin") <(debugfs -R "cat /big.bin" "$WORK/big.img" 2>/dev/null | head -c 1048576) || { echo "cp-out differs" >&2; exit 1; }
-	printf "%-6s %-22s %9.3fs %9.3fs   (%.0f vs %.0f MB/s)\n" "$r" "1 GiB file" "$a" "$b" \
-		"$(echo "1073.741824 / $a" | bc -l)" "$(echo "1073.741824 / $b" | bc -l)"
-	rm -rf "$out" && mkdir -p "$out"
-	a=$(seconds debugfs -R "rdump /tree $out" "$WORK/tree.img")
-	rm -rf "$out" && mkdir -p "$out"
-	b=$(seconds "$DEMO" cp-out "$WORK/tree.img" /tree "$out")
-	n=$(find "$out/tree" -type f | wc -l)
-	[ "$n" = 20000 ] || { echo "cp-out copied $n files, not 20000" >&2; exit 1; }
-	printf "%-6s %-22s %9.3fs %9.3fs\n" "$r" "20,000-file tree" "$a" "$b"
+	for c in $CASES; do
+		printf "%-6s %-6s" "$r" "$c"
+		# Rotate the order each round: A B C, B C A, ...
+		n=${#tools[@]}
+		for i in $(seq 0 $((n - 1))); do
+			t=${tools[$(((i + r) % n))]}
+			times[$c/$t]+="$(run "$t" "$c") "
+		done
+		for t in "${tools[@]}"; do
+			v=${times[$c/$t]% }; printf " %8.3fs" "${v##* }"
+		done
+		echo
+	done
 done
 rm -rf "$out"
+
+# median of the numbers in $1
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo
+echo "summary over $ROUNDS rounds: median time (min-max); ratio = median over rounds of debugfs time / tool time"
+for c in $CASES; do
+	for t in "${tools[@]}"; do
+		v=${times[$c/$t]}
+		ratios=$(paste -d/ <(tr ' ' '\n' <<<"${times[$c/debugfs]}" | grep .) <(tr ' ' '\n' <<<"$v" | grep .) | bc -l | tr '\n' ' ')
+		m=$(median "$v")
+		extra=""
+		[ "$c" = big ] && extra=$(printf " %5.0f MB/s" "$(echo "1073.741824 / $m" | bc -l)")
+		printf "%-6s %-8s %7.3fs (%.3f-%.3f)%s  ratio %.2f\n" "$c" "$t" "$m" \
+			"$(tr ' ' '\n' <<<"$v" | grep . | sort -g | head -1)" "$(tr ' ' '\n' <<<"$v" | grep . | sort -g | tail -1)" \
+			"$extra" "$(median "$ratios")"
+	done
+done

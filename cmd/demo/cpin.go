@@ -15,8 +15,8 @@ func init() {
 		args:    "[flags] IMAGE HOSTPATH... PATH",
 		summary: "copy host files and directories into a disk image (cptofs)",
 		help: `cp-in copies each HOSTPATH, with everything under it, into the directory
-PATH inside the image (made if missing) under its own name. Modes, times
-and symlinks are kept; hard links become separate files. The image is
+PATH inside the image (made if missing) under its own name. Modes, times,
+symlinks and hard links (between the files copied) are kept. The image is
 unmounted and flushed before cp-in exits. A progress line goes to stderr
 when it is a terminal.
 
@@ -41,7 +41,7 @@ func imageCpIn(f imageFlags, args []string) error {
 		}
 		prog := startProgress(out.err)
 		defer prog.finish()
-		c := newCopier(prog, out.err, 0) // LKL writes: all on this goroutine
+		c := newCopier(dst.(*ufs.FS), prog, out.err, 0) // LKL writes: all on this goroutine
 		if d := dst.(*ufs.FS); d != img.fs {
 			c.subs = append(c.subs, d)
 		}
@@ -53,7 +53,7 @@ func imageCpIn(f imageFlags, args []string) error {
 			}
 			parent := ufs.New(sys.Host(), filepath.Dir(abs))
 			c.subs = append(c.subs, parent)
-			if err := c.tree(parent, filepath.Base(abs), dst.(*ufs.FS), filepath.Base(abs)); err != nil {
+			if err := c.tree(parent, filepath.Base(abs), dst.(*ufs.FS), filepath.Base(abs), filepath.Base(abs)); err != nil {
 				c.fail(err)
 				break
 			}

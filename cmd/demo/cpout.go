@@ -17,8 +17,9 @@ func init() {
 		summary: "copy files and directories out of a disk image into a host directory (cpfromfs)",
 		help: `cp-out copies each PATH inside the image, with everything under it, into
 HOSTDIR (which must exist) under its own name; PATH / copies the image's
-whole tree into HOSTDIR. Modes, times and symlinks are kept; hard links
-become separate files; devices, fifos and sockets are skipped. A progress
+whole tree into HOSTDIR. Modes, times, symlinks and hard
+links (between the files copied) are kept; devices, fifos and sockets are
+skipped. A progress
 line goes to stderr when it is a terminal.
 
 ` + imageHelp,
@@ -46,13 +47,13 @@ func imageCpOut(f imageFlags, args []string) error {
 		// keep it on one thread, which LKL knows as one task.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		c := newCopier(prog, out.err, copyWorkers)
+		c := newCopier(host, prog, out.err, copyWorkers)
 		d, closeDirect := newDirect(img)
 		defer closeDirect()
 		c.direct = d
 		for _, p := range args[:len(args)-1] {
 			name := imagePath(p)
-			if err := c.tree(img.fs, name, host, destName(name)); err != nil {
+			if err := c.tree(img.fs, name, host, destName(name), destName(name)); err != nil {
 				c.fail(err)
 				break
 			}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
@@ -27,9 +32,17 @@ import (
 // Anything else is copied through LKL.
 
 // direct is the image file on the host and the source kernel's libc.
+//
+// The bytes go from the image file to the output with copy_file_range(2)
+// on the host, which copies once, in the host kernel (page cache to page
+// cache); where the host refuses that (the image and the output on
+// different file systems, say), with pread and pwrite through a buffer.
 type direct struct {
-	img *ufs.File // the image, read-only, on the host
-	l   *libgo.Libc
+	img   *ufs.File // the image, read-only, on the host
+	l     *libgo.Libc
+	host  *libgo.Libc
+	nocfr atomic.Bool          // copy_file_range was refused: use pread/pwrite
+	batch []libgo.FiemapExtent // extents's, reused (only the walker calls it)
 }
 
 // newDirect returns a direct copier for img, or nil where direct copies
@@ -48,7 +61,7 @@ func newDirect(img *image) (*direct, func()) {
 	if err != nil {
 		return nil, func() {}
 	}
-	return &direct{img: f, l: libgo.New(img.fs.Kernel())}, func() { f.Close() }
+	return &direct{img: f, l: libgo.New(img.fs.Kernel()), host: libgo.New(sys.Host())}, func() { f.Close() }
 }
 
 // unsafeExtent are the extent flags under which the bytes in the image
@@ -57,16 +70,20 @@ const unsafeExtent = libgo.FIEMAP_EXTENT_UNKNOWN | libgo.FIEMAP_EXTENT_DELALLOC 
 	libgo.FIEMAP_EXTENT_DATA_ENCRYPTED | libgo.FIEMAP_EXTENT_NOT_ALIGNED | libgo.FIEMAP_EXTENT_DATA_INLINE |
 	libgo.FIEMAP_EXTENT_DATA_TAIL
 
-// extents returns the extents of the file open as in (size bytes), or
-// false if any of them cannot be copied directly, or d is nil.
-func (d *direct) extents(in *ufs.File, size int64) ([]libgo.FiemapExtent, bool) {
+// extents returns the extents of the file open as fd on the source
+// kernel (size bytes), or false if any of them cannot be copied
+// directly, or d is nil.
+func (d *direct) extents(fd int, size int64) ([]libgo.FiemapExtent, bool) {
 	if d == nil {
 		return nil, false
 	}
 	var all []libgo.FiemapExtent
-	batch := make([]libgo.FiemapExtent, min(256, 1+size/4096))
+	if d.batch == nil {
+		d.batch = make([]libgo.FiemapExtent, 256)
+	}
+	batch := d.batch[:min(256, 1+size/4096)]
 	for start := uint64(0); start < uint64(size); {
-		n, err := d.l.IoctlFiemap(in.Fd(), start, uint64(size)-start, 0, batch)
+		n, err := d.l.IoctlFiemap(fd, start, uint64(size)-start, 0, batch)
 		if err != nil {
 			return nil, false
 		}
@@ -88,45 +105,101 @@ func (d *direct) extents(in *ufs.File, size int64) ([]libgo.FiemapExtent, bool) 
 	return all, true
 }
 
-// copyExtents queues the copy of each written extent (clipped to size)
-// from the image file to dname, in chunks; the rest of the file stays a
-// hole.
+// copyExtents queues the copy of the written extents of a file (clipped
+// to size) from the image file to dname: one job, copying in order. The
+// rest of the file stays a hole. Writers of one file serialize on its
+// inode lock: with one job per 8 MiB on four workers, 15% of cp-out's
+// CPU was spinning on that lock (rwsem_spin_on_owner) and the copy was
+// no faster.
 func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string) {
-	for _, e := range exts {
-		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 {
-			continue
+	c.run(func() error {
+		out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
+		if err != nil {
+			return err
 		}
-		end := min(int64(e.Logical+e.Length), size)
-		for off := int64(e.Logical); off < end; off += chunkSize {
-			n := min(chunkSize, end-off)
-			phys := int64(e.Physical) + off - int64(e.Logical)
-			c.run(func() error {
-				buf := c.getBuf()
-				m, err := c.direct.img.ReadAt(buf[:n], phys)
-				if err != nil && err != io.EOF {
-					return err
-				}
-				if int64(m) < n {
-					return io.ErrUnexpectedEOF // an extent past the image's end
-				}
-				c.prog.bytes.Add(n)
-				return c.writeChunk(buf, m, dst, dname, off)
-			})
+		for _, e := range exts {
+			if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || int64(e.Logical) >= size {
+				continue
+			}
+			for off, end := int64(e.Logical), min(int64(e.Logical+e.Length), size); off < end && err == nil; off += chunkSize {
+				err = c.direct.copy(c, out, off, int64(e.Physical)+off-int64(e.Logical), min(chunkSize, end-off))
+			}
+			if err != nil {
+				break
+			}
 		}
-	}
+		return errors.Join(err, out.Close())
+	})
 }
 
-// read fills data, a whole small file, from the image file at its
-// extents (clipped to len(data)); holes and unwritten extents stay zero.
-func (d *direct) read(exts []libgo.FiemapExtent, data []byte) (int, error) {
+// copySmall copies a file of size bytes at most chunkSize, whose extents
+// are exts, from the image file to a new dname in dst, with its mode and
+// times; holes and unwritten extents stay holes.
+func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
+	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	end := int64(0)
 	for _, e := range exts {
-		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || e.Logical >= uint64(len(data)) {
+		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || int64(e.Logical) >= size {
 			continue
 		}
-		end := min(e.Logical+e.Length, uint64(len(data)))
-		if _, err := d.img.ReadAt(data[e.Logical:end], int64(e.Physical)); err != nil {
-			return 0, err
+		n := min(int64(e.Logical+e.Length), size) - int64(e.Logical)
+		if err = c.direct.copy(c, out, int64(e.Logical), int64(e.Physical), n); err != nil {
+			break
 		}
+		end = int64(e.Logical) + n
 	}
-	return len(data), nil
+	if err == nil && end < size {
+		err = out.Truncate(size) // a hole at the end
+	}
+	return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
+}
+
+// copy copies n bytes at phys in the image file to off in out.
+func (d *direct) copy(c *copier, out *ufs.File, off, phys, n int64) error {
+	for n > 0 && !d.nocfr.Load() {
+		m, err := d.host.CopyFileRange(d.img.Fd(), &phys, out.Fd(), &off, int(n), 0)
+		if err != nil {
+			if !cfrRefused(err) {
+				return &fs.PathError{Op: "copy_file_range", Path: out.Name(), Err: err}
+			}
+			d.nocfr.Store(true)
+			break
+		}
+		if m == 0 {
+			return io.ErrUnexpectedEOF // an extent past the image's end
+		}
+		c.prog.bytes.Add(int64(m))
+		n -= int64(m)
+	}
+	if n == 0 {
+		return nil
+	}
+	buf := c.getSmall(int(min(n, chunkSize)))
+	defer c.putSmall(buf)
+	for n > 0 {
+		b := (*buf)[:min(n, int64(len(*buf)))]
+		m, err := d.img.ReadAt(b, phys)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if m < len(b) {
+			return io.ErrUnexpectedEOF // an extent past the image's end
+		}
+		if _, err := out.WriteAt(b, off); err != nil {
+			return err
+		}
+		c.prog.bytes.Add(int64(m))
+		n, off, phys = n-int64(m), off+int64(m), phys+int64(m)
+	}
+	return nil
+}
+
+// cfrRefused reports whether a copy_file_range error means "not between
+// these two files" rather than a failed copy.
+func cfrRefused(err error) bool {
+	return errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EPERM)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,18 @@ func imageSrc(t *testing.T) string {
 	copy(big[len(big)-3:], "end")
 	require.NoError(t, os.WriteFile(filepath.Join(src, "big.bin"), big, 0o600))
 	return src
+}
+
+// requireHardLink fails unless a and b are the same file (one inode
+// with two links).
+func requireHardLink(t *testing.T, a, b string) {
+	t.Helper()
+	fa, err := os.Lstat(a)
+	require.NoError(t, err)
+	fb, err := os.Lstat(b)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(fa, fb), "%s and %s are one file", a, b)
+	require.EqualValues(t, 2, fa.Sys().(*syscall.Stat_t).Nlink, a)
 }
 
 // treeOf lists a host tree as "name type size" lines, with file contents
@@ -117,6 +130,10 @@ func TestImageTools(t *testing.T) {
 		srcFI, _ := os.Stat(filepath.Join(src, "a/b/c/deep.txt"))
 		dstFI, _ := os.Stat(filepath.Join(dst, "a/b/c/deep.txt"))
 		require.Equal(t, srcFI.ModTime().Unix(), dstFI.ModTime().Unix(), "times kept (mke2fs -d keeps seconds)")
+		requireHardLink(t, filepath.Join(dst, "hello.txt"), filepath.Join(dst, "a/hard"))
+		dirFI, _ := os.Stat(filepath.Join(dst, "a"))
+		srcDirFI, _ := os.Stat(filepath.Join(src, "a"))
+		require.Equal(t, srcDirFI.ModTime().Unix(), dirFI.ModTime().Unix(), "the link leaves its directory's time alone")
 
 		// --readonly=false: no direct copies from the image file (see
 		// direct.go); every byte comes through LKL.
@@ -143,6 +160,14 @@ func TestImageTools(t *testing.T) {
 		_, stderr, code = demo(t, nil, "cp-out", rw, "/copied/src", dst)
 		require.Zero(t, code, stderr)
 		require.Equal(t, treeOf(t, src), treeOf(t, filepath.Join(dst, "src")))
+		requireHardLink(t, filepath.Join(dst, "src/hello.txt"), filepath.Join(dst, "src/a/hard"))
+		require.Contains(t, imagetest.Run(t, "debugfs", "-R", "stat /copied/src/a/hard", rw), "Links: 2", "cp-in made a hard link")
+
+		// A second cp-in over the same place replaces files and links.
+		_, stderr, code = demo(t, nil, "cp-in", rw, src, "/copied")
+		require.Zero(t, code, stderr)
+		imagetest.Run(t, "e2fsck", "-fn", rw)
+		require.Contains(t, imagetest.Run(t, "debugfs", "-R", "stat /copied/src/a/hard", rw), "Links: 2")
 
 		before, err := os.ReadFile(img)
 		require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -427,4 +428,46 @@ func TestConsoleFDs(t *testing.T) {
 // on LKL: pipes in LKL, stack buffers, stack growth during calls, GC loop.
 func TestPointerSafetyOnLKL(t *testing.T) {
 	kerneltest.PointerStress(t, kern, 1000)
+}
+
+// TestPathArguments checks how LKL copies a path argument in
+// (getname → strncpy_from_user, a host strnlen + memcpy with
+// third_party/lkl's CONFIG_GOKERNEL_FAST_GETNAME): the name ends at its
+// first NUL whatever follows it, a name longer than the first copy
+// (EMBEDDED_NAME_MAX, ~4 KiB less a header) is copied again whole, and
+// one with no NUL within PATH_MAX bytes is ENAMETOOLONG.
+func TestPathArguments(t *testing.T) {
+	writeFile(t, "/path_args", []byte("P"))
+	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, "/path_args"))))
+	long := func(n int) string { // "/" + "./"... + "path_args", n bytes
+		pad := n - len("/path_args")
+		return "/" + strings.Repeat("./", pad/2) + strings.Repeat("/", pad%2) + "path_args"
+	}
+	tests := []struct {
+		name string
+		buf  []byte // passed as is: the test adds no NUL
+		want unix.Errno
+	}{
+		{"plain", []byte("/path_args\x00"), 0},
+		{"bytes after the NUL are ignored", []byte("/path_args\x00/nope\xff\xff"), 0},
+		{"a NUL at the first byte", []byte("\x00/path_args\x00"), unix.ENOENT},
+		{"4000 bytes (one copy)", []byte(long(4000) + "\x00"), 0},
+		{"4095 bytes (copied twice)", []byte(long(unix.PathMax-1) + "\x00"), 0},
+		{"4096 bytes, NUL at PATH_MAX", []byte(long(unix.PathMax) + "\x00"), unix.ENAMETOOLONG},
+		{"no NUL within PATH_MAX", []byte(long(unix.PathMax+100) + "\x00"), unix.ENAMETOOLONG},
+		{"a component of 256 bytes", []byte("/" + strings.Repeat("x", 256) + "\x00"), unix.ENAMETOOLONG},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fd, e := call(unix.SYS_OPEN, uintptr(unsafe.Pointer(&tc.buf[0])), unix.O_RDONLY)
+			require.Equal(t, tc.want, e)
+			if e != 0 {
+				return
+			}
+			defer call(unix.SYS_CLOSE, fd)
+			b := make([]byte, 4)
+			require.Equal(t, uintptr(1), mustCall(t, "read", unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), 4))
+			require.Equal(t, byte('P'), b[0])
+		})
+	}
 }
