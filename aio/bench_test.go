@@ -66,3 +66,34 @@ func BenchmarkWake(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkWakeBlocked measures what a loop waiting in another goroutine
+// sees: per op, one goroutine wakes a Wait(-1) blocked in the kernel in
+// another, and waits until it has returned. On LKL this is a task woken by
+// another thread's system call, which used to wait for LKL's next timer
+// tick (third_party/lkl fix 12, CONFIG_GOKERNEL_RUN_WOKEN).
+func BenchmarkWakeBlocked(b *testing.B) {
+	eachKernel(b, func(b *testing.B, k sys.Kernel) {
+		wk := newWatchKernel(k)
+		p := newPoller(b, wk)
+		ready, done := make(chan struct{}), make(chan error)
+		go func() {
+			events := make([]aio.Event, 8)
+			for range ready {
+				_, err := p.Wait(events, -1)
+				done <- err
+			}
+		}()
+		defer close(ready)
+		for b.Loop() {
+			ready <- struct{}{}
+			<-wk.blocking // the waiter is entering epoll_pwait
+			if err := p.Wake(); err != nil {
+				b.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -73,6 +73,12 @@ config GOKERNEL_FAST_GETNAME
 	default n
 	help
 	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+
+config GOKERNEL_RUN_WOKEN
+	bool "gokernel: a host thread leaving LKL runs the tasks it woke"
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
 EOF
 
 # 5. Fast boot, part 1: btrfs pulls in lib/raid6, whose initcall
@@ -195,3 +201,16 @@ EOF
 perl -0pi -e 's|(extern void \*memmove\(void \*, const void \*, __kernel_size_t\);\n#endif\n)|$1#ifdef CONFIG_GOKERNEL_FAST_GETNAME\t/* fix 11 */\n#define __HAVE_ARCH_STRNCPY\n#define __HAVE_ARCH_STRNLEN\nextern char *strncpy(char *, const char *, __kernel_size_t);\nextern __kernel_size_t strnlen(const char *, __kernel_size_t);\n#endif\n|' arch/lkl/include/asm/string.h
 has arch/lkl/include/asm/string.h 'extern __kernel_size_t strnlen(const char *, __kernel_size_t);'
 has include/asm-generic/uaccess.h '#ifndef __strncpy_from_user'
+
+# 12. A system call that wakes another task (a write to an eventfd or a socket
+#     that another thread's epoll_wait or read sleeps on) leaves it runnable,
+#     but when the caller leaves LKL, lkl_cpu_put() only schedules if
+#     need_resched() is set, and CFS does not always set it on a wakeup. The
+#     woken task then waits for the next timer tick (up to 10 ms), or for
+#     ever when no timer is pending: a blocked epoll_wait missed an eventfd
+#     wake, and Halt found calls still blocked. With CONFIG_GOKERNEL_RUN_WOKEN,
+#     a host task leaving LKL while other tasks are runnable schedules too
+#     (as later LKL versions do), so the woken task runs at once and the
+#     caller still returns without waiting (thread_sched_jb jumps back).
+sed -i 's|^\tif (need_resched() && cpu.count == 1) {$|#ifdef CONFIG_GOKERNEL_RUN_WOKEN\n\tif ((need_resched() \|\| (test_thread_flag(TIF_HOST_THREAD) \&\& !single_task_running())) \&\& cpu.count == 1) {\t/* gokernel: run woken tasks */\n#else\n&\n#endif|' arch/lkl/kernel/cpu.c
+has arch/lkl/kernel/cpu.c '!single_task_running())) && cpu.count == 1) {	/* gokernel: run woken tasks */'
