@@ -1,0 +1,269 @@
+package usernet_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gokernel/gokernel/sys/lkl/usernet"
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// guest is a second netstack standing in for LKL on the other end of the
+// socketpair, addressed as QEMU's guest.
+type guest struct {
+	s  *stack.Stack
+	fd int
+}
+
+func (g *guest) close() {
+	g.s.RemoveNIC(1)
+	g.s.Destroy()
+	unix.Close(g.fd)
+}
+
+func (g *guest) addr(ip string, port uint16) tcpip.FullAddress {
+	return tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(netip.MustParseAddr(ip).As4()), Port: port}
+}
+
+// start makes a socketpair, a Network on one end and a guest on the other.
+func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := usernet.New(fds[1], cfg)
+	if err != nil {
+		unix.Close(fds[0])
+		t.Fatal(err)
+	}
+	ep, err := fdbased.New(&fdbased.Options{FDs: []int{fds[0]}, MTU: 1500, EthernetHeader: true,
+		Address: tcpip.LinkAddress([]byte{0x52, 0x54, 0, 0x12, 0x34, 0x56})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
+	})
+	g := &guest{s: s, fd: fds[0]}
+	if e := s.CreateNIC(1, ep); e != nil {
+		t.Fatal(e)
+	}
+	s.AddProtocolAddress(1, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber,
+		AddressWithPrefix: tcpip.AddrFrom4([4]byte{10, 0, 2, 15}).WithPrefix()}, stack.AddressProperties{})
+	sn, _ := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{}), tcpip.MaskFromBytes([]byte{0, 0, 0, 0}))
+	s.SetRouteTable([]tcpip.Route{{Destination: sn, Gateway: tcpip.AddrFrom4([4]byte{10, 0, 2, 2}), NIC: 1}})
+	t.Cleanup(func() {
+		n.Close()
+		g.close()
+	})
+	return n, g
+}
+
+// echoTCP serves TCP echo on host loopback until the test ends.
+func echoTCP(t *testing.T) *net.TCPAddr {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return l.Addr().(*net.TCPAddr)
+}
+
+// echoUDP serves UDP echo on host loopback, prefixing each answer.
+func echoUDP(t *testing.T, prefix string) *net.UDPAddr {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			n, a, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte(prefix), buf[:n]...), a)
+		}
+	}()
+	t.Cleanup(func() { pc.Close(); <-done })
+	return pc.LocalAddr().(*net.UDPAddr)
+}
+
+// roundTrip writes msg, half-closes and expects msg back, then EOF.
+func roundTrip(t *testing.T, c net.Conn, msg []byte) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		c.Write(msg)
+		c.(interface{ CloseWrite() error }).CloseWrite()
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo: got %d bytes (err %v), want %d", len(got), err, len(msg))
+	}
+}
+
+func TestNAT(t *testing.T) {
+	tcpEcho := echoTCP(t)
+	udpEcho := echoUDP(t, "udp:")
+	dnsEcho := echoUDP(t, "dns:")
+	_, g := start(t, usernet.Config{Resolver: dnsEcho.String()})
+	msg := bytes.Repeat([]byte("gokernel"), 1<<16)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	t.Run("tcp via gateway", func(t *testing.T) {
+		c, err := gonet.DialContextTCP(ctx, g.s, g.addr("10.0.2.2", uint16(tcpEcho.Port)), ipv4.ProtocolNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		roundTrip(t, c, msg)
+	})
+	t.Run("tcp refused", func(t *testing.T) {
+		_, err := gonet.DialContextTCP(ctx, g.s, g.addr("10.0.2.2", 1), ipv4.ProtocolNumber)
+		if err == nil {
+			t.Fatal("connect to a closed host port succeeded")
+		}
+	})
+	udpCases := []struct {
+		name, ip string
+		port     uint16
+		want     string
+	}{
+		{"udp via gateway", "10.0.2.2", uint16(udpEcho.Port), "udp:ping"},
+		{"dns forwarder", "10.0.2.3", 53, "dns:ping"},
+	}
+	for _, tc := range udpCases {
+		t.Run(tc.name, func(t *testing.T) {
+			raddr := g.addr(tc.ip, tc.port)
+			c, err := gonet.DialUDP(g.s, nil, &raddr, ipv4.ProtocolNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 100)
+			n, err := c.Read(buf)
+			if err != nil || string(buf[:n]) != tc.want {
+				t.Fatalf("got %q, %v; want %q", buf[:n], err, tc.want)
+			}
+		})
+	}
+}
+
+func TestForward(t *testing.T) {
+	n, g := start(t, usernet.Config{})
+	l, err := gonet.ListenTCP(g.s, g.addr("10.0.2.15", 80), ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	defer func() { l.Close(); <-done }()
+	addr, err := n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, bytes.Repeat([]byte("forward!"), 1<<15))
+
+	// Nobody listens on guest port 81: the host connection is reset,
+	// which the client may already see in Dial.
+	addr, err = n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 81})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		return
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read from a forward to a closed guest port succeeded")
+	}
+}
+
+func TestForwardUDP(t *testing.T) {
+	n, g := start(t, usernet.Config{})
+	pc, err := gonet.DialUDP(g.s, &tcpip.FullAddress{NIC: 1, Port: 53}, nil, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 100)
+		for {
+			k, a, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("guest:"), buf[:k]...), a)
+		}
+	}()
+	addr, err := n.Forward(usernet.Forward{Network: "udp", Host: "127.0.0.1:0", GuestPort: 53})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("hi"))
+	buf := make([]byte, 100)
+	k, err := c.Read(buf)
+	if err != nil || string(buf[:k]) != "guest:hi" {
+		t.Fatalf("got %q, %v", buf[:k], err)
+	}
+}
