@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
 
 // Config is how an LKL kernel boots: memory, kernel command line, disks to
@@ -62,9 +65,15 @@ type Config struct {
 	Mount string `json:"mount,omitempty"`
 	// Disks are disk images attached before boot and mounted after it.
 	Disks []Disk `json:"disks,omitempty"`
-	// Interfaces are network devices. They are parsed and checked; the
-	// networking issue makes them work.
+	// Interfaces are network devices (see Interface).
 	Interfaces []Interface `json:"interfaces,omitempty"`
+	// Forward lists port forwards from the host into LKL through the
+	// first interface of type "user", like QEMU's hostfwd:
+	// "tcp:127.0.0.1:8080:80" accepts TCP on the host's 127.0.0.1:8080 and
+	// connects each connection to port 80 of LKL's address;
+	// "udp:127.0.0.1:5353:53" relays datagrams. Host port 0 picks a free
+	// port (Kernel.Forwards reports it).
+	Forward []string `json:"forward,omitempty"`
 }
 
 // DefaultMemory is the kernel memory used when Config.Memory is empty.
@@ -86,7 +95,20 @@ type Disk struct {
 	MountPoint string `json:"mountpoint,omitempty"`
 }
 
-// Interface is a network interface, with lkl-hijack's keys.
+// Interface is a network interface, with lkl-hijack's keys plus resolver.
+//
+//   - Type "user" is a rootless user network (package usernet): LKL's
+//     virtio-net device on one end of a host socketpair, gVisor's netstack
+//     on the other as router, NAT and DNS forwarder. Defaults follow QEMU:
+//     ip 10.0.2.15, masklen 24, gateway 10.0.2.2 (which is the host's
+//     127.0.0.1), DNS 10.0.2.3 (forwarded to Resolver), nameserver 10.0.2.3.
+//   - Type "tap" is LKL's TAP device on the host's TAP interface named by
+//     Param (the process must be allowed to open /dev/net/tun).
+//
+// MTU, IP/MaskLen, IPv6/MaskLen6, MAC, Offload (virtio-net feature bits)
+// and Neigh ("ip|mac;...") work as in lkl-hijack. IfGateway and
+// IfGateway6 become default routes (this LKL has no per-interface routing
+// tables). Qdisc is refused: this LKL build has no qdisc helper.
 type Interface struct {
 	Type       string `json:"type"`
 	Param      string `json:"param,omitempty"`
@@ -101,6 +123,10 @@ type Interface struct {
 	Offload    string `json:"offload,omitempty"`
 	Neigh      string `json:"neigh,omitempty"`
 	Qdisc      string `json:"qdisc,omitempty"`
+	// Resolver is gokernel's key for type "user": the host's DNS server
+	// ("ip" or "ip:port") that the DNS forwarder asks. Empty means the
+	// first nameserver of the host's /etc/resolv.conf.
+	Resolver string `json:"resolver,omitempty"`
 }
 
 // FSTypes are the file system types the kernel is built with. ext4 also
@@ -216,6 +242,7 @@ func (c *Config) Validate() error {
 			mounts[mp] = i
 		}
 	}
+	user := false
 	for i, ifc := range c.Interfaces {
 		if err := ifc.validate(); err != nil {
 			var ce *ConfigError
@@ -223,6 +250,16 @@ func (c *Config) Validate() error {
 				ce.Key = fmt.Sprintf("interfaces[%d].%s", i, ce.Key)
 			}
 			return err
+		}
+		user = user || ifc.Type == "user"
+	}
+	for i, f := range c.Forward {
+		key := fmt.Sprintf("forward[%d]", i)
+		if _, err := usernet.ParseForward(f); err != nil {
+			return bad(key, f, "%v", err)
+		}
+		if !user {
+			return bad(key, f, "port forwards need an interface of type user")
 		}
 	}
 	return nil
@@ -298,6 +335,19 @@ func (ifc *Interface) validate() error {
 		if root, kind, ok := strings.Cut(e, "|"); !ok || root == "" || kind == "" {
 			return bad("qdisc", ifc.Qdisc, "want root|type;..., not %q", e)
 		}
+	}
+	if ifc.Resolver != "" {
+		if ifc.Type != "user" {
+			return bad("resolver", ifc.Resolver, "only interfaces of type user have a DNS forwarder")
+		}
+		if _, err := netip.ParseAddr(ifc.Resolver); err != nil {
+			if _, err := netip.ParseAddrPort(ifc.Resolver); err != nil {
+				return bad("resolver", ifc.Resolver, "want ip or ip:port")
+			}
+		}
+	}
+	if ifc.Type == "tap" && ifc.Param == "" {
+		return bad("param", ifc.Param, "a tap interface needs the host TAP device's name")
 	}
 	return nil
 }

@@ -136,6 +136,7 @@ type Network struct {
 	cfg   Config
 	stack *stack.Stack
 	fd    int
+	stops []int // fdbased's stop eventfds (stopfd.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -156,15 +157,16 @@ func New(fd int, cfg Config) (*Network, error) {
 		return nil, err
 	}
 	ep, err := fdbased.New(&fdbased.Options{
-		FDs:                []int{fd},
-		MTU:                uint32(cfg.MTU),
-		EthernetHeader:     true,
-		Address:            tcpip.LinkAddress([]byte{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02}),
-		PacketDispatchMode: fdbased.RecvMMsg,
+		FDs:            []int{fd},
+		MTU:            uint32(cfg.MTU),
+		EthernetHeader: true,
+		Address:        tcpip.LinkAddress([]byte{0x52, 0x55, 0x0a, 0x00, 0x02, 0x02}),
+		// Readv, not RecvMMsg: for RecvMMsg this gVisor version first
+		// makes a readv dispatcher and then drops it without closing its
+		// fds or stopping its goroutines (fdbased.createInboundDispatcher).
+		PacketDispatchMode: fdbased.Readv,
 		// One processor: packets are delivered on the dispatcher's
-		// goroutine. With more, this gVisor version starts processor
-		// goroutines for a readv dispatcher that RecvMMsg then replaces,
-		// and nothing ever stops them (fdbased.createInboundDispatcher).
+		// goroutine, no hand-off.
 		ProcessorsPerChannel: 1,
 		RXChecksumOffload:    cfg.ChecksumOffload,
 		TXChecksumOffload:    cfg.ChecksumOffload,
@@ -177,7 +179,7 @@ func New(fd int, cfg Config) (*Network, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	n := &Network{cfg: cfg, stack: s, fd: fd, conns: map[net.Conn]struct{}{}}
+	n := &Network{cfg: cfg, stack: s, fd: fd, stops: stopFDs(ep), conns: map[net.Conn]struct{}{}}
 	if err := n.setup(ep); err != nil {
 		n.stop()
 		return nil, err
@@ -188,6 +190,18 @@ func New(fd int, cfg Config) (*Network, error) {
 // setup attaches the link and installs addresses, routes and forwarders.
 func (n *Network) setup(ep stack.LinkEndpoint) error {
 	s := n.stack
+	// Handlers and options come first: the link delivers packets as soon
+	// as the NIC exists.
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	buf := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &buf)
+	sbuf := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sbuf)
+	tf := tcp.NewForwarder(s, 0, 1024, n.natTCP)
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tf.HandlePacket)
+	uf := udp.NewForwarder(s, n.natUDP)
+	s.SetTransportProtocolHandler(udp.ProtocolNumber, uf.HandlePacket)
 	if e := s.CreateNIC(nicID, ep); e != nil {
 		return fmt.Errorf("usernet: create NIC: %s", e)
 	}
@@ -212,17 +226,6 @@ func (n *Network) setup(ep stack.LinkEndpoint) error {
 		return fmt.Errorf("usernet: spoofing: %s", e)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: header4Any(), NIC: nicID}})
-	sack := tcpip.TCPSACKEnabled(true)
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	buf := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &buf)
-	sbuf := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sbuf)
-
-	tf := tcp.NewForwarder(s, 0, 1024, n.natTCP)
-	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tf.HandlePacket)
-	uf := udp.NewForwarder(s, n.natUDP)
-	s.SetTransportProtocolHandler(udp.ProtocolNumber, uf.HandlePacket)
 	return nil
 }
 
@@ -266,6 +269,9 @@ func (n *Network) stop() {
 	n.stack.RemoveNIC(nicID)
 	n.stack.Destroy()
 	unix.Close(n.fd)
+	for _, fd := range n.stops {
+		unix.Close(fd)
+	}
 }
 
 // track registers a host-side connection so Close can interrupt it; it

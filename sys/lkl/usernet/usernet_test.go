@@ -3,9 +3,11 @@ package usernet_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -23,19 +25,46 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails on goroutines or host fds left behind by the tests.
+func TestMain(m *testing.M) {
+	// The runtime's poller fds open on first use; open them now.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
+	before := openFDs()
+	code := m.Run()
+	if after := openFDs(); code == 0 && after != before {
+		fmt.Fprintf(os.Stderr, "host fds: %d before the tests, %d after\n", before, after)
+		code = 1
+	}
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func openFDs() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return len(entries)
+}
 
 // guest is a second netstack standing in for LKL on the other end of the
 // socketpair, addressed as QEMU's guest.
 type guest struct {
-	s  *stack.Stack
-	fd int
+	s     *stack.Stack
+	fd    int
+	stops []int
 }
 
 func (g *guest) close() {
 	g.s.RemoveNIC(1)
 	g.s.Destroy()
 	unix.Close(g.fd)
+	for _, fd := range g.stops {
+		unix.Close(fd)
+	}
 }
 
 func (g *guest) addr(ip string, port uint16) tcpip.FullAddress {
@@ -63,7 +92,7 @@ func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	g := &guest{s: s, fd: fds[0]}
+	g := &guest{s: s, fd: fds[0], stops: usernet.StopFDs(ep)}
 	if e := s.CreateNIC(1, ep); e != nil {
 		t.Fatal(e)
 	}
