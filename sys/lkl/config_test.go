@@ -96,6 +96,7 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"bad offload", `{"interfaces":[{"type":"user","offload":"lots"}]}`, `interfaces[0].offload="lots"`},
 		{"bad neigh", `{"interfaces":[{"type":"user","neigh":"10.0.0.1"}]}`, `interfaces[0].neigh=`},
 		{"bad qdisc", `{"interfaces":[{"type":"user","qdisc":"fq"}]}`, `interfaces[0].qdisc=`},
+		{"user mtu too big", `{"interfaces":[{"type":"user","mtu":"65000"}]}`, `interfaces[0].mtu="65000"`},
 		{"tap without param", `{"interfaces":[{"type":"tap"}]}`, `interfaces[0].param=""`},
 		{"resolver on tap", `{"interfaces":[{"type":"tap","param":"t0","resolver":"1.1.1.1"}]}`, `interfaces[0].resolver="1.1.1.1"`},
 		{"bad resolver", `{"interfaces":[{"type":"user","resolver":"dns"}]}`, `interfaces[0].resolver="dns"`},
@@ -131,7 +132,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestParseConfigUserNetwork(t *testing.T) {
 	c, err := lkl.ParseConfig([]byte(`{
-	  "interfaces":[{"type":"user","resolver":"127.0.0.1:5353","mtu":"9000"}],
+	  "interfaces":[{"type":"user","resolver":"127.0.0.1:5353","mtu":"1500"}],
 	  "forward":["tcp:127.0.0.1:8080:80","udp:[::1]:5353:53"]
 	}`))
 	require.NoError(t, err)
