@@ -113,6 +113,12 @@ func echoTCP(t *testing.T) *net.TCPAddr {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveEcho(t, l)
+	return l.Addr().(*net.TCPAddr)
+}
+
+// serveEcho echoes every connection accepted on l until the test ends.
+func serveEcho(t *testing.T, l net.Listener) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -125,7 +131,6 @@ func echoTCP(t *testing.T) *net.TCPAddr {
 		}
 	}()
 	t.Cleanup(func() { l.Close(); <-done })
-	return l.Addr().(*net.TCPAddr)
 }
 
 // echoUDP serves UDP echo on host loopback, prefixing each answer.
@@ -222,18 +227,7 @@ func TestForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	defer func() { l.Close(); <-done }()
+	serveEcho(t, l)
 	addr, err := n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 80})
 	if err != nil {
 		t.Fatal(err)
