@@ -19,8 +19,13 @@ import (
 // host first, so that a refused connection is refused to the guest too
 // (with a reset), then completes the handshake and splices.
 func (n *Network) natTCP(r *tcp.ForwarderRequest) {
+	if !n.enter() {
+		r.Complete(true)
+		return
+	}
+	defer n.wg.Done()
 	id := r.ID()
-	host, err := n.cfg.Dial("tcp", n.hostAddr(id.LocalAddress, id.LocalPort))
+	host, err := n.cfg.Dial(n.ctx, "tcp", n.hostAddr(id.LocalAddress, id.LocalPort))
 	if err != nil {
 		r.Complete(true)
 		return
@@ -100,8 +105,12 @@ func closeWrite(c net.Conn) func() error {
 // a host socket for the flow and relays both ways until the flow has been
 // idle for Config.UDPIdle.
 func (n *Network) natUDP(r *udp.ForwarderRequest) bool {
+	if !n.enter() {
+		return false
+	}
+	defer n.wg.Done()
 	id := r.ID()
-	host, err := n.cfg.Dial("udp", n.hostAddr(id.LocalAddress, id.LocalPort))
+	host, err := n.cfg.Dial(n.ctx, "udp", n.hostAddr(id.LocalAddress, id.LocalPort))
 	if err != nil {
 		return false
 	}

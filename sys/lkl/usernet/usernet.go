@@ -2,6 +2,7 @@ package usernet
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -63,8 +64,9 @@ type Config struct {
 	// UDPIdle ends a UDP flow after this long without traffic (60s).
 	UDPIdle time.Duration
 	// Dial opens the host side of NATed connections; nil means a
-	// net.Dialer. Tests use it to watch or refuse connections.
-	Dial func(network, address string) (net.Conn, error)
+	// net.Dialer with a 30s timeout. The context ends when the Network
+	// closes. Tests use it to watch or refuse connections.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // withDefaults fills in zero fields.
@@ -89,7 +91,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Dial == nil {
 		d := &net.Dialer{Timeout: 30 * time.Second}
-		c.Dial = d.Dial
+		c.Dial = d.DialContext
 	}
 	for _, a := range []netip.Addr{c.Gateway, c.DNS, c.Guest} {
 		if !a.Is4() || !c.Prefix.Contains(a) {
@@ -133,10 +135,12 @@ func hostResolver(file string) string {
 // A Network is a running user network: a netstack on one end of a
 // socketpair. Its methods are safe for concurrent use.
 type Network struct {
-	cfg   Config
-	stack *stack.Stack
-	fd    int
-	stops []int // fdbased's stop eventfds (stopfd.go)
+	cfg    Config
+	stack  *stack.Stack
+	ctx    context.Context // ends when Close starts; cancels dials
+	cancel context.CancelFunc
+	fd     int
+	stops  []int // fdbased's stop eventfds (stopfd.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -180,6 +184,7 @@ func New(fd int, cfg Config) (*Network, error) {
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
 	n := &Network{cfg: cfg, stack: s, fd: fd, stops: stopFDs(ep), conns: map[net.Conn]struct{}{}}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.setup(ep); err != nil {
 		n.stop()
 		return nil, err
@@ -248,6 +253,7 @@ func (n *Network) Close() error {
 		return net.ErrClosed
 	}
 	n.closed = true
+	n.cancel()
 	fwds := n.forwards
 	n.forwards = nil
 	for c := range n.conns {
@@ -284,6 +290,18 @@ func (n *Network) track(c net.Conn) bool {
 		return false
 	}
 	n.conns[c] = struct{}{}
+	n.wg.Add(1)
+	return true
+}
+
+// enter counts a forwarder handler as running, so Close waits for it; it
+// reports false once the Network is closed.
+func (n *Network) enter() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return false
+	}
 	n.wg.Add(1)
 	return true
 }
