@@ -203,6 +203,8 @@ func (n *Network) setup(ep stack.LinkEndpoint) error {
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &buf)
 	sbuf := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sbuf)
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &moderate)
 	tf := tcp.NewForwarder(s, 0, 1024, n.natTCP)
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tf.HandlePacket)
 	uf := udp.NewForwarder(s, n.natUDP)
