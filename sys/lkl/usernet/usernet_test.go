@@ -334,3 +334,53 @@ func TestCloseWithOpenConnections(t *testing.T) {
 // would splice(2) through a pooled pipe pair, which stays open after the
 // test and reads as an fd leak.
 type noSplice struct{ io.Writer }
+
+// TestForwardBackpressure writes into a forward whose guest never reads:
+// the host's writes stall after a bounded amount (the guest's window, the
+// netstack's send buffer, one splice buffer, the host's socket buffers)
+// instead of the forward buffering everything.
+func TestForwardBackpressure(t *testing.T) {
+	n, g := start(t, usernet.Config{})
+	l, err := gonet.ListenTCP(g.s, g.addr("10.0.2.15", 80), ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		if c := <-accepted; c != nil {
+			c.Close()
+		}
+	})
+	addr, err := n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const limit = 64 << 20
+	buf := make([]byte, 1<<20)
+	written := 0
+	for written < limit {
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		k, err := c.Write(buf)
+		written += k
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return // stalled: backpressure reached the host
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("wrote %d bytes into a guest that never reads without stalling", written)
+}
