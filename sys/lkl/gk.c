@@ -137,11 +137,20 @@ int gk_netdev_ifindex(int id)
 	return lkl_netdev_get_ifindex(id);
 }
 
-// gk_netdev_remove stops device id's host thread and takes it down; the
-// kernel is still running. gk_netdev_free, after halt, closes its fd.
+// gk_netdev_remove takes device id down and stops its host thread; the
+// kernel is still running. gk_netdev_free, after halt, closes its fd. The
+// interface goes down first: lkl_netdev_remove closes the device's wake-up
+// pipe before it downs the interface, and a transmit in between writes to
+// the closed pipe's fd number (seen as "virtio net fd pipe write: Bad file
+// descriptor"), which by then may be another file's.
 void gk_netdev_remove(int id)
 {
+	int ifindex;
+
 	gk_enter();
+	ifindex = lkl_netdev_get_ifindex(id);
+	if (ifindex >= 0)
+		lkl_if_down(ifindex);
 	lkl_netdev_remove(id);
 }
 
