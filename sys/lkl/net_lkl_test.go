@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -416,5 +417,30 @@ func childNetPeerClosed() error {
 		return errors.New("connect through a closed user network succeeded")
 	}
 	h.close()
+	return netChildEnd(fds)
+}
+
+// TestNetConfigRefused checks the interface settings Boot refuses, in a
+// child (a refused Boot leaves the process free to boot again).
+func TestNetConfigRefused(t *testing.T) { child(t, "net-refused") }
+
+func init() { children["net-refused"] = childNetRefused }
+
+func childNetRefused() error {
+	fds := netChildStart()
+	tests := []struct {
+		name string
+		cfg  lkl.Config
+		want string
+	}{
+		{"dhcp on user", lkl.Config{BootCmdline: "ip=dhcp", Interfaces: []lkl.Interface{{Type: "user"}}}, "no DHCP server"},
+		{"qdisc", lkl.Config{Interfaces: []lkl.Interface{{Type: "user", Qdisc: "root|fq"}}}, "no qdisc support"},
+	}
+	for _, tc := range tests {
+		_, err := lkl.Boot(&tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			return fmt.Errorf("%s: Boot = %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
 	return netChildEnd(fds)
 }
