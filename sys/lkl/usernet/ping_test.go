@@ -1,0 +1,71 @@
+package usernet_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/gokernel/gokernel/sys/lkl/usernet"
+)
+
+// TestPing sends ICMP echo requests from the guest and reports which
+// addresses answer.
+func TestPing(t *testing.T) {
+	_, g := start(t, usernet.Config{})
+	tests := []struct {
+		name, ip string
+		answer   bool
+	}{
+		{"gateway", "10.0.2.2", true},
+		{"dns", "10.0.2.3", true},
+		// Echo to other addresses is not forwarded to the host (yet), and
+		// not faked either.
+		{"outside", "192.0.2.1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ping(t, g, tc.ip); got != tc.answer {
+				t.Fatalf("ping %s answered: %v, want %v", tc.ip, got, tc.answer)
+			}
+		})
+	}
+}
+
+// ping sends one echo request from the guest's stack and reports whether
+// a reply came within two seconds.
+func ping(t *testing.T, g *guest, ip string) bool {
+	var wq waiter.Queue
+	ep, e := g.s.NewEndpoint(icmp.ProtocolNumber4, ipv4.ProtocolNumber, &wq)
+	if e != nil {
+		t.Fatal(e)
+	}
+	defer ep.Close()
+	entry, ready := waiter.NewChannelEntry(waiter.ReadableEvents)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	req := make([]byte, header.ICMPv4MinimumSize+4)
+	copy(req[header.ICMPv4MinimumSize:], "gkpi")
+	header.ICMPv4(req).SetType(header.ICMPv4Echo)
+	to := g.addr(ip, 0)
+	if _, e := ep.Write(bytes.NewReader(req), tcpip.WriteOptions{To: &to}); e != nil {
+		t.Fatal(e)
+	}
+	deadline := time.After(2 * time.Second)
+	for {
+		var buf bytes.Buffer
+		if _, e := ep.Read(&buf, tcpip.ReadOptions{}); e == nil {
+			return header.ICMPv4(buf.Bytes()).Type() == header.ICMPv4EchoReply
+		}
+		select {
+		case <-ready:
+		case <-deadline:
+			return false
+		}
+	}
+}
