@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -383,4 +384,49 @@ func TestForwardBackpressure(t *testing.T) {
 		}
 	}
 	t.Fatalf("wrote %d bytes into a guest that never reads without stalling", written)
+}
+
+// closeSignal is a host connection that reports its Close.
+type closeSignal struct {
+	net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *closeSignal) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// TestUDPIdle checks that a UDP flow's host socket closes once the flow has
+// been idle for Config.UDPIdle.
+func TestUDPIdle(t *testing.T) {
+	udpEcho := echoUDP(t, "")
+	flows := make(chan *closeSignal, 1)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		cs := &closeSignal{Conn: c, closed: make(chan struct{})}
+		flows <- cs
+		return cs, nil
+	}
+	_, g := start(t, usernet.Config{UDPIdle: 200 * time.Millisecond, Dial: dial})
+	raddr := g.addr("10.0.2.2", uint16(udpEcho.Port))
+	c, err := gonet.DialUDP(g.s, nil, &raddr, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("once"))
+	if _, err := c.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-(<-flows).closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle UDP flow kept its host socket")
+	}
 }
