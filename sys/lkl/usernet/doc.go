@@ -16,7 +16,8 @@
 // dials the destination with the standard net package and splices the two
 // connections with half-close, resets and backpressure propagated. UDP
 // flows get a host socket each and end after an idle timeout. Pings to the
-// gateway and DNS addresses are answered by the netstack. Port forwards
+// gateway and DNS addresses are answered by the netstack, pings to other
+// addresses are sent from a host ping (or raw) socket. Port forwards
 // (Network.Forward) accept connections on a host address and dial the guest
 // through the netstack.
 //

@@ -209,7 +209,7 @@ func (n *Network) setup(ep stack.LinkEndpoint) error {
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tf.HandlePacket)
 	uf := udp.NewForwarder(s, n.natUDP)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, uf.HandlePacket)
-	if e := s.CreateNIC(nicID, ep); e != nil {
+	if e := s.CreateNIC(nicID, newPingLink(n, ep)); e != nil {
 		return fmt.Errorf("usernet: create NIC: %s", e)
 	}
 	for _, a := range []netip.Addr{n.cfg.Gateway, n.cfg.DNS} {
