@@ -194,6 +194,7 @@ func userNetworkChecks(k *lkl.Kernel, h *hostServers) error {
 		{"tcp out", checkTCPOut},
 		{"udp out", checkUDPOut},
 		{"dns", checkDNS},
+		{"ping", checkPing},
 		{"tcp forward", checkTCPForward},
 		{"udp forward", checkUDPForward},
 		{"host reset", checkHostReset},
@@ -265,6 +266,34 @@ func checkDNS(k *lkl.Kernel, _ *hostServers) error {
 	}
 	return check(len(got) > 4 && bytes.Equal(got[len(got)-4:], []byte{192, 0, 2, 7}) &&
 		binary.BigEndian.Uint16(got[6:]) == 1, "answer % x", got)
+}
+
+// checkPing pings the gateway from a raw ICMP socket in LKL.
+func checkPing(k *lkl.Kernel, _ *hostServers) error {
+	fd, err := kcall(k, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	s := &ksock{k: k, fd: fd}
+	defer s.close()
+	s.timeout(10 * time.Second)
+	req := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'g', 'k'}
+	binary.BigEndian.PutUint16(req[2:], inetChecksum(req))
+	gw := netip.MustParseAddrPort("10.0.2.2:0")
+	if err := s.sendto(req, gw); err != nil {
+		return fmt.Errorf("sendto: %w", err)
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := s.recvfrom(buf)
+		if err != nil {
+			return fmt.Errorf("recvfrom: %w", err)
+		}
+		// A raw socket returns the IP header too.
+		if ihl := int(buf[0]&0xf) * 4; from.Addr() == gw.Addr() && n >= ihl+8 && buf[ihl] == 0 {
+			return nil
+		}
+	}
 }
 
 // serveLKL accepts one connection on l (in LKL) and hands it to serve.
