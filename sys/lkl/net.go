@@ -38,9 +38,11 @@ type netdev struct {
 	nd   *C.struct_lkl_netdev
 	addr netip.Prefix // IPv4 address and mask length; invalid means none
 
-	// For type "user": the network and its gateway.
+	// For type "user": the network and its gateway, and whether the
+	// kernel configures the address with DHCP (boot_cmdline ip=dhcp).
 	user    *usernet.Network
 	gateway netip.Addr
+	dhcp    bool
 }
 
 // addNetdevs attaches the configured interfaces; it runs before boot.
@@ -79,11 +81,12 @@ func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 	var ifname *C.char
 	switch ifc.Type {
 	case "user":
-		if strings.Contains(k.cfg.BootCmdline, "ip=dhcp") {
-			return nil, errors.New("boot_cmdline ip=dhcp: the user network has no DHCP server; leave it out, the address is static")
-		}
 		if !d.addr.IsValid() {
 			d.addr = netip.PrefixFrom(usernet.DefaultGuest, usernet.DefaultPrefix.Bits())
+			// With ip=dhcp the kernel asks the user network's DHCP
+			// server (which offers this same address and the gateway)
+			// while it boots, so setup leaves address and route alone.
+			d.dhcp = strings.Contains(k.cfg.BootCmdline, "ip=dhcp")
 		}
 		// Frames above 1500 bytes reach LKL only in mergeable RX
 		// buffers, so that bit is always on; the MTU defaults to 9000,
@@ -168,7 +171,7 @@ func (k *Kernel) setupNetdevs() error {
 			gw6 = d.ifc.IfGateway6
 		}
 		if d.user != nil {
-			if gw4 == "" {
+			if gw4 == "" && !d.dhcp {
 				gw4 = d.gateway.String()
 			}
 			if dns == "" {
@@ -215,7 +218,7 @@ func (k *Kernel) setupNetdev(d *netdev) error {
 	}
 	mtu, _ := parseNumber(d.ifc.MTU)
 	addr, masklen := uint32(0), -1
-	if d.addr.IsValid() {
+	if d.addr.IsValid() && !d.dhcp {
 		b := d.addr.Addr().As4()
 		addr, masklen = binary.NativeEndian.Uint32(b[:]), d.addr.Bits()
 	}

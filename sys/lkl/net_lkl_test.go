@@ -28,6 +28,7 @@ func usernetForward(port uint16) usernet.Forward {
 }
 
 func init() {
+	children["net-dhcp"] = childNetDHCP
 	children["net-user"] = childNetUser
 	children["net-peer-closed"] = childNetPeerClosed
 }
@@ -462,7 +463,6 @@ func childNetRefused() error {
 		cfg  lkl.Config
 		want string
 	}{
-		{"dhcp on user", lkl.Config{BootCmdline: "ip=dhcp", Interfaces: []lkl.Interface{{Type: "user"}}}, "no DHCP server"},
 		{"qdisc", lkl.Config{Interfaces: []lkl.Interface{{Type: "user", Qdisc: "root|fq"}}}, "no qdisc support"},
 	}
 	for _, tc := range tests {
@@ -470,6 +470,32 @@ func childNetRefused() error {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			return fmt.Errorf("%s: Boot = %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+	return netChildEnd(fds)
+}
+
+// TestUserNetworkDHCP boots with ip=dhcp: the kernel gets its address and
+// default route from the user network's DHCP server while it boots.
+func TestUserNetworkDHCP(t *testing.T) { child(t, "net-dhcp") }
+
+func childNetDHCP() error {
+	fds := netChildStart()
+	h, err := startHostServers()
+	if err != nil {
+		return err
+	}
+	k, err := lkl.Boot(&lkl.Config{BootCmdline: "ip=dhcp", Interfaces: []lkl.Interface{{Type: "user"}}})
+	if err != nil {
+		h.close()
+		return err
+	}
+	err = checkTCPOut(k, h)
+	if herr := k.Halt(); herr != nil {
+		err = errors.Join(err, herr)
+	}
+	h.close()
+	if err != nil {
+		return fmt.Errorf("tcp out after dhcp: %w", err)
 	}
 	return netChildEnd(fds)
 }

@@ -17,7 +17,9 @@
 // connections with half-close, resets and backpressure propagated. UDP
 // flows get a host socket each and end after an idle timeout. Pings to the
 // gateway and DNS addresses are answered by the netstack, pings to other
-// addresses are sent from a host ping (or raw) socket. Port forwards
+// addresses are sent from a host ping (or raw) socket. A minimal DHCP
+// server offers the guest its address (for the kernel's ip=dhcp). Port
+// forwards
 // (Network.Forward) accept connections on a host address and dial the guest
 // through the netstack.
 //

@@ -233,7 +233,7 @@ func (n *Network) setup(ep stack.LinkEndpoint) error {
 		return fmt.Errorf("usernet: spoofing: %s", e)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: header4Any(), NIC: nicID}})
-	return nil
+	return n.serveDHCP()
 }
 
 // header4Any is the IPv4 subnet that matches every address.
