@@ -19,9 +19,8 @@
 // gateway and DNS addresses are answered by the netstack, pings to other
 // addresses are sent from a host ping (or raw) socket. A minimal DHCP
 // server offers the guest its address (for the kernel's ip=dhcp). Port
-// forwards
-// (Network.Forward) accept connections on a host address and dial the guest
-// through the netstack.
+// forwards (Network.Forward) accept connections on a host address and dial
+// the guest through the netstack.
 //
 // usernet sits beside sys/lkl, in the sys layer: it is pure Go (no cgo),
 // imports only the standard library, golang.org/x/sys/unix and gVisor, and
