@@ -111,6 +111,8 @@ type Disk struct {
 //     on the other as router, NAT and DNS forwarder. Defaults follow QEMU:
 //     ip 10.0.2.15, masklen 24, gateway 10.0.2.2 (which is the host's
 //     127.0.0.1), DNS 10.0.2.3 (forwarded to Resolver), nameserver 10.0.2.3.
+//     With boot_cmdline "ip=dhcp" the address and route come from the user
+//     network's DHCP server instead.
 //   - Type "tap" is LKL's TAP device on the host's TAP interface named by
 //     Param (the process must be allowed to open /dev/net/tun).
 //

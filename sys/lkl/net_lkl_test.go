@@ -157,20 +157,29 @@ func netChildEnd(fdsBefore int) error {
 }
 
 func childNetUser() error {
+	return runUserKernel(func(h *hostServers) lkl.Config {
+		return lkl.Config{
+			Interfaces: []lkl.Interface{{Type: "user", Resolver: h.dns.String()}},
+			Forward:    []string{"tcp:127.0.0.1:0:80", "udp:127.0.0.1:0:53"},
+		}
+	}, userNetworkChecks)
+}
+
+// runUserKernel starts the host servers, boots LKL as config says, runs
+// check, halts, and checks that nothing outlived the kernel.
+func runUserKernel(config func(*hostServers) lkl.Config, check func(*lkl.Kernel, *hostServers) error) error {
 	fds := netChildStart()
 	h, err := startHostServers()
 	if err != nil {
 		return err
 	}
-	k, err := lkl.Boot(&lkl.Config{
-		Interfaces: []lkl.Interface{{Type: "user", Resolver: h.dns.String()}},
-		Forward:    []string{"tcp:127.0.0.1:0:80", "udp:127.0.0.1:0:53"},
-	})
+	cfg := config(h)
+	k, err := lkl.Boot(&cfg)
 	if err != nil {
 		h.close()
 		return err
 	}
-	err = userNetworkChecks(k, h)
+	err = check(k, h)
 	if herr := k.Halt(); herr != nil {
 		err = errors.Join(err, herr)
 	}
@@ -479,23 +488,7 @@ func childNetRefused() error {
 func TestUserNetworkDHCP(t *testing.T) { child(t, "net-dhcp") }
 
 func childNetDHCP() error {
-	fds := netChildStart()
-	h, err := startHostServers()
-	if err != nil {
-		return err
-	}
-	k, err := lkl.Boot(&lkl.Config{BootCmdline: "ip=dhcp", Interfaces: []lkl.Interface{{Type: "user"}}})
-	if err != nil {
-		h.close()
-		return err
-	}
-	err = checkTCPOut(k, h)
-	if herr := k.Halt(); herr != nil {
-		err = errors.Join(err, herr)
-	}
-	h.close()
-	if err != nil {
-		return fmt.Errorf("tcp out after dhcp: %w", err)
-	}
-	return netChildEnd(fds)
+	return runUserKernel(func(*hostServers) lkl.Config {
+		return lkl.Config{BootCmdline: "ip=dhcp", Interfaces: []lkl.Interface{{Type: "user"}}}
+	}, checkTCPOut)
 }

@@ -236,11 +236,7 @@ func TestForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveEcho(t, l)
-	addr, err := n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 80})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", addr.String())
+	c, err := dialForward(t, n, "tcp", 80)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +245,7 @@ func TestForward(t *testing.T) {
 
 	// Nobody listens on guest port 81: the host connection is reset,
 	// which the client may already see in Dial.
-	addr, err = n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 81})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := net.Dial("tcp", addr.String())
+	c2, err := dialForward(t, n, "tcp", 81)
 	if err != nil {
 		return
 	}
@@ -262,6 +254,17 @@ func TestForward(t *testing.T) {
 	if _, err := c2.Read(make([]byte, 1)); err == nil {
 		t.Fatal("read from a forward to a closed guest port succeeded")
 	}
+}
+
+// dialForward starts a forward from a free host port to the guest's port
+// and dials it.
+func dialForward(t *testing.T, n *usernet.Network, network string, port uint16) (net.Conn, error) {
+	t.Helper()
+	addr, err := n.Forward(usernet.Forward{Network: network, Host: "127.0.0.1:0", GuestPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.Dial(network, addr.String())
 }
 
 func TestForwardUDP(t *testing.T) {
@@ -281,11 +284,7 @@ func TestForwardUDP(t *testing.T) {
 			pc.WriteTo(append([]byte("guest:"), buf[:k]...), a)
 		}
 	}()
-	addr, err := n.Forward(usernet.Forward{Network: "udp", Host: "127.0.0.1:0", GuestPort: 53})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("udp", addr.String())
+	c, err := dialForward(t, n, "udp", 53)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,11 +359,7 @@ func TestForwardBackpressure(t *testing.T) {
 			c.Close()
 		}
 	})
-	addr, err := n.Forward(usernet.Forward{Network: "tcp", Host: "127.0.0.1:0", GuestPort: 80})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", addr.String())
+	c, err := dialForward(t, n, "tcp", 80)
 	if err != nil {
 		t.Fatal(err)
 	}
