@@ -158,7 +158,8 @@ func (n *Network) dialGuest(ctx context.Context, port uint16) (*waiter.Queue, tc
 
 // forwardUDP relays datagrams arriving at pc to the guest's port, one
 // netstack socket per host peer, and the guest's answers back to that
-// peer. A peer's flow ends after Config.UDPIdle without traffic.
+// peer. A peer's flow ends after Config.UDPIdle without an answer from the
+// guest (the peer's next datagram starts a new one).
 func (n *Network) forwardUDP(pc *net.UDPConn, port uint16) *forward {
 	var (
 		mu    sync.Mutex
