@@ -96,6 +96,14 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"bad offload", `{"interfaces":[{"type":"user","offload":"lots"}]}`, `interfaces[0].offload="lots"`},
 		{"bad neigh", `{"interfaces":[{"type":"user","neigh":"10.0.0.1"}]}`, `interfaces[0].neigh=`},
 		{"bad qdisc", `{"interfaces":[{"type":"user","qdisc":"fq"}]}`, `interfaces[0].qdisc=`},
+		{"user mtu too big", `{"interfaces":[{"type":"user","mtu":"65000"}]}`, `interfaces[0].mtu="65000"`},
+		{"tap without param", `{"interfaces":[{"type":"tap"}]}`, `interfaces[0].param=""`},
+		{"resolver on tap", `{"interfaces":[{"type":"tap","param":"t0","resolver":"1.1.1.1"}]}`, `interfaces[0].resolver="1.1.1.1"`},
+		{"bad resolver", `{"interfaces":[{"type":"user","resolver":"dns"}]}`, `interfaces[0].resolver="dns"`},
+		{"bad forward", `{"interfaces":[{"type":"user"}],"forward":["tcp:127.0.0.1:80"]}`, `forward[0]="tcp:127.0.0.1:80"`},
+		{"forward network", `{"interfaces":[{"type":"user"}],"forward":["sctp:127.0.0.1:80:80"]}`, `forward[0]=`},
+		{"forward guest port", `{"interfaces":[{"type":"user"}],"forward":["tcp:127.0.0.1:80:0"]}`, `forward[0]=`},
+		{"forward without user", `{"forward":["tcp:127.0.0.1:8080:80"]}`, `need an interface of type user`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,4 +128,14 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(`{"memory":"x"}`), 0o644))
 	_, err = lkl.LoadConfig(file)
 	require.ErrorContains(t, err, "k.json: lkl config: memory")
+}
+
+func TestParseConfigUserNetwork(t *testing.T) {
+	c, err := lkl.ParseConfig([]byte(`{
+	  "interfaces":[{"type":"user","resolver":"127.0.0.1:5353","mtu":"1500"}],
+	  "forward":["tcp:127.0.0.1:8080:80","udp:[::1]:5353:53"]
+	}`))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:5353", c.Interfaces[0].Resolver)
+	require.Equal(t, []string{"tcp:127.0.0.1:8080:80", "udp:[::1]:5353:53"}, c.Forward)
 }

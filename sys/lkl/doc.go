@@ -7,9 +7,17 @@
 // programs can still parse and check an LKL configuration. sys registers
 // this kernel as "lkl" in sys/register_lkl.go, so GOKERNEL=lkl works for
 // any program built with -tags lkl; programs that want the kernel as a value
-// call [Boot]. lkl imports nothing of gokernel, and nothing above sys should
-// import it except to boot or halt a kernel: system calls go through
-// sys.Syscall or sys.SyscallOn.
+// call [Boot]. lkl imports nothing of gokernel but its own user network,
+// sys/lkl/usernet, and nothing above sys should import it except to boot or
+// halt a kernel or to forward ports: system calls go through sys.Syscall or
+// sys.SyscallOn.
+//
+// Networking (docs/networking.md): LKL always has its loopback. An
+// interface of type "user" gives it a rootless network, a virtio-net device
+// on one end of a host socketpair with gVisor's netstack on the other as
+// router, NAT and DNS forwarder (package usernet), and port forwards from
+// host addresses into LKL ([Kernel.Forward], Config.Forward). An interface
+// of type "tap" puts LKL on a host TAP device.
 //
 // The kernel speaks the host's ABI at its door (the numbers, flags and
 // structs of golang.org/x/sys/unix for amd64) and translates at its own

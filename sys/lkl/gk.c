@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <lkl.h>
 #include <lkl_host.h>
+#include <virtio_net_fd.h>
 #include "gk.h"
 
 // LKL runs the system calls of each host thread in a "host task" of its
@@ -97,4 +98,97 @@ int gk_if_up(int ifindex)
 {
 	gk_enter();
 	return lkl_if_up(ifindex);
+}
+
+// gk_netdev_add gives LKL a virtio-net device: on host fd fd (the guest end
+// of a user network's socketpair) when ifname is NULL, else on TAP device
+// ifname. It stores the host handle in *out for gk_netdev_free and returns
+// LKL's device id, or a negative errno. lkl_netdev_add copies args.
+int gk_netdev_add(int fd, const char *ifname, unsigned char *mac, unsigned int offload,
+		  struct lkl_netdev **out)
+{
+	struct lkl_netdev_args args;
+	struct lkl_netdev *nd;
+	int id;
+
+	gk_enter();
+	if (ifname)
+		nd = lkl_netdev_tap_create(ifname, offload);
+	else
+		nd = lkl_register_netdev_fd(fd);
+	if (!nd)
+		return ifname ? -LKL_ENODEV : -LKL_ENOMEM;
+	memset(&args, 0, sizeof(args));
+	args.mac = mac;
+	args.offload = offload;
+	id = lkl_netdev_add(nd, &args);
+	if (id < 0) {
+		lkl_netdev_free(nd);
+		return id;
+	}
+	*out = nd;
+	return id;
+}
+
+// gk_netdev_ifindex returns the interface index of device id.
+int gk_netdev_ifindex(int id)
+{
+	gk_enter();
+	return lkl_netdev_get_ifindex(id);
+}
+
+// gk_netdev_remove takes device id down and stops its host thread; the
+// kernel is still running. gk_netdev_free, after halt, closes its fd. The
+// interface goes down first: lkl_netdev_remove closes the device's wake-up
+// pipe before it downs the interface, and a transmit in between writes to
+// the closed pipe's fd number (seen as "virtio net fd pipe write: Bad file
+// descriptor"), which by then may be another file's.
+void gk_netdev_remove(int id)
+{
+	int ifindex;
+
+	gk_enter();
+	ifindex = lkl_netdev_get_ifindex(id);
+	if (ifindex >= 0)
+		lkl_if_down(ifindex);
+	lkl_netdev_remove(id);
+}
+
+void gk_netdev_free(struct lkl_netdev *nd)
+{
+	lkl_netdev_free(nd);
+}
+
+// gk_if_config sets an interface's MTU (if mtu > 0) and IPv4 address (if
+// masklen >= 0), as lkl-hijack does; addr is in network byte order.
+int gk_if_config(int ifindex, int mtu, unsigned int addr, int masklen)
+{
+	int rc = 0;
+
+	gk_enter();
+	if (mtu > 0)
+		rc = lkl_if_set_mtu(ifindex, mtu);
+	if (rc == 0 && masklen >= 0)
+		rc = lkl_if_set_ipv4(ifindex, addr, masklen);
+	return rc;
+}
+
+int gk_if_set_ipv6(int ifindex, void *addr, int masklen)
+{
+	gk_enter();
+	return lkl_if_set_ipv6(ifindex, addr, masklen);
+}
+
+int gk_set_gateway(int af, void *addr)
+{
+	gk_enter();
+	if (af == LKL_AF_INET6)
+		return lkl_set_ipv6_gateway(addr);
+	return lkl_set_ipv4_gateway(*(unsigned int *)addr);
+}
+
+int gk_add_neighbor(int ifindex, int af, void *addr, void *mac)
+{
+	gk_enter();
+	return lkl_add_neighbor(ifindex, af, addr, mac);
 }

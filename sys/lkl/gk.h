@@ -34,5 +34,14 @@ int gk_blkdev(int disk_id, unsigned int part, uint32_t *dev);
 int gk_mount_fs(const char *fstype);
 long gk_halt(void);
 int gk_if_up(int ifindex);
+int gk_netdev_add(int fd, const char *ifname, unsigned char *mac, unsigned int offload,
+		  struct lkl_netdev **out);
+int gk_netdev_ifindex(int id);
+void gk_netdev_remove(int id);
+void gk_netdev_free(struct lkl_netdev *nd);
+int gk_if_config(int ifindex, int mtu, unsigned int addr, int masklen);
+int gk_if_set_ipv6(int ifindex, void *addr, int masklen);
+int gk_set_gateway(int af, void *addr);
+int gk_add_neighbor(int ifindex, int af, void *addr, void *mac);
 
 #endif

@@ -52,10 +52,14 @@ func (k *Kernel) Halt() error {
 			}
 		}
 	}
+	k.removeNetdevs()
 	if rc := C.gk_halt(); rc < 0 {
 		errs = append(errs, fmt.Errorf("lkl: halt: %w", syscall.Errno(-rc)))
 	}
 	k.state.Store(stateHalted)
+	if err := k.freeNetdevs(); err != nil {
+		errs = append(errs, fmt.Errorf("lkl: halt: %w", err))
+	}
 	k.closeDisks()
 	return errors.Join(errs...)
 }

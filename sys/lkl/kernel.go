@@ -14,6 +14,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,11 @@ type Kernel struct {
 	inflight atomic.Int64
 
 	console consoleFDs
+
+	// netdevs are set before boot and only read after; forwards are set
+	// before Boot returns.
+	netdevs  []*netdev
+	forwards []net.Addr
 
 	mu     sync.Mutex // guards disks and halt
 	disks  []*attached
@@ -77,9 +83,6 @@ func Boot(cfg *Config) (*Kernel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(cfg.Interfaces) > 0 || cfg.Gateway != "" || cfg.Gateway6 != "" {
-		return nil, errors.New("lkl config: interfaces, gateway and gateway6 are parsed but network devices are not available yet (they come with the networking issue)")
-	}
 	mem, _ := cfg.MemoryBytes()
 
 	bootMu.Lock()
@@ -105,6 +108,13 @@ func Boot(cfg *Config) (*Kernel, error) {
 			return nil, err
 		}
 	}
+	// Network devices are added before boot too; a user network starts
+	// here, a TAP device is opened here.
+	if err := k.addNetdevs(); err != nil {
+		k.freeNetdevs()
+		k.closeDisks()
+		return nil, err
+	}
 
 	cmdline := C.CString(cfg.BootCmdline)
 	defer C.free(unsafe.Pointer(cmdline))
@@ -113,6 +123,7 @@ func Boot(cfg *Config) (*Kernel, error) {
 		debug = 1
 	}
 	if rc := C.gk_start(C.ulong(mem), cmdline, debug); rc < 0 {
+		k.freeNetdevs()
 		k.closeDisks()
 		return nil, fmt.Errorf("lkl: boot: %w", syscall.Errno(-rc))
 	}
@@ -150,6 +161,9 @@ func (k *Kernel) setup() error {
 		}
 	}
 	if err := k.applySysctls(); err != nil {
+		return err
+	}
+	if err := k.setupNetdevs(); err != nil {
 		return err
 	}
 	if k.cfg.Nameserver != "" {
