@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/sys"
@@ -160,12 +158,6 @@ func (l *Loop) Run(ctx context.Context) (err error) {
 func (l *Loop) loop(ctx context.Context) error {
 	events := make([]aio.Event, l.opts.Events)
 	var batch []func()
-	// After a turn with events, the next wait only polls (timeout 0): under
-	// load more events are usually ready, and a wait that does not block
-	// costs the runtime no thread handoff. Only a poll that finds nothing
-	// leads to a blocking wait, after letting other goroutines run (gnet's
-	// Polling does the same).
-	pollOnly := false
 	for {
 		if l.stopReq.Load() {
 			return nil
@@ -173,18 +165,10 @@ func (l *Loop) loop(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		timeout := time.Duration(0)
-		if !pollOnly {
-			timeout = l.waitTimeout()
-		}
-		n, err := l.p.Wait(events, timeout)
+		n, err := l.p.Wait(events, l.waitTimeout())
 		if err != nil {
 			return err
 		}
-		if pollOnly && n == 0 {
-			runtime.Gosched()
-		}
-		pollOnly = n > 0
 		for _, ev := range events[:n] {
 			l.dispatch(ev.Token, ev.Events)
 		}
