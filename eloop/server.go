@@ -150,7 +150,7 @@ func Listen(k sys.Kernel, addr string, h Handler, opts ServerOptions) (*Server, 
 				s.release()
 				return nil, os.NewSyscallError("getsockname", err)
 			}
-			ap = sockaddrToAddrPort(sa)
+			ap = libgo.AddrPort(sa)
 		}
 	}
 	s.addr = ap
@@ -187,17 +187,6 @@ func (s *Server) listenOne(ap netip.AddrPort) (fd int, err error) {
 		return fail("listen", err)
 	}
 	return fd, nil
-}
-
-// sockaddrToAddrPort converts an inet address; others are the zero value.
-func sockaddrToAddrPort(sa libgo.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *libgo.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *libgo.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
 
 // release frees the loops and listeners of a Server that never served.
@@ -326,7 +315,7 @@ func (sl *serverLoop) onAccept(aio.Events) {
 			sl.s.acceptEr.Add(1)
 			return // level-triggered: tried again at the next readiness
 		}
-		sl.open(nfd, sockaddrToAddrPort(sa))
+		sl.open(nfd, libgo.AddrPort(sa))
 	}
 }
 

@@ -2,6 +2,7 @@ package libgo
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -162,4 +163,16 @@ func ParseSockaddr(raw []byte) (Sockaddr, error) {
 		return &SockaddrUnix{Name: string(path[:n])}, nil
 	}
 	return nil, syscall.EAFNOSUPPORT
+}
+
+// AddrPort returns an inet socket address as a netip.AddrPort, without
+// allocating; any other address (unix, nil) gives the zero AddrPort.
+func AddrPort(sa Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
 }

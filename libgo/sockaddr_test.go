@@ -2,6 +2,7 @@ package libgo_test
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,4 +142,22 @@ func FuzzParseSockaddr(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, sa, back)
 	})
+}
+
+func TestAddrPort(t *testing.T) {
+	tests := []struct {
+		name string
+		sa   libgo.Sockaddr
+		want netip.AddrPort
+	}{
+		{"inet4", &libgo.SockaddrInet4{Port: 80, Addr: [4]byte{127, 0, 0, 1}}, netip.MustParseAddrPort("127.0.0.1:80")},
+		{"inet6", &libgo.SockaddrInet6{Port: 443, Addr: netip.IPv6Loopback().As16()}, netip.MustParseAddrPort("[::1]:443")},
+		{"unix", &libgo.SockaddrUnix{Name: "/tmp/s"}, netip.AddrPort{}},
+		{"nil", nil, netip.AddrPort{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, libgo.AddrPort(tc.sa))
+		})
+	}
 }

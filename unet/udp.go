@@ -41,7 +41,7 @@ func (c *UDPConn) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if err != nil {
 		return 0, netip.AddrPort{}, c.opError("read", err)
 	}
-	return n, sockaddrAddrPort(sa), nil
+	return n, libgo.AddrPort(sa), nil
 }
 
 // ReadMsgUDP reads one datagram and its control messages: flags holds
@@ -104,15 +104,4 @@ func (c *UDPConn) writeToError(addr net.Addr, err error) error {
 		return nil
 	}
 	return &net.OpError{Op: "write", Net: c.fd.net, Source: c.fd.laddr, Addr: addr, Err: err}
-}
-
-// sockaddrAddrPort converts an inet kernel address without allocating.
-func sockaddrAddrPort(sa libgo.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *libgo.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *libgo.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
