@@ -45,12 +45,9 @@ result and stops.`,
 			fs.IntVar(&o.clients, "clients", 50, "(with -self-load) concurrent keep-alive clients")
 			fs.DurationVar(&o.duration, "duration", 3*time.Second, "(with -self-load) how long to run")
 			return func(args []string) error {
-				if len(args) > 1 { // flags may follow DIR: demo http DIR -listen ADDR
-					dir := args[0]
-					if err := fs.Parse(args[1:]); err != nil {
-						return fmt.Errorf("%w: %v", errUsage, err)
-					}
-					args = append([]string{dir}, fs.Args()...)
+				args, err := flagsAfterFirst(fs, args) // demo http DIR -listen ADDR
+				if err != nil {
+					return err
 				}
 				if len(args) != 1 {
 					return fmt.Errorf("%w: http takes one directory", errUsage)
@@ -135,6 +132,18 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, action fu
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// flagsAfterFirst parses the flags that follow the first of args (the
+// flag package stops at it) and returns the arguments left.
+func flagsAfterFirst(fs *flag.FlagSet, args []string) ([]string, error) {
+	if len(args) <= 1 {
+		return args, nil
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return append([]string{args[0]}, fs.Args()...), nil
 }
 
 // httpGet requests url through unet and prints what came back, saying

@@ -43,12 +43,9 @@ its first line, and stops.
 			listen := fs.String("listen", "127.0.0.1:8080", "the host address `host:port` to forward into LKL (port 0 picks one)")
 			get := fs.String("get", "", "request `PATH` once through the forward, print it and stop")
 			return func(args []string) error {
-				if len(args) > 1 { // flags may follow IMAGE: demo serve IMAGE -listen ADDR
-					img := args[0]
-					if err := fs.Parse(args[1:]); err != nil {
-						return fmt.Errorf("%w: %v", errUsage, err)
-					}
-					args = append([]string{img}, fs.Args()...)
+				args, err := flagsAfterFirst(fs, args) // demo serve IMAGE -listen ADDR
+				if err != nil {
+					return err
 				}
 				if len(args) != 1 {
 					return fmt.Errorf("%w: serve takes one image", errUsage)
