@@ -29,8 +29,15 @@ func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
 // on ADDR" first) as startDemoServer does.
 func startDemoChild(t *testing.T, args ...string) (addr string, pid int) {
 	t.Helper()
+	return startDemoChildEnv(t, nil, args...)
+}
+
+// startDemoChildEnv is startDemoChild with env added to the child's
+// environment.
+func startDemoChildEnv(t *testing.T, env []string, args ...string) (addr string, pid int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
+	cmd.Env = append(os.Environ(), append([]string{"DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder

@@ -45,12 +45,9 @@ result and stops.`,
 			fs.IntVar(&o.clients, "clients", 50, "(with -self-load) concurrent keep-alive clients")
 			fs.DurationVar(&o.duration, "duration", 3*time.Second, "(with -self-load) how long to run")
 			return func(args []string) error {
-				if len(args) > 1 { // flags may follow DIR: demo http DIR -listen ADDR
-					dir := args[0]
-					if err := fs.Parse(args[1:]); err != nil {
-						return fmt.Errorf("%w: %v", errUsage, err)
-					}
-					args = append([]string{dir}, fs.Args()...)
+				args, err := flagsAfterFirst(fs, args) // demo http DIR -listen ADDR
+				if err != nil {
+					return err
 				}
 				if len(args) != 1 {
 					return fmt.Errorf("%w: http takes one directory", errUsage)
@@ -92,19 +89,34 @@ func httpServe(o httpOptions) error {
 	}
 	printListening(ln.Addr().String())
 	srv := &http.Server{Handler: http.FileServer(http.Dir(o.dir)), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	var gerr error
+	var action func() error
 	switch {
 	case o.get != "":
-		gerr = httpGet("http://"+ln.Addr().String()+o.get, sys.Default().Name())
-	case o.selfLoad:
-		var res loadResult
-		res, gerr = httpLoad(o.clients, o.duration, os.Getpid(), "http://"+ln.Addr().String()+"/"+httpBenchFile, o.dir, unet.DialContext)
-		if gerr == nil {
-			fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, sys.Default().Name())
+		action = func() error {
+			return httpGet("http://"+ln.Addr().String()+o.get, "over the "+sys.Default().Name()+" kernel's TCP")
 		}
-	default:
+	case o.selfLoad:
+		action = func() error {
+			res, err := httpLoad(o.clients, o.duration, os.Getpid(), "http://"+ln.Addr().String()+"/"+httpBenchFile, o.dir, unet.DialContext)
+			if err == nil {
+				fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, sys.Default().Name())
+			}
+			return err
+		}
+	}
+	return serveHTTP(ctx, srv, ln, action)
+}
+
+// serveHTTP serves srv on ln. With action it runs action and stops,
+// else it serves until ctx is done; then it shuts srv down, letting
+// requests in flight finish (for at most 5 s).
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, action func() error) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var err error
+	if action != nil {
+		err = action()
+	} else {
 		select {
 		case <-ctx.Done():
 		case err := <-served:
@@ -113,17 +125,30 @@ func httpServe(o httpOptions) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		gerr = errors.Join(gerr, err)
+	if serr := srv.Shutdown(sctx); serr != nil {
+		err = errors.Join(err, serr)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		gerr = errors.Join(gerr, err)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
 	}
-	return gerr
+	return err
 }
 
-// httpGet requests url through unet and prints what came back.
-func httpGet(url, kernel string) error {
+// flagsAfterFirst parses the flags that follow the first of args (the
+// flag package stops at it) and returns the arguments left.
+func flagsAfterFirst(fs *flag.FlagSet, args []string) ([]string, error) {
+	if len(args) <= 1 {
+		return args, nil
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return append([]string{args[0]}, fs.Args()...), nil
+}
+
+// httpGet requests url through unet and prints what came back, saying
+// how the bytes came (via).
+func httpGet(url, via string) error {
 	tr := &http.Transport{DialContext: unet.DialContext}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
@@ -136,7 +161,7 @@ func httpGet(url, kernel string) error {
 		return err
 	}
 	first, _, _ := cutLine(string(body))
-	fmt.Fprintf(out.w, "GET %s: %s, %d bytes over the %s kernel's TCP\n%s\n", resp.Request.URL.Path, resp.Status, len(body), kernel, first)
+	fmt.Fprintf(out.w, "GET %s: %s, %d bytes %s\n%s\n", resp.Request.URL.Path, resp.Status, len(body), via, first)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}

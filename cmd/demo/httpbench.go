@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,7 +37,10 @@ time per request, each the median over the rounds, with the ratio to net.
 
 In a binary with LKL (-tags lkl) it also runs "demo http -self-load" on
 LKL: only that process reaches LKL's loopback, so the clients run inside
-it, dialing through unet; that row's CPU time is the whole process's.`,
+it, dialing through unet; that row's CPU time is the whole process's. And
+it runs "demo serve" on an ext4 image of the same file (made with mke2fs)
+and loads it from here like the host servers: every request crosses the
+port forward into LKL's TCP/IP stack.`,
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
@@ -78,6 +82,13 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	}
 	apis := []string{"unet", "net"}
 	withLKL := slices.Contains(sys.Kernels(), "lkl")
+	var img string
+	if withLKL {
+		if img, err = makeExt4(dir); err != nil {
+			return err
+		}
+		defer os.Remove(img)
+	}
 	results := map[string][]loadResult{}
 	for r := range rounds {
 		for _, api := range apis {
@@ -95,11 +106,16 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 			}
 			fmt.Fprintf(out.err, "round %d/%d, unet on lkl: %s\n", r+1, rounds, res)
 			results["lkl"] = append(results["lkl"], res)
+			if res, err = httpBenchServe(img, dir, clients, dur); err != nil {
+				return fmt.Errorf("round %d, serve: %w", r+1, err)
+			}
+			fmt.Fprintf(out.err, "round %d/%d, serve (lkl via forward): %s\n", r+1, rounds, res)
+			results["serve"] = append(results["serve"], res)
 		}
 	}
 	rows := apis
 	if withLKL {
-		rows = append(slices.Clone(apis), "lkl")
+		rows = append(slices.Clone(apis), "lkl", "serve")
 	}
 	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -108,8 +124,11 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	for _, api := range rows {
 		row := summarize(results[api])
 		label, cpu := api, fmtDur(row.cpu)
-		if api == "lkl" {
+		switch api {
+		case "lkl":
 			label, cpu = "unet on lkl*", cpu+"*"
+		case "serve":
+			label = "serve: lkl via forward**"
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", label, row.mps, fmtDur(row.p50), fmtDur(row.p99), cpu,
 			ratio(row.mps, netRow.mps), ratio(float64(row.cpu), float64(netRow.cpu)))
@@ -117,16 +136,30 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	tw.Flush()
 	if withLKL {
 		fmt.Fprintln(out.w, "* on LKL the clients run inside the server's process (LKL's loopback), dialing through unet; cpu/req is the whole process, clients included")
+		fmt.Fprintln(out.w, "** demo serve: the same clients on the host, through the port forward (usernet's netstack) into LKL's TCP/IP stack; the file is read through ufs from an ext4 image; cpu/req is the serve process (LKL, netstack, server)")
 	}
 	return nil
 }
 
-// httpBenchHost runs "demo http DIR -api api" as a child and loads it from
-// here with the standard library's client.
+// httpBenchHost runs "demo http DIR -api api" as a child on the host
+// kernel and loads it from here with the standard library's client.
 func httpBenchHost(dir, api string, clients int, dur time.Duration) (loadResult, error) {
+	return httpBenchChild(dir, clients, dur, []string{"GOKERNEL=host"}, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
+}
+
+// httpBenchServe runs "demo serve IMG", IMG an ext4 image of dir, as a
+// child and loads it from here: every request crosses the port forward
+// into LKL's TCP/IP stack, and the file comes from ufs on LKL's ext4.
+func httpBenchServe(img, dir string, clients int, dur time.Duration) (loadResult, error) {
+	return httpBenchChild(dir, clients, dur, nil, "serve", img, "-listen", "127.0.0.1:0")
+}
+
+// httpBenchChild runs demo with args as a child server and loads it from
+// here; dir holds the file it serves.
+func httpBenchChild(dir string, clients int, dur time.Duration, env []string, args ...string) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, addr, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=host"}, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
+	cmd, addr, rest, stderr, err := startDemo(ctx, env, args...)
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -138,6 +171,28 @@ func httpBenchHost(dir, api string, clients int, dur time.Duration) (loadResult,
 		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
 	}
 	return res, lerr
+}
+
+// makeExt4 makes an ext4 image of dir with mke2fs -d, as the tour does;
+// it returns the image's path.
+func makeExt4(dir string) (string, error) {
+	mke2fs, err := exec.LookPath("mke2fs")
+	if err != nil {
+		if mke2fs, err = exec.LookPath("/usr/sbin/mke2fs"); err != nil {
+			return "", fmt.Errorf("an ext4 image for demo serve needs mke2fs (Debian's e2fsprogs): %w", err)
+		}
+	}
+	img := dir + ".img"
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		return "", err
+	}
+	if b, err := exec.Command(mke2fs, "-q", "-F", "-t", "ext4", "-d", dir, img).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("mke2fs: %w: %s", err, strings.TrimSpace(string(b)))
+	}
+	return img, nil
 }
 
 // httpBenchLKL runs "demo http DIR -self-load" on LKL.

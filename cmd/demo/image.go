@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -29,9 +31,15 @@ type imageFlags struct {
 
 // define adds the flags to fs; readOnly is the default of --readonly.
 func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
+	f.defineDisk(fs)
+	fs.BoolVar(&f.readOnly, "readonly", readOnly, "open the image read-only (nothing can change it)")
+}
+
+// defineDisk adds the flags that pick the file system: --fstype and
+// --partition (serve, which always mounts read-only, takes only these).
+func (f *imageFlags) defineDisk(fs *flag.FlagSet) {
 	fs.StringVar(&f.fstype, "fstype", "", "the image's file system: ext4, xfs, vfat or btrfs (default: detect)")
 	fs.IntVar(&f.partition, "partition", 0, "the partition `N` (1-based) of a partitioned disk image; 0 for the whole image")
-	fs.BoolVar(&f.readOnly, "readonly", readOnly, "open the image read-only (nothing can change it)")
 }
 
 // image is an image opened by openImage: an FS on its root inside LKL.
@@ -41,6 +49,14 @@ type image struct {
 	path   string       // the image file on the host
 	flags  imageFlags
 	fstype string // as mounted: given or detected
+	kernel sys.Kernel
+
+	// With a network (openImage's withNet): LKL's address on its user
+	// network, and forward, which forwards TCP connections to the host
+	// address host (port 0 picks one) to port inside LKL and returns the
+	// address it listens on.
+	guest   string
+	forward func(host string, port uint16) (net.Addr, error)
 }
 
 // onImage checks that args (the image first) number from least to most
@@ -50,7 +66,7 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 	if len(args) < least || most >= 0 && len(args) > most {
 		return fmt.Errorf("%w: %s", errUsage, usage)
 	}
-	img, err := openImage(args[0], f)
+	img, err := openImage(args[0], f, false)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/gokernel/gokernel/sys/lkl"
+	"github.com/gokernel/gokernel/sys/lkl/usernet"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -17,12 +19,18 @@ import (
 const imageCmdline = "ihash_entries=65536 dhash_entries=65536"
 
 // openImage boots LKL with path as its disk, mounted at imageMount, and
-// returns an FS on it. Its close unmounts the image (flushing it) and
-// halts LKL.
-func openImage(path string, f imageFlags) (*image, error) {
-	k, err := lkl.Boot(&lkl.Config{BootCmdline: imageCmdline, Disks: []lkl.Disk{{
+// returns an FS on it; withNet adds a user network interface (LKL at
+// 10.0.2.15) and fills in image.guest and image.forward. Its close
+// unmounts the image (flushing it) and halts LKL, which also stops the
+// network and its port forwards.
+func openImage(path string, f imageFlags, withNet bool) (*image, error) {
+	cfg := &lkl.Config{BootCmdline: imageCmdline, Disks: []lkl.Disk{{
 		Path: path, ReadOnly: f.readOnly, Partition: f.partition, FSType: f.fstype, MountPoint: imageMount,
-	}}})
+	}}}
+	if withNet {
+		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
+	}
+	k, err := lkl.Boot(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -31,12 +39,19 @@ func openImage(path string, f imageFlags) (*image, error) {
 	if m := k.Mounts(); len(m) == 1 {
 		fstype = m[0].FSType
 	}
-	return &image{fs: fsys, path: path, flags: f, fstype: fstype, close: func() error {
+	img := &image{fs: fsys, path: path, flags: f, fstype: fstype, kernel: k, close: func() error {
 		fsys.Close()
 		err := k.Unmount(imageMount)
 		if herr := k.Halt(); herr != nil {
 			err = errors.Join(err, fmt.Errorf("halting LKL: %w", herr))
 		}
 		return err
-	}}, nil
+	}}
+	if withNet {
+		img.guest = k.UserNetwork().Config().Guest.String()
+		img.forward = func(host string, port uint16) (net.Addr, error) {
+			return k.Forward(usernet.Forward{Network: "tcp", Host: host, GuestPort: port})
+		}
+	}
+	return img, nil
 }

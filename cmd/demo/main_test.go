@@ -1,17 +1,23 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // TestMain lets the test binary stand in for demo itself: a child started
-// with DEMO_AS_MAIN=1 runs main with the arguments after "--".
+// with DEMO_AS_MAIN=1 runs main with the arguments after "--". With
+// DEMO_CHECK_LEAKS=1 as well, the child then checks that the command left
+// no goroutine and no host fd behind.
 func TestMain(m *testing.M) {
 	if os.Getenv("DEMO_AS_MAIN") == "1" {
 		for i, a := range os.Args {
@@ -20,9 +26,45 @@ func TestMain(m *testing.M) {
 				break
 			}
 		}
+		if os.Getenv("DEMO_CHECK_LEAKS") == "1" {
+			os.Exit(runCheckingLeaks())
+		}
 		main()
 	}
 	os.Exit(m.Run())
+}
+
+// runCheckingLeaks runs demo as main does, then fails (exit status 3)
+// if a goroutine or a host fd outlived the command.
+func runCheckingLeaks() int {
+	if r, w, err := os.Pipe(); err == nil { // the runtime's own fds, first
+		r.Close()
+		w.Close()
+	}
+	fds0 := openFDs()
+	before := goleak.IgnoreCurrent() // package-level pools (gnet's ants) start in init
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	for range 50 { // closed connections finish on their own goroutines
+		if err = goleak.Find(before); err == nil && openFDs() == fds0 {
+			return code
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := openFDs(); n != fds0 {
+		err = errors.Join(err, fmt.Errorf("host fds: %d before, %d after", fds0, n))
+	}
+	fmt.Fprintln(os.Stderr, "leak:", err)
+	return 3
+}
+
+// openFDs counts the process's open host fds.
+func openFDs() int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		panic(err)
+	}
+	return len(entries)
 }
 
 // demo runs the demo command in a child process and returns what it printed

@@ -14,7 +14,8 @@ step() {
 }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+serve_pid=
+trap '[ -z "$serve_pid" ] || kill "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 step "Kernels this binary can run, and which GOKERNEL selects" "$demo" kernels
 step "jskernel's libsys example: one raw write(2) on the host kernel" "$demo" hello
@@ -67,3 +68,34 @@ step "...copy a file into the image (cptofs) and the tree back out (cpfromfs)" b
 	 '$demo' cp-in --readonly=false '$work/rw.img' '$work/note.txt' /docs &&
 	 '$demo' cp-out '$work/rw.img' /docs '$work/out' && ls -l '$work/out/docs' && cat '$work/out/docs/note.txt'"
 step "...and tar it (fs2tar), listed by the host's tar" bash -c "'$demo' tar '$work/disk.img' | tar tvf -"
+
+# The whole stack in one command: LKL mounts the image read-only (ufs), its
+# TCP/IP stack serves it with net/http's FileServer on a unet listener at
+# 10.0.2.15:80, and a host port is forwarded into it over the user network.
+printf '\n%s== %s%s\n$ %s\n' "$bold" "The whole stack: the image served over HTTP from inside LKL, a host port forwarded in" "$plain" \
+	"demo serve disk.img -listen 127.0.0.1:0 &"
+"$demo" serve "$work/disk.img" -listen 127.0.0.1:0 > "$work/serve.out" 2>&1 &
+serve_pid=$!
+for _ in $(seq 200); do # at most 10 s
+	grep -q '^serving ' "$work/serve.out" 2>/dev/null && break # the line after "listening on"
+	kill -0 "$serve_pid" 2>/dev/null || break
+	sleep 0.05
+done
+addr=$(sed -n 's/^listening on //p' "$work/serve.out")
+sed 1d "$work/serve.out"
+if [ -z "$addr" ]; then
+	echo "demo serve did not start" >&2
+	exit 1
+fi
+echo "Open http://$addr/ in a browser while the tour runs; one fetch:"
+if command -v curl >/dev/null; then
+	step "...a file of the image, fetched by curl through the forward" curl -sS --max-time 10 "http://$addr/docs/hello.txt"
+else
+	step "...a file of the image, fetched through the forward (demo serve -get)" \
+		"$demo" serve "$work/disk.img" -listen 127.0.0.1:0 -get /docs/hello.txt
+fi
+kill -TERM "$serve_pid"
+for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done # at most 10 s
+kill -KILL "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" && echo "demo serve stopped cleanly (SIGTERM: shutdown, LKL halted)"
+serve_pid=
