@@ -66,10 +66,12 @@ bench: lkl
 	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 	@echo "== TCP echo: eloop vs unet vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
 	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
-	@echo "== net/http: unet vs net (servers alternated; results also in $(BENCH)/http.txt)"
+	@echo "== net/http: unet vs net, and LKL behind the port forward (demo serve) (servers alternated; results also in $(BENCH)/http.txt)"
 	$(BIN)/demo http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
 	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
+	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
+	$(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
