@@ -105,13 +105,32 @@ func dialErr(k sys.Kernel, s *eloop.Server, rcvbuf int) (*client, error) {
 	}
 	if err == nil {
 		a := s.Addr()
-		err = lc.Connect(fd, &libgo.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()})
+		err = connect(lc, fd, &libgo.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()})
 	}
 	if err != nil {
 		lc.Close(fd)
 		return nil, err
 	}
 	return &client{lc: lc, fd: fd}, nil
+}
+
+// connect is a blocking connect(2) that survives signals. With SO_SNDTIMEO
+// set, a signal (the Go runtime preempts goroutines with SIGURG) makes
+// connect fail with EINTR while the connection goes on, as connect(2)
+// says; asking again answers EALREADY until it is done, then EISCONN or
+// the connection's error.
+func connect(lc *libgo.Libc, fd int, sa libgo.Sockaddr) error {
+	for {
+		err := lc.Connect(fd, sa)
+		switch {
+		case errors.Is(err, syscall.EISCONN):
+			return nil
+		case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EALREADY):
+			time.Sleep(time.Millisecond)
+		default:
+			return err
+		}
+	}
 }
 
 func (c *client) close() error { return c.lc.Close(c.fd) }
