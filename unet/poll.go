@@ -40,6 +40,11 @@ type pollSlot struct {
 	pd  *pollDesc
 }
 
+// waitTimeout bounds each wait of the dispatcher. Wakes come through the
+// poller's eventfd; the timeout is a safety net for a kernel that loses one
+// (LKL, see the package doc), at the cost of a few idle wake-ups a second.
+const waitTimeout = 100 * time.Millisecond
+
 // pollEvents is how every fd is registered (runtime/netpoll_epoll.go).
 const pollEvents = aio.Read | aio.Write | aio.RDHUP | aio.EdgeTriggered
 
@@ -113,7 +118,7 @@ func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	defer close(done)
 	var evs [128]aio.Event
 	for {
-		n, err := np.p.Wait(evs[:], -1)
+		n, err := np.p.Wait(evs[:], waitTimeout)
 		np.mu.Lock()
 		for _, ev := range evs[:n] {
 			idx, gen := uint32(ev.Token), uint32(ev.Token>>32)
