@@ -209,16 +209,23 @@ func requireSilentWake(t *testing.T, p *aio.Poller) {
 	}
 }
 
+// Every Wake ends a Wait blocked in another goroutine, however many times:
+// on LKL the woken epoll_wait is a task made runnable by another thread's
+// eventfd write, and such tasks used to wait for a timer tick that might
+// never come (third_party/lkl fix 12).
 func TestWakeEndsWait(t *testing.T) {
+	const rounds = 2000
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		wk := newWatchKernel(k)
 		p := newPoller(t, wk)
-		done := waitInBackground(p)
-		receive(t, wk.blocking, "Wait(-1) entering the kernel")
-		require.NoError(t, p.Wake())
-		r := receive(t, done, "Wait(-1) after Wake")
-		require.NoError(t, r.err)
-		require.Zero(t, r.n, "the wake itself is never reported")
+		for i := range rounds {
+			done := waitInBackground(p)
+			receive(t, wk.blocking, "Wait(-1) entering the kernel")
+			require.NoError(t, p.Wake())
+			r := receive(t, done, fmt.Sprintf("Wait(-1) after Wake %d of %d", i+1, rounds))
+			require.NoError(t, r.err)
+			require.Zero(t, r.n, "the wake itself is never reported")
+		}
 	})
 }
 
@@ -379,24 +386,5 @@ func TestWaitAllocatesNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		require.Zero(t, allocs, "allocations per Wake + Wait")
-	})
-}
-
-// Every Wake ends a Wait blocked in another goroutine, however many times:
-// on LKL the woken epoll_wait is a task made runnable by another thread's
-// eventfd write, and such tasks used to wait for a timer tick that might
-// never come (third_party/lkl fix 12).
-func TestWakeBlockedWaitRepeatedly(t *testing.T) {
-	const rounds = 2000
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		wk := newWatchKernel(k)
-		p := newPoller(t, wk)
-		for i := range rounds {
-			done := waitInBackground(p)
-			receive(t, wk.blocking, "Wait(-1) entering the kernel")
-			require.NoError(t, p.Wake())
-			r := receive(t, done, fmt.Sprintf("Wait(-1) after Wake %d of %d", i+1, rounds))
-			require.NoError(t, r.err)
-		}
 	})
 }
