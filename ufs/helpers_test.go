@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
-	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 )
@@ -81,30 +80,17 @@ func writeTree(t testing.TB, fsys *ufs.FS, tr imagetest.Tree) {
 	}
 }
 
-// openFDs counts the fds open on k, by asking fcntl(F_GETFD) about the
-// first 4096 (/proc is not mounted in LKL).
-func openFDs(t testing.TB, k sys.Kernel) int {
-	l := libgo.New(k)
-	n := 0
-	for fd := range 4096 {
-		if _, err := l.FcntlInt(fd, unix.F_GETFD, 0); err == nil {
-			n++
-		}
-	}
-	return n
-}
-
 // checkFDs fails t at its end if k has more fds open than at its start.
 func checkFDs(t *testing.T, k sys.Kernel) {
-	before := openFDs(t, k)
+	before := kerneltest.OpenFDs(t, k)
 	t.Cleanup(func() {
-		after := openFDs(t, k)
+		after := kerneltest.OpenFDs(t, k)
 		// An FS from fs.Sub that nobody closed releases its fd when the
 		// garbage collector runs its cleanup.
 		for i := 0; i < 50 && after > before; i++ {
 			runtime.GC()
 			time.Sleep(10 * time.Millisecond)
-			after = openFDs(t, k)
+			after = kerneltest.OpenFDs(t, k)
 		}
 		if after > before {
 			t.Errorf("%d fds open on %s before the test, %d after", before, k.Name(), after)

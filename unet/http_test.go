@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,30 +13,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gokernel/gokernel/internal/kerneltest"
-	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
 )
-
-// countFDs counts the open fds of kernel k: /proc/self/fd on the host; on
-// LKL, whose fd table is its own, the fds that fcntl(F_GETFD) accepts
-// below 4096.
-func countFDs(t testing.TB, k sys.Kernel) int {
-	t.Helper()
-	if k.Name() == "host" {
-		ents, err := os.ReadDir("/proc/self/fd")
-		require.NoError(t, err)
-		return len(ents)
-	}
-	lc := libgo.New(k)
-	n := 0
-	for fd := range 4096 {
-		if _, err := lc.FcntlInt(fd, 1 /* F_GETFD */, 0); err == nil {
-			n++
-		}
-	}
-	return n
-}
 
 // httpServe serves h on a unet listener on s until the test ends.
 func httpServe(t *testing.T, s *unet.Stack, h http.Handler) (addr string, stop func()) {
@@ -59,7 +37,7 @@ func httpServe(t *testing.T, s *unet.Stack, h http.Handler) (addr string, stop f
 // clients, each body checked; afterwards no goroutine and no fd is left.
 func TestHTTP(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		fds0 := countFDs(t, k)
+		fds0 := kerneltest.OpenFDs(t, k)
 		s, err := unet.New(k, unet.Options{})
 		require.NoError(t, err)
 		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +91,10 @@ func TestHTTP(t *testing.T) {
 		require.NoError(t, s.Close())
 		require.NoError(t, goleak.Find(goleak.IgnoreCurrent()))
 		deadline := time.Now().Add(failAfter)
-		for countFDs(t, k) != fds0 && time.Now().Before(deadline) {
+		for kerneltest.OpenFDs(t, k) != fds0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		require.Equal(t, fds0, countFDs(t, k), "fds left open")
+		require.Equal(t, fds0, kerneltest.OpenFDs(t, k), "fds left open")
 	})
 }
 
