@@ -62,11 +62,13 @@ func openFDs() int {
 // socketpair, addressed as QEMU's guest.
 type guest struct {
 	s     *stack.Stack
+	link  stack.LinkEndpoint
 	fd    int
 	stops []int
 }
 
 func (g *guest) close() {
+	usernet.StopLink(g.link)
 	g.s.RemoveNIC(1)
 	g.s.Destroy()
 	unix.Close(g.fd)
@@ -100,7 +102,7 @@ func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	g := &guest{s: s, fd: fds[0], stops: usernet.StopFDs(ep)}
+	g := &guest{s: s, link: ep, fd: fds[0], stops: usernet.StopFDs(ep)}
 	if e := s.CreateNIC(1, ep); e != nil {
 		t.Fatal(e)
 	}
@@ -327,6 +329,49 @@ func TestCloseWithOpenConnections(t *testing.T) {
 	}
 	if err := n.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// TestCloseUnderTraffic closes the Network while the guest keeps sending
+// to it, many times over: a frame in delivery while the NIC is removed
+// must not deadlock Close (gVisor's RemoveNIC waits for the link's
+// goroutines while holding the lock they need; see stopLink).
+func TestCloseUnderTraffic(t *testing.T) {
+	udpEcho := echoUDP(t, "")
+	for i := range 50 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			n, g := start(t, usernet.Config{})
+			raddr := g.addr("10.0.2.2", uint16(udpEcho.Port))
+			c, err := gonet.DialUDP(g.s, nil, &raddr, ipv4.ProtocolNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			sent := make(chan int)
+			go func() {
+				k := 0
+				for {
+					select {
+					case <-stop:
+						sent <- k
+						return
+					default:
+					}
+					if _, err := c.Write([]byte("flood")); err == nil {
+						k++
+					}
+				}
+			}()
+			time.Sleep(time.Millisecond)
+			if err := n.Close(); err != nil {
+				t.Fatal(err)
+			}
+			close(stop)
+			c.Close() // the guest's write may block once the network is gone
+			if k := <-sent; k == 0 {
+				t.Fatal("the guest sent nothing before Close")
+			}
+		})
 	}
 }
 
