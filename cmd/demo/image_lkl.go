@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 
@@ -20,8 +19,8 @@ const imageCmdline = "ihash_entries=65536 dhash_entries=65536"
 
 // openImage boots LKL with path as its disk, mounted at imageMount, and
 // returns an FS on it; withNet adds a user network interface (LKL at
-// 10.0.2.15) and fills in image.guest and image.forward. Its close
-// unmounts the image (flushing it) and halts LKL, which also stops the
+// 10.0.2.15) and fills in image.guest and image.forward. Its close halts
+// LKL, which unmounts a writable image (flushing it) and stops the
 // network and its port forwards.
 func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	cfg := &lkl.Config{BootCmdline: imageCmdline, Disks: []lkl.Disk{{
@@ -41,11 +40,10 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	}
 	img := &image{fs: fsys, path: path, flags: f, fstype: fstype, kernel: k, close: func() error {
 		fsys.Close()
-		err := k.Unmount(imageMount)
-		if herr := k.Halt(); herr != nil {
-			err = errors.Join(err, fmt.Errorf("halting LKL: %w", herr))
+		if err := k.Halt(); err != nil { // unmounts a writable image first
+			return fmt.Errorf("halting LKL: %w", err)
 		}
-		return err
+		return nil
 	}}
 	if withNet {
 		img.guest = k.UserNetwork().Config().Guest.String()

@@ -3,7 +3,10 @@
 // C helpers between Go and liblkl. Each is a few lines; the comments say why
 // it is in C.
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <lkl.h>
 #include <lkl_host.h>
@@ -50,11 +53,58 @@ static void gk_print_stderr(const char *str, int len)
 	}
 }
 
+// The kernel's memory is one allocation of Config.Memory bytes (LKL's
+// bootmem_init); everything else LKL allocates through mem_alloc is small.
+// It is mapped on its own, 2 MiB aligned, and offered to the host's
+// transparent huge pages: the kernel touches it all over (slabs of
+// inodes and dentries, page cache), and with 4 KiB pages every first touch
+// is a host page fault and most later ones a TLB miss.
+#define GK_HUGE (2UL << 20)
+static void *gk_kmem;
+static size_t gk_kmem_len;
+
+static void *gk_mem_alloc(unsigned long size)
+{
+	uintptr_t p, start;
+	size_t len;
+	void *m;
+
+	if (size < GK_HUGE || gk_kmem != NULL)
+		return malloc(size);
+	len = (size + GK_HUGE - 1) & ~(GK_HUGE - 1);
+	m = mmap(NULL, len + GK_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	// Trim to a 2 MiB aligned range of len bytes.
+	p = (uintptr_t)m;
+	start = (p + GK_HUGE - 1) & ~(GK_HUGE - 1);
+	if (start > p)
+		munmap(m, start - p);
+	if (p + GK_HUGE > start)
+		munmap((void *)(start + len), p + GK_HUGE - start);
+	madvise((void *)start, len, MADV_HUGEPAGE); // advice: an error changes nothing
+	gk_kmem = (void *)start;
+	gk_kmem_len = len;
+	return gk_kmem;
+}
+
+static void gk_mem_free(void *p)
+{
+	if (p != NULL && p == gk_kmem) {
+		munmap(gk_kmem, gk_kmem_len);
+		gk_kmem = NULL;
+		return;
+	}
+	free(p);
+}
+
 // gk_start boots the kernel; lkl_start_kernel is variadic, which cgo
 // cannot call.
 int gk_start(unsigned long mem, const char *cmdline, int debug)
 {
 	lkl_host_ops.print = debug ? gk_print_stderr : NULL;
+	lkl_host_ops.mem_alloc = gk_mem_alloc;
+	lkl_host_ops.mem_free = gk_mem_free;
 	return lkl_start_kernel(&lkl_host_ops, mem, "%s", cmdline);
 }
 

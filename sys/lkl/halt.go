@@ -20,8 +20,12 @@ import (
 
 // Halt stops the kernel in order: new calls are refused with ErrHalted,
 // calls in flight finish, LKL's remaining fds are closed, file systems are
-// synced and unmounted (which flushes them to their images), and LKL
-// halts. A second Halt returns ErrHalted.
+// synced, those on writable disks are unmounted (which flushes them to
+// their images), and LKL halts. A second Halt returns ErrHalted.
+//
+// File systems on read-only disks stay mounted: they have nothing to
+// flush, and unmounting one only frees the kernel's caches of it, which
+// halting frees anyway (for a 20,000-file tree, a tenth of a cp-out).
 //
 // A call blocked inside LKL for good (a read on a pipe nobody writes) is
 // woken by shutting down every socket and closing every fd. If calls are
@@ -46,7 +50,7 @@ func (k *Kernel) Halt() error {
 	var errs []error
 	k.internal(lklSYS_SYNC, 0, 0, 0, 0, 0, 0)
 	for _, a := range slices.Backward(k.disks) {
-		if a.mount != "" {
+		if a.mount != "" && !a.disk.ReadOnly {
 			if err := k.unmount(a); err != nil {
 				errs = append(errs, err)
 			}
