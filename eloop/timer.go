@@ -89,10 +89,13 @@ func (l *Loop) waitTimeout() time.Duration {
 // before this call: one rescheduled from its own callback waits for the
 // next turn.
 func (l *Loop) runTimers() {
-	now := time.Now()
 	l.mu.Lock()
-	last := l.timerSeq
+	last, none := l.timerSeq, len(l.timers) == 0
 	l.mu.Unlock()
+	if none {
+		return // and no clock read: most turns have no timer
+	}
+	now := time.Now()
 	for {
 		l.mu.Lock()
 		if len(l.timers) == 0 {
