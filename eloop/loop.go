@@ -77,6 +77,9 @@ const (
 type Loop struct {
 	opts Options
 	p    *aio.Poller
+	// yield: see loop. Only on the host kernel, where a system call is
+	// cheap; on LKL the yield made the echo benchmark slower.
+	yield bool
 
 	stopReq atomic.Bool // set by Stop
 
@@ -109,11 +112,14 @@ func New(k sys.Kernel, opts Options) (*Loop, error) {
 	if opts.Events <= 0 {
 		opts.Events = defaultEvents
 	}
+	if k == nil {
+		k = sys.Default()
+	}
 	p, err := aio.New(k)
 	if err != nil {
 		return nil, err
 	}
-	l := &Loop{opts: opts, p: p}
+	l := &Loop{opts: opts, p: p, yield: k.Name() == "host"}
 	l.pool.init(opts.QueueSize)
 	return l, nil
 }
@@ -167,13 +173,14 @@ func (l *Loop) loop(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// After a turn with events, look again without blocking, and
-		// yield before blocking when that finds nothing (gnet's poller
-		// does the same). Blocking at once after each turn made Go's
-		// sysmon take the loop's P away while it slept in epoll_wait and
-		// hand it back on return: at 8 connections x 16 KiB that was 0.3
-		// sysmon wake-ups and 0.15 futex calls per message (now ~0.01 and
-		// ~0) and a fifth more server CPU per message.
+		// On the host, after a turn with events, look again without
+		// blocking, and yield before blocking when that finds nothing
+		// (gnet's poller does the same). Blocking at once after each turn
+		// made Go's sysmon take the loop's P away while it slept in
+		// epoll_wait and hand it back on return: at 8 connections x 16 KiB
+		// that was 0.3 sysmon wake-ups and 0.15 futex calls per message
+		// (now ~0.01 and ~0) and a fifth more server CPU per message. On
+		// LKL the same made the in-process echo 14% costlier per message.
 		timeout := l.waitTimeout()
 		if busy {
 			timeout = 0
@@ -185,7 +192,7 @@ func (l *Loop) loop(ctx context.Context) error {
 		if busy && n == 0 {
 			runtime.Gosched()
 		}
-		busy = n > 0
+		busy = n > 0 && l.yield
 		for _, ev := range events[:n] {
 			l.dispatch(ev.Token, ev.Events)
 		}
