@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,30 +349,36 @@ func TestCloseUnderTraffic(t *testing.T) {
 				t.Fatal(err)
 			}
 			stop := make(chan struct{})
-			sent := make(chan int)
+			done := make(chan struct{})
+			var sent atomic.Int64
 			go func() {
-				k := 0
+				defer close(done)
 				for {
 					select {
 					case <-stop:
-						sent <- k
 						return
 					default:
 					}
 					if _, err := c.Write([]byte("flood")); err == nil {
-						k++
+						sent.Add(1)
 					}
 				}
 			}()
-			time.Sleep(time.Millisecond)
+			// Frames are in flight when Close starts.
+			for deadline := time.Now().Add(10 * time.Second); sent.Load() < 20; runtime.Gosched() {
+				if time.Now().After(deadline) {
+					close(stop)
+					c.Close()
+					<-done
+					t.Fatalf("the guest sent %d datagrams in 10 s", sent.Load())
+				}
+			}
 			if err := n.Close(); err != nil {
 				t.Fatal(err)
 			}
 			close(stop)
 			c.Close() // the guest's write may block once the network is gone
-			if k := <-sent; k == 0 {
-				t.Fatal("the guest sent nothing before Close")
-			}
+			<-done
 		})
 	}
 }
