@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -200,6 +201,21 @@ func TestServerEcho(t *testing.T) {
 		remote := make(chan bool, 1)
 		require.NoError(t, sc.Loop().Post(func() { remote <- sc.RemoteAddr().Addr().IsLoopback() && sc.RemoteAddr().Port() != 0 }))
 		require.True(t, recv(t, remote))
+	})
+}
+
+// TestServerDefaultLoops: one loop per CPU that both Go and the kernel
+// have, so one on LKL.
+func TestServerDefaultLoops(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		s, _ := startServer(t, k, newHandler(nil), eloop.ServerOptions{})
+		want := 1
+		if k.Name() == "host" {
+			var set unix.CPUSet
+			require.NoError(t, unix.SchedGetaffinity(0, &set))
+			want = min(runtime.GOMAXPROCS(0), set.Count())
+		}
+		require.Equal(t, want, s.Loops())
 	})
 }
 

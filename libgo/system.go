@@ -113,3 +113,15 @@ func (l *Libc) Sysinfo(info *unix.Sysinfo_t) error {
 	_, err := l.call(unix.SYS_SYSINFO, uintptr(unsafe.Pointer(info)), 0, 0, 0, 0, 0)
 	return err
 }
+
+// SchedGetaffinity stores in set the CPUs the calling thread may run on,
+// with sched_getaffinity(2): the host's CPUs allowed to this process, or
+// LKL's one CPU. A nil set is EFAULT (see efaultNil).
+func (l *Libc) SchedGetaffinity(set *unix.CPUSet) error {
+	if set == nil {
+		return efaultNil
+	}
+	*set = unix.CPUSet{}
+	_, err := l.call(unix.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(*set), uintptr(unsafe.Pointer(set)), 0, 0, 0)
+	return err
+}

@@ -58,6 +58,21 @@ func TestSysinfo(t *testing.T) {
 	})
 }
 
+func TestSchedGetaffinity(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		var set unix.CPUSet
+		require.NoError(t, libgo.New(k).SchedGetaffinity(&set))
+		if k.Name() == "host" {
+			var want unix.CPUSet
+			require.NoError(t, unix.SchedGetaffinity(0, &want))
+			require.Equal(t, want, set)
+		} else {
+			require.Equal(t, 1, set.Count(), "LKL runs one CPU")
+		}
+		require.Equal(t, syscall.EFAULT, libgo.New(k).SchedGetaffinity(nil))
+	})
+}
+
 func TestSync(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		libgo.New(k).Sync() // cannot fail; it must return

@@ -429,6 +429,11 @@ func Rmdir(path string) error {
 	return std.Rmdir(path)
 }
 
+// SchedGetaffinity is [Libc.SchedGetaffinity] on the process default kernel.
+func SchedGetaffinity(set *unix.CPUSet) error {
+	return std.SchedGetaffinity(set)
+}
+
 // Seek is [Libc.Seek] on the process default kernel.
 func Seek(fd int, offset int64, whence int) (off int64, err error) {
 	return std.Seek(fd, offset, whence)

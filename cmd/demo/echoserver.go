@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/libgo"
@@ -132,10 +131,13 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx) }()
-	lc := libgo.New(k)
-	to := s.Addr()
+	// The client is unet's, as in "echo -api unet -self-load", so that the
+	// two LKL rows of echo-bench differ only in their servers (a client
+	// on blocking libgo sockets made this row cost 3-4x the unet row per
+	// message).
+	to := s.Addr().String()
 	o.load.serverPID = os.Getpid()
-	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return dialKernel(lc, to) })
+	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", to) })
 	cancel()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		lerr = errors.Join(lerr, err)
@@ -146,39 +148,6 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, k.Name())
 	return nil
 }
-
-// kernelConn is a connected socket of a kernel, through libgo.
-type kernelConn struct {
-	lc *libgo.Libc
-	fd int
-}
-
-func dialKernel(lc *libgo.Libc, to netip.AddrPort) (*kernelConn, error) {
-	if !to.Addr().Is4() {
-		return nil, fmt.Errorf("dial %s: IPv4 only", to)
-	}
-	fd, err := lc.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	if err := lc.Connect(fd, &libgo.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}); err != nil {
-		lc.Close(fd)
-		return nil, fmt.Errorf("connect %s: %w", to, err)
-	}
-	lc.SetNoDelay(fd, true) // as net.Dial does
-	return &kernelConn{lc, fd}, nil
-}
-
-func (c *kernelConn) Read(p []byte) (int, error) {
-	n, err := c.lc.Read(c.fd, p)
-	if n == 0 && err == nil && len(p) > 0 {
-		return 0, io.EOF
-	}
-	return n, err
-}
-
-func (c *kernelConn) Write(p []byte) (int, error) { return c.lc.Write(c.fd, p) }
-func (c *kernelConn) Close() error                { return c.lc.Close(c.fd) }
 
 func printListening(addr string) {
 	fmt.Fprintf(out.w, "listening on %s\n", addr)
