@@ -33,10 +33,11 @@ SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
 latency, and the server's CPU time per message, each the median over the
 rounds, with ratios against gnet and net.
 
-In a binary with LKL (-tags lkl) it also runs eloop's server on LKL
-(GOKERNEL=lkl). Only that process can reach LKL's loopback, so the load
-generator runs inside it (echo -api loop -self-load) over LKL's sockets;
-that row's CPU time is the whole process's, client included.`,
+In a binary with LKL (-tags lkl) it also runs the eloop and unet servers
+on LKL (GOKERNEL=lkl). Only that process can reach LKL's loopback, so the
+load generator runs inside it (echo -api loop|unet -self-load), dialing
+with unet over LKL's sockets; those rows' CPU time is the whole process's,
+client included.`,
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds per configuration")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
