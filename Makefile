@@ -85,8 +85,17 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
 	done
 
+# Go's build cache tracks the files of a cgo package, not the liblkl.a its
+# LDFLAGS name: after a new LKL build, go build and go test went on linking
+# binaries cached with the old one. sys/lkl/lklstamp.h (git-ignored) defines
+# the recipe hash, which gk.c compiles in, so a new LKL changes the package's
+# object code and every binary is linked again.
+LKL_STAMP_H := sys/lkl/lklstamp.h
+
 lkl:
 	@$(MAKE) --no-print-directory -C third_party/lkl
+	@line="#define GK_LKL_RECIPE \"$$(cat $(BUILD)/lkl/STAMP)\" /* written by make lkl */"; \
+	[ "$$(cat $(LKL_STAMP_H) 2>/dev/null)" = "$$line" ] || echo "$$line" > $(LKL_STAMP_H)
 
 generate:
 	$(GO) generate ./...
