@@ -2,6 +2,7 @@
 
 // C helpers between Go and liblkl. Each is a few lines; the comments say why
 // it is in C.
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -118,15 +119,98 @@ int gk_start(unsigned long mem, const char *cmdline, int debug)
 	return lkl_start_kernel(&lkl_host_ops, mem, "%s", cmdline);
 }
 
-// gk_disk_add hands a host fd to LKL's virtio-blk driver, which serves it
-// with preadv/pwritev. lkl_disk_add copies the struct.
+// gk_blk_rw moves a virtio-blk request's data with one preadv or pwritev.
+// LKL's own backend (tools/lkl/lib/posix-host.c) makes one pread or pwrite
+// per segment, but a request's segments are contiguous on the disk, and
+// with LKL fix 14 a request has up to 16 of them: reading a 1 GiB file
+// took 9,455 preadv calls instead of 66,528 preads. A short transfer is
+// finished segment by segment from where it stopped, as LKL's backend
+// would; an error or end of file is an I/O error.
+#define GK_IOV_MAX 1024 // Linux's UIO_MAXIOV: at most this many per preadv
+
+static int gk_blk_rw(int fd, const struct lkl_blk_req *req, int write)
+{
+	off_t pos = (off_t)req->sector * 512;
+	size_t total = 0, skip;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < req->count; i++)
+		total += req->buf[i].iov_len;
+	if (req->count <= GK_IOV_MAX) {
+		do {
+			n = write ? pwritev(fd, req->buf, req->count, pos) : preadv(fd, req->buf, req->count, pos);
+		} while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -1;
+		if ((size_t)n == total)
+			return 0;
+	} else {
+		n = 0;
+	}
+	pos += n;
+	skip = n;
+	for (i = 0; i < req->count; i++) {
+		char *addr = req->buf[i].iov_base;
+		size_t len = req->buf[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		addr += skip;
+		len -= skip;
+		skip = 0;
+		while (len > 0) {
+			n = write ? pwrite(fd, addr, len, pos) : pread(fd, addr, len, pos);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return -1;
+			addr += n;
+			len -= n;
+			pos += n;
+		}
+	}
+	return 0;
+}
+
+static int gk_blk_request(struct lkl_disk disk, struct lkl_blk_req *req)
+{
+	int err;
+
+	switch (req->type) {
+	case LKL_DEV_BLK_TYPE_READ:
+		err = gk_blk_rw(disk.fd, req, 0);
+		break;
+	case LKL_DEV_BLK_TYPE_WRITE:
+		err = gk_blk_rw(disk.fd, req, 1);
+		break;
+	case LKL_DEV_BLK_TYPE_FLUSH:
+	case LKL_DEV_BLK_TYPE_FLUSH_OUT:
+		err = fdatasync(disk.fd);
+		break;
+	default:
+		return LKL_DEV_BLK_STATUS_UNSUP;
+	}
+	return err < 0 ? LKL_DEV_BLK_STATUS_IOERR : LKL_DEV_BLK_STATUS_OK;
+}
+
+// gk_blk_ops is LKL's posix backend with gk_blk_request for requests.
+static struct lkl_dev_blk_ops gk_blk_ops;
+
+// gk_disk_add hands a host fd to LKL's virtio-blk driver, served by
+// gk_blk_ops. lkl_disk_add copies the struct.
 int gk_disk_add(int fd)
 {
 	struct lkl_disk disk;
 
 	gk_enter();
+	gk_blk_ops.get_capacity = lkl_dev_blk_ops.get_capacity;
+	gk_blk_ops.request = gk_blk_request;
 	memset(&disk, 0, sizeof(disk));
 	disk.fd = fd;
+	disk.ops = &gk_blk_ops;
 	return lkl_disk_add(&disk);
 }
 
