@@ -1,7 +1,5 @@
 package usernet
 
-// StopFDs lets the tests close their guest link's stop eventfds too.
-var StopFDs = stopFDs
-
-// StopLink lets the tests stop their guest link the same way.
-var StopLink = stopLink
+// Teardown lets the tests stop their guest netstack the way a Network
+// stops its own (NIC id 1, as the guest's).
+var Teardown = teardown

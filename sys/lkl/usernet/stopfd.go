@@ -8,7 +8,7 @@ import (
 
 // stopFDs returns the eventfds that fdbased's dispatchers use to stop.
 // gVisor (at the pinned version) writes to them on stop but never closes
-// them, one fd lost per Network, so Network.Close closes them after the
+// them, one fd lost per Network, so teardown closes them after the
 // link has stopped. The fields are unexported, hence reflect; reading them
 // this way is allowed, and a change of layout yields nil (a leak, which
 // the fd-counting tests report) instead of a crash.

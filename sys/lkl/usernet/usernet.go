@@ -141,7 +141,6 @@ type Network struct {
 	cancel context.CancelFunc
 	link   stack.LinkEndpoint // the fdbased endpoint on fd
 	fd     int
-	stops  []int // fdbased's stop eventfds (stopfd.go)
 
 	mu       sync.Mutex
 	closed   bool
@@ -184,7 +183,7 @@ func New(fd int, cfg Config) (*Network, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	n := &Network{cfg: cfg, stack: s, link: ep, fd: fd, stops: stopFDs(ep), conns: map[net.Conn]struct{}{}}
+	n := &Network{cfg: cfg, stack: s, link: ep, fd: fd, conns: map[net.Conn]struct{}{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.setup(ep); err != nil {
 		n.stop()
@@ -272,25 +271,27 @@ func (n *Network) Close() error {
 	return errors.Join(errs...)
 }
 
-// stop tears the netstack down: the link's goroutines first, then the
-// NIC, every endpoint, and the fd.
-func (n *Network) stop() {
-	stopLink(n.link)
-	n.stack.RemoveNIC(nicID)
-	n.stack.Destroy()
-	unix.Close(n.fd)
-	for _, fd := range n.stops {
-		unix.Close(fd)
+// stop tears the netstack down.
+func (n *Network) stop() { teardown(n.stack, n.link, n.fd) }
+
+// teardown stops stack s, whose NIC nicID is the fdbased link ep on fd:
+// the link's goroutines first, then the NIC, every endpoint, fd, and the
+// link's stop eventfds (stopfd.go). ep.Attach(nil) stops the dispatchers
+// and waits for them. RemoveNIC would do the same, but it waits while
+// holding the stack's lock, and a dispatcher in the middle of delivering a
+// packet needs that lock (ipv4's HandlePacket looks up the NIC's name): a
+// deadlock whenever frames arrive during Close. Stopped first, the link
+// has no dispatcher left and RemoveNIC's detach returns at once.
+func teardown(s *stack.Stack, ep stack.LinkEndpoint, fd int) {
+	stops := stopFDs(ep)
+	ep.Attach(nil)
+	s.RemoveNIC(nicID)
+	s.Destroy()
+	unix.Close(fd)
+	for _, sfd := range stops {
+		unix.Close(sfd)
 	}
 }
-
-// stopLink stops ep's dispatcher goroutines and waits for them. RemoveNIC
-// would do the same, but it waits while holding the stack's lock, and a
-// dispatcher in the middle of delivering a packet needs that lock
-// (ipv4's HandlePacket looks up the NIC's name): a deadlock whenever
-// frames arrive during Close. Stopped first, the link has no dispatcher
-// left and RemoveNIC's detach returns at once.
-func stopLink(ep stack.LinkEndpoint) { ep.Attach(nil) }
 
 // track registers a host-side connection so Close can interrupt it; it
 // reports false (and closes c) when the Network is already closed.

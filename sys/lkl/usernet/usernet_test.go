@@ -63,21 +63,12 @@ func openFDs() int {
 // guest is a second netstack standing in for LKL on the other end of the
 // socketpair, addressed as QEMU's guest.
 type guest struct {
-	s     *stack.Stack
-	link  stack.LinkEndpoint
-	fd    int
-	stops []int
+	s    *stack.Stack
+	link stack.LinkEndpoint
+	fd   int
 }
 
-func (g *guest) close() {
-	usernet.StopLink(g.link)
-	g.s.RemoveNIC(1)
-	g.s.Destroy()
-	unix.Close(g.fd)
-	for _, fd := range g.stops {
-		unix.Close(fd)
-	}
-}
+func (g *guest) close() { usernet.Teardown(g.s, g.link, g.fd) }
 
 func (g *guest) addr(ip string, port uint16) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(netip.MustParseAddr(ip).As4()), Port: port}
@@ -104,7 +95,7 @@ func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	g := &guest{s: s, link: ep, fd: fds[0], stops: usernet.StopFDs(ep)}
+	g := &guest{s: s, link: ep, fd: fds[0]}
 	if e := s.CreateNIC(1, ep); e != nil {
 		t.Fatal(e)
 	}
@@ -337,7 +328,7 @@ func TestCloseWithOpenConnections(t *testing.T) {
 // TestCloseUnderTraffic closes the Network while the guest keeps sending
 // to it, many times over: a frame in delivery while the NIC is removed
 // must not deadlock Close (gVisor's RemoveNIC waits for the link's
-// goroutines while holding the lock they need; see stopLink).
+// goroutines while holding the lock they need; see teardown).
 func TestCloseUnderTraffic(t *testing.T) {
 	udpEcho := echoUDP(t, "")
 	for i := range 50 {
