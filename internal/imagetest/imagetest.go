@@ -56,6 +56,21 @@ func (tr Tree) Files() map[string]string {
 	return out
 }
 
+// For returns the tree as a file system of type fstype can hold it: vfat
+// has no symlinks, so they are left out there; other types get tr itself.
+func (tr Tree) For(fstype string) Tree {
+	if fstype != "vfat" {
+		return tr
+	}
+	out := Tree{}
+	for name, content := range tr {
+		if !strings.Contains(name, " => ") {
+			out[name] = content
+		}
+	}
+	return out
+}
+
 // FSTypes are the types Build can make.
 var FSTypes = []string{"ext4", "xfs", "vfat", "btrfs"}
 

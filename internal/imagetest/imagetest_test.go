@@ -32,14 +32,15 @@ func TestBuildVfat(t *testing.T) {
 	require.Contains(t, strings.ToLower(out), "b.txt")
 }
 
+func TestTreeFor(t *testing.T) {
+	require.Equal(t, tree, tree.For("ext4"))
+	require.Equal(t, imagetest.Tree{"hello.txt": "hello, image\n", "dir/": "", "dir/inner.txt": "inner\n"}, tree.For("vfat"))
+}
+
 func TestBuildAll(t *testing.T) {
 	for _, fstype := range imagetest.FSTypes {
 		t.Run(fstype, func(t *testing.T) {
-			tr := tree
-			if fstype == "vfat" {
-				tr = imagetest.Tree{"hello.txt": "x"} // no symlinks on FAT
-			}
-			img := imagetest.Build(t, fstype, tr)
+			img := imagetest.Build(t, fstype, tree.For(fstype))
 			fi, err := os.Stat(img)
 			require.NoError(t, err)
 			require.Positive(t, fi.Size())
