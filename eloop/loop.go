@@ -76,6 +76,7 @@ const (
 //     wake a Wait blocked in LKL's epoll_pwait.
 type Loop struct {
 	opts Options
+	k    sys.Kernel
 	p    *aio.Poller
 	// yield: see loop. Only on the host kernel, where a system call is
 	// cheap; on LKL the yield made the echo benchmark slower.
@@ -119,10 +120,13 @@ func New(k sys.Kernel, opts Options) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loop{opts: opts, p: p, yield: k.Name() == "host"}
+	l := &Loop{opts: opts, k: k, p: p, yield: k.Name() == "host"}
 	l.pool.init(opts.QueueSize)
 	return l, nil
 }
+
+// Kernel returns the kernel the Loop's poller and calls run on.
+func (l *Loop) Kernel() sys.Kernel { return l.k }
 
 // Run runs the loop on the calling goroutine until Stop is called or ctx
 // is done, then shuts down: later Posts and Submits fail with

@@ -17,10 +17,11 @@ import (
 
 // TestConn runs golang.org/x/net/nettest.TestConn on every pairing the
 // issue names: unet TCP with unet TCP and unet Unix with unet Unix on
-// every kernel, and unet TCP with the standard library's net on the host.
+// every kernel, and unet TCP with the standard library's net on the host;
+// and unet TCP on a Stack bound to an eloop.Loop (Options.Loop).
 func TestConn(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		s := newStack(t, k)
+		s, ls := newStack(t, k), newLoopStack(t, k)
 		pipe := func(listen func() (net.Listener, error), dial func(addr net.Addr) (net.Conn, error)) nettest.MakePipe {
 			return func() (net.Conn, net.Conn, func(), error) {
 				ln, err := listen()
@@ -45,6 +46,8 @@ func TestConn(t *testing.T) {
 			unix   bool
 		}{
 			{name: "unet-tcp/unet-tcp", listen: unetTCP, dial: unetDial},
+			{name: "loop-tcp/loop-tcp", listen: func() (net.Listener, error) { return ls.Listen("tcp", "127.0.0.1:0") },
+				dial: func(a net.Addr) (net.Conn, error) { return ls.Dial(a.Network(), a.String()) }},
 			{name: "unet-unix/unet-unix", unix: true, listen: func() (net.Listener, error) { return s.Listen("unix", unixPath(t, k)) }, dial: unetDial},
 			{name: "unet-tcp/net-tcp", only: "host", listen: unetTCP, dial: func(a net.Addr) (net.Conn, error) { return net.Dial("tcp", a.String()) }},
 			{name: "net-tcp/unet-tcp", only: "host", listen: func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, dial: unetDial},

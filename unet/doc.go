@@ -5,8 +5,8 @@
 // Linux TCP/IP stack.
 //
 // unet sits on aio (its Poller and non-blocking calls), libgo (every
-// system call, through a sys.Kernel) and sys (the Kernel type); it
-// imports nothing above them, never ufs, and of golang.org/x/sys/unix only
+// system call, through a sys.Kernel), sys (the Kernel type) and eloop
+// (only for Options.Loop); it imports nothing above them, never ufs, and of golang.org/x/sys/unix only
 // constants and types. It is used by programs and by cmd/demo.
 //
 // The package-level Listen, Dial, DialContext and ListenPacket work on the
@@ -24,10 +24,12 @@
 // registered once, edge-triggered for reading and writing, under a slot
 // index and generation, never a pointer. An operation tries the call,
 // waits on a one-slot channel that the dispatcher fills without blocking,
-// and tries again. eloop.Loop.Watch would do the same dispatch, but runs
-// callbacks on its loop goroutine, one more hop between the event and the
-// goroutine that needs it, and would tie every Stack to a running Loop;
-// the dispatcher here is the few lines that blocking callers need.
+// and tries again. A Stack made with Options.Loop leaves the dispatch to
+// an eloop.Loop instead: each socket is a Loop.Watch whose callback fills
+// the same channels, so a program built on the loop has one poller and
+// one waiting goroutine in all. That is not the default because it is one
+// more hop between the event and the goroutine that needs it, and it ties
+// the Stack to a running Loop.
 //
 // The dispatcher's waits end after 100 ms at the latest: in runs of the
 // LKL echo demo under load, a wait blocked in LKL's epoll_pwait sometimes

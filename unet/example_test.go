@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
 )
@@ -118,6 +119,51 @@ func ExampleNew() {
 	defer c.Close()
 	fmt.Println(s.Kernel().Name(), c.RemoteAddr().String() == ln.Addr().String())
 	// Output: host true
+}
+
+// With Options.Loop a Stack shares an eloop.Loop's poller and goroutine:
+// a program built on the loop gets net.Conn values without a poller of
+// their own. Blocking calls go on other goroutines; the Stack is closed
+// before the Loop stops.
+func ExampleNew_loop() {
+	l, err := eloop.New(sys.Host(), eloop.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- l.Run(context.Background()) }()
+	defer func() { l.Stop(); <-ran }()
+
+	s, err := unet.New(nil, unet.Options{Loop: l}) // the Loop's kernel
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	ln, err := s.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(c, c) // echo
+			c.Close()
+		}
+	}()
+	c, err := s.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	c.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	_, err = io.ReadFull(c, buf)
+	fmt.Println(string(buf), err)
+	// Output: hello <nil>
 }
 
 // A Resolver reads the hosts file and resolv.conf through its Stack's

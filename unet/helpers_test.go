@@ -1,6 +1,7 @@
 package unet_test
 
 import (
+	"context"
 	"net"
 	"syscall"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
@@ -22,6 +24,29 @@ func newStack(t testing.TB, k sys.Kernel) *unet.Stack {
 	s, err := unet.New(k, unet.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newLoopStack makes a Stack on k bound to a running eloop.Loop
+// (Options.Loop). When the test ends the Stack is closed, then the Loop
+// stopped and its Run waited for.
+func newLoopStack(t testing.TB, k sys.Kernel) *unet.Stack {
+	t.Helper()
+	l, err := eloop.New(k, eloop.Options{})
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	go func() { ran <- l.Run(context.Background()) }()
+	s, err := unet.New(k, unet.Options{Loop: l})
+	if err != nil {
+		l.Stop()
+		<-ran
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		l.Stop()
+		require.NoError(t, <-ran)
+	})
 	return s
 }
 

@@ -1,6 +1,7 @@
 package unet_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
@@ -35,10 +37,32 @@ func httpServe(t *testing.T, s *unet.Stack, h http.Handler) (addr string, stop f
 // listener, an http.Client whose transport dials with the Stack, 1,000
 // requests over one keep-alive connection and 1,000 from 50 concurrent
 // clients, each body checked; afterwards no goroutine and no fd is left.
+// It runs on a Stack with its own poller and on one bound to an
+// eloop.Loop.
 func TestHTTP(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		fds0 := kerneltest.OpenFDs(t, k)
-		s, err := unet.New(k, unet.Options{})
+		for _, onLoop := range []bool{false, true} {
+			name := "poller"
+			if onLoop {
+				name = "loop"
+			}
+			t.Run(name, func(t *testing.T) { testHTTP(t, k, onLoop) })
+		}
+	})
+}
+
+func testHTTP(t *testing.T, k sys.Kernel, onLoop bool) {
+	fds0, goroutines0 := kerneltest.OpenFDs(t, k), goleak.IgnoreCurrent()
+	var loop *eloop.Loop
+	ran := make(chan error, 1)
+	if onLoop {
+		var err error
+		loop, err = eloop.New(k, eloop.Options{})
+		require.NoError(t, err)
+		go func() { ran <- loop.Run(context.Background()) }()
+	}
+	{
+		s, err := unet.New(k, unet.Options{Loop: loop})
 		require.NoError(t, err)
 		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
@@ -89,13 +113,17 @@ func TestHTTP(t *testing.T) {
 		}
 		stop()
 		require.NoError(t, s.Close())
-		require.NoError(t, goleak.Find(goleak.IgnoreCurrent()))
+		if loop != nil {
+			loop.Stop()
+			require.NoError(t, <-ran)
+		}
+		require.NoError(t, goleak.Find(goroutines0))
 		deadline := time.Now().Add(failAfter)
 		for kerneltest.OpenFDs(t, k) != fds0 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		require.Equal(t, fds0, kerneltest.OpenFDs(t, k), "fds left open")
-	})
+	}
 }
 
 func stringsReader(s string) io.Reader { return &sreader{s: s} }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gokernel/gokernel/aio"
+	"github.com/gokernel/gokernel/eloop"
 )
 
 // netpoll is a Stack's readiness dispatcher: one aio.Poller, and one
@@ -22,8 +23,13 @@ import (
 // Each fd is registered once, edge-triggered for reading and writing, and
 // its epoll token is a slot index plus a generation, never a pointer: an
 // event for a slot freed since is dropped, as the runtime does with fdseq.
+//
+// A Stack bound to a Loop (Options.Loop) has no poller and no goroutine of
+// its own: each fd is a watch of the Loop whose callback is pd.notify, and
+// the table only lists the descriptors for Stack.Close.
 type netpoll struct {
-	p *aio.Poller
+	p    *aio.Poller // nil with a Loop
+	loop *eloop.Loop
 
 	mu      sync.Mutex
 	slots   []pollSlot
@@ -68,6 +74,16 @@ func (np *netpoll) add(fd int) (*pollDesc, error) {
 	s.pd = pd
 	pd.token = uint64(idx) | uint64(s.gen)<<32
 	np.live++
+	if np.loop != nil {
+		np.mu.Unlock()
+		id, err := np.loop.Watch(fd, pollEvents, pd.notify)
+		if err != nil {
+			np.remove(pd)
+			return nil, err
+		}
+		pd.watch = id
+		return pd, nil
+	}
 	if !np.running {
 		np.running = true
 		np.epoch++
@@ -83,7 +99,9 @@ func (np *netpoll) add(fd int) (*pollDesc, error) {
 }
 
 // remove frees pd's slot; its fd is closed (or about to be) by the caller,
-// which takes it out of the epoll set. Removing the last descriptor waits
+// which takes it out of the epoll set (with a Loop, remove unwatches it
+// first; an error there means the Loop has stopped and its poller is
+// gone). Removing the last descriptor waits
 // until the dispatch goroutine has left epoll_pwait and returned, so that
 // once every socket is closed no call of the Stack is inside the kernel
 // (LKL's Halt refuses to stop while one is).
@@ -107,6 +125,9 @@ func (np *netpoll) remove(pd *pollDesc) {
 		}
 	}
 	np.mu.Unlock()
+	if pd.watch != 0 {
+		np.loop.Unwatch(pd.watch)
+	}
 	if idle != nil {
 		<-idle
 	}
@@ -171,6 +192,9 @@ func (np *netpoll) close() error {
 	np.closed = true
 	done := np.done
 	np.mu.Unlock()
+	if np.p == nil {
+		return nil // the Loop's poller is the Loop's
+	}
 	if done != nil {
 		np.p.Wake()
 		<-done
@@ -188,6 +212,7 @@ func (np *netpoll) close() error {
 // is lost; a stale one only costs one more try.
 type pollDesc struct {
 	token   uint64
+	watch   eloop.WatchID         // with a Loop: the fd's watch (0 until Watch succeeds)
 	owner   atomic.Pointer[netFD] // for Stack.Close
 	rready  chan struct{}
 	wready  chan struct{}

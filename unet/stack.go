@@ -3,6 +3,7 @@ package unet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/aio"
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 )
@@ -25,6 +27,16 @@ type Options struct {
 	// Resolver configures the Stack's resolver; nil reads /etc/hosts and
 	// /etc/resolv.conf on the Stack's kernel.
 	Resolver *ResolverConfig
+	// Loop, if not nil, binds the Stack to an event loop on the same
+	// kernel: its sockets are watched by the Loop's poller, and the Loop's
+	// goroutine wakes their blocked calls, so a program built on eloop
+	// has one poller and one waiting goroutine for its loop and its
+	// network. Blocked calls wait while the Loop is not running; a call
+	// made on the Loop's goroutine (from a callback) that would block
+	// waits forever, so do those on other goroutines. Close the Stack
+	// before the Loop stops: after that, new sockets fail with
+	// net.ErrClosed and blocked calls wait until the Stack is closed.
+	Loop *eloop.Loop
 }
 
 const defaultBacklog = 4096
@@ -54,8 +66,18 @@ type Stack struct {
 }
 
 // New makes a Stack on kernel k (nil: the process default kernel as it is
-// now). Errors are those of aio.New.
+// now, or Options.Loop's kernel if a Loop is given). Errors are those of
+// aio.New, or a Loop on another kernel.
 func New(k sys.Kernel, opts Options) (*Stack, error) {
+	if opts.Loop != nil {
+		if k == nil {
+			k = opts.Loop.Kernel()
+		}
+		if lk := opts.Loop.Kernel(); lk != k {
+			return nil, fmt.Errorf("unet: Options.Loop runs on kernel %q, the Stack on %q", lk.Name(), k.Name())
+		}
+		return &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), poll: netpoll{loop: opts.Loop}, opts: opts}, nil
+	}
 	if k == nil {
 		k = sys.Default()
 	}
