@@ -119,7 +119,8 @@ type Disk struct {
 // MTU, IP/MaskLen, IPv6/MaskLen6, MAC, Offload (virtio-net feature bits)
 // and Neigh ("ip|mac;...") work as in lkl-hijack. IfGateway and
 // IfGateway6 become default routes (this LKL has no per-interface routing
-// tables). Qdisc is refused: this LKL build has no qdisc helper.
+// tables). Qdisc is refused at boot: LKL 1.0.3's source has no
+// net/sched/sch_api.c, so there is no netlink API to add a qdisc with.
 type Interface struct {
 	Type       string `json:"type"`
 	Param      string `json:"param,omitempty"`

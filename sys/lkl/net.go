@@ -61,7 +61,10 @@ func (k *Kernel) addNetdevs() error {
 // user network, or a TAP device.
 func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 	if ifc.Qdisc != "" {
-		return nil, errors.New("qdisc: this LKL build has no qdisc support")
+		// LKL 1.0.3's source keeps only net/sched/sch_generic.c and
+		// sch_mq.c: no sch_api.c (the RTM_NEWQDISC netlink API that
+		// lkl-hijack's qdisc key calls) and no fq, fq_codel or pfifo.
+		return nil, errors.New("qdisc: no qdisc support in this LKL (its source has no net/sched/sch_api.c, so no qdisc can be added)")
 	}
 	d := &netdev{ifc: ifc}
 	if ifc.IP != "" {
