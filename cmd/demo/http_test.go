@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gokernel/gokernel/sys"
 )
 
 // httpDir makes a directory with one file for demo http.
@@ -51,7 +54,29 @@ func TestHTTPGet(t *testing.T) {
 func TestHTTPBench(t *testing.T) {
 	o, e := benchHarness(t)
 	require.NoError(t, httpBench(1, 200*time.Millisecond, 2), e.String())
-	for _, api := range []string{"unet", "net"} {
-		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())
+	rows := []string{"unet", "net"}
+	if slices.Contains(sys.Kernels(), "lkl") {
+		rows = append(rows, `unet on lkl\*`, `serve: lkl via forward\*\*`, `lkl clients via NAT\*\*\*`)
 	}
+	for _, row := range rows {
+		require.Regexp(t, `(?m)^\s*`+row+`\s+[1-9]\d*\s`, o.String())
+	}
+}
+
+// http-load refuses bad arguments, and fails clearly when nothing
+// answers at the URL.
+func TestHTTPLoadBadInput(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, httpBenchFile), httpBenchBody(), 0o644))
+	for _, args := range [][]string{
+		{"http-load"},
+		{"http-load", "http://127.0.0.1:1/body.bin"},
+		{"http-load", "http://127.0.0.1:1/body.bin", "-dir", dir, "-clients", "0"},
+	} {
+		_, stderr, code := demo(t, nil, args...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+	}
+	_, stderr, code := demo(t, []string{"GOKERNEL=host"}, "http-load", "http://127.0.0.1:1/body.bin", "-dir", dir, "-duration", "200ms")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "connection refused")
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/unet"
 )
 
 func init() {
@@ -40,7 +41,9 @@ LKL: only that process reaches LKL's loopback, so the clients run inside
 it, dialing through unet; that row's CPU time is the whole process's. And
 it runs "demo serve" on an ext4 image of the same file (made with mke2fs)
 and loads it from here like the host servers: every request crosses the
-port forward into LKL's TCP/IP stack.`,
+port forward into LKL's TCP/IP stack. Last, the other way: "demo
+http-load" on LKL with a user network, its clients going out through the
+network's NAT to a unet server on the host ("demo http -api unet").`,
 		setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
@@ -53,6 +56,50 @@ port forward into LKL's TCP/IP stack.`,
 					return fmt.Errorf("%w: -rounds, -duration and -clients must be positive", errUsage)
 				}
 				return httpBench(*rounds, *dur, *clients)
+			}
+		},
+	})
+}
+
+func init() {
+	register(&command{
+		name:    "http-load",
+		args:    "URL -dir DIR [-clients 50] [-duration 3s] [-server-pid PID]",
+		summary: "http-bench's client load against URL, dialing through unet on the selected kernel",
+		help: `http-load runs -clients keep-alive net/http clients that GET URL until
+-duration has passed, each dialing through unet on the selected kernel
+(GOKERNEL), checks every body against the file of the same name in the
+host directory DIR, and prints one result line: requests per second, p50
+and p99 latency, and the CPU time per request of process -server-pid when
+given. http-bench runs it on LKL with a user network, so that its
+requests leave LKL through the network's NAT:
+
+  GOKERNEL=lkl GOKERNEL_CONFIG=user.json demo http-load http://10.0.2.2:8080/body.bin -dir DIR
+
+where user.json is {"interfaces":[{"type":"user"}]} and 10.0.2.2 is the
+host's 127.0.0.1 as LKL sees it.`,
+		setup: func(fs *flag.FlagSet) func([]string) error {
+			dir := fs.String("dir", "", "host `directory` holding the requested file, to check bodies against")
+			clients := fs.Int("clients", 50, "concurrent keep-alive clients")
+			dur := fs.Duration("duration", 3*time.Second, "how long to run")
+			pid := fs.Int("server-pid", 0, "measure this process's CPU time (0: none)")
+			return func(args []string) error {
+				args, err := flagsAfterFirst(fs, args)
+				if err != nil {
+					return err
+				}
+				if len(args) != 1 || *dir == "" {
+					return fmt.Errorf("%w: http-load takes one URL and -dir", errUsage)
+				}
+				if *clients < 1 || *dur <= 0 || *pid < 0 {
+					return fmt.Errorf("%w: -clients and -duration must be positive", errUsage)
+				}
+				res, err := httpLoad(*clients, *dur, *pid, args[0], *dir, unet.DialContext)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out.w, "%s (%s kernel)\n", res, sys.Default().Name())
+				return nil
 			}
 		},
 	})
@@ -111,11 +158,16 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 			}
 			fmt.Fprintf(out.err, "round %d/%d, serve (lkl via forward): %s\n", r+1, rounds, res)
 			results["serve"] = append(results["serve"], res)
+			if res, err = httpBenchNAT(dir, clients, dur); err != nil {
+				return fmt.Errorf("round %d, lkl clients via NAT: %w", r+1, err)
+			}
+			fmt.Fprintf(out.err, "round %d/%d, lkl clients via NAT: %s\n", r+1, rounds, res)
+			results["nat"] = append(results["nat"], res)
 		}
 	}
 	rows := apis
 	if withLKL {
-		rows = append(slices.Clone(apis), "lkl", "serve")
+		rows = append(slices.Clone(apis), "lkl", "serve", "nat")
 	}
 	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -129,6 +181,8 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 			label, cpu = "unet on lkl*", cpu+"*"
 		case "serve":
 			label = "serve: lkl via forward**"
+		case "nat":
+			label = "lkl clients via NAT***"
 		}
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", label, row.mps, fmtDur(row.p50), fmtDur(row.p99), cpu,
 			ratio(row.mps, netRow.mps), ratio(float64(row.cpu), float64(netRow.cpu)))
@@ -137,6 +191,7 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	if withLKL {
 		fmt.Fprintln(out.w, "* on LKL the clients run inside the server's process (LKL's loopback), dialing through unet; cpu/req is the whole process, clients included")
 		fmt.Fprintln(out.w, "** demo serve: the same clients on the host, through the port forward (usernet's netstack) into LKL's TCP/IP stack; the file is read through ufs from an ext4 image; cpu/req is the serve process (LKL, netstack, server)")
+		fmt.Fprintln(out.w, "*** the other way: the clients in an LKL process (demo http-load) with a user network, through its NAT to the unet server on the host's 127.0.0.1; cpu/req is that host server's")
 	}
 	return nil
 }
@@ -171,6 +226,46 @@ func httpBenchChild(dir string, clients int, dur time.Duration, env []string, ar
 		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
 	}
 	return res, lerr
+}
+
+// httpBenchNAT runs "demo http DIR -api unet" on the host and loads it
+// from "demo http-load" on LKL with a user network: every request leaves
+// LKL's TCP/IP stack through the network's NAT (10.0.2.2 is the host's
+// 127.0.0.1). The CPU time per request is the host server's.
+func httpBenchNAT(dir string, clients int, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	srv, addr, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=host"}, "http", dir, "-api", "unet", "-listen", "127.0.0.1:0")
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		io.Copy(io.Discard, rest)
+		srv.Wait()
+	}()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return loadResult{}, err
+	}
+	conf := dir + ".user.json"
+	if err := os.WriteFile(conf, []byte(`{"interfaces":[{"type":"user"}]}`), 0o644); err != nil {
+		return loadResult{}, err
+	}
+	defer os.Remove(conf)
+	load, err := selfCommand(ctx, "http-load", "http://10.0.2.2:"+port+"/"+httpBenchFile, "-dir", dir,
+		"-clients", fmt.Sprint(clients), "-duration", dur.String(), "-server-pid", fmt.Sprint(srv.Process.Pid))
+	if err != nil {
+		return loadResult{}, err
+	}
+	load.Env = append(load.Environ(), "GOKERNEL=lkl", "GOKERNEL_CONFIG="+conf, "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE=")
+	var lerr strings.Builder
+	load.Stderr = &lerr
+	b, err := load.Output()
+	if err != nil {
+		return loadResult{}, fmt.Errorf("http-load on lkl: %w: %s (server: %s)", err, strings.TrimSpace(lerr.String()), strings.TrimSpace(stderr.String()))
+	}
+	return parseLoadResult(string(b))
 }
 
 // makeExt4 makes an ext4 image of dir with mke2fs -d, as the tour does;
