@@ -24,6 +24,7 @@ const module = "github.com/gokernel/gokernel"
 var layers = map[string]int{
 	"internal/imagetest":  -1, // test images from host tools; imports nothing of gokernel
 	"internal/xsysnum":    -1, // x/sys/unix's numbers for the generators; imports nothing of gokernel
+	"internal/hostecho":   -1, // echo servers on the host's loopback for user-network tests; imports nothing of gokernel
 	"sys":                 0,
 	"internal/kerneltest": 1, // checks every kernel must pass; imports sys; tests only
 	"libgo":               1,

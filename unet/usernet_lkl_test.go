@@ -13,11 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/gokernel/gokernel/internal/hostecho"
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/unet"
 )
@@ -55,36 +54,22 @@ func TestUserNetworkDialByName(t *testing.T) {
 // the host's echo servers through unet on LKL, by name and by address.
 func userNetChild() error {
 	ignore := goleak.IgnoreCurrent()
-	var wg sync.WaitGroup
-	tcpEcho, err := net.Listen("tcp", "127.0.0.1:0")
+	h := hostecho.New()
+	defer h.Close()
+	tcpEcho, err := h.TCP()
 	if err != nil {
 		return err
 	}
-	defer wg.Wait()
-	defer tcpEcho.Close()
-	wg.Go(func() {
-		for {
-			c, err := tcpEcho.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { io.Copy(struct{ io.Writer }{c}, c); c.Close() })
-		}
-	})
-	udpEcho, err := net.ListenPacket("udp", "127.0.0.1:0")
+	udpEcho, err := h.UDP(nil)
 	if err != nil {
 		return err
 	}
-	defer udpEcho.Close()
-	wg.Go(func() { servePackets(udpEcho, func(b []byte) []byte { return b }) })
-	dns, err := net.ListenPacket("udp", "127.0.0.1:0")
+	dns, err := h.UDP(answerGateway)
 	if err != nil {
 		return err
 	}
-	defer dns.Close()
-	wg.Go(func() { servePackets(dns, answerGateway) })
 
-	k, err := lkl.Boot(&lkl.Config{Interfaces: []lkl.Interface{{Type: "user", Resolver: dns.LocalAddr().String()}}})
+	k, err := lkl.Boot(&lkl.Config{Interfaces: []lkl.Interface{{Type: "user", Resolver: dns.String()}}})
 	if err != nil {
 		return err
 	}
@@ -92,15 +77,12 @@ func userNetChild() error {
 	if err != nil {
 		return errors.Join(err, k.Halt())
 	}
-	err = userNetChecks(s, tcpEcho.Addr().(*net.TCPAddr).Port, udpEcho.LocalAddr().(*net.UDPAddr).Port)
+	err = userNetChecks(s, tcpEcho.Port, udpEcho.Port)
 	err = errors.Join(err, s.Close(), k.Halt())
 	if err != nil {
 		return err
 	}
-	tcpEcho.Close()
-	udpEcho.Close()
-	dns.Close()
-	wg.Wait()
+	h.Close()
 	return goleak.Find(ignore)
 }
 
@@ -151,21 +133,6 @@ func userNetChecks(s *unet.Stack, tcpPort, udpPort int) error {
 		}
 	}
 	return errors.New("udp echo: no answer in 3 tries")
-}
-
-// servePackets answers each datagram on pc with reply(datagram) until pc
-// is closed; a nil reply sends nothing.
-func servePackets(pc net.PacketConn, reply func([]byte) []byte) {
-	buf := make([]byte, 2048)
-	for {
-		n, a, err := pc.ReadFrom(buf)
-		if err != nil {
-			return
-		}
-		if r := reply(buf[:n]); r != nil {
-			pc.WriteTo(r, a)
-		}
-	}
 }
 
 // answerGateway answers an A query for a name under gokernel.test with

@@ -12,13 +12,13 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/hostecho"
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
@@ -45,65 +45,30 @@ func TestUserNetworkPeerClosed(t *testing.T) { child(t, "net-peer-closed") }
 
 // hostServers are the servers a child runs on the host's loopback.
 type hostServers struct {
+	*hostecho.Servers
 	tcp, udp, dns net.Addr
-	closers       []io.Closer
-	wg            sync.WaitGroup
 }
 
-func (h *hostServers) close() {
-	for _, c := range h.closers {
-		c.Close()
-	}
-	h.wg.Wait()
-}
+func (h *hostServers) close() { h.Close() }
 
 // startHostServers starts a TCP echo server, a UDP echo server and a DNS
 // server that answers every A query with 192.0.2.7.
 func startHostServers() (*hostServers, error) {
-	h := &hostServers{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	h := &hostServers{Servers: hostecho.New()}
+	tcp, err := h.TCP()
+	if err == nil {
+		h.tcp = tcp
+		var udp, dns *net.UDPAddr
+		if udp, err = h.UDP(nil); err == nil {
+			h.udp = udp
+			if dns, err = h.UDP(dnsAnswer); err == nil {
+				h.dns = dns
+			}
+		}
 	}
-	h.tcp, h.closers = l.Addr(), append(h.closers, l)
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			h.wg.Add(1)
-			// struct{ io.Writer } avoids splice(2) through pooled pipes,
-			// which would read as leaked fds.
-			go func() { defer h.wg.Done(); io.Copy(struct{ io.Writer }{c}, c); c.Close() }()
-		}
-	}()
-	for _, answer := range []func([]byte) []byte{func(q []byte) []byte { return q }, dnsAnswer} {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			h.close()
-			return nil, err
-		}
-		h.closers = append(h.closers, pc)
-		if h.udp == nil {
-			h.udp = pc.LocalAddr()
-		} else {
-			h.dns = pc.LocalAddr()
-		}
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			buf := make([]byte, 2048)
-			for {
-				n, a, err := pc.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				pc.WriteTo(answer(buf[:n]), a)
-			}
-		}()
+	if err != nil {
+		h.Close()
+		return nil, err
 	}
 	return h, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokernel/gokernel/internal/hostecho"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
@@ -110,52 +111,32 @@ func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
 	return n, g
 }
 
+// hostServers returns a set of servers closed when the test ends.
+func hostServers(t *testing.T) *hostecho.Servers {
+	s := hostecho.New()
+	t.Cleanup(s.Close)
+	return s
+}
+
 // echoTCP serves TCP echo on host loopback until the test ends.
 func echoTCP(t *testing.T) *net.TCPAddr {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := hostServers(t).TCP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveEcho(t, l)
-	return l.Addr().(*net.TCPAddr)
+	return a
 }
 
 // serveEcho echoes every connection accepted on l until the test ends.
-func serveEcho(t *testing.T, l net.Listener) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(noSplice{c}, c); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); <-done })
-}
+func serveEcho(t *testing.T, l net.Listener) { hostServers(t).Echo(l) }
 
 // echoUDP serves UDP echo on host loopback, prefixing each answer.
 func echoUDP(t *testing.T, prefix string) *net.UDPAddr {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	a, err := hostServers(t).UDP(func(b []byte) []byte { return append([]byte(prefix), b...) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			n, a, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(append([]byte(prefix), buf[:n]...), a)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return pc.LocalAddr().(*net.UDPAddr)
+	return a
 }
 
 // roundTrip writes msg, half-closes and expects msg back, then EOF.
