@@ -16,8 +16,10 @@ import (
 )
 
 // An impl is one network under comparison: impl=net is the standard
-// library (the reference), impl=unet unet on the host kernel, impl=unet-lkl
-// unet on LKL's loopback (in binaries built with -tags lkl).
+// library (the reference), impl=unet unet on the host kernel,
+// impl=unet-loop unet on the host bound to a running eloop.Loop
+// (Options.Loop), impl=unet-lkl unet on LKL's loopback (in binaries built
+// with -tags lkl).
 type impl struct {
 	name   string
 	listen func(network, address string) (net.Listener, error)
@@ -39,6 +41,10 @@ func benchImpls(b *testing.B) []impl {
 			name += "-" + kname
 		}
 		impls = append(impls, impl{name: name, listen: s.Listen, dial: s.Dial, stack: s})
+		if kname == "host" {
+			ls := newLoopStack(b, k)
+			impls = append(impls, impl{name: "unet-loop", listen: ls.Listen, dial: ls.Dial, stack: ls})
+		}
 	}
 	return impls
 }
