@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -78,9 +77,6 @@ type Loop struct {
 	opts Options
 	k    sys.Kernel
 	p    *aio.Poller
-	// yield: see loop. Only on the host kernel, where a system call is
-	// cheap; on LKL the yield made the echo benchmark slower.
-	yield bool
 
 	stopReq atomic.Bool // set by Stop
 
@@ -120,7 +116,7 @@ func New(k sys.Kernel, opts Options) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Loop{opts: opts, k: k, p: p, yield: k.Name() == "host"}
+	l := &Loop{opts: opts, k: k, p: p}
 	l.pool.init(opts.QueueSize)
 	return l, nil
 }
@@ -169,7 +165,7 @@ func (l *Loop) Run(ctx context.Context) (err error) {
 func (l *Loop) loop(ctx context.Context) error {
 	events := make([]aio.Event, l.opts.Events)
 	var batch []func()
-	busy := false
+	w := l.p.NewWaiter() // polls again before it blocks (host only; see aio.Waiter)
 	for {
 		if l.stopReq.Load() {
 			return nil
@@ -177,26 +173,10 @@ func (l *Loop) loop(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// On the host, after a turn with events, look again without
-		// blocking, and yield before blocking when that finds nothing
-		// (gnet's poller does the same). Blocking at once after each turn
-		// made Go's sysmon take the loop's P away while it slept in
-		// epoll_wait and hand it back on return: at 8 connections x 16 KiB
-		// that was 0.3 sysmon wake-ups and 0.15 futex calls per message
-		// (now ~0.01 and ~0) and a fifth more server CPU per message. On
-		// LKL the same made the in-process echo 14% costlier per message.
-		timeout := l.waitTimeout()
-		if busy {
-			timeout = 0
-		}
-		n, err := l.p.Wait(events, timeout)
+		n, err := w.Wait(events, l.waitTimeout())
 		if err != nil {
 			return err
 		}
-		if busy && n == 0 {
-			runtime.Gosched()
-		}
-		busy = n > 0 && l.yield
 		for _, ev := range events[:n] {
 			l.dispatch(ev.Token, ev.Events)
 		}

@@ -28,9 +28,8 @@ import (
 // its own: each fd is a watch of the Loop whose callback is pd.notify, and
 // the table only lists the descriptors for Stack.Close.
 type netpoll struct {
-	p     *aio.Poller // nil with a Loop
-	loop  *eloop.Loop
-	yield bool // poll again before blocking (host kernel only; see run)
+	p    *aio.Poller // nil with a Loop
+	loop *eloop.Loop
 
 	mu      sync.Mutex
 	slots   []pollSlot
@@ -139,21 +138,9 @@ func (np *netpoll) remove(pd *pollDesc) {
 func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	defer close(done)
 	var evs [128]aio.Event
-	busy := false
+	w := np.p.NewWaiter() // polls again before it blocks (host only; see aio.Waiter)
 	for {
-		// On the host, after a wait that found events, look again without
-		// blocking, and yield once more before blocking when that finds
-		// nothing, as eloop's loop does: a dispatcher blocked in
-		// epoll_pwait keeps its P until sysmon takes it back.
-		timeout := waitTimeout
-		if busy {
-			timeout = 0
-		}
-		n, err := np.p.Wait(evs[:], timeout)
-		if busy && n == 0 {
-			runtime.Gosched()
-		}
-		busy = n > 0 && np.yield
+		n, err := w.Wait(evs[:], waitTimeout)
 		np.mu.Lock()
 		for _, ev := range evs[:n] {
 			idx, gen := uint32(ev.Token), uint32(ev.Token>>32)

@@ -85,7 +85,7 @@ func New(k sys.Kernel, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), poll: netpoll{p: p, yield: k.Name() == "host"}, opts: opts}, nil
+	return &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), poll: netpoll{p: p}, opts: opts}, nil
 }
 
 // Kernel returns the Stack's kernel.
