@@ -6,8 +6,9 @@
 //
 // unet sits on aio (its Poller and non-blocking calls), libgo (every
 // system call, through a sys.Kernel), sys (the Kernel type) and eloop
-// (only for Options.Loop); it imports nothing above them, never ufs, and of golang.org/x/sys/unix only
-// constants and types. It is used by programs and by cmd/demo.
+// (only for Options.Loop); it imports nothing above them, never ufs, and
+// of golang.org/x/sys/unix only constants and types. It is used by
+// programs and by cmd/demo.
 //
 // The package-level Listen, Dial, DialContext and ListenPacket work on the
 // process default kernel; a [Stack] made with [New] binds the same

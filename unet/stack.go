@@ -69,23 +69,25 @@ type Stack struct {
 // now, or Options.Loop's kernel if a Loop is given). Errors are those of
 // aio.New, or a Loop on another kernel.
 func New(k sys.Kernel, opts Options) (*Stack, error) {
+	if k == nil && opts.Loop != nil {
+		k = opts.Loop.Kernel()
+	} else if k == nil {
+		k = sys.Default()
+	}
+	s := &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), opts: opts}
 	if opts.Loop != nil {
-		if k == nil {
-			k = opts.Loop.Kernel()
-		}
 		if lk := opts.Loop.Kernel(); lk != k {
 			return nil, fmt.Errorf("unet: Options.Loop runs on kernel %q, the Stack on %q", lk.Name(), k.Name())
 		}
-		return &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), poll: netpoll{loop: opts.Loop}, opts: opts}, nil
-	}
-	if k == nil {
-		k = sys.Default()
+		s.poll.loop = opts.Loop
+		return s, nil
 	}
 	p, err := aio.New(k)
 	if err != nil {
 		return nil, err
 	}
-	return &Stack{k: k, lc: libgo.New(k), nb: aio.NewNonblock(k), poll: netpoll{p: p}, opts: opts}, nil
+	s.poll.p = p
+	return s, nil
 }
 
 // Kernel returns the Stack's kernel.
