@@ -46,25 +46,21 @@ func TestUserNetworkPeerClosed(t *testing.T) { child(t, "net-peer-closed") }
 // hostServers are the servers a child runs on the host's loopback.
 type hostServers struct {
 	*hostecho.Servers
-	tcp, udp, dns net.Addr
+	tcp      *net.TCPAddr
+	udp, dns *net.UDPAddr
 }
-
-func (h *hostServers) close() { h.Close() }
 
 // startHostServers starts a TCP echo server, a UDP echo server and a DNS
 // server that answers every A query with 192.0.2.7.
 func startHostServers() (*hostServers, error) {
 	h := &hostServers{Servers: hostecho.New()}
-	tcp, err := h.TCP()
+	var err error
+	h.tcp, err = h.TCP()
 	if err == nil {
-		h.tcp = tcp
-		var udp, dns *net.UDPAddr
-		if udp, err = h.UDP(nil); err == nil {
-			h.udp = udp
-			if dns, err = h.UDP(dnsAnswer); err == nil {
-				h.dns = dns
-			}
-		}
+		h.udp, err = h.UDP(nil)
+	}
+	if err == nil {
+		h.dns, err = h.UDP(dnsAnswer)
 	}
 	if err != nil {
 		h.Close()
@@ -141,14 +137,14 @@ func runUserKernel(config func(*hostServers) lkl.Config, check func(*lkl.Kernel,
 	cfg := config(h)
 	k, err := lkl.Boot(&cfg)
 	if err != nil {
-		h.close()
+		h.Close()
 		return err
 	}
 	err = check(k, h)
 	if herr := k.Halt(); herr != nil {
 		err = errors.Join(err, herr)
 	}
-	h.close()
+	h.Close()
 	if err != nil {
 		return err
 	}
@@ -200,7 +196,7 @@ func echo(c io.ReadWriter, closeWrite func() error, msg []byte) error {
 func payload() []byte { return bytes.Repeat([]byte("gokernel user network "), 50_000) }
 
 func checkTCPOut(k *lkl.Kernel, h *hostServers) error {
-	port := h.tcp.(*net.TCPAddr).Port
+	port := h.tcp.Port
 	s, err := dial(k, unix.SOCK_STREAM, fmt.Sprintf("10.0.2.2:%d", port))
 	if err != nil {
 		return err
@@ -229,7 +225,7 @@ func udpRoundTrip(k *lkl.Kernel, to netip.AddrPort, msg []byte) ([]byte, error) 
 }
 
 func checkUDPOut(k *lkl.Kernel, h *hostServers) error {
-	to := netip.AddrPortFrom(netip.MustParseAddr("10.0.2.2"), uint16(h.udp.(*net.UDPAddr).Port))
+	to := netip.AddrPortFrom(netip.MustParseAddr("10.0.2.2"), uint16(h.udp.Port))
 	got, err := udpRoundTrip(k, to, []byte("ping"))
 	return errors.Join(err, check(string(got) == "ping", "got %q", got))
 }
@@ -365,7 +361,7 @@ func checkHostReset(k *lkl.Kernel, _ *hostServers) error {
 // openAtHalt leaves an outbound and a forwarded connection open; the
 // child then halts.
 func openAtHalt(k *lkl.Kernel, h *hostServers) error {
-	out, err := dial(k, unix.SOCK_STREAM, fmt.Sprintf("10.0.2.2:%d", h.tcp.(*net.TCPAddr).Port))
+	out, err := dial(k, unix.SOCK_STREAM, fmt.Sprintf("10.0.2.2:%d", h.tcp.Port))
 	if err != nil {
 		return err
 	}
@@ -397,7 +393,7 @@ func childNetPeerClosed() error {
 	if err != nil {
 		return err
 	}
-	defer h.close()
+	defer h.Close()
 	k, err := lkl.Boot(&lkl.Config{Interfaces: []lkl.Interface{{Type: "user"}}})
 	if err != nil {
 		return err
@@ -412,7 +408,7 @@ func childNetPeerClosed() error {
 		return err
 	}
 	s.timeout(time.Second)
-	cerr := s.connect(fmt.Sprintf("10.0.2.2:%d", h.tcp.(*net.TCPAddr).Port))
+	cerr := s.connect(fmt.Sprintf("10.0.2.2:%d", h.tcp.Port))
 	s.close()
 	if err := k.Halt(); err != nil {
 		return fmt.Errorf("halt: %w", err)
@@ -420,7 +416,7 @@ func childNetPeerClosed() error {
 	if cerr == nil {
 		return errors.New("connect through a closed user network succeeded")
 	}
-	h.close()
+	h.Close()
 	return netChildEnd(fds)
 }
 
