@@ -89,31 +89,47 @@ var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 	withLKL := slices.Contains(sys.Kernels(), "lkl")
 	for _, cfg := range configs {
-		results := map[string][]loadResult{}
-		for r := range rounds {
-			for _, api := range benchAPIs {
-				res, err := benchHost(api, cfg, dur)
-				if err != nil {
-					return fmt.Errorf("%s, round %d, %s: %w", cfg.name, r+1, api, err)
-				}
-				fmt.Fprintf(out.err, "%s, round %d/%d, %s: %s\n", cfg.name, r+1, rounds, api, res)
-				results[api] = append(results[api], res)
+		var runs []benchRun
+		for _, api := range benchAPIs {
+			runs = append(runs, benchRun{key: api, name: api, run: func() (loadResult, error) { return benchHost(api, cfg, dur) }})
+		}
+		for _, l := range lklAPIs {
+			if withLKL {
+				runs = append(runs, benchRun{key: l.key, name: l.api + " on lkl", run: func() (loadResult, error) { return benchLKL(l.api, cfg, dur) }})
 			}
-			for _, l := range lklAPIs {
-				if !withLKL {
-					break
-				}
-				res, err := benchLKL(l.api, cfg, dur)
-				if err != nil {
-					return fmt.Errorf("%s, round %d, %s on lkl: %w", cfg.name, r+1, l.api, err)
-				}
-				fmt.Fprintf(out.err, "%s, round %d/%d, %s on lkl: %s\n", cfg.name, r+1, rounds, l.api, res)
-				results[l.key] = append(results[l.key], res)
-			}
+		}
+		results, err := runRounds(rounds, cfg.name+", ", runs)
+		if err != nil {
+			return err
 		}
 		printBenchTable(cfg, rounds, dur, results, withLKL)
 	}
 	return nil
+}
+
+// A benchRun is one server of a benchmark: run measures it once, and
+// runRounds files the result under key.
+type benchRun struct {
+	key, name string // name is for progress lines and errors
+	run       func() (loadResult, error)
+}
+
+// runRounds runs every run once per round, in turn, so that each sees the
+// same moments of a shared machine; it prints a progress line per run,
+// prefixed with prefix, and returns the results by key.
+func runRounds(rounds int, prefix string, runs []benchRun) (map[string][]loadResult, error) {
+	results := map[string][]loadResult{}
+	for r := range rounds {
+		for _, b := range runs {
+			res, err := b.run()
+			if err != nil {
+				return nil, fmt.Errorf("%sround %d, %s: %w", prefix, r+1, b.name, err)
+			}
+			fmt.Fprintf(out.err, "%sround %d/%d, %s: %s\n", prefix, r+1, rounds, b.name, res)
+			results[b.key] = append(results[b.key], res)
+		}
+	}
+	return results, nil
 }
 
 // startEcho starts "demo echo" with args and environment env and returns

@@ -127,7 +127,6 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	if err := os.WriteFile(filepath.Join(dir, httpBenchFile), httpBenchBody(), 0o644); err != nil {
 		return err
 	}
-	apis := []string{"unet", "net"}
 	withLKL := slices.Contains(sys.Kernels(), "lkl")
 	var img string
 	if withLKL {
@@ -136,47 +135,28 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 		}
 		defer os.Remove(img)
 	}
-	results := map[string][]loadResult{}
-	for r := range rounds {
-		for _, api := range apis {
-			res, err := httpBenchHost(dir, api, clients, dur)
-			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", r+1, api, err)
-			}
-			fmt.Fprintf(out.err, "round %d/%d, %s: %s\n", r+1, rounds, api, res)
-			results[api] = append(results[api], res)
-		}
-		if withLKL {
-			res, err := httpBenchLKL(dir, clients, dur)
-			if err != nil {
-				return fmt.Errorf("round %d, unet on lkl: %w", r+1, err)
-			}
-			fmt.Fprintf(out.err, "round %d/%d, unet on lkl: %s\n", r+1, rounds, res)
-			results["lkl"] = append(results["lkl"], res)
-			if res, err = httpBenchServe(img, dir, clients, dur); err != nil {
-				return fmt.Errorf("round %d, serve: %w", r+1, err)
-			}
-			fmt.Fprintf(out.err, "round %d/%d, serve (lkl via forward): %s\n", r+1, rounds, res)
-			results["serve"] = append(results["serve"], res)
-			if res, err = httpBenchNAT(dir, clients, dur); err != nil {
-				return fmt.Errorf("round %d, lkl clients via NAT: %w", r+1, err)
-			}
-			fmt.Fprintf(out.err, "round %d/%d, lkl clients via NAT: %s\n", r+1, rounds, res)
-			results["nat"] = append(results["nat"], res)
-		}
+	runs := []benchRun{
+		{key: "unet", name: "unet", run: func() (loadResult, error) { return httpBenchHost(dir, "unet", clients, dur) }},
+		{key: "net", name: "net", run: func() (loadResult, error) { return httpBenchHost(dir, "net", clients, dur) }},
 	}
-	rows := apis
 	if withLKL {
-		rows = append(slices.Clone(apis), "lkl", "serve", "nat")
+		runs = append(runs,
+			benchRun{key: "lkl", name: "unet on lkl", run: func() (loadResult, error) { return httpBenchLKL(dir, clients, dur) }},
+			benchRun{key: "serve", name: "serve (lkl via forward)", run: func() (loadResult, error) { return httpBenchServe(img, dir, clients, dur) }},
+			benchRun{key: "nat", name: "lkl clients via NAT", run: func() (loadResult, error) { return httpBenchNAT(dir, clients, dur) }})
+	}
+	results, err := runRounds(rounds, "", runs)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
 	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\treq/s\tp50\tp99\tcpu/req\treq/s vs net\tcpu/req vs net\t")
 	netRow := summarize(results["net"])
-	for _, api := range rows {
-		row := summarize(results[api])
-		label, cpu := api, fmtDur(row.cpu)
-		switch api {
+	for _, b := range runs {
+		row := summarize(results[b.key])
+		label, cpu := b.key, fmtDur(row.cpu)
+		switch b.key {
 		case "lkl":
 			label, cpu = "unet on lkl*", cpu+"*"
 		case "serve":
