@@ -3,6 +3,7 @@ package unet_test
 import (
 	"context"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,26 +28,35 @@ func newStack(t testing.TB, k sys.Kernel) *unet.Stack {
 	return s
 }
 
-// newLoopStack makes a Stack on k bound to a running eloop.Loop
-// (Options.Loop). When the test ends the Stack is closed, then the Loop
-// stopped and its Run waited for.
-func newLoopStack(t testing.TB, k sys.Kernel) *unet.Stack {
+// startLoop runs an eloop.Loop on k in a goroutine. stop stops it and
+// checks that Run returned nil; it runs once, at the test's end if the
+// test did not call it.
+func startLoop(t testing.TB, k sys.Kernel) (l *eloop.Loop, stop func()) {
 	t.Helper()
 	l, err := eloop.New(k, eloop.Options{})
 	require.NoError(t, err)
 	ran := make(chan error, 1)
 	go func() { ran <- l.Run(context.Background()) }()
-	s, err := unet.New(k, unet.Options{Loop: l})
-	if err != nil {
-		l.Stop()
-		<-ran
-		require.NoError(t, err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			l.Stop()
+			require.NoError(t, <-ran)
+		})
 	}
-	t.Cleanup(func() {
-		s.Close()
-		l.Stop()
-		require.NoError(t, <-ran)
-	})
+	t.Cleanup(stop)
+	return l, stop
+}
+
+// newLoopStack makes a Stack on k bound to a running eloop.Loop
+// (Options.Loop). When the test ends the Stack is closed, then the Loop
+// stopped.
+func newLoopStack(t testing.TB, k sys.Kernel) *unet.Stack {
+	t.Helper()
+	l, _ := startLoop(t, k)
+	s, err := unet.New(k, unet.Options{Loop: l})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() }) // before startLoop's cleanup
 	return s
 }
 

@@ -1,7 +1,6 @@
 package unet_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,76 +53,70 @@ func TestHTTP(t *testing.T) {
 func testHTTP(t *testing.T, k sys.Kernel, onLoop bool) {
 	fds0, goroutines0 := kerneltest.OpenFDs(t, k), goleak.IgnoreCurrent()
 	var loop *eloop.Loop
-	ran := make(chan error, 1)
+	var stopLoop func()
 	if onLoop {
-		var err error
-		loop, err = eloop.New(k, eloop.Options{})
-		require.NoError(t, err)
-		go func() { ran <- loop.Run(context.Background()) }()
+		loop, stopLoop = startLoop(t, k)
 	}
-	{
-		s, err := unet.New(k, unet.Options{Loop: loop})
-		require.NoError(t, err)
-		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-			body, _ := io.ReadAll(r.Body)
-			fmt.Fprintf(w, "%s|%d|%s", r.URL.Path, n*2, body)
-		})
-		addr, stop := httpServe(t, s, handler)
-		cases := []struct {
-			name    string
-			clients int
-			total   int
-		}{
-			{"keepalive", 1, 1000},
-			{"concurrent-50", 50, 1000},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				tr := &http.Transport{DialContext: s.DialContext, MaxIdleConnsPerHost: tc.clients}
-				defer tr.CloseIdleConnections()
-				client := &http.Client{Transport: tr, Timeout: failAfter}
-				var wg sync.WaitGroup
-				errs := make(chan error, tc.clients)
-				for c := range tc.clients {
-					wg.Go(func() {
-						for i := c; i < tc.total; i += tc.clients {
-							body := strconv.Itoa(i * 7)
-							resp, err := client.Post(fmt.Sprintf("http://%s/p%d?n=%d", addr, i, i), "text/plain", stringsReader(body))
-							if err != nil {
-								errs <- err
-								return
-							}
-							got, err := io.ReadAll(resp.Body)
-							resp.Body.Close()
-							want := fmt.Sprintf("/p%d|%d|%s", i, i*2, body)
-							if err != nil || string(got) != want {
-								errs <- fmt.Errorf("request %d: body %q, %v; want %q", i, got, err, want)
-								return
-							}
+	s, err := unet.New(k, unet.Options{Loop: loop})
+	require.NoError(t, err)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s|%d|%s", r.URL.Path, n*2, body)
+	})
+	addr, stop := httpServe(t, s, handler)
+	cases := []struct {
+		name    string
+		clients int
+		total   int
+	}{
+		{"keepalive", 1, 1000},
+		{"concurrent-50", 50, 1000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{DialContext: s.DialContext, MaxIdleConnsPerHost: tc.clients}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: failAfter}
+			var wg sync.WaitGroup
+			errs := make(chan error, tc.clients)
+			for c := range tc.clients {
+				wg.Go(func() {
+					for i := c; i < tc.total; i += tc.clients {
+						body := strconv.Itoa(i * 7)
+						resp, err := client.Post(fmt.Sprintf("http://%s/p%d?n=%d", addr, i, i), "text/plain", stringsReader(body))
+						if err != nil {
+							errs <- err
+							return
 						}
-					})
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Error(err)
-				}
-			})
-		}
-		stop()
-		require.NoError(t, s.Close())
-		if loop != nil {
-			loop.Stop()
-			require.NoError(t, <-ran)
-		}
-		require.NoError(t, goleak.Find(goroutines0))
-		deadline := time.Now().Add(failAfter)
-		for kerneltest.OpenFDs(t, k) != fds0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		require.Equal(t, fds0, kerneltest.OpenFDs(t, k), "fds left open")
+						got, err := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						want := fmt.Sprintf("/p%d|%d|%s", i, i*2, body)
+						if err != nil || string(got) != want {
+							errs <- fmt.Errorf("request %d: body %q, %v; want %q", i, got, err, want)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
 	}
+	stop()
+	require.NoError(t, s.Close())
+	if stopLoop != nil {
+		stopLoop()
+	}
+	require.NoError(t, goleak.Find(goroutines0))
+	deadline := time.Now().Add(failAfter)
+	for kerneltest.OpenFDs(t, k) != fds0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Equal(t, fds0, kerneltest.OpenFDs(t, k), "fds left open")
 }
 
 func stringsReader(s string) io.Reader { return &sreader{s: s} }

@@ -1,7 +1,6 @@
 package unet_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
@@ -25,12 +23,9 @@ type otherKernel struct{ sys.Kernel }
 func TestLoopOption(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		fds0 := kerneltest.OpenFDs(t, k)
-		l, err := eloop.New(k, eloop.Options{})
-		require.NoError(t, err)
-		ran := make(chan error, 1)
-		go func() { ran <- l.Run(context.Background()) }()
+		l, stopLoop := startLoop(t, k)
 
-		_, err = unet.New(&otherKernel{k}, unet.Options{Loop: l})
+		_, err := unet.New(&otherKernel{k}, unet.Options{Loop: l})
 		require.ErrorContains(t, err, "Options.Loop runs on kernel")
 
 		s, err := unet.New(nil, unet.Options{Loop: l})
@@ -59,8 +54,7 @@ func TestLoopOption(t *testing.T) {
 			t.Fatal("Stack.Close did not wake a blocked Read")
 		}
 
-		l.Stop()
-		require.NoError(t, <-ran)
+		stopLoop()
 		s2, err := unet.New(k, unet.Options{Loop: l})
 		require.NoError(t, err)
 		_, err = s2.Listen("tcp", "127.0.0.1:0")
