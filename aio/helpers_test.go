@@ -1,6 +1,7 @@
 package aio_test
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,21 +81,37 @@ func write(t testing.TB, lc *libgo.Libc, fd int, b string) {
 	require.Equal(t, len(b), n)
 }
 
-// watchKernel passes calls to its inner kernel, counting writes and
-// telling when an epoll_pwait without a timeout starts, so a test can act
-// while a Wait(-1) blocks (or is about to: the eventfd keeps a wake until
-// it is read, so acting just before the call works the same).
+// watchKernel passes calls to its inner kernel, counting writes,
+// recording the timeout of every epoll_pwait, and telling when one without
+// a timeout starts, so a test can act while a Wait(-1) blocks (or is about
+// to: the eventfd keeps a wake until it is read, so acting just before the
+// call works the same).
 type watchKernel struct {
 	sys.Kernel
 	blocking chan struct{} // gets a value (if there is room) as a Wait(-1) enters the kernel
 	writes   atomic.Int64  // write(2) calls
+
+	mu       sync.Mutex
+	timeouts []int // of each epoll_pwait, in ms; guarded by mu
 }
 
 func newWatchKernel(k sys.Kernel) *watchKernel {
 	return &watchKernel{Kernel: k, blocking: make(chan struct{}, 1)}
 }
 
+// waitTimeouts returns the timeouts of the epoll_pwaits so far.
+func (w *watchKernel) waitTimeouts() []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.timeouts)
+}
+
 func (w *watchKernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
+	if trap == unix.SYS_EPOLL_PWAIT {
+		w.mu.Lock()
+		w.timeouts = append(w.timeouts, int(int32(a4)))
+		w.mu.Unlock()
+	}
 	switch {
 	case trap == unix.SYS_EPOLL_PWAIT && int(a4) == -1:
 		select {

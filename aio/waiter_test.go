@@ -1,12 +1,10 @@
 package aio_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/internal/kerneltest"
@@ -14,29 +12,13 @@ import (
 	"github.com/gokernel/gokernel/sys"
 )
 
-// timeoutKernel records the timeout (ms) of every epoll_pwait.
-type timeoutKernel struct {
-	sys.Kernel
-	mu       sync.Mutex
-	timeouts []int
-}
-
-func (k *timeoutKernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
-	if trap == unix.SYS_EPOLL_PWAIT {
-		k.mu.Lock()
-		k.timeouts = append(k.timeouts, int(int32(a4)))
-		k.mu.Unlock()
-	}
-	return k.Kernel.Syscall(trap, a1, a2, a3, a4, a5, a6)
-}
-
 // TestWaiter: on the host, the Wait after one that found events does not
 // block (timeout 0), and the one after that uses the caller's timeout
 // again; on LKL every Wait uses the caller's timeout.
 func TestWaiter(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		tk := &timeoutKernel{Kernel: k}
-		p := newPoller(t, tk)
+		wk := newWatchKernel(k)
+		p := newPoller(t, wk)
 		fds, _ := pipe(t, libgo.New(k))
 		require.NoError(t, p.Add(fds[0], aio.Read|aio.EdgeTriggered, 7))
 		_, err := libgo.New(k).Write(fds[1], []byte("x"))
@@ -53,6 +35,6 @@ func TestWaiter(t *testing.T) {
 		if k.Name() == "host" {
 			want = []int{20, 0, 20}
 		}
-		require.Equal(t, want, tk.timeouts)
+		require.Equal(t, want, wk.waitTimeouts())
 	})
 }
