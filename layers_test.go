@@ -25,6 +25,7 @@ var layers = map[string]int{
 	"internal/imagetest":  -1, // test images from host tools; imports nothing of gokernel
 	"internal/xsysnum":    -1, // x/sys/unix's numbers for the generators; imports nothing of gokernel
 	"internal/hostecho":   -1, // echo servers on the host's loopback for user-network tests; imports nothing of gokernel
+	"disk":                -1, // block devices served from Go (sys/lkl serves virtio-blk from them); imports nothing of gokernel
 	"sys":                 0,
 	"internal/kerneltest": 1, // checks every kernel must pass; imports sys; tests only
 	"libgo":               1,

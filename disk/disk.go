@@ -1,0 +1,123 @@
+package disk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// A Device is a block device: a fixed-size array of bytes that can be read
+// and written at any offset. It is what LKL's virtio-blk requests are
+// served from (see sys/lkl's Kernel.AttachDisk).
+//
+// ReadAt and WriteAt have the contracts of io.ReaderAt and io.WriterAt, and
+// must be safe to call from many goroutines at once: LKL issues several
+// requests concurrently, and a slow request (a remote read) must not hold
+// up the others. Offsets and lengths the kernel passes are multiples of 512
+// and lie within [0, Size()). A short read inside the device is an error.
+//
+// Size is the device's size in bytes; it does not change while the device
+// is attached. Flush makes every completed write durable (fdatasync for a
+// file, NBD_CMD_FLUSH for an NBD export); a device with nothing to flush
+// returns nil.
+//
+// Errors are returned as they are: the adapter reports a request's failure
+// to the kernel as an I/O error (EIO) and the device's error once on the
+// kernel's trace. A device must not panic.
+type Device interface {
+	io.ReaderAt
+	io.WriterAt
+	Size() int64
+	Flush() error
+}
+
+// A ReadOnlyDevice says whether writes are refused. A device that is
+// read-only should implement it, so the kernel marks the block device
+// read-only (BLKROSET) and file systems do not try to write (XFS writes
+// its log even on a read-only mount otherwise).
+type ReadOnlyDevice interface {
+	Device
+	ReadOnly() bool
+}
+
+// A Discarder can drop the contents of a range (virtio-blk DISCARD, the
+// kernel's TRIM): later reads of it return zeroes or the old data, at the
+// device's choice, but never an error.
+type Discarder interface {
+	Device
+	Discard(off, n int64) error
+}
+
+// A ZeroWriter can make a range read as zeroes without being sent the zero
+// bytes (virtio-blk WRITE_ZEROES, NBD_CMD_WRITE_ZEROES).
+type ZeroWriter interface {
+	Device
+	WriteZeroes(off, n int64) error
+}
+
+// A VectorReader reads consecutive bytes at off into several buffers in one
+// request, as preadv(2) does. A request's segments are contiguous on the
+// disk, so a device that can do one read for them all saves work.
+type VectorReader interface {
+	Device
+	ReadvAt(bufs [][]byte, off int64) (int, error)
+}
+
+// A VectorWriter writes several buffers to consecutive bytes at off in one
+// request, as pwritev(2) does.
+type VectorWriter interface {
+	Device
+	WritevAt(bufs [][]byte, off int64) (int, error)
+}
+
+// ErrReadOnly is returned by WriteAt, Discard and WriteZeroes of a device
+// that refuses writes. errors.Is(err, ErrReadOnly) holds for the errors of
+// every read-only device in this package and its sub-packages.
+var ErrReadOnly = errors.New("disk: read-only device")
+
+// ErrClosed is returned by every method of a device that has been closed.
+var ErrClosed = errors.New("disk: device closed")
+
+// IsReadOnly reports whether d refuses writes, as its ReadOnly method
+// says; a device without one is writable.
+func IsReadOnly(d Device) bool {
+	ro, ok := d.(ReadOnlyDevice)
+	return ok && ro.ReadOnly()
+}
+
+// ReaderAt makes a read-only Device of r, whose first size bytes are the
+// disk. It is all a device needs to be: an io.ReaderAt and a size.
+func ReaderAt(r io.ReaderAt, size int64) Device {
+	return &readerAt{r: r, size: size}
+}
+
+type readerAt struct {
+	r    io.ReaderAt
+	size int64
+}
+
+func (d *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > d.size {
+		return 0, fmt.Errorf("disk: read at %d: offset outside the device (%d bytes)", off, d.size)
+	}
+	if rest := d.size - off; int64(len(p)) > rest {
+		n, err := d.r.ReadAt(p[:rest], off)
+		if err == nil || (err == io.EOF && int64(n) == rest) {
+			err = io.EOF
+		}
+		return n, err
+	}
+	n, err := d.r.ReadAt(p, off)
+	if err == io.EOF && n == len(p) {
+		err = nil // io.ReaderAt allows EOF with a full read at the end
+	}
+	return n, err
+}
+
+func (d *readerAt) WriteAt(p []byte, off int64) (int, error) {
+	return 0, fmt.Errorf("disk: write at %d: %w", off, ErrReadOnly)
+}
+
+func (d *readerAt) Size() int64    { return d.size }
+func (d *readerAt) Flush() error   { return nil }
+func (d *readerAt) ReadOnly() bool { return true }
