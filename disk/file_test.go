@@ -95,7 +95,7 @@ func TestOpenFileRefuses(t *testing.T) {
 	os.WriteFile(small, make([]byte, 100), 0o644)
 	fds := openFDs(t)
 	defer func() {
-		if n := openFDs(t); n != fds {
+		if n := openFDs(t); n > fds {
 			t.Errorf("%d descriptors open before the refused opens, %d after", fds, n)
 		}
 	}()
