@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
@@ -65,6 +66,11 @@ type Config struct {
 	Mount string `json:"mount,omitempty"`
 	// Disks are disk images attached before boot and mounted after it.
 	Disks []Disk `json:"disks,omitempty"`
+	// IOTimeout bounds how long a request to a disk served by Go (see
+	// Kernel.AttachDisk) may take before the kernel gets an I/O error: a
+	// Go duration ("30s", "500ms"); "0" means no bound. Empty means
+	// DefaultIOTimeout. Image files are read by the host kernel, unbounded.
+	IOTimeout string `json:"io_timeout,omitempty"`
 	// Interfaces are network devices (see Interface).
 	Interfaces []Interface `json:"interfaces,omitempty"`
 	// Forward lists port forwards from the host into LKL through the
@@ -87,6 +93,10 @@ const (
 
 // DefaultMemory is the kernel memory used when Config.Memory is empty.
 const DefaultMemory = 64 << 20
+
+// DefaultIOTimeout is the bound on a Go disk's request when
+// Config.IOTimeout is empty.
+const DefaultIOTimeout = 30 * time.Second
 
 // Disk is a disk image given to the kernel.
 type Disk struct {
@@ -235,6 +245,9 @@ func (c *Config) Validate() error {
 		if m != "proc" && m != "sysfs" {
 			return bad("mount", c.Mount, "can mount proc and sysfs, not %q", m)
 		}
+	}
+	if _, err := parseIOTimeout(c.IOTimeout); err != nil {
+		return bad("io_timeout", c.IOTimeout, "%v", err)
 	}
 	mounts := map[string]int{}
 	for i, d := range c.Disks {
@@ -414,6 +427,26 @@ func (c *Config) SysctlEntries() ([]SysctlEntry, error) {
 
 // MountList returns the pseudo file systems named by Mount.
 func (c *Config) MountList() []string { return splitList(c.Mount, ",") }
+
+// ioTimeout returns IOTimeout as a duration (0: none).
+func (c *Config) ioTimeout() time.Duration {
+	d, _ := parseIOTimeout(c.IOTimeout)
+	return d
+}
+
+func parseIOTimeout(s string) (time.Duration, error) {
+	switch s {
+	case "":
+		return DefaultIOTimeout, nil
+	case "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a duration such as 30s or 500ms, or 0 for no bound")
+	}
+	return d, nil
+}
 
 // DebugLevel returns Debug as a number (0 when empty).
 func (c *Config) DebugLevel() int64 {

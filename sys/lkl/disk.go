@@ -15,16 +15,21 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/disk"
 )
 
 // attached is a disk image handed to LKL.
 type attached struct {
 	disk   Disk
-	file   *os.File // the image on the host; open until halt
-	id     int      // LKL's disk id
-	dev    string   // block device node inside LKL, once made
-	fstype string   // the mounted file system type, once mounted
-	mount  string   // the clean mount point, while mounted
+	file   *os.File       // the host file LKL's requests go to with preadv/pwritev, if any
+	device disk.Device    // the device given to AttachDisk; nil for an image opened here
+	godisk *goDisk        // serves requests for a device without a host file
+	lkl    unsafe.Pointer // LKL's virtio device, for gk_disk_remove
+	id     int            // LKL's disk id
+	dev    string         // block device node inside LKL, once made
+	fstype string         // the mounted file system type, once mounted
+	mount  string         // the clean mount point, while mounted
 }
 
 // A MountInfo describes a disk image mounted in LKL.
@@ -63,9 +68,15 @@ func openDisk(d Disk) (*attached, error) {
 	return &attached{disk: d, file: f}, nil
 }
 
-// add hands the image to LKL's virtio-blk driver.
+// add hands the image to LKL's virtio-blk driver: a host file is served
+// in C (gk_blk_rw), any other device by goDisk.
 func (a *attached) add() error {
-	id := C.gk_disk_add(C.int(a.file.Fd()))
+	if a.godisk != nil {
+		id, dev, err := a.godisk.add()
+		a.id, a.lkl = id, dev
+		return err
+	}
+	id := C.gk_disk_add(C.int(a.file.Fd()), &a.lkl)
 	if id < 0 {
 		return fmt.Errorf("lkl: attach %s: %w", a.disk.Path, syscall.Errno(-id))
 	}
@@ -73,10 +84,110 @@ func (a *attached) add() error {
 	return nil
 }
 
-func (k *Kernel) closeDisks() {
-	for _, a := range k.disks {
-		a.file.Close()
+// release lets go of a disk LKL no longer uses: it closes an image opened
+// here, and flushes a device given to AttachDisk (which its owner closes).
+func (a *attached) release() error {
+	switch {
+	case a.godisk != nil:
+		return a.godisk.release()
+	case a.device != nil:
+		if err := a.device.Flush(); err != nil {
+			return fmt.Errorf("lkl: disk %s: flush: %w", a.disk.Path, err)
+		}
+		return nil
 	}
+	return a.file.Close()
+}
+
+// closeDisks releases every disk; LKL is halted or was never booted.
+func (k *Kernel) closeDisks() error {
+	var errs []error
+	for _, a := range k.disks {
+		if err := a.release(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	k.disks = nil
+	return errors.Join(errs...)
+}
+
+// A HostFile is a disk.Device that is a file (or block device) on the
+// host, such as disk.File. AttachDisk serves such a device's requests in C
+// with one preadv or pwritev each, without calling its ReadAt or WriteAt.
+type HostFile interface {
+	disk.Device
+	File() *os.File
+}
+
+// AttachDisk attaches a block device to the running kernel, as AddDisk
+// attaches an image file, and mounts it if opts.MountPoint is set.
+// opts.Path is only the device's name in messages (empty means its type);
+// ReadOnly, Partition, FSType and MountPoint are as for AddDisk, and a
+// device that is disk.IsReadOnly is attached read-only.
+//
+// LKL's requests are served from dev: by preadv/pwritev on its host file
+// if it is a HostFile, else by its ReadAt and WriteAt (see
+// docs/disks-lkl.md). A request the device fails, or does not answer
+// within Config.IOTimeout, is an I/O error (EIO) in the kernel, and the
+// first such error is printed on stderr. dev must not make calls into
+// this kernel: LKL waits for each request with its CPU held.
+//
+// The device is detached, and flushed, when it is unmounted with Unmount
+// (or, not mounted, at Halt); Halt flushes it too. The caller keeps
+// ownership: it closes dev after that. If mounting fails the device is
+// detached again and the error returned.
+func (k *Kernel) AttachDisk(dev disk.Device, opts Disk) (MountInfo, error) {
+	if dev == nil {
+		return MountInfo{}, errors.New("lkl: AttachDisk: nil device")
+	}
+	if opts.Path == "" {
+		opts.Path = fmt.Sprintf("%T", dev)
+	}
+	opts.ReadOnly = opts.ReadOnly || disk.IsReadOnly(dev)
+	if err := opts.Validate(); err != nil {
+		return MountInfo{}, err
+	}
+	if size := dev.Size(); size < 512 {
+		return MountInfo{}, fmt.Errorf("lkl: attach %s: %d bytes is too small for a disk", opts.Path, size)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done {
+		return MountInfo{}, ErrHalted
+	}
+	a := &attached{disk: opts, device: dev}
+	if hf, ok := dev.(HostFile); ok && hf.File() != nil {
+		a.file = hf.File()
+	} else {
+		a.godisk = newGoDisk(opts.Path, dev, k.cfg.ioTimeout())
+	}
+	if err := a.add(); err != nil {
+		if a.godisk != nil {
+			a.godisk.handle.Delete()
+		}
+		return MountInfo{}, err
+	}
+	k.disks = append(k.disks, a)
+	if opts.MountPoint != "" {
+		if err := k.mount(a); err != nil {
+			if derr := k.detach(a); derr != nil {
+				err = errors.Join(err, derr)
+			}
+			return MountInfo{}, err
+		}
+	}
+	return a.info(), nil
+}
+
+// detach takes a device given to AttachDisk out of the running kernel and
+// releases it.
+func (k *Kernel) detach(a *attached) error {
+	if rc := C.gk_disk_remove(a.lkl); rc < 0 {
+		// LKL may still send it requests: it stays attached until halt.
+		return fmt.Errorf("lkl: detach %s: %w", a.disk.Path, syscall.Errno(-rc))
+	}
+	k.disks = slices.DeleteFunc(k.disks, func(b *attached) bool { return b == a })
+	return a.release()
 }
 
 // AddDisk attaches a disk image to the running kernel and, if
@@ -94,7 +205,7 @@ func (k *Kernel) AddDisk(d Disk) (MountInfo, error) {
 		return MountInfo{}, err
 	}
 	if err := a.add(); err != nil {
-		a.file.Close()
+		a.release()
 		return MountInfo{}, err
 	}
 	k.disks = append(k.disks, a)
@@ -124,7 +235,8 @@ func (k *Kernel) Mounts() []MountInfo {
 }
 
 // Unmount unmounts the disk image mounted at mountpoint, which flushes it
-// to the image file.
+// to the image file. A device given to AttachDisk is detached and flushed
+// too.
 func (k *Kernel) Unmount(mountpoint string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -133,9 +245,16 @@ func (k *Kernel) Unmount(mountpoint string) error {
 	}
 	mp := path.Clean(mountpoint)
 	for _, a := range k.disks {
-		if a.mount == mp {
-			return k.unmount(a)
+		if a.mount != mp {
+			continue
 		}
+		if err := k.unmount(a); err != nil {
+			return err
+		}
+		if a.device != nil {
+			return k.detach(a)
+		}
+		return nil
 	}
 	return fmt.Errorf("lkl: unmount %s: %w", mountpoint, errors.New("no disk image is mounted there"))
 }

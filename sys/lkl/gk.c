@@ -13,6 +13,7 @@
 #include <lkl_host.h>
 #include <virtio_net_fd.h>
 #include "gk.h"
+#include "_cgo_export.h"
 #if __has_include("lklstamp.h")
 #include "lklstamp.h"
 #else
@@ -200,10 +201,12 @@ static int gk_blk_request(struct lkl_disk disk, struct lkl_blk_req *req)
 static struct lkl_dev_blk_ops gk_blk_ops;
 
 // gk_disk_add hands a host fd to LKL's virtio-blk driver, served by
-// gk_blk_ops. lkl_disk_add copies the struct.
-int gk_disk_add(int fd)
+// gk_blk_ops. lkl_disk_add copies the struct; it stores LKL's device in
+// *dev, for gk_disk_remove.
+int gk_disk_add(int fd, void **dev)
 {
 	struct lkl_disk disk;
+	int id;
 
 	gk_enter();
 	gk_blk_ops.get_capacity = lkl_dev_blk_ops.get_capacity;
@@ -211,7 +214,58 @@ int gk_disk_add(int fd)
 	memset(&disk, 0, sizeof(disk));
 	disk.fd = fd;
 	disk.ops = &gk_blk_ops;
-	return lkl_disk_add(&disk);
+	id = lkl_disk_add(&disk);
+	*dev = disk.dev;
+	return id;
+}
+
+// A Go device (sys/lkl's godisk.go) is served by Go: its disk's handle is
+// a cgo.Handle, and both operations call the functions godisk.go exports.
+// LKL calls request on the thread that notified the queue, with the
+// kernel's CPU held, and completes the request when it returns.
+static int gk_go_blk_capacity(struct lkl_disk disk, unsigned long long *res)
+{
+	*res = gkBlkSize((uintptr_t)disk.handle);
+	return 0;
+}
+
+static int gk_go_blk_request(struct lkl_disk disk, struct lkl_blk_req *req)
+{
+	return gkBlkRequest((uintptr_t)disk.handle, req->type, req->sector, req->buf, req->count);
+}
+
+static struct lkl_dev_blk_ops gk_go_blk_ops = {
+	.get_capacity = gk_go_blk_capacity,
+	.request = gk_go_blk_request,
+};
+
+// gk_disk_add_go hands the Go device with handle h to LKL, as gk_disk_add
+// does a host fd.
+int gk_disk_add_go(uintptr_t h, void **dev)
+{
+	struct lkl_disk disk;
+	int id;
+
+	gk_enter();
+	memset(&disk, 0, sizeof(disk));
+	disk.handle = (void *)h;
+	disk.ops = &gk_go_blk_ops;
+	id = lkl_disk_add(&disk);
+	*dev = disk.dev;
+	return id;
+}
+
+// gk_disk_remove unbinds a disk's virtio device from the running kernel
+// (through sysfs, which LKL mounts for it) and frees it; no request
+// reaches the disk afterwards.
+int gk_disk_remove(void *dev)
+{
+	struct lkl_disk disk;
+
+	gk_enter();
+	memset(&disk, 0, sizeof(disk));
+	disk.dev = dev;
+	return lkl_disk_remove(disk);
 }
 
 int gk_blkdev(int disk_id, unsigned int part, uint32_t *dev)

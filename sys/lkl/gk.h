@@ -29,7 +29,9 @@ static inline long gk_syscall(long no, long a1, long a2, long a3, long a4, long 
 	return lkl_syscall(no, params);
 }
 int gk_start(unsigned long mem, const char *cmdline, int debug);
-int gk_disk_add(int fd);
+int gk_disk_add(int fd, void **dev);
+int gk_disk_add_go(uintptr_t h, void **dev);
+int gk_disk_remove(void *dev);
 int gk_blkdev(int disk_id, unsigned int part, uint32_t *dev);
 int gk_mount_fs(const char *fstype);
 long gk_halt(void);

@@ -64,7 +64,9 @@ func (k *Kernel) Halt() error {
 	if err := k.freeNetdevs(); err != nil {
 		errs = append(errs, fmt.Errorf("lkl: halt: %w", err))
 	}
-	k.closeDisks()
+	if err := k.closeDisks(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,307 @@
+//go:build lkl
+
+package lkl
+
+// #include "gk.h"
+// #include <lkl_host.h>
+import "C"
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/gokernel/gokernel/disk"
+)
+
+// goDisk serves the virtio-blk requests of a disk.Device attached with
+// AttachDisk. LKL 4.9 calls gkBlkRequest synchronously, on the thread that
+// notified the queue and with the kernel's one CPU held, and completes the
+// request when it returns (tools/lkl/lib/virtio.c keeps the request on its
+// stack and advances the used ring in order), so one request is served at
+// a time and the whole kernel waits for it; see docs/disks-lkl.md.
+type goDisk struct {
+	name    string
+	dev     disk.Device
+	timeout time.Duration // 0: none; the device works on the kernel's buffers
+	handle  cgo.Handle
+
+	stuck    atomic.Int64 // timed-out requests whose device call has not returned
+	failed   atomic.Int64 // requests that ended in EIO
+	reported atomic.Bool  // the first failure was printed
+}
+
+// LKL's request types and statuses (lkl_host.h).
+const (
+	blkRead     = C.LKL_DEV_BLK_TYPE_READ
+	blkWrite    = C.LKL_DEV_BLK_TYPE_WRITE
+	blkFlush    = C.LKL_DEV_BLK_TYPE_FLUSH
+	blkFlushOut = C.LKL_DEV_BLK_TYPE_FLUSH_OUT
+
+	blkOK     = C.LKL_DEV_BLK_STATUS_OK
+	blkIOErr  = C.LKL_DEV_BLK_STATUS_IOERR
+	blkUnsupp = C.LKL_DEV_BLK_STATUS_UNSUP
+)
+
+// maxSegs is how many data segments a request can have on the host side
+// (tools/lkl/lib/virtio.h: VIRTIO_REQ_MAX_BUFS, less header and status).
+const maxSegs = 17
+
+func newGoDisk(name string, dev disk.Device, timeout time.Duration) *goDisk {
+	g := &goDisk{name: name, dev: dev, timeout: timeout}
+	g.handle = cgo.NewHandle(g)
+	return g
+}
+
+// add hands the device to LKL's virtio-blk driver and returns LKL's disk id
+// and device.
+func (g *goDisk) add() (int, unsafe.Pointer, error) {
+	var dev unsafe.Pointer
+	id := C.gk_disk_add_go(C.uintptr_t(g.handle), &dev)
+	if id < 0 {
+		return 0, nil, fmt.Errorf("lkl: attach %s: %w", g.name, syscall.Errno(-id))
+	}
+	return int(id), dev, nil
+}
+
+// release flushes the device once LKL sends it nothing more, says how many
+// requests failed if more than the one reported, and frees the handle.
+func (g *goDisk) release() error {
+	g.handle.Delete()
+	if n := g.failed.Load(); n > 1 {
+		fmt.Fprintf(os.Stderr, "lkl: disk %s: %d requests failed in all\n", g.name, n)
+	}
+	if err := g.serve(blkFlush, nil, 0); err != nil {
+		return fmt.Errorf("lkl: disk %s: %w", g.name, err)
+	}
+	return nil
+}
+
+//export gkBlkSize
+func gkBlkSize(h C.uintptr_t) C.ulonglong {
+	g := cgo.Handle(h).Value().(*goDisk)
+	return C.ulonglong(max(g.dev.Size(), 0))
+}
+
+//export gkBlkRequest
+func gkBlkRequest(h C.uintptr_t, typ C.uint, sector C.ulonglong, iov *C.struct_iovec, n C.int) C.int {
+	g := cgo.Handle(h).Value().(*goDisk)
+	var arr [maxSegs][]byte
+	segs := arr[:0]
+	if n > maxSegs {
+		segs = make([][]byte, 0, n)
+	}
+	for _, v := range unsafe.Slice(iov, int(n)) {
+		segs = append(segs, unsafe.Slice((*byte)(v.iov_base), int(v.iov_len)))
+	}
+	switch typ {
+	case blkRead, blkWrite:
+	case blkFlush, blkFlushOut:
+		typ = blkFlush
+	default:
+		return blkUnsupp
+	}
+	if err := g.serve(typ, segs, int64(sector)*512); err != nil {
+		g.failed.Add(1)
+		if g.reported.CompareAndSwap(false, true) {
+			fmt.Fprintf(os.Stderr, "lkl: disk %s: %v (the kernel sees EIO; later errors of this disk are counted, not printed)\n", g.name, err)
+		}
+		return blkIOErr
+	}
+	return blkOK
+}
+
+// serve does one request. Without a timeout the device reads and writes
+// the kernel's buffers. With one, it works on a copy in a goroutine of its
+// own, which the request may leave behind: a device that answers late
+// must not write into memory the kernel has reused.
+func (g *goDisk) serve(typ C.uint, segs [][]byte, off int64) error {
+	if g.timeout == 0 {
+		return g.call(typ, segs, off)
+	}
+	if n := g.stuck.Load(); n > 0 {
+		return fmt.Errorf("%s at %d: refused: the device has not answered %d earlier requests within %v", opName(typ), off, n, g.timeout)
+	}
+	total := 0
+	for _, s := range segs {
+		total += len(s)
+	}
+	r := &request{done: make(chan error, 1), buf: getBuf(total)}
+	if typ == blkWrite {
+		gather(*r.buf, segs)
+	}
+	go func() {
+		err := g.call(typ, [][]byte{*r.buf}, off)
+		if r.state.Swap(reqDone) == reqAbandoned {
+			g.stuck.Add(-1)
+			return
+		}
+		r.done <- err
+	}()
+	t := time.NewTimer(g.timeout)
+	defer t.Stop()
+	select {
+	case err := <-r.done:
+		return r.finish(typ, segs, err)
+	case <-t.C:
+	}
+	g.stuck.Add(1)
+	if !r.state.CompareAndSwap(reqPending, reqAbandoned) {
+		g.stuck.Add(-1) // it answered just now
+		return r.finish(typ, segs, <-r.done)
+	}
+	return fmt.Errorf("%s of %d bytes at %d: the device did not answer within %v (io_timeout)", opName(typ), total, off, g.timeout)
+}
+
+// A request is a Go device call that a timeout may abandon.
+type request struct {
+	state atomic.Int32
+	done  chan error
+	buf   *[]byte
+}
+
+const (
+	reqPending int32 = iota
+	reqDone
+	reqAbandoned
+)
+
+// finish copies what a read got into the kernel's buffers.
+func (r *request) finish(typ C.uint, segs [][]byte, err error) error {
+	if err == nil && typ == blkRead {
+		b := *r.buf
+		for _, s := range segs {
+			b = b[copy(s, b):]
+		}
+	}
+	putBuf(r.buf)
+	return err
+}
+
+// call runs one operation on the device: a read or write of the
+// consecutive bytes at off into or from segs, or a flush. A panic in the
+// device is an error.
+func (g *goDisk) call(typ C.uint, segs [][]byte, off int64) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s at %d: the device panicked: %v", opName(typ), off, p)
+		}
+	}()
+	switch typ {
+	case blkFlush:
+		err = g.dev.Flush()
+	case blkRead:
+		err = g.read(segs, off)
+	case blkWrite:
+		err = g.write(segs, off)
+	}
+	if err != nil && typ == blkFlush {
+		err = fmt.Errorf("flush: %w", err)
+	}
+	return err
+}
+
+func (g *goDisk) read(segs [][]byte, off int64) error {
+	total := 0
+	for _, s := range segs {
+		total += len(s)
+	}
+	var n int
+	var err error
+	vr, vec := g.dev.(disk.VectorReader)
+	switch {
+	case len(segs) == 1:
+		n, err = g.dev.ReadAt(segs[0], off)
+	case vec:
+		n, err = vr.ReadvAt(segs, off)
+	default:
+		// One read into one buffer: a device's request (a remote read, a
+		// cache lookup) usually costs more than the copy.
+		b := getBuf(total)
+		n, err = g.dev.ReadAt(*b, off)
+		if n == total {
+			scatter(segs, *b)
+		}
+		putBuf(b)
+	}
+	if n == total && err == io.EOF {
+		err = nil // io.ReaderAt allows EOF with a full read at the end
+	}
+	if err == nil && n < total {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("read of %d bytes at %d: %w", total, off, err)
+	}
+	return nil
+}
+
+func (g *goDisk) write(segs [][]byte, off int64) error {
+	total := 0
+	for _, s := range segs {
+		total += len(s)
+	}
+	var n int
+	var err error
+	vw, vec := g.dev.(disk.VectorWriter)
+	switch {
+	case len(segs) == 1:
+		n, err = g.dev.WriteAt(segs[0], off)
+	case vec:
+		n, err = vw.WritevAt(segs, off)
+	default:
+		b := getBuf(total)
+		gather(*b, segs)
+		n, err = g.dev.WriteAt(*b, off)
+		putBuf(b)
+	}
+	if err == nil && n < total {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("write of %d bytes at %d: %w", total, off, err)
+	}
+	return nil
+}
+
+func opName(typ C.uint) string {
+	switch typ {
+	case blkRead:
+		return "read"
+	case blkWrite:
+		return "write"
+	}
+	return "flush"
+}
+
+func gather(dst []byte, segs [][]byte) {
+	for _, s := range segs {
+		dst = dst[copy(dst, s):]
+	}
+}
+
+func scatter(segs [][]byte, src []byte) {
+	for _, s := range segs {
+		src = src[copy(s, src):]
+	}
+}
+
+// bufs recycles request buffers; a request is at most a few hundred KiB.
+var bufs sync.Pool
+
+func getBuf(n int) *[]byte {
+	if p, ok := bufs.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putBuf(p *[]byte) { bufs.Put(p) }

@@ -1,0 +1,474 @@
+//go:build lkl
+
+package lkl_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/disk"
+	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/lkl"
+)
+
+// memDevice is a writable in-memory disk whose reads can be made to fail,
+// come back short or block.
+type memDevice struct {
+	mu      sync.RWMutex
+	b       []byte
+	reads   atomic.Int64
+	writes  atomic.Int64
+	flushes atomic.Int64
+
+	// failRead, if > 0, is the number (counting from 1) of the read that
+	// fails with EIO; shortRead likewise returns half the bytes and no
+	// error. The range of that read stays bad (later reads that touch it
+	// fail the same way: the kernel retries a failed readahead) until heal.
+	// hold, if set, blocks every read until it is closed.
+	failRead  atomic.Int64
+	shortRead atomic.Int64
+	bad       struct {
+		sync.Mutex
+		off, end int64
+		short    bool
+	}
+	hold atomic.Pointer[chan struct{}]
+}
+
+// heal makes the bad range good again.
+func (m *memDevice) heal() {
+	m.bad.Lock()
+	defer m.bad.Unlock()
+	m.bad.off, m.bad.end = 0, 0
+}
+
+// injected says how the read of n bytes at off, the device's nth, fails:
+// with an error, as a short read, or not.
+func (m *memDevice) injected(nth, off int64, n int) (err error, short bool) {
+	m.bad.Lock()
+	defer m.bad.Unlock()
+	end := off + int64(n)
+	switch {
+	case nth == m.failRead.Load() || nth == m.shortRead.Load():
+		m.bad.off, m.bad.end, m.bad.short = off, end, nth == m.shortRead.Load()
+	case off >= m.bad.end || end <= m.bad.off:
+		return nil, false
+	}
+	if m.bad.short {
+		return nil, true
+	}
+	return fmt.Errorf("injected failure of read %d: %w", nth, unix.EIO), false
+}
+
+func newMemDevice(t testing.TB, img string) *memDevice {
+	b, err := os.ReadFile(img)
+	require.NoError(t, err)
+	return &memDevice{b: b}
+}
+
+func (m *memDevice) ReadAt(p []byte, off int64) (int, error) {
+	n := m.reads.Add(1)
+	if h := m.hold.Load(); h != nil {
+		<-*h
+	}
+	ierr, short := m.injected(n, off, len(p))
+	if ierr != nil {
+		return 0, ierr
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
+		return 0, fmt.Errorf("read of %d at %d outside %d bytes", len(p), off, len(m.b))
+	}
+	if short {
+		return copy(p[:len(p)/2], m.b[off:]), nil
+	}
+	return copy(p, m.b[off:]), nil
+}
+
+func (m *memDevice) WriteAt(p []byte, off int64) (int, error) {
+	m.writes.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
+		return 0, fmt.Errorf("write of %d at %d outside %d bytes", len(p), off, len(m.b))
+	}
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memDevice) Size() int64  { return int64(len(m.b)) }
+func (m *memDevice) Flush() error { m.flushes.Add(1); return nil }
+
+// bytes returns a copy of the disk.
+func (m *memDevice) bytes() []byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return bytes.Clone(m.b)
+}
+
+// e2fsck runs e2fsck -fn on a copy of the disk's bytes.
+func e2fsck(t testing.TB, b []byte) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "check.img")
+	require.NoError(t, os.WriteFile(img, b, 0o600))
+	imagetest.Run(t, "e2fsck", "-fn", img)
+}
+
+// attachGo attaches dev at a fresh mount point and unmounts it (which
+// detaches it) at the end of the test.
+func attachGo(t *testing.T, dev disk.Device, readOnly bool) lkl.MountInfo {
+	t.Helper()
+	mp := fmt.Sprintf("/mnt/go-%d", goMounts.Add(1))
+	info, err := kern.AttachDisk(dev, lkl.Disk{Path: t.Name(), ReadOnly: readOnly, MountPoint: mp})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, m := range kern.Mounts() {
+			if m.MountPoint == mp {
+				require.NoError(t, kern.Unmount(mp))
+			}
+		}
+	})
+	return info
+}
+
+var goMounts atomic.Int64
+
+// An ext4 image served from an io.ReaderAt (disk.ReaderAt over a
+// bytes.Reader) mounts read-only, found by detection, and reads back; its
+// bytes are never written; Unmount detaches it.
+func TestAttachDiskReaderAt(t *testing.T) {
+	tree := imageTree("ext4")
+	raw, err := os.ReadFile(imagetest.Build(t, "ext4", tree))
+	require.NoError(t, err)
+	orig := bytes.Clone(raw)
+	info := attachGo(t, disk.ReaderAt(bytes.NewReader(raw), int64(len(raw))), false)
+	require.Equal(t, "ext4", info.FSType)
+	require.True(t, info.Disk.ReadOnly, "disk.ReaderAt is read-only, so the mount is")
+	for name, content := range tree.Files() {
+		require.Equal(t, content, string(readFile(t, info.MountPoint+"/"+name)), name)
+	}
+	_, e := call(unix.SYS_CREAT, uintptr(unsafe.Pointer(cstr(t, info.MountPoint+"/new"))), 0o644)
+	require.Equal(t, sys.Errno(unix.EROFS), e)
+	require.NoError(t, kern.Unmount(info.MountPoint))
+	require.Equal(t, orig, raw)
+	for _, m := range kern.Mounts() {
+		require.NotEqual(t, info.MountPoint, m.MountPoint)
+	}
+}
+
+// Files written through a writable Go device reach its bytes: e2fsck finds
+// the file system clean after Unmount (which flushed the device), and a
+// second attach reads them back.
+func TestAttachDiskWritable(t *testing.T) {
+	dev := newMemDevice(t, imagetest.Build(t, "ext4", imageTree("ext4")))
+	info := attachGo(t, dev, false)
+	require.False(t, info.Disk.ReadOnly)
+	want := map[string][]byte{}
+	for i := range 20 {
+		name := fmt.Sprintf("new-%d.bin", i)
+		want[name] = bytes.Repeat([]byte{byte(i)}, 1000+i*3000)
+		writeFile(t, info.MountPoint+"/"+name, want[name])
+	}
+	require.NoError(t, kern.Unmount(info.MountPoint))
+	require.Positive(t, dev.writes.Load())
+	require.Equal(t, int64(1), dev.flushes.Load(), "detaching flushes the device once")
+	e2fsck(t, dev.bytes())
+
+	again := attachGo(t, dev, false)
+	for name, b := range want {
+		require.Equal(t, b, readFile(t, again.MountPoint+"/"+name), name)
+	}
+}
+
+// hostFileDevice is a device on a host file, which AttachDisk serves in C:
+// its ReadAt and WriteAt are never called.
+type hostFileDevice struct {
+	f     *os.File
+	calls atomic.Int64
+}
+
+func (h *hostFileDevice) ReadAt(p []byte, off int64) (int, error) {
+	h.calls.Add(1)
+	return h.f.ReadAt(p, off)
+}
+
+func (h *hostFileDevice) WriteAt(p []byte, off int64) (int, error) {
+	h.calls.Add(1)
+	return h.f.WriteAt(p, off)
+}
+
+func (h *hostFileDevice) Size() int64 {
+	fi, err := h.f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func (h *hostFileDevice) Flush() error   { return h.f.Sync() }
+func (h *hostFileDevice) File() *os.File { return h.f }
+
+// A device with a host file goes through the preadv/pwritev path; writes
+// land in the file.
+func TestAttachDiskHostFile(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imageTree("ext4"))
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	dev := &hostFileDevice{f: f}
+	info := attachGo(t, dev, false)
+	require.Equal(t, "hello from the image\n", string(readFile(t, info.MountPoint+"/hello.txt")))
+	writeFile(t, info.MountPoint+"/written", []byte("through pwritev\n"))
+	require.NoError(t, kern.Unmount(info.MountPoint))
+	require.Zero(t, dev.calls.Load(), "a host file is served in C")
+	out := imagetest.Run(t, "debugfs", "-R", "cat /written", img)
+	require.Contains(t, out, "through pwritev\n")
+}
+
+// Many goroutines read files through one Go device at once, each file
+// dropped from the page cache first so that its blocks come from the
+// device; every byte is right (run with -race).
+func TestAttachDiskConcurrentReads(t *testing.T) {
+	tree := imagetest.Tree{}
+	for i := range 64 {
+		tree[fmt.Sprintf("d%d/f%d", i%8, i)] = strings.Repeat(fmt.Sprintf("file %d ", i), 1000+i*50)
+	}
+	dev := newMemDevice(t, imagetest.Build(t, "ext4", tree))
+	info := attachGo(t, dev, false)
+	dropCaches := mountProc(t)
+	before := dev.reads.Load()
+	for round := range 4 {
+		dropCaches()
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for g := range 16 {
+			wg.Go(func() {
+				for i := g; i < 64; i += 16 {
+					name := fmt.Sprintf("d%d/f%d", i%8, i)
+					got, err := readOn(kern, info.MountPoint+"/"+name)
+					if err == nil && string(got) != tree[name] {
+						err = fmt.Errorf("%s: wrong content", name)
+					}
+					if err != nil {
+						errs <- fmt.Errorf("round %d: %w", round, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}
+	require.Greater(t, dev.reads.Load()-before, int64(4*64), "each round read the files from the device")
+}
+
+// mountProc mounts proc in the test kernel if it is not there yet and
+// returns a function that drops the page cache.
+func mountProc(t *testing.T) func() {
+	t.Helper()
+	if _, e := stat(t, unix.SYS_STAT, "/proc/sys/vm/drop_caches"); e != 0 {
+		_, e := call(unix.SYS_MKDIR, uintptr(unsafe.Pointer(cstr(t, "/proc"))), 0o755)
+		require.True(t, e == 0 || e == sys.Errno(unix.EEXIST), "mkdir /proc: %v", e)
+		mustCall(t, "mount proc", unix.SYS_MOUNT, uintptr(unsafe.Pointer(cstr(t, "proc"))), uintptr(unsafe.Pointer(cstr(t, "/proc"))), uintptr(unsafe.Pointer(cstr(t, "proc"))), 0, 0)
+	}
+	return func() {
+		fd := mustCall(t, "open drop_caches", unix.SYS_OPEN, uintptr(unsafe.Pointer(cstr(t, "/proc/sys/vm/drop_caches"))), unix.O_WRONLY|unix.O_CLOEXEC)
+		defer call(unix.SYS_CLOSE, fd)
+		three := []byte("3")
+		mustCall(t, "drop caches", unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&three[0])), 1)
+	}
+}
+
+func init() {
+	children["godisk-errors"] = childGoDiskErrors
+	children["godisk-halt"] = childGoDiskHalt
+}
+
+// runChildStderr runs this test binary as the named child and returns its
+// stderr.
+func runChildStderr(t *testing.T, name string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + name}, env...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	require.NoError(t, cmd.Run(), "child %s: stdout: %s\nstderr: %s", name, out.String(), errb.String())
+	return errb.String()
+}
+
+// A device's failures are EIO in the file system call, and the kernel
+// keeps running: an injected EIO on the Nth read, a short read, a device
+// that stops answering (EIO after io_timeout, and at once while it still
+// does not answer), and reads work again afterwards. Each device's first
+// error is printed once, with a count at the end.
+func TestAttachDiskErrors(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imageTree("ext4"))
+	stderr := runChildStderr(t, "godisk-errors", "GK_TEST_IMAGE="+img)
+	for _, name := range []string{"faulty", "short", "hung"} {
+		require.Equal(t, 1, strings.Count(stderr, "lkl: disk "+name+": "+"read"), "first error of %s printed once:\n%s", name, stderr)
+	}
+	require.Contains(t, stderr, "injected failure of read")
+	require.Contains(t, stderr, "unexpected EOF")
+	require.Contains(t, stderr, "did not answer within 300ms (io_timeout)")
+	require.Regexp(t, `lkl: disk hung: [2-9]\d* requests failed in all`, stderr)
+}
+
+func childGoDiskErrors() error {
+	img := os.Getenv("GK_TEST_IMAGE")
+	k, err := lkl.Boot(&lkl.Config{IOTimeout: "300ms"})
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(img)
+	if err != nil {
+		return err
+	}
+	read := func(name string) error {
+		_, err := readOn(k, name)
+		return err
+	}
+	var errs []error
+	for _, name := range []string{"faulty", "short", "hung"} {
+		dev := &memDevice{b: bytes.Clone(b)}
+		mp := "/mnt/" + name
+		if _, err := k.AttachDisk(dev, lkl.Disk{Path: name, ReadOnly: true, MountPoint: mp}); err != nil {
+			return err
+		}
+		if err := read(mp + "/hello.txt"); err != nil {
+			return err
+		}
+		var release chan struct{}
+		switch name {
+		case "faulty":
+			dev.failRead.Store(dev.reads.Load() + 1)
+		case "short":
+			dev.shortRead.Store(dev.reads.Load() + 1)
+		case "hung":
+			release = make(chan struct{})
+			dev.hold.Store(&release)
+		}
+		err := read(mp + "/big.bin")
+		errs = append(errs, check(errors.Is(err, unix.EIO), "%s: read of big.bin: %v, want EIO", name, err))
+		if name != "hung" {
+			// Blocks elsewhere read fine while the bad range stays bad.
+			got, err := readOn(k, mp+"/unicode-ñ-日本語.txt")
+			errs = append(errs, check(err == nil && string(got) == "unicode name\n", "%s: a good file: %q, %v", name, got, err))
+			dev.heal()
+		}
+		if name == "hung" {
+			// Still not answering: refused at once, not after another timeout.
+			err = read(mp + "/big.bin")
+			errs = append(errs, check(errors.Is(err, unix.EIO), "%s: second read: %v, want EIO", name, err))
+			dev.hold.Store(nil)
+			close(release)
+			// Reads are refused until the abandoned one has returned.
+			for start := time.Now(); read(mp+"/big.bin") != nil && time.Since(start) < 5*time.Second; {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		got, err := readOn(k, mp+"/big.bin")
+		errs = append(errs, check(err == nil && len(got) == 320000, "%s: read after the failure: %d bytes, %v", name, len(got), err))
+		if err := k.Unmount(mp); err != nil {
+			return err
+		}
+	}
+	if err := k.Halt(); err != nil {
+		return err
+	}
+	errs = append(errs, goleak.Find())
+	return errors.Join(errs...)
+}
+
+// readOn reads a whole file through kernel k; unlike readFile it fails no
+// test, so goroutines and children can use it.
+func readOn(k *lkl.Kernel, name string) ([]byte, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return nil, err
+	}
+	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0, 0)
+	if e != 0 {
+		return nil, fmt.Errorf("open %s: %w", name, e)
+	}
+	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	var out []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, e := sys.SyscallOn(k, unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		if e != 0 {
+			return out, fmt.Errorf("read %s: %w", name, e)
+		}
+		if n == 0 {
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+	}
+}
+
+// Halt with a Go device mounted and one only attached: the file system is
+// unmounted into the device, both are flushed, and the written bytes make
+// a clean file system (checked by the parent with e2fsck and debugfs).
+func TestAttachDiskHalt(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imageTree("ext4"))
+	out := filepath.Join(t.TempDir(), "after-halt.img")
+	runChildStderr(t, "godisk-halt", "GK_TEST_IMAGE="+img, "GK_TEST_OUT="+out)
+	imagetest.Run(t, "e2fsck", "-fn", out)
+	require.Contains(t, imagetest.Run(t, "debugfs", "-R", "cat /at-halt", out), "written before halt\n")
+}
+
+func childGoDiskHalt() error {
+	k, err := lkl.Boot(nil)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(os.Getenv("GK_TEST_IMAGE"))
+	if err != nil {
+		return err
+	}
+	mounted, spare := &memDevice{b: b}, &memDevice{b: bytes.Clone(b)}
+	if _, err := k.AttachDisk(mounted, lkl.Disk{Path: "mounted", MountPoint: "/mnt/m"}); err != nil {
+		return err
+	}
+	if _, err := k.AttachDisk(spare, lkl.Disk{Path: "spare"}); err != nil {
+		return err
+	}
+	data := []byte("written before halt\n")
+	p, _ := unix.BytePtrFromString("/mnt/m/at-halt")
+	fd, _, e := sys.SyscallOn(k, unix.SYS_CREAT, uintptr(unsafe.Pointer(p)), 0o644, 0, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	if _, _, e := sys.SyscallOn(k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), 0, 0, 0); e != 0 {
+		return e
+	}
+	sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	if err := k.Halt(); err != nil {
+		return err
+	}
+	if err := errors.Join(
+		check(mounted.flushes.Load() == 1 && spare.flushes.Load() == 1, "flushes at halt: %d and %d, want 1 each", mounted.flushes.Load(), spare.flushes.Load()),
+		check(mounted.writes.Load() > 0, "nothing was written to the device"),
+		goleak.Find(),
+	); err != nil {
+		return err
+	}
+	return os.WriteFile(os.Getenv("GK_TEST_OUT"), mounted.bytes(), 0o600)
+}
