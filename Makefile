@@ -4,11 +4,13 @@
 #   make demo    a short tour of what works, on each kernel this checkout can build
 #   make bench   benchmarks, compared side by side with benchstat (ratios vs. the reference)
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
-#   make lkl     build LKL (liblkl.a + headers) into .build/lkl, or reuse the
-#                copy cached under ~/.cache/gokernel/lkl (third_party/lkl)
+#   make lkl     build LKL (liblkl.a + headers) into ~/.cache/gokernel/lkl/HASH,
+#                or reuse it, with cmd/gokernel-lkl (recipe: third_party/lkl),
+#                as any module depending on gokernel does; a copy goes to .build/lkl
 #
 # Everything the build makes lands in .build/ (git-ignored). test, demo,
-# build and bench build LKL first when its output is missing.
+# build and bench run make lkl first, and every go command that builds with
+# -tags lkl runs with gokernel-lkl's cgo flags exported ($(LKLENV)).
 
 GO      ?= go
 BUILD   := .build
@@ -22,8 +24,8 @@ all: build
 
 build: lkl
 	CGO_ENABLED=0 $(GO) build ./...
-	$(GO) build -tags lkl ./...
-	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	$(LKLENV) $(GO) build -tags lkl ./...
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,8 +37,8 @@ vet:
 test: vet lkl
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
-	$(GO) vet -tags lkl ./...
-	$(GO) test -count=1 -race -tags lkl ./...
+	$(LKLENV) $(GO) vet -tags lkl ./...
+	$(LKLENV) $(GO) test -count=1 -race -tags lkl ./...
 
 demo: build
 	BIN=$(BIN) ./cmd/demo/tour.sh
@@ -55,7 +57,7 @@ bench: lkl
 	@mkdir -p $(BENCH)
 	@set -e; for p in $(BENCH_PKGS); do \
 		name=$$(echo $$p | tr / -); \
-		$(GO) test -tags lkl -c -o $(BENCH)/$$name.test ./$$p/; \
+		$(LKLENV) $(GO) test -tags lkl -c -o $(BENCH)/$$name.test ./$$p/; \
 		rm -f $(BENCH)/$$name.txt; \
 		for i in $$(seq $(COUNT)); do \
 			(cd $$p && $(CURDIR)/$(BENCH)/$$name.test -test.run '^$$' -test.bench . -test.benchmem -test.benchtime $(BENCHTIME)) >> $(BENCH)/$$name.txt; \
@@ -63,7 +65,7 @@ bench: lkl
 		echo "== $$p ($(COUNT) rounds, results in $(BENCH)/$$name.txt)"; \
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
 	done
-	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 	@echo "== TCP echo: eloop vs unet vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
 	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
 	@echo "== net/http: unet vs net, and LKL behind the port forward (demo serve) (servers alternated; results also in $(BENCH)/http.txt)"
@@ -71,7 +73,7 @@ bench: lkl
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
 	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
 	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
-	$(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
+	$(LKLENV) $(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
@@ -85,17 +87,18 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
 	done
 
-# Go's build cache tracks the files of a cgo package, not the liblkl.a its
-# LDFLAGS name: after a new LKL build, go build and go test went on linking
-# binaries cached with the old one. sys/lkl/lklstamp.h (git-ignored) defines
-# the recipe hash, which gk.c compiles in, so a new LKL changes the package's
-# object code and every binary is linked again.
-LKL_STAMP_H := sys/lkl/lklstamp.h
+# cmd/gokernel-lkl builds LKL from the recipe embedded in it (third_party/lkl)
+# or reuses ~/.cache/gokernel/lkl/HASH, the cache make -C third_party/lkl and
+# every module depending on gokernel share, and installs a copy into
+# .build/lkl (for mkabi.go and bootbench). "gokernel-lkl env" prints the cgo
+# flags that point at the cache entry; the path names the recipe hash, so a
+# new LKL changes the flags and Go's build cache relinks (docs/lkl-build.md).
+GKLKL  := $(BIN)/gokernel-lkl
+LKLENV := eval "$$($(GKLKL) env)" &&
 
 lkl:
-	@$(MAKE) --no-print-directory -C third_party/lkl
-	@line="#define GK_LKL_RECIPE \"$$(cat $(BUILD)/lkl/STAMP)\" /* written by make lkl */"; \
-	[ "$$(cat $(LKL_STAMP_H) 2>/dev/null)" = "$$line" ] || echo "$$line" > $(LKL_STAMP_H)
+	@CGO_ENABLED=0 $(GO) build -o $(GKLKL) ./cmd/gokernel-lkl
+	@$(GKLKL) build -out $(BUILD)/lkl >/dev/null
 
 generate:
 	$(GO) generate ./...

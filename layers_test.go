@@ -26,6 +26,7 @@ var layers = map[string]int{
 	"internal/xsysnum":    -1, // x/sys/unix's numbers for the generators; imports nothing of gokernel
 	"internal/hostecho":   -1, // echo servers on the host's loopback for user-network tests; imports nothing of gokernel
 	"disk":                -1, // block devices served from Go (sys/lkl serves virtio-blk from them); imports nothing of gokernel
+	"third_party":         -1, // third_party/lkl: LKL's build recipe, embedded for cmd/gokernel-lkl; imports nothing of gokernel
 	"sys":                 0,
 	"internal/kerneltest": 1, // checks every kernel must pass; imports sys; tests only
 	"libgo":               1,
@@ -34,6 +35,7 @@ var layers = map[string]int{
 	"ufs":                 4,
 	"unet":                4,
 	"cmd":                 5,
+	"examples":            5, // programs showing the three uses of gokernel, on top of everything
 }
 
 // topDir returns the layer directory of a package of this module: its

@@ -29,7 +29,7 @@ var (
 // buildHints says how to get a kernel that is known to gokernel but was left
 // out of this binary.
 var buildHints = map[string]string{
-	"lkl": `build with LKL support: run "make lkl", then "go build -tags lkl" (or "go run -tags lkl")`,
+	"lkl": `build with LKL support: run "go run github.com/gokernel/gokernel/cmd/gokernel-lkl install" once (in gokernel's own repository: "make lkl"), then "go build -tags lkl" (or "go run -tags lkl")`,
 }
 
 // Register makes a kernel available by name to [Open] and to GOKERNEL. It is

@@ -18,5 +18,5 @@ func TestLKLNotBuiltIn(t *testing.T) {
 
 	_, stderr, code := runChild(t, "GOKERNEL=lkl")
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "make lkl")
+	require.Contains(t, stderr, "go run github.com/gokernel/gokernel/cmd/gokernel-lkl install")
 }

@@ -1,5 +1,5 @@
 // Package lkl is the LKL kernel: a Linux 4.9 kernel linked into the process
-// as a library (liblkl.a, built by "make lkl"), answering system calls with
+// as a library (liblkl.a, built by cmd/gokernel-lkl), answering system calls with
 // its own file systems, TCP/IP stack and fd table.
 //
 // lkl sits under package sys beside sys/host. It is cgo and needs the build
@@ -40,3 +40,4 @@
 package lkl
 
 //go:generate go run mkabi.go
+//go:generate go run mkrecipe.go

@@ -9,21 +9,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <lkl.h>
+#include "gk.h"
 #include <lkl_host.h>
 #include <virtio_net_fd.h>
-#include "gk.h"
 #include "_cgo_export.h"
-#if __has_include("lklstamp.h")
-#include "lklstamp.h"
-#else
-#define GK_LKL_RECIPE "unknown" // built without the top-level make lkl
-#endif
-
-// gk_lkl_recipe is the recipe hash of the liblkl.a this was built for (make
-// lkl writes lklstamp.h): compiled in so that Go's build cache, which does
-// not look at liblkl.a, sees a new LKL as a change of this package.
-__attribute__((used)) const char gk_lkl_recipe[] = GK_LKL_RECIPE;
 
 // LKL runs the system calls of each host thread in a "host task" of its
 // own, made on the thread's first call (arch/lkl/kernel/syscalls.c,

@@ -3,6 +3,19 @@
 #define GOKERNEL_LKL_GK_H
 
 #include <stdint.h>
+
+// Build checks (docs/lkl-build.md): cgo must find LKL through CGO_CFLAGS,
+// as gokernel-lkl sets it, and that LKL must be a build of the recipe this
+// code was written for (zrecipe.h). Each failure names the command to run.
+// When LKL is missing the rest of this header is left out, so that the
+// #error is the only message.
+#if !__has_include(<lkl.h>)
+#error "gokernel: LKL is not installed for cgo (no lkl.h on the include path; -tags lkl needs it); run, from your module: go run github.com/gokernel/gokernel/cmd/gokernel-lkl install"
+#elif !__has_include(<gokernel_lkl.h>)
+#error "gokernel: the lkl.h on cgo's include path was not installed by gokernel-lkl; run, from your module: go run github.com/gokernel/gokernel/cmd/gokernel-lkl install"
+#else
+#include <gokernel_lkl.h>
+#include "zrecipe.h"
 #include <lkl.h>
 
 // gk_thread_ready is set on an OS thread once LKL has made the host task
@@ -46,4 +59,5 @@ int gk_if_set_ipv6(int ifindex, void *addr, int masklen);
 int gk_set_gateway(int af, void *addr);
 int gk_add_neighbor(int ifindex, int af, void *addr, void *mac);
 
+#endif // build checks
 #endif

@@ -3,11 +3,10 @@
 package lkl
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../.build/lkl/include -O2
-#cgo LDFLAGS: ${SRCDIR}/../../.build/lkl/lib/liblkl.a -lpthread -lrt -Wl,-z,noexecstack
+#cgo CFLAGS: -O2
+#cgo LDFLAGS: -llkl -lpthread -lrt -Wl,-z,noexecstack
 #include <stdlib.h>
 #include "gk.h"
-#include <lkl.h>
 */
 import "C"
 

@@ -2,7 +2,7 @@
 
 package lkl
 
-// #include <lkl.h>
+// #include "gk.h"
 import "C"
 
 // rawParams is the argument array of rawSyscall, a global so that passing

@@ -1,3 +1,8 @@
+//go:build ignore
+
+// (The line above keeps the Go package of this directory, recipe.go, from
+// compiling this C program: it is built by "make -C third_party/lkl bootbench".)
+
 /*
  * bootbench: time one LKL boot and halt (ours, not kernel code).
  *

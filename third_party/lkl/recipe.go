@@ -1,0 +1,152 @@
+// Package lkl carries the recipe that builds LKL (the Linux Kernel Library,
+// Linux 4.9 as a library) for gokernel's -tags lkl build: the files of this
+// directory, embedded, so that the recipe travels with the module into any
+// module cache, and the recipe hash that names a finished build in the user
+// cache (${XDG_CACHE_HOME:-~/.cache}/gokernel/lkl/HASH).
+//
+// It sits beside the stack, below sys: it imports nothing of gokernel, and
+// nothing of it is linked into a gokernel program. cmd/gokernel-lkl runs the
+// recipe (build.sh, from a temporary copy of these files) and points cgo at
+// the result; sys/lkl's generated zrecipe.h names the hash its C code was
+// written for. The Makefile here computes the same hash for make -C
+// third_party/lkl; TestHashMatchesMakefile keeps the two equal. README.md
+// says what the recipe does and why.
+package lkl
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// InstallCommand is what a user runs, from their own module, to build or
+// reuse LKL and point cgo at it. Error messages name it.
+const InstallCommand = "go run github.com/gokernel/gokernel/cmd/gokernel-lkl install"
+
+// files are the recipe: the Makefile's RECIPE list. The embed pattern must
+// name every file of RECIPE; [Load] fails if it does not.
+//
+//go:embed Makefile build.sh fixes.sh gokernel.config
+var files embed.FS
+
+// A Recipe is the embedded recipe and its identity.
+type Recipe struct {
+	// Version is the pinned lkl npm package version (the Makefile's
+	// LKL_VERSION).
+	Version string
+	// Files are the recipe files in hashing order (the Makefile's RECIPE).
+	Files []string
+	// Hash is the recipe hash: SHA-256 over each file, as the Makefile's
+	// HASH computes it, then "lkl@Version". It names the cache entry.
+	Hash string
+}
+
+var (
+	loadOnce sync.Once
+	loaded   *Recipe
+	loadErr  error
+)
+
+// Load returns the embedded recipe. It reads RECIPE and LKL_VERSION from the
+// embedded Makefile, so the list and the version are written once.
+func Load() (*Recipe, error) {
+	loadOnce.Do(func() { loaded, loadErr = load(files) })
+	return loaded, loadErr
+}
+
+func load(fsys fs.FS) (*Recipe, error) {
+	mk, err := fs.ReadFile(fsys, "Makefile")
+	if err != nil {
+		return nil, fmt.Errorf("lkl recipe: %w", err)
+	}
+	vars := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(mk))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " := ")
+		if ok && (name == "LKL_VERSION" || name == "RECIPE") {
+			vars[name] = strings.TrimSpace(value)
+		}
+	}
+	r := &Recipe{Version: vars["LKL_VERSION"], Files: strings.Fields(vars["RECIPE"])}
+	if r.Version == "" || len(r.Files) == 0 {
+		return nil, fmt.Errorf("lkl recipe: the Makefile has no LKL_VERSION or RECIPE line")
+	}
+	// The Makefile's HASH: for f in RECIPE; do echo "== $f"; cat "$f"; done;
+	// echo "lkl@$(LKL_VERSION)", through sha256sum.
+	h := sha256.New()
+	for _, name := range r.Files {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("lkl recipe: %s is in the Makefile's RECIPE but not embedded: %w", name, err)
+		}
+		fmt.Fprintf(h, "== %s\n", name)
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "lkl@%s\n", r.Version)
+	r.Hash = hex.EncodeToString(h.Sum(nil))
+	return r, nil
+}
+
+// Extract writes the recipe files into dir (which must exist), the shell
+// scripts executable, so that dir/build.sh can run.
+func (r *Recipe) Extract(dir string) error {
+	for _, name := range r.Files {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Macro is the C macro that a build of this recipe defines in its
+// gokernel_lkl.h (see [Recipe.InstalledHeader]), and whose absence
+// sys/lkl's zrecipe.h turns into a compile error.
+func (r *Recipe) Macro() string { return "GOKERNEL_LKL_RECIPE_" + r.Hash }
+
+// HeaderName is the header that cmd/gokernel-lkl writes into a finished
+// build's include directory.
+const HeaderName = "gokernel_lkl.h"
+
+// InstalledHeader is the content of HeaderName for a build of r: it says
+// which recipe built the headers and library beside it.
+func (r *Recipe) InstalledHeader() []byte {
+	return fmt.Appendf(nil, `// Written by gokernel-lkl: the LKL in this directory was built by gokernel's
+// recipe %s (lkl@%s). sys/lkl's zrecipe.h checks the macro below.
+#define GOKERNEL_LKL_RECIPE "%s"
+#define %s 1
+`, r.Hash, r.Version, r.Hash, r.Macro())
+}
+
+// WantHeader is the content of sys/lkl/zrecipe.h (written by sys/lkl's
+// mkrecipe.go): a compile-time check that the LKL on cgo's include path
+// was built by this recipe.
+func (r *Recipe) WantHeader() []byte {
+	return fmt.Appendf(nil, `// go run mkrecipe.go
+// Code generated by the command above; DO NOT EDIT.
+
+// The LKL recipe this gokernel was written for. gk.h includes this after
+// gokernel_lkl.h, which gokernel-lkl writes beside the LKL headers it built:
+// a build of another recipe on cgo's include path (CGO_CFLAGS) stops the
+// compile here instead of linking a stale liblkl.a.
+#define GK_LKL_RECIPE "%s"
+#ifndef %s
+#error "gokernel: the LKL on cgo's include path (CGO_CFLAGS) is not the one this gokernel needs (recipe %.12s, lkl@%s); run, from your module: %s"
+#endif
+`, r.Hash, r.Macro(), r.Hash, r.Version, InstallCommand)
+}
