@@ -2,13 +2,16 @@
 #
 #   make test    vet, then every test: the pure-Go build (CGO_ENABLED=0) and -race
 #   make demo    a short tour of what works, on each kernel this checkout can build
-#   make bench   benchmarks, compared side by side with benchstat (ratios vs. the reference)
+#   make bench   benchmarks, compared side by side with benchstat (ratios vs. the
+#                reference), then cmd/gkbench's whole-process comparisons
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
 #   make lkl     build LKL (liblkl.a + headers) into .build/lkl, or reuse the
 #                copy cached under ~/.cache/gokernel/lkl (third_party/lkl)
 #
 # Everything the build makes lands in .build/ (git-ignored). test, demo,
-# build and bench build LKL first when its output is missing.
+# build and bench build LKL first when its output is missing. test, demo
+# and bench first check the host tools they need (.ci/tools, the list
+# .ci/run installs from) and name every missing one at once.
 
 GO      ?= go
 BUILD   := .build
@@ -16,7 +19,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test vet demo bench fuzz lkl generate clean
+.PHONY: all build test vet demo bench fuzz lkl generate clean tools-test tools-demo tools-bench
 
 all: build
 
@@ -25,6 +28,9 @@ build: lkl
 	$(GO) build -tags lkl ./...
 	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 
+tools-test tools-demo tools-bench:
+	@GO=$(GO) .ci/check-tools $(@:tools-%=%)
+
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -32,13 +38,15 @@ vet:
 
 # The pure-Go build first (no cgo, no LKL: what a host-only user gets), then
 # everything, LKL included, under the race detector.
-test: vet lkl
+test: tools-test vet lkl
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
 	$(GO) vet -tags lkl ./...
 	$(GO) test -count=1 -race -tags lkl ./...
 
-demo: build
+# The tour runs demo, and gkbench for eloop's echo server and its load.
+demo: tools-demo build
+	$(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
 	BIN=$(BIN) ./cmd/demo/tour.sh
 
 # Each benchmark names its variants impl=REFERENCE, impl=OTHER...; benchstat
@@ -51,7 +59,7 @@ ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
 CP_ROUNDS     ?= 3
 
-bench: lkl
+bench: tools-bench lkl
 	@mkdir -p $(BENCH)
 	@set -e; for p in $(BENCH_PKGS); do \
 		name=$$(echo $$p | tr / -); \
@@ -64,12 +72,13 @@ bench: lkl
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
 	done
 	$(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	$(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
 	@echo "== TCP echo: eloop vs unet vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
-	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
+	$(BIN)/gkbench echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
 	@echo "== net/http: unet vs net, and LKL behind the port forward (demo serve) (servers alternated; results also in $(BENCH)/http.txt)"
-	$(BIN)/demo http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
+	$(BIN)/gkbench http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
-	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
+	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/gkbench/cpbench.sh | tee $(BENCH)/cp.txt
 	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
 	$(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 

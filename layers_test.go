@@ -33,6 +33,7 @@ var layers = map[string]int{
 	"eloop":               3,
 	"ufs":                 4,
 	"unet":                4,
+	"internal/cli":        4, // the commands' framework (cmd/demo, cmd/gkbench); imports sys; only cmd imports it
 	"cmd":                 5,
 }
 
