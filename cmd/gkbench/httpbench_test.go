@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 )
 
@@ -55,7 +58,17 @@ func TestHTTPLoadBadInput(t *testing.T) {
 		_, stderr, code := gkbench(t, nil, args...)
 		require.Equal(t, 2, code, "%v: %s", args, stderr)
 	}
-	_, stderr, code := gkbench(t, []string{"GOKERNEL=host"}, "http-load", "http://127.0.0.1:1/body.bin", "-dir", dir, "-duration", "200ms")
+	// Nothing answers at a port held by a socket bound but not listening
+	// (a connect gets RST), which no other test can take meanwhile.
+	host := libgo.New(sys.Host())
+	held, err := host.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer host.Close(held)
+	require.NoError(t, host.Bind(held, &libgo.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := host.Getsockname(held)
+	require.NoError(t, err)
+	url := fmt.Sprintf("http://127.0.0.1:%d/body.bin", sa.(*libgo.SockaddrInet4).Port)
+	_, stderr, code := gkbench(t, []string{"GOKERNEL=host"}, "http-load", url, "-dir", dir, "-duration", "200ms")
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "connection refused")
 }
