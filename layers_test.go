@@ -51,7 +51,7 @@ func topDir(pkg string) string {
 }
 
 // TestLayers fails on any import that points up or sideways in the stack
-// (DESIGN.md, "Layers — dependencies point down only"), for the default
+// (docs/design.md, "Layers — dependencies point down only"), for the default
 // build and for -tags lkl.
 func TestLayers(t *testing.T) {
 	for _, tags := range []string{"", "lkl"} {

@@ -82,9 +82,8 @@ func (d *direct) extents(l *libgo.Libc, fd int, size int64) ([]libgo.FiemapExten
 // copyExtents queues the copy of the written extents of a file (clipped
 // to size) from the image file to dname: one job, copying in order. The
 // rest of the file stays a hole. Writers of one file serialize on its
-// inode lock: with one job per 8 MiB on four workers, 15% of cp-out's
-// CPU was spinning on that lock (rwsem_spin_on_owner) and the copy was
-// no faster.
+// inode lock, so one job per chunk on several workers only spins on
+// that lock (docs/ufs.md).
 func (c *Copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *FS, dname string) {
 	c.run(func() error {
 		out, err := dst.OpenFile(dname, os.O_WRONLY, 0)

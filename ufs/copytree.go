@@ -77,7 +77,7 @@ func CopyTree(dst, src *FS, names []string, o CopyOptions) error {
 //
 // One goroutine, the caller's, walks the source and reads every file:
 // LKL runs one CPU, and calls into it from several threads only hand
-// that CPU back and forth (measured: more readers made cp-out slower).
+// that CPU back and forth (docs/ufs.md measures it).
 // With Workers, the destination's writes go to worker goroutines in
 // batches, so that LKL reads the next files while the host writes the
 // last ones; otherwise they run inline. Files larger than chunkSize are
@@ -356,7 +356,7 @@ type srcDir struct {
 //
 // It is the walker's inner loop (four source-kernel calls per file:
 // openat, fstat, FIEMAP or pread, close), so it calls libgo on sd's fd
-// and reuses its buffers instead of going through ufs.File, whose
+// and reuses its buffers instead of going through File, whose
 // objects and locks cost the walker as much Go time per file as LKL's
 // own work. name is one component from getdents, opened with O_NOFOLLOW:
 // nothing outside sd can be reached.

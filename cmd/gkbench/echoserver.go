@@ -133,9 +133,8 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx) }()
 	// The client is unet's, as in "echo -api unet -self-load", so that the
-	// two LKL rows of echo-bench differ only in their servers (a client
-	// on blocking libgo sockets made this row cost 3-4x the unet row per
-	// message).
+	// two LKL rows of echo-bench differ only in their servers (see
+	// docs/eloop.md for what a client on blocking libgo sockets did).
 	to := s.Addr().String()
 	o.load.serverPID = os.Getpid()
 	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", to) })
