@@ -2,7 +2,8 @@
 #
 #   make test    vet, then every test: the pure-Go build (CGO_ENABLED=0) and -race
 #   make demo    a short tour of what works, on each kernel this checkout can build
-#   make bench   benchmarks, compared side by side with benchstat (ratios vs. the reference)
+#   make bench   benchmarks, compared side by side with benchstat (ratios vs. the
+#                reference), then cmd/gkbench's whole-process comparisons
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
 #   make lkl     build LKL (liblkl.a + headers) into ~/.cache/gokernel/lkl/HASH,
 #                or reuse it, with cmd/gokernel-lkl (recipe: third_party/lkl),
@@ -10,7 +11,9 @@
 #
 # Everything the build makes lands in .build/ (git-ignored). test, demo,
 # build and bench run make lkl first, and every go command that builds with
-# -tags lkl runs with gokernel-lkl's cgo flags exported ($(LKLENV)).
+# -tags lkl runs with gokernel-lkl's cgo flags exported ($(LKLENV)). test,
+# demo and bench first check the host tools they need (.ci/tools, the list
+# .ci/run installs from) and name every missing one at once.
 
 GO      ?= go
 BUILD   := .build
@@ -18,7 +21,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test vet demo bench fuzz lkl generate clean
+.PHONY: all build test vet demo bench fuzz lkl generate clean tools-test tools-demo tools-bench
 
 all: build
 
@@ -27,6 +30,9 @@ build: lkl
 	$(LKLENV) $(GO) build -tags lkl ./...
 	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 
+tools-test tools-demo tools-bench:
+	@GO=$(GO) .ci/check-tools $(@:tools-%=%)
+
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -34,13 +40,15 @@ vet:
 
 # The pure-Go build first (no cgo, no LKL: what a host-only user gets), then
 # everything, LKL included, under the race detector.
-test: vet lkl
+test: tools-test vet lkl
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
 	$(LKLENV) $(GO) vet -tags lkl ./...
 	$(LKLENV) $(GO) test -count=1 -race -tags lkl ./...
 
-demo: build
+# The tour runs demo, and gkbench for eloop's echo server and its load.
+demo: tools-demo build
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
 	BIN=$(BIN) ./cmd/demo/tour.sh
 
 # Each benchmark names its variants impl=REFERENCE, impl=OTHER...; benchstat
@@ -53,7 +61,7 @@ ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
 CP_ROUNDS     ?= 3
 
-bench: lkl
+bench: tools-bench lkl
 	@mkdir -p $(BENCH)
 	@set -e; for p in $(BENCH_PKGS); do \
 		name=$$(echo $$p | tr / -); \
@@ -66,12 +74,13 @@ bench: lkl
 		$(GO) tool benchstat -col /impl $(BENCH)/$$name.txt; \
 	done
 	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
 	@echo "== TCP echo: eloop vs unet vs gnet vs net (servers alternated; results also in $(BENCH)/echo.txt)"
-	$(BIN)/demo echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
+	$(BIN)/gkbench echo-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/echo.txt
 	@echo "== net/http: unet vs net, and LKL behind the port forward (demo serve) (servers alternated; results also in $(BENCH)/http.txt)"
-	$(BIN)/demo http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
+	$(BIN)/gkbench http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
-	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/demo/cpbench.sh | tee $(BENCH)/cp.txt
+	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/gkbench/cpbench.sh | tee $(BENCH)/cp.txt
 	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
 	$(LKLENV) $(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 

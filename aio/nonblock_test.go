@@ -246,12 +246,12 @@ func TestPeerHangup(t *testing.T) {
 func TestConnectRefused(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		lc, nb := libgo.New(k), aio.NewNonblock(k)
-		// A port nothing listens on: bound, then closed without listening.
-		fd, closeFD := tcpSocket(t, lc)
+		// A port nothing listens on: bound, not listening, and held until
+		// the test ends, so that no other test can take it.
+		fd, _ := tcpSocket(t, lc)
 		require.NoError(t, lc.Bind(fd, loopback4))
 		addr, err := lc.Getsockname(fd)
 		require.NoError(t, err)
-		closeFD()
 
 		c, _ := tcpSocket(t, lc)
 		inProgress, err := nb.Connect(c, addr)

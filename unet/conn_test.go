@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,27 @@ func requireTimeout(t *testing.T, err error) {
 	require.True(t, errors.As(err, &ne) && ne.Timeout(), "%v: Timeout() false", err)
 	var oe *net.OpError
 	require.True(t, errors.As(err, &oe), "%T is not *net.OpError", err)
+}
+
+// heldPort returns an address on 127.0.0.1 whose port a socket of type
+// typ on k holds until the test ends: bound without SO_REUSEADDR, so no
+// other socket can take the port (as one could take a closed listener's),
+// and unreachable: a TCP socket that does not listen answers a connect
+// with RST (ECONNREFUSED), and a UDP socket connected elsewhere drops a
+// datagram from anyone else with ICMP port unreachable.
+func heldPort(t *testing.T, k sys.Kernel, typ int) string {
+	t.Helper()
+	lc := libgo.New(k)
+	fd, err := lc.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { lc.Close(fd) })
+	require.NoError(t, lc.Bind(fd, &libgo.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	if typ == unix.SOCK_DGRAM {
+		require.NoError(t, lc.Connect(fd, &libgo.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}))
+	}
+	sa, err := lc.Getsockname(fd)
+	require.NoError(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*libgo.SockaddrInet4).Port))
 }
 
 // TestSemantics checks deadlines, Close and errors against net's rules.
@@ -104,11 +126,8 @@ func TestSemantics(t *testing.T) {
 				require.True(t, errors.As(err, &oe) && oe.Op == "accept", "%v", err)
 			}},
 			{"refused", func(t *testing.T) {
-				l, err := s.Listen("tcp", "127.0.0.1:0")
-				require.NoError(t, err)
-				addr := l.Addr().String()
-				l.Close()
-				_, err = s.Dial("tcp", addr)
+				addr := heldPort(t, k, unix.SOCK_STREAM)
+				_, err := s.Dial("tcp", addr)
 				var oe *net.OpError
 				require.True(t, errors.As(err, &oe) && oe.Op == "dial", "%v", err)
 				var se *os.SyscallError

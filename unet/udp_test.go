@@ -84,10 +84,7 @@ func TestUDP(t *testing.T) {
 			require.Equal(t, "msg", string(buf[:n]))
 		})
 		t.Run("connected-refused", func(t *testing.T) {
-			pc, err := s.ListenPacket("udp4", "127.0.0.1:0")
-			require.NoError(t, err)
-			addr := pc.LocalAddr().String()
-			pc.Close()
+			addr := heldPort(t, k, unix.SOCK_DGRAM)
 			c, err := s.Dial("udp4", addr)
 			require.NoError(t, err)
 			defer c.Close()

@@ -3,17 +3,19 @@ package main
 import (
 	"flag"
 	"io"
+
+	"github.com/gokernel/gokernel/internal/cli"
 )
 
 func init() {
 	var f imageFlags
-	register(&command{
-		name:     "cat",
-		args:     "[flags] IMAGE PATH",
-		summary:  "print a file inside a disk image, without mounting it on the host",
-		help:     imageHelp,
-		noKernel: true,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+	register(&cli.Command{
+		Name:     "cat",
+		Args:     "[flags] IMAGE PATH",
+		Summary:  "print a file inside a disk image, without mounting it on the host",
+		Help:     imageHelp,
+		NoKernel: true,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, true)
 			return func(args []string) error { return imageCat(f, args) }
 		},
@@ -27,7 +29,7 @@ func imageCat(f imageFlags, args []string) error {
 			return err
 		}
 		defer file.Close()
-		_, err = io.Copy(out.w, file)
+		_, err = io.Copy(out.W, file)
 		return err
 	})
 }

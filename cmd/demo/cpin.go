@@ -4,25 +4,26 @@ import (
 	"flag"
 	"path/filepath"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 )
 
 func init() {
 	var f imageFlags
-	register(&command{
-		name:    "cp-in",
-		args:    "[flags] IMAGE HOSTPATH... PATH",
-		summary: "copy host files and directories into a disk image (cptofs)",
-		help: `cp-in copies each HOSTPATH, with everything under it, into the directory
+	register(&cli.Command{
+		Name:    "cp-in",
+		Args:    "[flags] IMAGE HOSTPATH... PATH",
+		Summary: "copy host files and directories into a disk image (cptofs)",
+		Help: `cp-in copies each HOSTPATH, with everything under it, into the directory
 PATH inside the image (made if missing) under its own name. Modes, times,
 symlinks and hard links (between the files copied) are kept. The image is
 unmounted and flushed before cp-in exits. A progress line goes to stderr
 when it is a terminal.
 
 ` + imageHelp,
-		noKernel: true,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		NoKernel: true,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, false)
 			return func(args []string) error { return imageCpIn(f, args) }
 		},
@@ -35,29 +36,38 @@ func imageCpIn(f imageFlags, args []string) error {
 		if err := img.fs.MkdirAll(dest, 0o755); err != nil {
 			return err
 		}
-		dst, err := img.fs.Sub(dest)
+		sub, err := img.fs.Sub(dest)
 		if err != nil {
 			return err
 		}
-		prog := startProgress(out.err)
+		dst := sub.(*ufs.FS)
+		if dst != img.fs {
+			defer dst.Close()
+		}
+		prog := startProgress(out.Err)
 		defer prog.finish()
-		c := newCopier(dst.(*ufs.FS), prog, out.err, 0) // LKL writes: all on this goroutine
-		if d := dst.(*ufs.FS); d != img.fs {
-			c.subs = append(c.subs, d)
-		}
+		// LKL writes: all on this goroutine (no Workers).
+		c := ufs.NewCopier(dst, ufs.CopyOptions{Progress: prog.add, Skipped: warnSkipped})
 		for _, p := range args[:len(args)-1] {
-			abs, err := filepath.Abs(p)
-			if err != nil {
-				c.fail(err)
-				break
-			}
-			parent := ufs.New(sys.Host(), filepath.Dir(abs))
-			c.subs = append(c.subs, parent)
-			if err := c.tree(parent, filepath.Base(abs), dst.(*ufs.FS), filepath.Base(abs), filepath.Base(abs)); err != nil {
-				c.fail(err)
+			if err = copyIn(c, p); err != nil {
 				break
 			}
 		}
-		return c.wait()
+		if werr := c.Wait(); err == nil {
+			err = werr
+		}
+		return err // the first error, host paths as typed
 	})
+}
+
+// copyIn copies the host path p, as typed, with c; errors name host
+// paths as the user typed them.
+func copyIn(c *ufs.Copier, p string) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return err
+	}
+	parent := ufs.New(sys.Host(), filepath.Dir(abs))
+	defer parent.Close()
+	return hostPathErr(filepath.Dir(p), c.Copy(parent, filepath.Base(abs)))
 }

@@ -9,22 +9,23 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/libgo"
 )
 
 func init() {
-	register(&command{
-		name:    "echo-blocking",
-		args:    "[-addr host:port] [-n connections] [-selftest]",
-		summary: "an echo server made of blocking libgo calls, one connection at a time",
-		help: `echo-blocking is jskernel's libjs echo example: socket, bind, listen, then
+	register(&cli.Command{
+		Name:    "echo-blocking",
+		Args:    "[-addr host:port] [-n connections] [-selftest]",
+		Summary: "an echo server made of blocking libgo calls, one connection at a time",
+		Help: `echo-blocking is jskernel's libjs echo example: socket, bind, listen, then
 accept, read and write with blocking libgo calls, serving one connection at
 a time until the peer closes it. It prints "listening on ADDR" when ready.
 
 With -selftest a client in the same process connects through the same
 kernel, checks its messages come back, and the server stops: on LKL the
 server listens on LKL's own loopback, which only this process can reach.`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			addr := fs.String("addr", "127.0.0.1:0", "listen on `host:port` (IPv4; port 0 picks one)")
 			n := fs.Int("n", 0, "stop after `count` connections (0: serve forever)")
 			self := fs.Bool("selftest", false, "run a client in this process and stop after it")
@@ -65,7 +66,7 @@ func echoBlocking(addr string, conns int, selftest bool) error {
 		return fmt.Errorf("getsockname: %w", err)
 	}
 	bound := sa.(*libgo.SockaddrInet4)
-	fmt.Fprintf(out.w, "listening on %s\n", netip.AddrPortFrom(netip.AddrFrom4(bound.Addr), uint16(bound.Port)))
+	fmt.Fprintf(out.W, "listening on %s\n", netip.AddrPortFrom(netip.AddrFrom4(bound.Addr), uint16(bound.Port)))
 
 	client := make(chan error, 1)
 	if selftest {
@@ -86,7 +87,7 @@ func echoBlocking(addr string, conns int, selftest bool) error {
 		if err := <-client; err != nil {
 			return fmt.Errorf("selftest client: %w", err)
 		}
-		fmt.Fprintln(out.w, "selftest: 3 messages echoed")
+		fmt.Fprintln(out.W, "selftest: 3 messages echoed")
 	}
 	return nil
 }

@@ -4,19 +4,18 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gokernel/gokernel/internal/cli/clitest"
 )
 
 // The host echo server answers a client from another process: the
 // standard library's net package.
 func TestEchoBlockingHost(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "echo-blocking", "-n", "2")
-	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "GOKERNEL=")
+	cmd := clitest.Command(asMain, nil, "echo-blocking", "-n", "2")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder

@@ -7,17 +7,18 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 )
 
 func init() {
-	register(&command{
-		name:    "hello",
-		summary: `write "hello, world" to fd 1 with one raw write system call`,
-		help: `hello is jskernel's libsys example: no library, just
+	register(&cli.Command{
+		Name:    "hello",
+		Summary: `write "hello, world" to fd 1 with one raw write system call`,
+		Help: `hello is jskernel's libsys example: no library, just
 sys.Syscall(SYS_WRITE, 1, buf, len) on the selected kernel. On LKL, the
 kernel's own fd 1 is wired to the process's stdout.`,
-		setup: func(*flag.FlagSet) func([]string) error { return hello },
+		Setup: func(*flag.FlagSet) func([]string) error { return hello },
 	})
 }
 

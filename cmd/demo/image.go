@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,44 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 	return fn(img, args[1:])
 }
 
+// directSource opens the image file on the host for ufs's direct
+// copies (ufs.CopyOptions.Image), where they apply: a read-only mount of
+// a whole-disk ext4 or xfs image. Elsewhere, or if the file cannot be
+// opened, it returns nil and every byte is copied through LKL.
+func (img *image) directSource() *ufs.File {
+	if !img.flags.readOnly || img.flags.partition != 0 || img.fstype != "ext4" && img.fstype != "xfs" {
+		return nil
+	}
+	abs, err := filepath.Abs(img.path)
+	if err != nil {
+		return nil
+	}
+	host := ufs.New(sys.Host(), filepath.Dir(abs))
+	defer host.Close()
+	f, err := host.OpenFile(filepath.Base(abs), os.O_RDONLY, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// hostPathErr makes an error of an FS on the host directory dir name
+// the path as the user typed it: the FS's errors name paths relative to
+// dir ("stat ." for dir itself).
+func hostPathErr(dir string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &fs.PathError{Op: pe.Op, Path: filepath.Join(dir, pe.Path), Err: pe.Err}
+	}
+	return err
+}
+
+// warnSkipped says on stderr that a file was not copied; it is a
+// ufs.CopyOptions.Skipped.
+func warnSkipped(name string, mode fs.FileMode) {
+	fmt.Fprintf(out.Err, "skipping %s: %s\n", name, mode)
+}
+
 // optPath is the image name of the optional PATH argument: "." without it.
 func optPath(args []string) string {
 	if len(args) == 0 {
@@ -128,6 +168,12 @@ func (p *progress) print() {
 	secs := time.Since(p.start).Seconds()
 	mb := float64(p.bytes.Load()) / 1e6
 	fmt.Fprintf(p.w, "\r%d files, %.1f MB, %.1f MB/s   ", p.files.Load(), mb, mb/max(secs, 1e-3))
+}
+
+// add counts files and bytes done; it is a ufs.CopyOptions.Progress.
+func (p *progress) add(files, bytes int64) {
+	p.files.Add(files)
+	p.bytes.Add(bytes)
 }
 
 // finish ends the progress line.

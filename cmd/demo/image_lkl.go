@@ -3,8 +3,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
@@ -13,8 +15,8 @@ import (
 
 // imageCmdline sizes LKL's inode and dentry hash tables for images of
 // tens of thousands of files: from 64 MiB of memory the kernel makes
-// 4096-entry tables, and walking a 20,000-file tree spent 8% of its LKL
-// thread in find_inode_fast's hash chains.
+// 4096-entry tables, whose hash chains a tree walk then follows
+// (docs/ufs.md, "Measured").
 const imageCmdline = "ihash_entries=65536 dhash_entries=65536"
 
 // openImage boots LKL with path as its disk, mounted at imageMount, and
@@ -31,7 +33,7 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	}
 	k, err := lkl.Boot(cfg)
 	if err != nil {
-		return nil, err
+		return nil, imageErr(err)
 	}
 	fsys := ufs.New(k, imageMount)
 	fstype := f.fstype
@@ -52,4 +54,25 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 		}
 	}
 	return img, nil
+}
+
+// imageErr makes an error of lkl.Boot about the image speak of what the
+// user typed. Boot speaks of its configuration: "lkl config: disks[0]:
+// " before an error that names the image path as given (the open, the
+// partition, the mount), or a *lkl.ConfigError whose key is a field of
+// the disk, which here is a flag.
+func imageErr(err error) error {
+	var ce *lkl.ConfigError
+	if errors.As(err, &ce) {
+		switch field, ok := strings.CutPrefix(ce.Key, "disks[0]."); {
+		case ok && field == "path":
+			return fmt.Errorf("image %q: %w", ce.Value, ce.Err)
+		case ok:
+			return fmt.Errorf("--%s %q: %w", field, ce.Value, ce.Err)
+		}
+	}
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "lkl config: disks[0]: ") {
+		return inner
+	}
+	return err
 }

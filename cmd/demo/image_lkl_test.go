@@ -231,12 +231,22 @@ func TestImageTools(t *testing.T) {
 			{"missing partition", []string{"ls", "--partition", "2", img}, 1, "partition 2"},
 			{"no image", []string{"cat"}, 2, "cat takes an image and a path"},
 			{"escape", []string{"cat", img, "/../../etc/passwd"}, 1, "no such file"},
+			// Errors name what the user typed: the image, the flag, the
+			// host path; never LKL's configuration keys.
+			{"missing image named", []string{"ls", "/nonexistent.img"}, 1, "demo: open /nonexistent.img: no such file or directory"},
+			{"partition flag", []string{"ls", "--partition", "-1", img}, 1, `demo: --partition "-1": want 0`},
+			{"fstype flag", []string{"ls", "--fstype", "ntfs", img}, 1, `demo: --fstype "ntfs": want one of`},
+			{"wrong fstype names the image", []string{"ls", "--fstype", "xfs", img}, 1, "demo: " + img + ": mount xfs"},
+			{"missing host dir", []string{"cp-out", img, "/", "/missing-dir"}, 1, "demo: stat /missing-dir: no such file or directory"},
+			{"missing host path", []string{"cp-in", "--readonly", img, "/missing-src", "/"}, 1, "demo: lstat /missing-src: no such file or directory"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				_, stderr, code := demo(t, nil, tc.args...)
 				require.Equal(t, tc.code, code, stderr)
 				require.Contains(t, stderr, tc.stderr)
+				require.NotContains(t, stderr, "lkl config")
+				require.NotContains(t, stderr, "stat .:")
 			})
 		}
 	})

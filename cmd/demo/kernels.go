@@ -5,17 +5,18 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 )
 
 func init() {
-	register(&command{
-		name:     "kernels",
-		summary:  "list the kernels this binary can run and which one is selected",
-		noKernel: true,
-		help: `kernels reads GOKERNEL and GOKERNEL_CONFIG but starts nothing, so it also
+	register(&cli.Command{
+		Name:     "kernels",
+		Summary:  "list the kernels this binary can run and which one is selected",
+		NoKernel: true,
+		Help: `kernels reads GOKERNEL and GOKERNEL_CONFIG but starts nothing, so it also
 explains a selection that would fail.`,
-		setup: func(*flag.FlagSet) func([]string) error { return kernels },
+		Setup: func(*flag.FlagSet) func([]string) error { return kernels },
 	})
 }
 
@@ -25,21 +26,21 @@ func kernels(args []string) error {
 	}
 	name, config := sys.Selected()
 	have := sys.Kernels()
-	fmt.Fprintln(out.w, "kernels in this binary:")
+	fmt.Fprintln(out.W, "kernels in this binary:")
 	for _, k := range have {
 		mark := ""
 		if k == name {
 			mark = "  (selected)"
 		}
-		fmt.Fprintf(out.w, "  %s%s\n", k, mark)
+		fmt.Fprintf(out.W, "  %s%s\n", k, mark)
 	}
 	if !slices.Contains(have, "lkl") {
-		fmt.Fprintln(out.w, "not in this binary:\n  lkl  (make lkl, then build with -tags lkl)")
+		fmt.Fprintln(out.W, "not in this binary:\n  lkl  (make lkl, then build with -tags lkl)")
 	}
 	if config == "" {
 		config = "(none)"
 	}
-	fmt.Fprintf(out.w, "selected: %s, configuration: %s\n", name, config)
+	fmt.Fprintf(out.W, "selected: %s, configuration: %s\n", name, config)
 	if !slices.Contains(have, name) {
 		_, err := sys.Open(name, "")
 		return err

@@ -8,19 +8,20 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
 
 func init() {
-	register(&command{
-		name:    "lkl-info",
-		summary: "show the running LKL kernel: uname, memory and mounts",
-		help: `lkl-info asks LKL about itself through libgo (uname, sysinfo, and
+	register(&cli.Command{
+		Name:    "lkl-info",
+		Summary: "show the running LKL kernel: uname, memory and mounts",
+		Help: `lkl-info asks LKL about itself through libgo (uname, sysinfo, and
 /proc/self/mounts inside LKL, mounting proc if needed) and lists the disk
 images it mounted. Run it with GOKERNEL=lkl.`,
-		setup: func(*flag.FlagSet) func([]string) error { return lklInfo },
+		Setup: func(*flag.FlagSet) func([]string) error { return lklInfo },
 	})
 }
 
@@ -36,25 +37,25 @@ func lklInfo(args []string) error {
 	if err := libgo.Uname(&uts); err != nil {
 		return fmt.Errorf("uname: %w", err)
 	}
-	fmt.Fprintf(out.w, "kernel:  %s %s %s (%s)\n", cstr(uts.Sysname[:]), cstr(uts.Release[:]), cstr(uts.Version[:]), cstr(uts.Machine[:]))
+	fmt.Fprintf(out.W, "kernel:  %s %s %s (%s)\n", cstr(uts.Sysname[:]), cstr(uts.Release[:]), cstr(uts.Version[:]), cstr(uts.Machine[:]))
 	var si unix.Sysinfo_t
 	if err := libgo.Sysinfo(&si); err != nil {
 		return fmt.Errorf("sysinfo: %w", err)
 	}
 	unit := uint64(si.Unit)
-	fmt.Fprintf(out.w, "memory:  %d MiB total, %d MiB free\n", si.Totalram*unit>>20, si.Freeram*unit>>20)
-	fmt.Fprintf(out.w, "uptime:  %d s, %d tasks\n", si.Uptime, si.Procs)
+	fmt.Fprintf(out.W, "memory:  %d MiB total, %d MiB free\n", si.Totalram*unit>>20, si.Freeram*unit>>20)
+	fmt.Fprintf(out.W, "uptime:  %d s, %d tasks\n", si.Uptime, si.Procs)
 	mounts, err := readMounts()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out.w, "mounts (/proc/self/mounts inside LKL):\n%s", mounts)
+	fmt.Fprintf(out.W, "mounts (/proc/self/mounts inside LKL):\n%s", mounts)
 	for _, m := range k.Mounts() {
 		ro := "read-write"
 		if m.Disk.ReadOnly {
 			ro = "read-only"
 		}
-		fmt.Fprintf(out.w, "image:   %s -> %s (%s, %s, %s)\n", m.Disk.Path, m.MountPoint, m.FSType, m.Device, ro)
+		fmt.Fprintf(out.W, "image:   %s -> %s (%s, %s, %s)\n", m.Disk.Path, m.MountPoint, m.FSType, m.Device, ro)
 	}
 	return nil
 }

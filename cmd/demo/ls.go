@@ -7,17 +7,19 @@ import (
 	"path"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/internal/cli"
 )
 
 func init() {
 	var f imageFlags
-	register(&command{
-		name:     "ls",
-		args:     "[flags] IMAGE [PATH]",
-		summary:  "list a directory (default /) inside a disk image, without mounting it on the host",
-		help:     "ls prints one line per entry: mode, owner, group, size, modification time\nand name (and a symlink's target), sorted by name.\n\n" + imageHelp,
-		noKernel: true,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+	register(&cli.Command{
+		Name:     "ls",
+		Args:     "[flags] IMAGE [PATH]",
+		Summary:  "list a directory (default /) inside a disk image, without mounting it on the host",
+		Help:     "ls prints one line per entry: mode, owner, group, size, modification time\nand name (and a symlink's target), sorted by name.\n\n" + imageHelp,
+		NoKernel: true,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, true)
 			return func(args []string) error { return imageLs(f, args) }
 		},
@@ -76,6 +78,6 @@ func lsLine(img *image, name string, fi fs.FileInfo) error {
 		}
 		line += " -> " + target
 	}
-	_, err := fmt.Fprintln(out.w, line)
+	_, err := fmt.Fprintln(out.W, line)
 	return err
 }

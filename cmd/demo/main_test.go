@@ -4,28 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/gokernel/gokernel/internal/cli/clitest"
 )
 
+// asMain is the environment variable that makes the test binary demo.
+const asMain = "DEMO_AS_MAIN"
+
 // TestMain lets the test binary stand in for demo itself: a child started
-// with DEMO_AS_MAIN=1 runs main with the arguments after "--". With
-// DEMO_CHECK_LEAKS=1 as well, the child then checks that the command left
-// no goroutine and no host fd behind.
+// with DEMO_AS_MAIN=1 (clitest) runs main with the arguments after "--".
+// With DEMO_CHECK_LEAKS=1 as well, the child then checks that the command
+// left no goroutine and no host fd behind.
 func TestMain(m *testing.M) {
-	if os.Getenv("DEMO_AS_MAIN") == "1" {
-		for i, a := range os.Args {
-			if a == "--" {
-				os.Args = append([]string{"demo"}, os.Args[i+1:]...)
-				break
-			}
-		}
+	if clitest.AsMain(asMain, "demo") {
 		if os.Getenv("DEMO_CHECK_LEAKS") == "1" {
 			os.Exit(runCheckingLeaks())
 		}
@@ -42,8 +39,8 @@ func runCheckingLeaks() int {
 		w.Close()
 	}
 	fds0 := openFDs()
-	before := goleak.IgnoreCurrent() // package-level pools (gnet's ants) start in init
-	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	before := goleak.IgnoreCurrent() // goroutines that packages start in init
+	code := prog.Run(os.Args[1:], os.Stdout, os.Stderr)
 	var err error
 	for range 50 { // closed connections finish on their own goroutines
 		if err = goleak.Find(before); err == nil && openFDs() == fds0 {
@@ -71,17 +68,15 @@ func openFDs() int {
 // and its exit status.
 func demo(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), append([]string{"DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return o.String(), e.String(), code
+	return clitest.Run(t, asMain, env, args...)
+}
+
+// startDemoChild starts "demo args..." (a server that prints "listening
+// on ADDR" first) in a child, stopped with SIGTERM when the test ends.
+func startDemoChild(t *testing.T, env []string, args ...string) (addr string) {
+	t.Helper()
+	addr, _ = clitest.Start(t, asMain, env, args...)
+	return addr
 }
 
 func TestDemo(t *testing.T) {
@@ -94,6 +89,10 @@ func TestDemo(t *testing.T) {
 		stdout, stderr string // substrings; "" matches anything
 	}{
 		{name: "no command", code: 2, stderr: "Commands:"},
+		{name: "--help", args: []string{"--help"}, stdout: "Commands:"},
+		{name: "-h", args: []string{"-h"}, stdout: "Commands:"},
+		{name: "help", args: []string{"help"}, stdout: "Commands:"},
+		{name: "--help hello", args: []string{"--help", "hello"}, stdout: "usage: demo hello"},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
 		{name: "hello", args: []string{"hello"}, stdout: "hello, world\n"},
 		{name: "hello rejects arguments", args: []string{"hello", "x"}, code: 2, stderr: "hello takes no arguments"},
@@ -113,6 +112,9 @@ func TestDemo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := demo(t, tc.env, tc.args...)
 			require.Equal(t, tc.code, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			if tc.code == 0 && len(tc.args) > 0 && (tc.args[0] == "--help" || tc.args[0] == "-h" || tc.args[0] == "help") {
+				require.Empty(t, stderr, "help is not an error")
+			}
 			require.Contains(t, stdout, tc.stdout)
 			require.Contains(t, stderr, tc.stderr)
 		})

@@ -7,18 +7,19 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 )
 
 func init() {
-	register(&command{
-		name:    "readfile",
-		args:    "path",
-		summary: "print a file with raw open, read and write system calls on the selected kernel",
-		help: `readfile is cat made of nothing but sys.Syscall: open(2) the path, then
+	register(&cli.Command{
+		Name:    "readfile",
+		Args:    "path",
+		Summary: "print a file with raw open, read and write system calls on the selected kernel",
+		Help: `readfile is cat made of nothing but sys.Syscall: open(2) the path, then
 read(2) and write(2) to fd 1 until the end. With GOKERNEL=lkl and a
 GOKERNEL_CONFIG that mounts a disk image, it reads a file inside the image.`,
-		setup: func(*flag.FlagSet) func([]string) error { return readfile },
+		Setup: func(*flag.FlagSet) func([]string) error { return readfile },
 	})
 }
 

@@ -13,17 +13,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/unet"
 )
 
 func init() {
 	var f imageFlags
-	register(&command{
-		name:     "serve",
-		args:     "[flags] IMAGE [-listen 127.0.0.1:8080] [-get PATH]",
-		summary:  "serve a disk image over HTTP from inside LKL: its file system, TCP/IP stack and HTTP server, in-process",
-		noKernel: true,
-		help: `serve boots LKL with IMAGE mounted read-only and a rootless user network
+	register(&cli.Command{
+		Name:     "serve",
+		Args:     "[flags] IMAGE [-listen 127.0.0.1:8080] [-get PATH]",
+		Summary:  "serve a disk image over HTTP from inside LKL: its file system, TCP/IP stack and HTTP server, in-process",
+		NoKernel: true,
+		Help: `serve boots LKL with IMAGE mounted read-only and a rootless user network
 (LKL at 10.0.2.15), serves the image with net/http's FileServer over ufs
 on a unet listener inside LKL (port 80), and forwards the host address
 -listen into it: the file system driver, the TCP/IP stack and the HTTP
@@ -37,13 +38,13 @@ the standard library's client, prints the status line, the body's size and
 its first line, and stops.
 
 ` + imageHelp,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.defineDisk(fs)
 			f.readOnly = true
 			listen := fs.String("listen", "127.0.0.1:8080", "the host address `host:port` to forward into LKL (port 0 picks one)")
 			get := fs.String("get", "", "request `PATH` once through the forward, print it and stop")
 			return func(args []string) error {
-				args, err := flagsAfterFirst(fs, args) // demo serve IMAGE -listen ADDR
+				args, err := cli.ParseAfterFirst(fs, args) // demo serve IMAGE -listen ADDR
 				if err != nil {
 					return err
 				}
@@ -84,8 +85,8 @@ func serveImage(path string, f imageFlags, listen, get string) (err error) {
 		return err
 	}
 	url := "http://" + host.String() + "/"
-	printListening(host.String())
-	fmt.Fprintf(out.w, "serving %s (%s, read-only) at %s\n(net/http's FileServer on LKL's %s, the host's %s forwarded into it)\n",
+	cli.PrintListening(out.W, host.String())
+	fmt.Fprintf(out.W, "serving %s (%s, read-only) at %s\n(net/http's FileServer on LKL's %s, the host's %s forwarded into it)\n",
 		img.path, img.fstype, url, ln.Addr(), host)
 
 	srv := &http.Server{Handler: http.FileServer(http.FS(img.fs)), ReadHeaderTimeout: 10 * time.Second}
@@ -95,5 +96,5 @@ func serveImage(path string, f imageFlags, listen, get string) (err error) {
 			return httpGet(url+strings.TrimPrefix(get, "/"), "from LKL through the port forward")
 		}
 	}
-	return serveHTTP(ctx, srv, ln, get1)
+	return cli.ServeHTTP(ctx, srv, ln, get1)
 }

@@ -25,7 +25,16 @@ import (
 var serveTree = imagetest.Tree{
 	"hello.txt":      "hello from inside the image, through LKL\n",
 	"docs/notes.txt": "notes\n",
-	"body.bin":       string(httpBenchBody()),
+	"body.bin":       string(serveBody()),
+}
+
+// serveBody is body.bin's content: 1 KiB of a pattern.
+func serveBody() []byte {
+	b := make([]byte, 1024)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
 }
 
 // startServe runs "demo serve IMAGE -listen 127.0.0.1:0" in a child that
@@ -34,7 +43,7 @@ var serveTree = imagetest.Tree{
 // the URL of the image's root.
 func startServe(t *testing.T, img string, args ...string) string {
 	t.Helper()
-	addr, _ := startDemoChildEnv(t, []string{"DEMO_CHECK_LEAKS=1"},
+	addr := startDemoChild(t, []string{"DEMO_CHECK_LEAKS=1"},
 		append([]string{"serve", img, "-listen", "127.0.0.1:0"}, args...)...)
 	return "http://" + addr + "/"
 }
@@ -80,7 +89,7 @@ func TestServe(t *testing.T) {
 			require.ErrorContains(t, err, "404 Not Found")
 
 			const requests, clients = 1000, 50
-			want := httpBenchBody()
+			want := serveBody()
 			var wg sync.WaitGroup
 			errs := make(chan error, clients)
 			for c := range clients {

@@ -9,18 +9,19 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/libgo"
 )
 
 func init() {
-	register(&command{
-		name:    "sysinfo",
-		summary: "print uname, pid, cwd and the mount table of the selected kernel, through libgo",
-		help: `sysinfo uses libgo's typed wrappers (Uname, Getpid, Getwd, Sysinfo, Open,
+	register(&cli.Command{
+		Name:    "sysinfo",
+		Summary: "print uname, pid, cwd and the mount table of the selected kernel, through libgo",
+		Help: `sysinfo uses libgo's typed wrappers (Uname, Getpid, Getwd, Sysinfo, Open,
 Read) on whichever kernel GOKERNEL selects. The mount table is
 /proc/self/mounts; a kernel without /proc (LKL boots with none) gets proc
 mounted at /proc first.`,
-		setup: func(*flag.FlagSet) func([]string) error { return sysinfo },
+		Setup: func(*flag.FlagSet) func([]string) error { return sysinfo },
 	})
 }
 
@@ -40,18 +41,18 @@ func sysinfo(args []string) error {
 	if err := libgo.Sysinfo(&si); err != nil {
 		return fmt.Errorf("sysinfo: %w", err)
 	}
-	fmt.Fprintf(out.w, "kernel:  %s %s (%s)\n", cstr(uts.Sysname[:]), cstr(uts.Release[:]), cstr(uts.Machine[:]))
-	fmt.Fprintf(out.w, "node:    %s\n", cstr(uts.Nodename[:]))
-	fmt.Fprintf(out.w, "pid:     %d\n", libgo.Getpid())
-	fmt.Fprintf(out.w, "cwd:     %s\n", cwd)
-	fmt.Fprintf(out.w, "memory:  %d MiB total, %d MiB free\n", si.Totalram*uint64(si.Unit)>>20, si.Freeram*uint64(si.Unit)>>20)
+	fmt.Fprintf(out.W, "kernel:  %s %s (%s)\n", cstr(uts.Sysname[:]), cstr(uts.Release[:]), cstr(uts.Machine[:]))
+	fmt.Fprintf(out.W, "node:    %s\n", cstr(uts.Nodename[:]))
+	fmt.Fprintf(out.W, "pid:     %d\n", libgo.Getpid())
+	fmt.Fprintf(out.W, "cwd:     %s\n", cwd)
+	fmt.Fprintf(out.W, "memory:  %d MiB total, %d MiB free\n", si.Totalram*uint64(si.Unit)>>20, si.Freeram*uint64(si.Unit)>>20)
 	mounts, err := readMounts()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out.w, "mounts:\n")
+	fmt.Fprintf(out.W, "mounts:\n")
 	for _, line := range strings.Split(strings.TrimSpace(mounts), "\n") {
-		fmt.Fprintf(out.w, "  %s\n", line)
+		fmt.Fprintf(out.W, "  %s\n", line)
 	}
 	return nil
 }

@@ -8,27 +8,29 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/ufs"
 )
 
 func init() {
 	var f imageFlags
-	register(&command{
-		name:    "tar",
-		args:    "[flags] IMAGE [PATH] > out.tar",
-		summary: "write a directory (default /) of a disk image to stdout as a tar archive (fs2tar)",
-		help: `tar archives PATH inside the image and everything under it, in name
+	register(&cli.Command{
+		Name:    "tar",
+		Args:    "[flags] IMAGE [PATH] > out.tar",
+		Summary: "write a directory (default /) of a disk image to stdout as a tar archive (fs2tar)",
+		Help: `tar archives PATH inside the image and everything under it, in name
 order, in PAX format: modes, owners, times (modification and access),
 symlinks and hard links are kept, and extended attributes become
 SCHILY.xattr PAX records. Names in the archive are relative to PATH.
 Devices and fifos are archived as such; sockets are skipped.
 
 ` + imageHelp,
-		noKernel: true,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		NoKernel: true,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, true)
 			return func(args []string) error { return imageTar(f, args) }
 		},
@@ -43,9 +45,9 @@ func imageTar(f imageFlags, args []string) error {
 
 // archive writes name in img, and everything under it, to stdout.
 func archive(img *image, name string) error {
-	prog := startProgress(out.err)
+	prog := startProgress(out.Err)
 	defer prog.finish()
-	tw := tar.NewWriter(out.w)
+	tw := tar.NewWriter(out.W)
 	a := &archiver{fs: img.fs, tw: tw, links: map[[2]uint64]string{}, prog: prog}
 	if err := a.walk(name, "."); err != nil {
 		return err
@@ -110,8 +112,8 @@ func (a *archiver) entry(name, arch string, fi fs.FileInfo) error {
 	if fi.Mode()&fs.ModeDevice != 0 {
 		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
 	}
-	hdr.AccessTime = timeOfSpec(st.Atim)
-	hdr.ChangeTime = timeOfSpec(st.Ctim)
+	hdr.AccessTime = time.Unix(st.Atim.Unix())
+	hdr.ChangeTime = time.Unix(st.Ctim.Unix())
 	if fi.Mode().IsRegular() && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := a.links[key]; ok {

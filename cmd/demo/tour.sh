@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The tour behind "make demo": each step runs the demo binary and shows what
 # one layer does, on the host kernel and on LKL. BIN is the directory holding
-# demo, built with -tags lkl (make demo does that).
+# demo and gkbench (eloop's echo server and its load generator are the
+# benchmark tool's), built with -tags lkl (make demo does that).
 set -euo pipefail
 demo="$(cd "${BIN:-.build/bin}" && pwd)/demo"
+gkbench="$(cd "${BIN:-.build/bin}" && pwd)/gkbench"
 
 bold='' plain=''
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
@@ -24,17 +26,18 @@ step "Every call goes through sys.Syscall, so it can be traced (here on LKL)" en
 step "An unknown kernel name fails at once, with what to do" \
 	bash -c "GOKERNEL=plan9 '$demo' hello || echo \"(exit status \$?, as expected)\""
 
-# The eloop stream server, driven by the load generator from another process
-# (host), and by one inside its own process over LKL's loopback.
-"$demo" echo -api loop > "$work/echo.out" &
+# The eloop stream server (gkbench echo), driven by the load generator from
+# another process (host), and by one inside its own process over LKL's
+# loopback.
+"$gkbench" echo -api loop > "$work/echo.out" &
 echo_pid=$!
 for _ in $(seq 100); do grep -q 'listening on' "$work/echo.out" 2>/dev/null && break; sleep 0.05; done
 addr=$(sed -n 's/^listening on //p' "$work/echo.out")
 step "eloop's stream server on the host, 16 connections for 1 s, every byte checked" \
-	"$demo" load -addr "$addr" -conns 16 -size 64 -duration 1s -server-pid "$echo_pid"
+	"$gkbench" load -addr "$addr" -conns 16 -size 64 -duration 1s -server-pid "$echo_pid"
 kill "$echo_pid"; wait "$echo_pid" || true
 step "The same server on LKL, loaded from inside the process over LKL's TCP/IP stack" \
-	env GOKERNEL=lkl "$demo" echo -api loop -self-load -conns 8 -size 64 -duration 1s
+	env GOKERNEL=lkl "$gkbench" echo -api loop -self-load -conns 8 -size 64 -duration 1s
 
 # An ext4 image made from a directory, without root and without mounting
 # anything on the host; LKL mounts it inside the process.

@@ -424,7 +424,7 @@ func TestConsoleFDs(t *testing.T) {
 	require.Equal(t, unix.EBADF, e)
 }
 
-// The measurement in DESIGN.md that lost data without //go:uintptrescapes,
+// The measurement in docs/design.md that lost data without //go:uintptrescapes,
 // on LKL: pipes in LKL, stack buffers, stack growth during calls, GC loop.
 func TestPointerSafetyOnLKL(t *testing.T) {
 	kerneltest.PointerStress(t, kern, 1000)

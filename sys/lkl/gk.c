@@ -112,8 +112,8 @@ int gk_start(unsigned long mem, const char *cmdline, int debug)
 // gk_blk_rw moves a virtio-blk request's data with one preadv or pwritev.
 // LKL's own backend (tools/lkl/lib/posix-host.c) makes one pread or pwrite
 // per segment, but a request's segments are contiguous on the disk, and
-// with LKL fix 14 a request has up to 16 of them: reading a 1 GiB file
-// took 9,455 preadv calls instead of 66,528 preads. A short transfer is
+// with LKL fix 14 a request has up to 16 of them (measured in
+// docs/lkl-build.md, fix 14). A short transfer is
 // finished segment by segment from where it stopped, as LKL's backend
 // would; an error or end of file is an I/O error.
 #define GK_IOV_MAX 1024 // Linux's UIO_MAXIOV: at most this many per preadv

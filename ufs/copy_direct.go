@@ -1,67 +1,41 @@
-package main
+package ufs
 
 import (
 	"errors"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gokernel/gokernel/libgo"
-	"github.com/gokernel/gokernel/sys"
-	"github.com/gokernel/gokernel/ufs"
 )
 
-// Direct copies: cp-out of a file asks LKL only where the file's
-// data lies in the image (FIEMAP) and then copies those bytes from the
-// image file on the host, in parallel. Through LKL every byte is copied
-// three times (the host's page cache into LKL's, LKL's into ours, ours
-// to the output); this way twice, as debugfs does, and not on LKL's one
-// CPU.
+// Direct copies (CopyOptions.Image): a copy out of a disk image asks the
+// source's kernel (LKL) only where a file's data lies in the image
+// (FIEMAP) and then copies those bytes from the image file on the host,
+// on the workers. Through LKL every byte is copied three times (the
+// host's page cache into LKL's, LKL's into ours, ours to the output);
+// this way twice, as debugfs does, and not on LKL's one CPU.
 //
-// It is used only where the extents are the file's bytes as they lie in
-// the image file: a read-only mount (nothing can change under the copy),
-// of a whole-disk image (partition offsets are not known here), of ext4
-// or xfs (whose FIEMAP reports device offsets; btrfs reports its own
-// logical addresses, and vfat has no FIEMAP), and only for extents
-// without flags that say otherwise (inline, encoded, encrypted, delayed,
-// unknown, unaligned). Unwritten extents read as zeros and stay holes.
-// Anything else is copied through LKL.
+// It is used only for extents without flags that say their bytes are
+// not plainly in the image (inline, encoded, encrypted, delayed,
+// unknown, unaligned); unwritten extents read as zeros and stay holes.
+// Where CopyOptions.Image may be set at all (read-only, whole-disk, ext4
+// or xfs) is the caller's to know; anything else is copied through the
+// source's kernel.
 
-// direct is the image file on the host and the source kernel's libc.
+// direct is the image file on the host.
 //
 // The bytes go from the image file to the output with copy_file_range(2)
 // on the host, which copies once, in the host kernel (page cache to page
 // cache); where the host refuses that (the image and the output on
 // different file systems, say), with pread and pwrite through a buffer.
 type direct struct {
-	img   *ufs.File // the image, read-only, on the host
-	l     *libgo.Libc
-	host  *libgo.Libc
+	img   *File                // the image, read-only, on the host
 	nocfr atomic.Bool          // copy_file_range was refused: use pread/pwrite
 	batch []libgo.FiemapExtent // extents's, reused (only the walker calls it)
-}
-
-// newDirect returns a direct copier for img, or nil where direct copies
-// do not apply.
-func newDirect(img *image) (*direct, func()) {
-	if !img.flags.readOnly || img.flags.partition != 0 || img.fstype != "ext4" && img.fstype != "xfs" {
-		return nil, func() {}
-	}
-	abs, err := filepath.Abs(img.path)
-	if err != nil {
-		return nil, func() {}
-	}
-	host := ufs.New(sys.Host(), filepath.Dir(abs))
-	f, err := host.OpenFile(filepath.Base(abs), os.O_RDONLY, 0)
-	host.Close()
-	if err != nil {
-		return nil, func() {}
-	}
-	return &direct{img: f, l: libgo.New(img.fs.Kernel()), host: libgo.New(sys.Host())}, func() { f.Close() }
 }
 
 // unsafeExtent are the extent flags under which the bytes in the image
@@ -71,9 +45,9 @@ const unsafeExtent = libgo.FIEMAP_EXTENT_UNKNOWN | libgo.FIEMAP_EXTENT_DELALLOC 
 	libgo.FIEMAP_EXTENT_DATA_TAIL
 
 // extents returns the extents of the file open as fd on the source
-// kernel (size bytes), or false if any of them cannot be copied
-// directly, or d is nil.
-func (d *direct) extents(fd int, size int64) ([]libgo.FiemapExtent, bool) {
+// kernel, whose libc is l (size bytes), or false if any of them cannot
+// be copied directly, or d is nil.
+func (d *direct) extents(l *libgo.Libc, fd int, size int64) ([]libgo.FiemapExtent, bool) {
 	if d == nil {
 		return nil, false
 	}
@@ -83,7 +57,7 @@ func (d *direct) extents(fd int, size int64) ([]libgo.FiemapExtent, bool) {
 	}
 	batch := d.batch[:min(256, 1+size/4096)]
 	for start := uint64(0); start < uint64(size); {
-		n, err := d.l.IoctlFiemap(fd, start, uint64(size)-start, 0, batch)
+		n, err := l.IoctlFiemap(fd, start, uint64(size)-start, 0, batch)
 		if err != nil {
 			return nil, false
 		}
@@ -108,10 +82,9 @@ func (d *direct) extents(fd int, size int64) ([]libgo.FiemapExtent, bool) {
 // copyExtents queues the copy of the written extents of a file (clipped
 // to size) from the image file to dname: one job, copying in order. The
 // rest of the file stays a hole. Writers of one file serialize on its
-// inode lock: with one job per 8 MiB on four workers, 15% of cp-out's
-// CPU was spinning on that lock (rwsem_spin_on_owner) and the copy was
-// no faster.
-func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string) {
+// inode lock, so one job per chunk on several workers only spins on
+// that lock (docs/ufs.md).
+func (c *Copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *FS, dname string) {
 	c.run(func() error {
 		out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
 		if err != nil {
@@ -135,7 +108,7 @@ func (c *copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *ufs.FS,
 // copySmall copies a file of size bytes at most chunkSize, whose extents
 // are exts, from the image file to a new dname in dst, with its mode and
 // times; holes and unwritten extents stay holes.
-func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
+func (c *Copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
 	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
@@ -158,9 +131,9 @@ func (c *copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *ufs.FS, d
 }
 
 // copy copies n bytes at phys in the image file to off in out.
-func (d *direct) copy(c *copier, out *ufs.File, off, phys, n int64) error {
+func (d *direct) copy(c *Copier, out *File, off, phys, n int64) error {
 	for n > 0 && !d.nocfr.Load() {
-		m, err := d.host.CopyFileRange(d.img.Fd(), &phys, out.Fd(), &off, int(n), 0)
+		m, err := d.img.l.CopyFileRange(d.img.Fd(), &phys, out.Fd(), &off, int(n), 0)
 		if err != nil {
 			if !cfrRefused(err) {
 				return &fs.PathError{Op: "copy_file_range", Path: out.Name(), Err: err}
@@ -171,7 +144,7 @@ func (d *direct) copy(c *copier, out *ufs.File, off, phys, n int64) error {
 		if m == 0 {
 			return io.ErrUnexpectedEOF // an extent past the image's end
 		}
-		c.prog.bytes.Add(int64(m))
+		c.progress(0, int64(m))
 		n -= int64(m)
 	}
 	if n == 0 {
@@ -191,15 +164,15 @@ func (d *direct) copy(c *copier, out *ufs.File, off, phys, n int64) error {
 		if _, err := out.WriteAt(b, off); err != nil {
 			return err
 		}
-		c.prog.bytes.Add(int64(m))
+		c.progress(0, int64(m))
 		n, off, phys = n-int64(m), off+int64(m), phys+int64(m)
 	}
 	return nil
 }
 
 // cfrRefused reports whether a copy_file_range error means "not between
-// these two files" rather than a failed copy.
+// these two files" rather than a failed copy: what refused says, or
+// EPERM.
 func cfrRefused(err error) bool {
-	return errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EPERM)
+	return refused(err) || errors.Is(err, syscall.EPERM)
 }

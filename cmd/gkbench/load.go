@@ -14,15 +14,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gokernel/gokernel/internal/cli"
 )
 
 func init() {
-	register(&command{
-		name:     "load",
-		args:     "-addr host:port [-conns 64] [-size 64] [-duration 3s] [-server-pid PID]",
-		summary:  "drive an echo server on the host with many connections and measure it",
-		noKernel: true,
-		help: `load opens -conns connections to an echo server with the standard library's
+	register(&cli.Command{
+		Name:     "load",
+		Args:     "-addr host:port [-conns 64] [-size 64] [-duration 3s] [-server-pid PID]",
+		Summary:  "drive an echo server on the host with many connections and measure it",
+		NoKernel: true,
+		Help: `load opens -conns connections to an echo server with the standard library's
 net package (it measures servers on the host), and on each, until -duration
 has passed, writes a message of -size bytes, reads the whole echo back,
 checks every byte (a mismatch is a fatal error) and records the round trip.
@@ -33,7 +35,7 @@ It prints one line of key=value fields:
 
 cpu/msg is the server's CPU time (user+system, from /proc/PID/stat) per
 message over the run; it needs -server-pid and is "n/a" without it.`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			var cfg loadConfig
 			addr := fs.String("addr", "", "the echo server's `host:port`")
 			fs.IntVar(&cfg.conns, "conns", 64, "number of `connections`")
@@ -54,7 +56,7 @@ message over the run; it needs -server-pid and is "n/a" without it.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(out.w, res)
+				fmt.Fprintln(out.W, res)
 				return nil
 			}
 		},

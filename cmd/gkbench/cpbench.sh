@@ -8,8 +8,8 @@
 # machine; the summary gives medians and the median of the per-round
 # ratios to debugfs (debugfs time / tool time: above 1 is faster).
 #
-#   BIN=.build/bin ./cmd/demo/cpbench.sh        (make build makes $BIN/demo)
-#   REF="/tmp/old/demo /tmp/new/demo" BIN=.build/bin ./cmd/demo/cpbench.sh
+#   BIN=.build/bin ./cmd/gkbench/cpbench.sh     (make build makes $BIN/demo)
+#   REF="/tmp/old/demo /tmp/new/demo" BIN=.build/bin ./cmd/gkbench/cpbench.sh
 #         (also other demo binaries, each named by its directory: old, new)
 #
 # WORK (default /dev/shm/gk-cpbench) holds the images, made on the first

@@ -19,35 +19,38 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
 )
 
 func init() {
-	register(&command{
-		name:     "http-bench",
-		args:     "[-rounds 3] [-duration 3s] [-clients 50]",
-		summary:  "compare net/http over a unet listener with the standard library's net",
-		noKernel: true,
-		help: `http-bench runs "demo http DIR" as a child process with -api unet and -api net
+	register(&cli.Command{
+		Name:     "http-bench",
+		Args:     "[-rounds 3] [-duration 3s] [-clients 50]",
+		Summary:  "compare net/http over a unet listener with the standard library's net",
+		NoKernel: true,
+		Help: `http-bench runs "gkbench http DIR" as a child process with -api unet and -api net
 in turn (one turn per round), drives each from this process with -clients
 keep-alive net/http clients (the standard library's client, the same for
 both) that GET a 1 KiB file and check every body, stops it with SIGTERM,
 and prints requests per second, p50 and p99 latency and the server's CPU
 time per request, each the median over the rounds, with the ratio to net.
 
-In a binary with LKL (-tags lkl) it also runs "demo http -self-load" on
+In a binary with LKL (-tags lkl) it also runs "gkbench http -self-load" on
 LKL: only that process reaches LKL's loopback, so the clients run inside
 it, dialing through unet; that row's CPU time is the whole process's. And
-it runs "demo serve" on an ext4 image of the same file (made with mke2fs)
+it runs "demo serve" (the demo binary of -demo) on an ext4 image of the
+same file (made with mke2fs)
 and loads it from here like the host servers: every request crosses the
-port forward into LKL's TCP/IP stack. Last, the other way: "demo
+port forward into LKL's TCP/IP stack. Last, the other way: "gkbench
 http-load" on LKL with a user network, its clients going out through the
-network's NAT to a unet server on the host ("demo http -api unet").`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+network's NAT to a unet server on the host ("gkbench http -api unet").`,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
 			clients := fs.Int("clients", 50, "concurrent keep-alive clients")
+			demo := fs.String("demo", "", "the demo `binary` whose serve command runs on LKL (default: demo beside gkbench)")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return fmt.Errorf("%w: http-bench takes no arguments", errUsage)
@@ -55,18 +58,18 @@ network's NAT to a unet server on the host ("demo http -api unet").`,
 				if *rounds < 1 || *dur <= 0 || *clients < 1 {
 					return fmt.Errorf("%w: -rounds, -duration and -clients must be positive", errUsage)
 				}
-				return httpBench(*rounds, *dur, *clients)
+				return httpBench(*rounds, *dur, *clients, *demo)
 			}
 		},
 	})
 }
 
 func init() {
-	register(&command{
-		name:    "http-load",
-		args:    "URL -dir DIR [-clients 50] [-duration 3s] [-server-pid PID]",
-		summary: "http-bench's client load against URL, dialing through unet on the selected kernel",
-		help: `http-load runs -clients keep-alive net/http clients that GET URL until
+	register(&cli.Command{
+		Name:    "http-load",
+		Args:    "URL -dir DIR [-clients 50] [-duration 3s] [-server-pid PID]",
+		Summary: "http-bench's client load against URL, dialing through unet on the selected kernel",
+		Help: `http-load runs -clients keep-alive net/http clients that GET URL until
 -duration has passed, each dialing through unet on the selected kernel
 (GOKERNEL), checks every body against the file of the same name in the
 host directory DIR, and prints one result line: requests per second, p50
@@ -74,17 +77,17 @@ and p99 latency, and the CPU time per request of process -server-pid when
 given. http-bench runs it on LKL with a user network, so that its
 requests leave LKL through the network's NAT:
 
-  GOKERNEL=lkl GOKERNEL_CONFIG=user.json demo http-load http://10.0.2.2:8080/body.bin -dir DIR
+  GOKERNEL=lkl GOKERNEL_CONFIG=user.json gkbench http-load http://10.0.2.2:8080/body.bin -dir DIR
 
 where user.json is {"interfaces":[{"type":"user"}]} and 10.0.2.2 is the
 host's 127.0.0.1 as LKL sees it.`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			dir := fs.String("dir", "", "host `directory` holding the requested file, to check bodies against")
 			clients := fs.Int("clients", 50, "concurrent keep-alive clients")
 			dur := fs.Duration("duration", 3*time.Second, "how long to run")
 			pid := fs.Int("server-pid", 0, "measure this process's CPU time (0: none)")
 			return func(args []string) error {
-				args, err := flagsAfterFirst(fs, args)
+				args, err := cli.ParseAfterFirst(fs, args)
 				if err != nil {
 					return err
 				}
@@ -98,7 +101,7 @@ host's 127.0.0.1 as LKL sees it.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out.w, "%s (%s kernel)\n", res, sys.Default().Name())
+				fmt.Fprintf(out.W, "%s (%s kernel)\n", res, sys.Default().Name())
 				return nil
 			}
 		},
@@ -117,8 +120,23 @@ func httpBenchBody() []byte {
 	return b
 }
 
-// httpBench runs the comparison and prints its table.
-func httpBench(rounds int, dur time.Duration, clients int) error {
+// demoBeside is the demo binary in gkbench's own directory, where make
+// bench builds it.
+func demoBeside() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	demo := filepath.Join(filepath.Dir(exe), "demo")
+	if _, err := os.Stat(demo); err != nil {
+		return "", fmt.Errorf("http-bench runs demo serve on LKL: %w (make bench builds demo beside gkbench; or give -demo PATH)", err)
+	}
+	return demo, nil
+}
+
+// httpBench runs the comparison and prints its table; demo is the demo
+// binary whose serve command it measures ("": the one beside gkbench).
+func httpBench(rounds int, dur time.Duration, clients int, demo string) error {
 	dir, err := os.MkdirTemp("", "http-bench")
 	if err != nil {
 		return err
@@ -130,6 +148,11 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	withLKL := slices.Contains(sys.Kernels(), "lkl")
 	var img string
 	if withLKL {
+		if demo == "" {
+			if demo, err = demoBeside(); err != nil {
+				return err
+			}
+		}
 		if img, err = makeExt4(dir); err != nil {
 			return err
 		}
@@ -142,15 +165,15 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	if withLKL {
 		runs = append(runs,
 			benchRun{key: "lkl", name: "unet on lkl", run: func() (loadResult, error) { return httpBenchLKL(dir, clients, dur) }},
-			benchRun{key: "serve", name: "serve (lkl via forward)", run: func() (loadResult, error) { return httpBenchServe(img, dir, clients, dur) }},
+			benchRun{key: "serve", name: "serve (lkl via forward)", run: func() (loadResult, error) { return httpBenchServe(demo, img, dir, clients, dur) }},
 			benchRun{key: "nat", name: "lkl clients via NAT", run: func() (loadResult, error) { return httpBenchNAT(dir, clients, dur) }})
 	}
 	results, err := runRounds(rounds, "", runs)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out.w, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
-	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(out.W, "\nnet/http, %d keep-alive clients, GET of 1 KiB: median of %d rounds of %s; cpu/req is the server process's user+system time\n", clients, rounds, dur)
+	tw := tabwriter.NewWriter(out.W, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "server\treq/s\tp50\tp99\tcpu/req\treq/s vs net\tcpu/req vs net\t")
 	netRow := summarize(results["net"])
 	for _, b := range runs {
@@ -169,32 +192,42 @@ func httpBench(rounds int, dur time.Duration, clients int) error {
 	}
 	tw.Flush()
 	if withLKL {
-		fmt.Fprintln(out.w, "* on LKL the clients run inside the server's process (LKL's loopback), dialing through unet; cpu/req is the whole process, clients included")
-		fmt.Fprintln(out.w, "** demo serve: the same clients on the host, through the port forward (usernet's netstack) into LKL's TCP/IP stack; the file is read through ufs from an ext4 image; cpu/req is the serve process (LKL, netstack, server)")
-		fmt.Fprintln(out.w, "*** the other way: the clients in an LKL process (demo http-load) with a user network, through its NAT to the unet server on the host's 127.0.0.1; cpu/req is that host server's")
+		fmt.Fprintln(out.W, "* on LKL the clients run inside the server's process (LKL's loopback), dialing through unet; cpu/req is the whole process, clients included")
+		fmt.Fprintln(out.W, "** demo serve: the same clients on the host, through the port forward (usernet's netstack) into LKL's TCP/IP stack; the file is read through ufs from an ext4 image; cpu/req is the serve process (LKL, netstack, server)")
+		fmt.Fprintln(out.W, "*** the other way: the clients in an LKL process (gkbench http-load) with a user network, through its NAT to the unet server on the host's 127.0.0.1; cpu/req is that host server's")
 	}
 	return nil
 }
 
-// httpBenchHost runs "demo http DIR -api api" as a child on the host
+// httpBenchHost runs "gkbench http DIR -api api" as a child on the host
 // kernel and loads it from here with the standard library's client.
 func httpBenchHost(dir, api string, clients int, dur time.Duration) (loadResult, error) {
-	return httpBenchChild(dir, clients, dur, []string{"GOKERNEL=host"}, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
+	return httpBenchChild(dir, clients, dur, func(ctx context.Context) (*exec.Cmd, error) {
+		return selfCommand(ctx, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
+	}, []string{"GOKERNEL=host"})
 }
 
-// httpBenchServe runs "demo serve IMG", IMG an ext4 image of dir, as a
-// child and loads it from here: every request crosses the port forward
-// into LKL's TCP/IP stack, and the file comes from ufs on LKL's ext4.
-func httpBenchServe(img, dir string, clients int, dur time.Duration) (loadResult, error) {
-	return httpBenchChild(dir, clients, dur, nil, "serve", img, "-listen", "127.0.0.1:0")
+// httpBenchServe runs "demo serve IMG" (demo is the binary), IMG an ext4
+// image of dir, as a child and loads it from here: every request crosses
+// the port forward into LKL's TCP/IP stack, and the file comes from ufs
+// on LKL's ext4.
+func httpBenchServe(demo, img, dir string, clients int, dur time.Duration) (loadResult, error) {
+	return httpBenchChild(dir, clients, dur, func(ctx context.Context) (*exec.Cmd, error) {
+		return exec.CommandContext(ctx, demo, "serve", img, "-listen", "127.0.0.1:0"), nil
+	}, nil)
 }
 
-// httpBenchChild runs demo with args as a child server and loads it from
-// here; dir holds the file it serves.
-func httpBenchChild(dir string, clients int, dur time.Duration, env []string, args ...string) (loadResult, error) {
+// httpBenchChild runs the server command makes as a child, with env
+// added to its environment, and loads it from here; dir holds the file
+// it serves.
+func httpBenchChild(dir string, clients int, dur time.Duration, command func(context.Context) (*exec.Cmd, error), env []string) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, addr, rest, stderr, err := startDemo(ctx, env, args...)
+	cmd, err := command(ctx)
+	if err != nil {
+		return loadResult{}, err
+	}
+	cmd, addr, rest, stderr, err := startServer(cmd, env)
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -208,14 +241,14 @@ func httpBenchChild(dir string, clients int, dur time.Duration, env []string, ar
 	return res, lerr
 }
 
-// httpBenchNAT runs "demo http DIR -api unet" on the host and loads it
-// from "demo http-load" on LKL with a user network: every request leaves
+// httpBenchNAT runs "gkbench http DIR -api unet" on the host and loads it
+// from "gkbench http-load" on LKL with a user network: every request leaves
 // LKL's TCP/IP stack through the network's NAT (10.0.2.2 is the host's
 // 127.0.0.1). The CPU time per request is the host server's.
 func httpBenchNAT(dir string, clients int, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	srv, addr, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=host"}, "http", dir, "-api", "unet", "-listen", "127.0.0.1:0")
+	srv, addr, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=host"}, "http", dir, "-api", "unet", "-listen", "127.0.0.1:0")
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -270,11 +303,11 @@ func makeExt4(dir string) (string, error) {
 	return img, nil
 }
 
-// httpBenchLKL runs "demo http DIR -self-load" on LKL.
+// httpBenchLKL runs "gkbench http DIR -self-load" on LKL.
 func httpBenchLKL(dir string, clients int, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, _, rest, stderr, err := startDemo(ctx, []string{"GOKERNEL=lkl"}, "http", dir, "-listen", "127.0.0.1:0",
+	cmd, _, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=lkl"}, "http", dir, "-listen", "127.0.0.1:0",
 		"-self-load", "-clients", fmt.Sprint(clients), "-duration", dur.String())
 	if err != nil {
 		return loadResult{}, err

@@ -20,7 +20,7 @@ import (
 // one goroutine, with no LKL and no walker. cpu-s/op is the process's
 // CPU time per tree: the floor under cp-out's host side (docs/ufs.md).
 //
-//	go test -run '^$' -bench TreeHostFloor -benchtime 5x ./cmd/demo
+//	go test -run '^$' -bench TreeHostFloor -benchtime 5x ./cmd/gkbench
 func BenchmarkTreeHostFloor(b *testing.B) {
 	if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
 		b.Skip("needs /dev/shm (tmpfs), where cpbench.sh writes its outputs")

@@ -17,17 +17,18 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/gokernel/gokernel/eloop"
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
 )
 
 func init() {
-	register(&command{
-		name:    "echo",
-		args:    "[-api loop|unet|net|gnet] [-addr host:port] [-loops N]",
-		summary: "an echo server on eloop, unet's net.Conn, the standard library's net, or gnet",
-		help: `echo serves TCP echo until it gets SIGINT or SIGTERM. It prints
+	register(&cli.Command{
+		Name:    "echo",
+		Args:    "[-api loop|unet|net|gnet] [-addr host:port] [-loops N]",
+		Summary: "an echo server on eloop, unet's net.Conn, the standard library's net, or gnet",
+		Help: `echo serves TCP echo until it gets SIGINT or SIGTERM. It prints
 "listening on ADDR" as its first line.
 
   -api loop  eloop's stream server, on the selected kernel (GOKERNEL). On LKL
@@ -41,7 +42,7 @@ func init() {
              kernel only).
 
 It is the server side of echo-bench; load is the client side.`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			var o echoOptions
 			fs.StringVar(&o.api, "api", "loop", "the server: `loop`, unet, net or gnet")
 			fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen on `host:port` (port 0 picks one)")
@@ -121,7 +122,7 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	if err != nil {
 		return err
 	}
-	printListening(s.Addr().String())
+	cli.PrintListening(out.W, s.Addr().String())
 	if !o.selfLoad {
 		if err := s.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return err
@@ -132,9 +133,8 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx) }()
 	// The client is unet's, as in "echo -api unet -self-load", so that the
-	// two LKL rows of echo-bench differ only in their servers (a client
-	// on blocking libgo sockets made this row cost 3-4x the unet row per
-	// message).
+	// two LKL rows of echo-bench differ only in their servers (see
+	// docs/eloop.md for what a client on blocking libgo sockets did).
 	to := s.Addr().String()
 	o.load.serverPID = os.Getpid()
 	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", to) })
@@ -145,15 +145,8 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	if lerr != nil {
 		return lerr
 	}
-	fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, k.Name())
+	fmt.Fprintf(out.W, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, k.Name())
 	return nil
-}
-
-func printListening(addr string) {
-	fmt.Fprintf(out.w, "listening on %s\n", addr)
-	if f, ok := out.w.(*os.File); ok {
-		f.Sync()
-	}
 }
 
 // echoNetServer is the standard library's echo server: a goroutine per
@@ -164,7 +157,7 @@ func echoNetServer(ctx context.Context, addr string, listen func(network, addres
 	if err != nil {
 		return err
 	}
-	printListening(ln.Addr().String())
+	cli.PrintListening(out.W, ln.Addr().String())
 	return serveEcho(ctx, ln)
 }
 
@@ -250,7 +243,7 @@ func (h *gnetEcho) OnBoot(eng gnet.Engine) gnet.Action {
 		h.bound <- fmt.Errorf("gnet listens on %T", sa)
 		return gnet.Shutdown
 	}
-	printListening(ap.String())
+	cli.PrintListening(out.W, ap.String())
 	h.bound <- nil
 	return gnet.None
 }
@@ -274,10 +267,10 @@ func (gnetLog) Debugf(string, ...any) {}
 func (gnetLog) Infof(string, ...any)  {}
 func (gnetLog) Warnf(string, ...any)  {}
 func (gnetLog) Errorf(format string, args ...any) {
-	fmt.Fprintf(out.err, "gnet: "+format+"\n", args...)
+	fmt.Fprintf(out.Err, "gnet: "+format+"\n", args...)
 }
 func (gnetLog) Fatalf(format string, args ...any) {
-	fmt.Fprintf(out.err, "gnet: "+format+"\n", args...)
+	fmt.Fprintf(out.Err, "gnet: "+format+"\n", args...)
 	os.Exit(1)
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -10,60 +9,27 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gokernel/gokernel/internal/cli/clitest"
 )
 
-// startDemoServer starts "demo echo args..." as a child and returns its
-// address; the child is stopped with SIGTERM when the test ends, and must
-// exit cleanly.
-func startDemoServer(t *testing.T, args ...string) (addr string, pid int) {
+// startEchoServer starts "gkbench echo args..." as a child and returns
+// its address and pid; the child is stopped with SIGTERM when the test
+// ends, and must exit cleanly.
+func startEchoServer(t *testing.T, args ...string) (addr string, pid int) {
 	t.Helper()
-	return startDemoChild(t, append([]string{"echo"}, args...)...)
-}
-
-// startDemoChild starts "demo args..." (a server that prints "listening
-// on ADDR" first) as startDemoServer does.
-func startDemoChild(t *testing.T, args ...string) (addr string, pid int) {
-	t.Helper()
-	return startDemoChildEnv(t, nil, args...)
-}
-
-// startDemoChildEnv is startDemoChild with env added to the child's
-// environment.
-func startDemoChildEnv(t *testing.T, env []string, args ...string) (addr string, pid int) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	cmd.Env = append(os.Environ(), append([]string{"DEMO_AS_MAIN=1", "GOKERNEL=", "GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("no first line: %v; stderr: %s", err, stderr.String())
-	}
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	require.True(t, ok, "first line %q", line)
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		io.Copy(io.Discard, stdout)
-		require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
-	})
-	return addr, cmd.Process.Pid
+	return clitest.Start(t, asMain, nil, append([]string{"echo"}, args...)...)
 }
 
 func TestEchoServers(t *testing.T) {
 	for _, api := range []string{"loop", "unet", "net", "gnet"} {
 		t.Run(api, func(t *testing.T) {
 			t.Parallel()
-			addr, _ := startDemoServer(t, "-api", api, "-loops", "2")
+			addr, _ := startEchoServer(t, "-api", api, "-loops", "2")
 			for i := range 3 {
 				c, err := net.Dial("tcp", addr)
 				require.NoError(t, err)
@@ -84,19 +50,19 @@ func TestEchoServers(t *testing.T) {
 
 func TestEchoNetNeedsHost(t *testing.T) {
 	for _, api := range []string{"net", "gnet"} {
-		_, stderr, code := demo(t, []string{"GOKERNEL=lkl"}, "echo", "-api", api)
+		_, stderr, code := gkbench(t, []string{"GOKERNEL=lkl"}, "echo", "-api", api)
 		require.Equal(t, 1, code, stderr)
 		// Without LKL in the binary the kernel cannot start at all.
 		require.Regexp(t, `echo -api `+api+` runs on the host kernel only, not on lkl|kernel "lkl" is not in this binary`, stderr)
 	}
-	_, stderr, code := demo(t, nil, "echo", "-api", "nope")
+	_, stderr, code := gkbench(t, nil, "echo", "-api", "nope")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `-api "nope": want loop, unet, net or gnet`)
 }
 
 func TestLoad(t *testing.T) {
-	addr, pid := startDemoServer(t, "-api", "net")
-	stdout, stderr, code := demo(t, nil, "load", "-addr", addr, "-conns", "4", "-size", "1000",
+	addr, pid := startEchoServer(t, "-api", "net")
+	stdout, stderr, code := gkbench(t, nil, "load", "-addr", addr, "-conns", "4", "-size", "1000",
 		"-duration", "1s", "-server-pid", strconv.Itoa(pid))
 	require.Equal(t, 0, code, stderr)
 	res, err := parseLoadResult(strings.TrimSpace(stdout))
@@ -104,7 +70,7 @@ func TestLoad(t *testing.T) {
 	require.Greater(t, res.msgs, 0)
 	require.GreaterOrEqual(t, res.cpuMsg, time.Duration(0))
 
-	_, stderr, code = demo(t, nil, "load")
+	_, stderr, code = gkbench(t, nil, "load")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "load needs -addr")
 }
@@ -138,17 +104,17 @@ func TestLoadCatchesCorruption(t *testing.T) {
 }
 
 // benchHarness makes a bench command's children run this test binary as
-// demo and captures what it prints, until the test ends.
+// gkbench and captures what it prints, until the test ends.
 func benchHarness(t *testing.T) (o, e *strings.Builder) {
 	oldSelf := selfCommand
 	selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-		cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1")
+		cmd.Env = append(os.Environ(), asMain+"=1")
 		return cmd, nil
 	}
 	o, e = new(strings.Builder), new(strings.Builder)
-	out.w, out.err = o, e
-	t.Cleanup(func() { selfCommand, out.w, out.err = oldSelf, nil, nil })
+	out.W, out.Err = o, e
+	t.Cleanup(func() { selfCommand, out.W, out.Err = oldSelf, nil, nil })
 	return o, e
 }
 

@@ -1,16 +1,15 @@
-package main
+package ufs
 
 import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
-	"github.com/gokernel/gokernel/ufs"
 )
 
 // TestDirectCopy copies ranges of an "image" file into an output file on
@@ -23,7 +22,7 @@ func TestDirectCopy(t *testing.T) {
 		img[i] = byte(i*7 + i>>11)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "img"), img, 0o600))
-	host := ufs.New(sys.Host(), dir)
+	host := New(sys.Host(), dir)
 	defer host.Close()
 	in, err := host.OpenFile("img", os.O_RDONLY, 0)
 	require.NoError(t, err)
@@ -43,9 +42,10 @@ func TestDirectCopy(t *testing.T) {
 		for _, tc := range tests {
 			name := tc.name + map[bool]string{true: " (copy_file_range)", false: " (pread+pwrite)"}[cfr]
 			t.Run(name, func(t *testing.T) {
-				d := &direct{img: in, l: libgo.New(sys.Host()), host: libgo.New(sys.Host())}
+				d := &direct{img: in}
 				d.nocfr.Store(!cfr)
-				c := newCopier(host, &progress{}, io.Discard, 0)
+				var bytes atomic.Int64
+				c := NewCopier(host, CopyOptions{Progress: func(_, n int64) { bytes.Add(n) }})
 				c.direct = d
 				out, err := host.OpenFile("out", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 				require.NoError(t, err)
@@ -61,7 +61,7 @@ func TestDirectCopy(t *testing.T) {
 				require.Len(t, got, int(tc.off+tc.n))
 				require.Equal(t, make([]byte, tc.off), got[:tc.off], "a hole before off")
 				require.Equal(t, img[tc.phys:tc.phys+tc.n], got[tc.off:], "the bytes at phys")
-				require.Equal(t, tc.n, c.prog.bytes.Load())
+				require.Equal(t, tc.n, bytes.Load())
 				if cfr && d.nocfr.Load() {
 					t.Log("this host refused copy_file_range: the fallback ran")
 				}

@@ -1,10 +1,8 @@
-package main
+package ufs
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,21 +14,78 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/libgo"
-	"github.com/gokernel/gokernel/ufs"
 )
 
-// copier copies trees between two FSs (an image's and the host's, either
-// way) for cp-out and cp-in.
+// Copying trees: CopyTree, and Copier for several sources into one
+// destination. This is the engine of cmd/demo's cp-out and cp-in
+// (cpfromfs and cptofs), between an FS on LKL and one on the host,
+// either way; it works between any two FSs.
+
+// CopyOptions are the options of CopyTree and NewCopier. The zero value
+// copies with every write made on the calling goroutine, reports
+// nothing and skips devices, fifos and sockets silently.
+type CopyOptions struct {
+	// Workers > 0 runs the destination's writes on that many goroutines,
+	// in batches, so that the source is read while the destination is
+	// written. Leave it 0 when the destination is LKL's (its one CPU
+	// gains nothing from more callers) and use it when the destination
+	// is the host's.
+	Workers int
+	// Progress, if set, is told of every regular file copied (files 1,
+	// bytes 0) and of every run of bytes written (files 0, bytes n). It
+	// is called from the workers too, so it must be safe for concurrent
+	// use, and it must be quick: it runs in the copy's inner loop.
+	Progress func(files, bytes int64)
+	// Skipped, if set, is told of every file not copied, by its name in
+	// the source and its mode: devices, fifos and sockets, and a
+	// regular file that became something else during the copy.
+	Skipped func(name string, mode fs.FileMode)
+	// Image, if set, is the disk image the source FS is mounted from,
+	// open for reading on the host: a file whose extents (FIEMAP) all
+	// lie plainly in the image is copied from it directly, asking the
+	// source's kernel only where its bytes are. Set it only where those
+	// extents are offsets in Image: a read-only mount (nothing changes
+	// under the copy) of a whole-disk (unpartitioned) ext4 or xfs image;
+	// btrfs reports logical addresses and vfat has no FIEMAP. Other
+	// files go through the source's kernel.
+	Image *File
+}
+
+// CopyTree copies each name in src, with everything under it, into the
+// directory dst under its own base name ("." copies src's whole tree
+// into dst). Modes, modification and access times, symlinks and hard
+// links (among the files copied) are kept; a copy replaces a file or
+// symlink already at its name. It returns the first error and stops
+// there.
+//
+// Every call on src is made on the calling goroutine: on LKL, whose one
+// CPU calls from several threads only hand back and forth, lock it to
+// its thread (runtime.LockOSThread) for the fastest copy.
+func CopyTree(dst, src *FS, names []string, o CopyOptions) error {
+	c := NewCopier(dst, o)
+	for _, name := range names {
+		if c.Copy(src, name) != nil {
+			break
+		}
+	}
+	return c.Wait()
+}
+
+// A Copier copies trees from one or more FSs into one destination
+// directory, as CopyTree does, keeping hard links among all of them; its
+// Wait finishes the copy. A Copier is used from one goroutine.
 //
 // One goroutine, the caller's, walks the source and reads every file:
 // LKL runs one CPU, and calls into it from several threads only hand
-// that CPU back and forth (measured: more readers made cp-out slower).
-// When the destination is the host, its writes go to worker goroutines
-// in batches, so that LKL reads the next files while the host writes the
+// that CPU back and forth (docs/ufs.md measures it).
+// With Workers, the destination's writes go to worker goroutines in
+// batches, so that LKL reads the next files while the host writes the
 // last ones; otherwise they run inline. Files larger than chunkSize are
-// read through LKL and written in chunks, and all-zero chunks are left
-// as holes; direct copies (direct.go) copy only the written extents.
-type copier struct {
+// read through the source's kernel and written in chunks, and all-zero
+// chunks are left as holes; direct copies (copy_direct.go) copy only the
+// written extents.
+type Copier struct {
+	o     CopyOptions
 	jobs  chan []func() error // the destination's writes, in batches; nil: run inline
 	batch []func() error      // jobs not sent yet
 	bufs  chan []byte         // chunk buffers, recycled
@@ -38,37 +93,36 @@ type copier struct {
 	st    unix.Stat_t         // file's, reused
 	wg    sync.WaitGroup
 	mu    sync.Mutex
-	err   error     // the first error; guarded by mu
-	after []func()  // directory and big-file times, set once all is written
-	subs  []*ufs.FS // sub-FSs to close at the end
-	prog  *progress
-	warn  io.Writer
+	err   error    // the first error; guarded by mu
+	after []func() // directory and big-file times, set once all is written
+	subs  []*FS    // sub-FSs to close at the end
 	// direct, if set, gives the extents of a large source file on the
 	// host's copy of the image, so that its bytes are copied there and
-	// not through the source kernel (see direct.go).
+	// not through the source kernel (see copy_direct.go).
 	direct *direct
 	// Hard links: root is the destination every dpath is relative to;
 	// links maps the (dev, ino) of each source file with more than one
 	// link to the dpath of its first copy, and later names of it become
-	// hard links to that copy, made by wait once every file is written.
-	root  *ufs.FS
+	// hard links to that copy, made by Wait once every file is written.
+	root  *FS
 	links map[[2]uint64]string
 	later [][2]string // {first copy, new name}, both dpaths
 }
 
 const (
-	copyWorkers = 4
-	chunkSize   = 8 << 20
-	chunkBufs   = 2 * copyWorkers
+	chunkSize = 8 << 20
+	chunkBufs = 8 // chunk buffers kept for reuse
 )
 
-// newCopier returns a copier into root; writers > 0 runs the
-// destination's writes on that many goroutines.
-func newCopier(root *ufs.FS, prog *progress, warn io.Writer, writers int) *copier {
-	c := &copier{root: root, links: map[[2]uint64]string{}, prog: prog, warn: warn, bufs: make(chan []byte, chunkBufs)}
-	if writers > 0 {
+// NewCopier returns a Copier into the directory dst.
+func NewCopier(dst *FS, o CopyOptions) *Copier {
+	c := &Copier{o: o, root: dst, links: map[[2]uint64]string{}, bufs: make(chan []byte, chunkBufs)}
+	if o.Image != nil {
+		c.direct = &direct{img: o.Image}
+	}
+	if o.Workers > 0 {
 		c.jobs = make(chan []func() error, 64)
-		for range writers {
+		for range o.Workers {
 			c.wg.Go(func() {
 				for batch := range c.jobs {
 					for _, job := range batch {
@@ -83,13 +137,39 @@ func newCopier(root *ufs.FS, prog *progress, warn io.Writer, writers int) *copie
 	return c
 }
 
+// Copy copies name in src, with everything under it, into the
+// destination under its base name ("." copies src's whole tree into
+// it). After an error, which Wait returns too, nothing more is copied.
+func (c *Copier) Copy(src *FS, name string) error {
+	if err := c.tree(src, name, c.root, destName(name), destName(name)); err != nil {
+		c.fail(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// progress reports files and bytes to o.Progress.
+func (c *Copier) progress(files, bytes int64) {
+	if c.o.Progress != nil {
+		c.o.Progress(files, bytes)
+	}
+}
+
+// skipped reports a file not copied to o.Skipped.
+func (c *Copier) skipped(name string, mode fs.FileMode) {
+	if c.o.Skipped != nil {
+		c.o.Skipped(name, mode)
+	}
+}
+
 // jobBatch is how many writes go to a worker at once: one wake-up per
 // batch, not per file.
 const jobBatch = 16
 
 // run runs a write, on a worker if there are any. Writes are sent in
 // batches (see flush).
-func (c *copier) run(job func() error) {
+func (c *Copier) run(job func() error) {
 	if c.jobs == nil {
 		if err := job(); err != nil {
 			c.fail(err)
@@ -103,14 +183,14 @@ func (c *copier) run(job func() error) {
 }
 
 // flush sends the writes not sent yet to the workers.
-func (c *copier) flush() {
+func (c *Copier) flush() {
 	if len(c.batch) > 0 {
 		c.jobs <- c.batch
 		c.batch = make([]func() error, 0, jobBatch)
 	}
 }
 
-func (c *copier) fail(err error) {
+func (c *Copier) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
@@ -118,16 +198,16 @@ func (c *copier) fail(err error) {
 	}
 }
 
-func (c *copier) failed() bool {
+func (c *Copier) failed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err != nil
 }
 
-// wait waits for the writes, makes the hard links, sets the saved times
-// (directories' last, as links change them), closes the sub-FSs and
-// returns the first error.
-func (c *copier) wait() error {
+// Wait finishes the copy: it waits for the writes, makes the hard links,
+// sets the saved times (directories' last, as links change them) and
+// returns the first error of the whole copy.
+func (c *Copier) Wait() error {
 	if c.jobs != nil {
 		c.flush()
 		close(c.jobs)
@@ -157,12 +237,12 @@ func (c *copier) wait() error {
 }
 
 // sub returns the FS under dir of fsys, closed by wait.
-func (c *copier) sub(fsys *ufs.FS, dir string) (*ufs.FS, error) {
+func (c *Copier) sub(fsys *FS, dir string) (*FS, error) {
 	s, err := fsys.Sub(dir)
 	if err != nil {
 		return nil, err
 	}
-	sf := s.(*ufs.FS)
+	sf := s.(*FS)
 	if sf != fsys {
 		c.subs = append(c.subs, sf)
 	}
@@ -171,9 +251,9 @@ func (c *copier) sub(fsys *ufs.FS, dir string) (*ufs.FS, error) {
 
 // tree copies name in src, and everything under it, to dname in dst,
 // which is dpath in c.root. Modes, times, symlinks and hard links (among
-// the files copied) are kept; devices, fifos and sockets are skipped
-// with a warning.
-func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string) error {
+// the files copied) are kept; devices, fifos and sockets are skipped and
+// reported to Skipped.
+func (c *Copier) tree(src *FS, name string, dst *FS, dname, dpath string) error {
 	if c.failed() {
 		return nil
 	}
@@ -207,11 +287,11 @@ func (c *copier) tree(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string
 		defer df.Close()
 		return c.file(srcDir{libgo.New(src.Kernel()), df.Fd(), path.Dir(name)}, path.Base(name), dst, dname, path.Dir(dpath))
 	}
-	fmt.Fprintf(c.warn, "skipping %s: %s\n", name, fi.Mode().Type())
+	c.skipped(name, fi.Mode().Type())
 	return nil
 }
 
-func (c *copier) dir(src *ufs.FS, name string, dst *ufs.FS, dname, dpath string, fi fs.FileInfo) error {
+func (c *Copier) dir(src *FS, name string, dst *FS, dname, dpath string, fi fs.FileInfo) error {
 	if err := dst.Mkdir(dname, fi.Mode().Perm()|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -276,11 +356,11 @@ type srcDir struct {
 //
 // It is the walker's inner loop (four source-kernel calls per file:
 // openat, fstat, FIEMAP or pread, close), so it calls libgo on sd's fd
-// and reuses its buffers instead of going through ufs.File, whose
+// and reuses its buffers instead of going through File, whose
 // objects and locks cost the walker as much Go time per file as LKL's
 // own work. name is one component from getdents, opened with O_NOFOLLOW:
 // nothing outside sd can be reached.
-func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) error {
+func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error {
 	perr := func(op string, err error) error {
 		return &fs.PathError{Op: op, Path: path.Join(sd.name, name), Err: err}
 	}
@@ -295,12 +375,12 @@ func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) e
 		return perr("fstat", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		fmt.Fprintf(c.warn, "skipping %s: no longer a regular file\n", path.Join(sd.name, name))
+		c.skipped(path.Join(sd.name, name), fileMode(st.Mode).Type())
 		return nil
 	}
 	size, perm := st.Size, fs.FileMode(st.Mode&0o777)
 	atime, mtime := timeOfSpec(st.Atim), timeOfSpec(st.Mtim)
-	c.prog.files.Add(1)
+	c.progress(1, 0)
 	if st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := c.links[key]; ok {
@@ -310,7 +390,7 @@ func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) e
 		c.links[key] = path.Join(ddir, dname)
 	}
 	if size <= chunkSize {
-		if exts, ok := c.direct.extents(fd, size); ok {
+		if exts, ok := c.direct.extents(sd.l, fd, size); ok {
 			c.run(func() error { return c.copySmall(exts, size, dst, dname, perm, atime, mtime) })
 			return nil
 		}
@@ -322,7 +402,7 @@ func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) e
 		}
 		c.run(func() error {
 			defer c.putSmall(buf)
-			c.prog.bytes.Add(int64(n))
+			c.progress(0, int64(n))
 			out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 			if err != nil {
 				return err
@@ -344,7 +424,7 @@ func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) e
 			c.fail(err)
 		}
 	})
-	if exts, ok := c.direct.extents(fd, size); ok {
+	if exts, ok := c.direct.extents(sd.l, fd, size); ok {
 		c.copyExtents(exts, size, dst, dname)
 		return nil
 	}
@@ -354,7 +434,7 @@ func (c *copier) file(sd srcDir, name string, dst *ufs.FS, dname, ddir string) e
 		if err != nil {
 			return perr("pread", err)
 		}
-		c.prog.bytes.Add(int64(n))
+		c.progress(0, int64(n))
 		c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 	}
 	return nil
@@ -377,7 +457,7 @@ func readFullAt(l *libgo.Libc, fd int, p []byte, off int64) (int, error) {
 }
 
 // getBuf returns a chunk buffer, recycled if one is free.
-func (c *copier) getBuf() []byte {
+func (c *Copier) getBuf() []byte {
 	select {
 	case buf := <-c.bufs:
 		return buf
@@ -388,7 +468,7 @@ func (c *copier) getBuf() []byte {
 
 // writeChunk writes buf[:n] at off of dname, unless it is all zeros (a
 // hole: the file was truncated to its size), and recycles buf.
-func (c *copier) writeChunk(buf []byte, n int, dst *ufs.FS, dname string, off int64) error {
+func (c *Copier) writeChunk(buf []byte, n int, dst *FS, dname string, off int64) error {
 	defer func() {
 		select {
 		case c.bufs <- buf:
@@ -408,7 +488,7 @@ func (c *copier) writeChunk(buf []byte, n int, dst *ufs.FS, dname string, off in
 
 // getSmall returns a buffer of n bytes (n <= chunkSize), recycled if
 // one of its size class is free.
-func (c *copier) getSmall(n int) *[]byte {
+func (c *Copier) getSmall(n int) *[]byte {
 	class := 0
 	for 512<<class < n {
 		class++
@@ -422,7 +502,7 @@ func (c *copier) getSmall(n int) *[]byte {
 }
 
 // putSmall recycles a buffer of getSmall.
-func (c *copier) putSmall(b *[]byte) {
+func (c *Copier) putSmall(b *[]byte) {
 	class := 0
 	for 512<<class < cap(*b) {
 		class++

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
 )
@@ -20,7 +21,7 @@ func echoUnetSelfLoad(ctx context.Context, o echoOptions) error {
 	if err != nil {
 		return err
 	}
-	printListening(ln.Addr().String())
+	cli.PrintListening(out.W, ln.Addr().String())
 	ctx, cancel := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- serveEcho(ctx, ln) }()
@@ -34,6 +35,6 @@ func echoUnetSelfLoad(ctx context.Context, o echoOptions) error {
 	if lerr != nil {
 		return lerr
 	}
-	fmt.Fprintf(out.w, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, sys.Default().Name())
+	fmt.Fprintf(out.W, "%s (%s kernel, in-process client; cpu/msg is the whole process)\n", res, sys.Default().Name())
 	return nil
 }

@@ -16,18 +16,19 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 )
 
 func init() {
-	register(&command{
-		name:     "echo-bench",
-		args:     "[-rounds 3] [-duration 3s]",
-		summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
-		noKernel: true,
-		help: `echo-bench runs "demo echo" as a child process with -api loop, unet, gnet and net
+	register(&cli.Command{
+		Name:     "echo-bench",
+		Args:     "[-rounds 3] [-duration 3s]",
+		Summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
+		NoKernel: true,
+		Help: `echo-bench runs "gkbench echo" as a child process with -api loop, unet, gnet and net
 in turn (loop unet gnet net loop …, one turn per round), drives each
-with the load generator of "demo load" in this process, stops it with
+with the load generator of "gkbench load" in this process, stops it with
 SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
 8 connections × 16 KiB): messages per second, p50 and p99 round-trip
 latency, and the server's CPU time per message, each the median over the
@@ -38,7 +39,7 @@ on LKL (GOKERNEL=lkl). Only that process can reach LKL's loopback, so the
 load generator runs inside it (echo -api loop|unet -self-load), dialing
 with unet over LKL's sockets; those rows' CPU time is the whole process's,
 client included.`,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds per configuration")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
 			return func(args []string) error {
@@ -77,7 +78,7 @@ var lklAPIs = []struct{ api, key, label string }{
 }
 
 // selfCommand makes the command that runs this program with args; tests
-// replace it to run the test binary as demo.
+// replace it to run the test binary as gkbench.
 var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -125,26 +126,26 @@ func runRounds(rounds int, prefix string, runs []benchRun) (map[string][]loadRes
 			if err != nil {
 				return nil, fmt.Errorf("%sround %d, %s: %w", prefix, r+1, b.name, err)
 			}
-			fmt.Fprintf(out.err, "%sround %d/%d, %s: %s\n", prefix, r+1, rounds, b.name, res)
+			fmt.Fprintf(out.Err, "%sround %d/%d, %s: %s\n", prefix, r+1, rounds, b.name, res)
 			results[b.key] = append(results[b.key], res)
 		}
 	}
 	return results, nil
 }
 
-// startEcho starts "demo echo" with args and environment env and returns
-// it with the address it listens on and the rest of its output.
-func startEcho(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
-	return startDemo(ctx, env, append([]string{"echo"}, args...)...)
-}
-
-// startDemo starts "demo args..." (a command that prints "listening on
-// ADDR" first) with environment env, as startEcho does.
-func startDemo(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
-	cmd, err = selfCommand(ctx, args...)
-	if err != nil {
+// startSelf starts "gkbench args..." (a server) with environment env, as
+// startServer does.
+func startSelf(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
+	if cmd, err = selfCommand(ctx, args...); err != nil {
 		return nil, "", nil, nil, err
 	}
+	return startServer(cmd, env)
+}
+
+// startServer starts cmd, a server that prints "listening on ADDR"
+// first, with env added to its environment, and returns it with that
+// address and the rest of its output.
+func startServer(cmd *exec.Cmd, env []string) (_ *exec.Cmd, addr string, rest *bufio.Reader, stderr *strings.Builder, err error) {
 	cmd.Env = append(cmd.Environ(), append([]string{"GOKERNEL_TRACE=", "GOKERNEL_TRACE_FILE="}, env...)...)
 	stderr = new(strings.Builder)
 	cmd.Stderr = stderr
@@ -170,7 +171,7 @@ func startDemo(ctx context.Context, env []string, args ...string) (cmd *exec.Cmd
 func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, addr, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=host"}, "-api", api)
+	cmd, addr, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=host"}, "echo", "-api", api)
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -189,7 +190,7 @@ func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, erro
 func benchLKL(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, _, rest, stderr, err := startEcho(ctx, []string{"GOKERNEL=lkl"}, "-api", api, "-self-load",
+	cmd, _, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=lkl"}, "echo", "-api", api, "-self-load",
 		"-conns", fmt.Sprint(cfg.conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
 	if err != nil {
 		return loadResult{}, err
@@ -237,14 +238,14 @@ func ratio(a, b float64) string {
 }
 
 func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map[string][]loadResult, withLKL bool) {
-	fmt.Fprintf(out.w, "\n%s: median of %d rounds of %s; cpu/msg is the server process's user+system time (/proc/PID/stat, CLK_TCK=%d)\n",
+	fmt.Fprintf(out.W, "\n%s: median of %d rounds of %s; cpu/msg is the server process's user+system time (/proc/PID/stat, CLK_TCK=%d)\n",
 		cfg.name, rounds, dur, clockTicks())
 	rows := map[string]benchRow{}
 	for api, rs := range results {
 		rows[api] = summarize(rs)
 	}
 	gnetRow, netRow := rows["gnet"], rows["net"]
-	tw := tabwriter.NewWriter(out.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out.W, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\t")
 	names := benchAPIs
 	labels := map[string]string{}
@@ -266,8 +267,8 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	}
 	tw.Flush()
 	if withLKL {
-		fmt.Fprintln(out.w, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included")
+		fmt.Fprintln(out.W, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included")
 	} else {
-		fmt.Fprintln(out.w, "(no LKL row: this binary has no LKL; build with -tags lkl)")
+		fmt.Fprintln(out.W, "(no LKL row: this binary has no LKL; build with -tags lkl)")
 	}
 }
