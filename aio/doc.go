@@ -11,4 +11,27 @@
 // way internal/poll serves package net and os on top of the runtime's
 // poller. Errors are wrapped once, where the call is made, as
 // *os.SyscallError; a closed Poller says fs.ErrClosed.
+//
+// # The fd runtime
+//
+// aio is gokernel's fd runtime, what internal/poll is to package net and
+// os; eloop, unet and ufs build on it and keep no copy of it:
+//
+//   - [FD] and [Refs]: an fd owned by a Go object, with one atomic word
+//     for the closed bit and the reference count, read and write locks,
+//     and a Close that wakes every waiter and lets the last reference
+//     close the fd;
+//   - [PollDesc]: readiness per direction, deadlines, and the
+//     try → wait → try again loop's wait (ErrCanceled for a caller's
+//     cancel channel);
+//   - [Slots]: the one table of epoll tokens (slot index and generation;
+//     stale events dropped, ReservedToken never given);
+//   - [Nonblock]: the non-blocking call set (read, write, readv, writev,
+//     pread, pwrite, accept4, connect, sendto, sendmsg, recvfrom, recvmsg,
+//     splice) and the one EAGAIN policy, "would block" as a bool; EINTR
+//     (and ECONNABORTED for accept4) are retried below, in libgo;
+//   - [Kind]: the one place that says which closed error an object
+//     returns, net.ErrClosed for sockets and loops, fs.ErrClosed for files;
+//   - [Poller] and [Waiter]: epoll itself, and the goroutine that waits in
+//     it ([LostWakeBound] is the one bounded wait).
 package aio

@@ -154,3 +154,6 @@ func receive[T any](t testing.TB, c <-chan T, what string) T {
 		panic("unreachable")
 	}
 }
+
+// IsHost passes the inner kernel's capability on (sys.HostKernel).
+func (w *watchKernel) IsHost() bool { return sys.IsHost(w.Kernel) }

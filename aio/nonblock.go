@@ -38,11 +38,9 @@ type Nonblock struct {
 }
 
 // NewNonblock returns the Nonblock of kernel k; nil means the process
-// default kernel, looked up at each call.
+// default kernel as it is now (sys.Default), kept even if the default
+// changes (sys's binding rule).
 func NewNonblock(k sys.Kernel) Nonblock {
-	if k == nil {
-		return Nonblock{}
-	}
 	return Nonblock{lc: libgo.New(k)}
 }
 
@@ -169,3 +167,104 @@ func (nb Nonblock) ConnectResult(fd int) (inProgress bool, err error) {
 		return false, os.NewSyscallError(getpeernameName, err)
 	}
 }
+
+// Names of the calls below, in their errors.
+const (
+	readvName    = "readv"
+	writevName   = "writev"
+	preadName    = "pread64"
+	pwriteName   = "pwrite64"
+	sendtoName   = "sendto"
+	sendmsgName  = "sendmsg"
+	recvfromName = "recvfrom"
+	recvmsgName  = "recvmsg"
+	spliceName   = "splice"
+)
+
+// result is the one EAGAIN policy of Nonblock: EAGAIN (EWOULDBLOCK) is
+// wouldBlock with a nil error, any other errno an *os.SyscallError naming
+// the call. (EINTR never gets here: libgo retries it.)
+func result(name string, err error) (wouldBlock bool, _ error) {
+	switch err {
+	case nil:
+		return false, nil
+	case syscall.EAGAIN:
+		return true, nil
+	}
+	return false, os.NewSyscallError(name, err)
+}
+
+// Readv reads into the buffers of iovs with readv(2); see Read.
+func (nb Nonblock) Readv(fd int, iovs [][]byte) (n int, wouldBlock bool, err error) {
+	n, err = nb.libc().Readv(fd, iovs)
+	wouldBlock, err = result(readvName, err)
+	return n, wouldBlock, err
+}
+
+// Writev writes the buffers of iovs with one writev(2); n may be short of
+// their total: the caller goes on from there.
+func (nb Nonblock) Writev(fd int, iovs [][]byte) (n int, wouldBlock bool, err error) {
+	n, err = nb.libc().Writev(fd, iovs)
+	wouldBlock, err = result(writevName, err)
+	return n, wouldBlock, err
+}
+
+// Pread reads at offset off with pread(2), without moving the offset.
+func (nb Nonblock) Pread(fd int, p []byte, off int64) (n int, wouldBlock bool, err error) {
+	n, err = nb.libc().Pread(fd, p, off)
+	wouldBlock, err = result(preadName, err)
+	return n, wouldBlock, err
+}
+
+// Pwrite writes at offset off with pwrite(2), without moving the offset.
+func (nb Nonblock) Pwrite(fd int, p []byte, off int64) (n int, wouldBlock bool, err error) {
+	n, err = nb.libc().Pwrite(fd, p, off)
+	wouldBlock, err = result(pwriteName, err)
+	return n, wouldBlock, err
+}
+
+// Recvfrom receives one message into p with recvfrom(2) and returns the
+// sender's address (nil when the kernel gives none).
+func (nb Nonblock) Recvfrom(fd int, p []byte) (n int, sa libgo.Sockaddr, wouldBlock bool, err error) {
+	n, sa, err = nb.libc().Recvfrom(fd, p, 0)
+	wouldBlock, err = result(recvfromName, err)
+	return n, sa, wouldBlock, err
+}
+
+// Recvmsg receives one message and its control messages with
+// recvmsg(2); see libgo.Libc.Recvmsg.
+func (nb Nonblock) Recvmsg(fd int, p, oob []byte, flags int) (n, oobn, rflags int, sa libgo.Sockaddr, wouldBlock bool, err error) {
+	n, oobn, rflags, sa, err = nb.libc().Recvmsg(fd, p, oob, flags)
+	wouldBlock, err = result(recvmsgName, err)
+	return n, oobn, rflags, sa, wouldBlock, err
+}
+
+// SendMsg sends p, and the control messages oob, to sa (nil: the
+// connected peer), with sendto(2), or sendmsg(2) when oob is not empty.
+func (nb Nonblock) SendMsg(fd int, p, oob []byte, sa libgo.Sockaddr) (n int, wouldBlock bool, err error) {
+	name := sendtoName
+	if len(oob) > 0 {
+		name = sendmsgName
+		n, err = nb.libc().Sendmsg(fd, p, oob, sa, 0)
+	} else {
+		n, err = nb.libc().Sendto(fd, p, 0, sa)
+	}
+	wouldBlock, err = result(name, err)
+	return n, wouldBlock, err
+}
+
+// Splice moves up to n bytes from in to out, one of them a pipe, with
+// splice(2), SPLICE_F_NONBLOCK and SPLICE_F_MOVE. Unlike the other calls
+// it returns the bare errno, so the caller can tell the kernel's "cannot
+// splice these fds" (EINVAL, ENOSYS) from a failure; wrap others with
+// SpliceError.
+func (nb Nonblock) Splice(in, out, n int) (m int, wouldBlock bool, errno error) {
+	m, err := nb.libc().Splice(in, out, n, unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
+	if err == syscall.EAGAIN {
+		return 0, true, nil
+	}
+	return m, false, err
+}
+
+// SpliceError wraps an errno of Splice as the other calls' errors are.
+func SpliceError(errno error) error { return os.NewSyscallError(spliceName, errno) }

@@ -2,7 +2,6 @@ package aio
 
 import (
 	"encoding/binary"
-	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -69,7 +68,7 @@ type Poller struct {
 	lc     *libgo.Libc
 	epfd   int // the epoll instance
 	wakefd int // the eventfd Wake writes to, registered with ReservedToken
-	refs   refs
+	refs   Refs
 
 	// wakeSig is 1 from the Wake that writes to the eventfd until the
 	// Wait that drains it, so concurrent Wakes make one write (the
@@ -92,7 +91,8 @@ func New(k sys.Kernel) (*Poller, error) {
 	if k == nil {
 		k = sys.Default()
 	}
-	p := &Poller{lc: libgo.New(k), refs: newRefs()}
+	p := &Poller{lc: libgo.New(k)}
+	p.refs.InitWait()
 	binary.NativeEndian.PutUint64(p.one[:], 1)
 	var err error
 	if p.epfd, err = p.lc.EpollCreate1(0); err != nil {
@@ -143,10 +143,10 @@ func (p *Poller) ctl(op, fd int, ev Events, token uint64) error {
 	if ev&^allEvents != 0 {
 		return os.NewSyscallError(epollCtlName, syscall.EINVAL)
 	}
-	if !p.refs.incref() {
-		return fs.ErrClosed
+	if !p.refs.Incref() {
+		return File.ErrClosed()
 	}
-	defer p.refs.decref()
+	defer p.refs.Decref()
 	if fd == p.epfd || fd == p.wakefd {
 		return os.NewSyscallError(epollCtlName, syscall.EINVAL)
 	}
@@ -185,18 +185,18 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (n int, err error) 
 	}
 	p.waitMu.Lock()
 	defer p.waitMu.Unlock()
-	if !p.refs.incref() {
-		return 0, fs.ErrClosed
+	if !p.refs.Incref() {
+		return 0, File.ErrClosed()
 	}
-	defer p.refs.decref()
+	defer p.refs.Decref()
 	if len(p.buf) < len(events) {
 		p.buf = make([]unix.EpollEvent, len(events))
 	}
 	buf := p.buf[:len(events)]
 	got, err := p.lc.EpollWait(p.epfd, buf, waitMsec(timeout))
 	switch {
-	case p.refs.closed():
-		return 0, fs.ErrClosed
+	case p.refs.Closed():
+		return 0, File.ErrClosed()
 	case err == syscall.EINTR:
 		return 0, nil
 	case err != nil:
@@ -258,10 +258,10 @@ func (p *Poller) drainWake() error {
 // has drained it, further Wakes return at once. On a closed poller the
 // error is fs.ErrClosed; a failed write is an *os.SyscallError "write".
 func (p *Poller) Wake() error {
-	if !p.refs.incref() {
-		return fs.ErrClosed
+	if !p.refs.Incref() {
+		return File.ErrClosed()
 	}
-	defer p.refs.decref()
+	defer p.refs.Decref()
 	if !p.wakeSig.CompareAndSwap(0, 1) {
 		return nil // a wake is on its way and not drained yet
 	}
@@ -288,14 +288,14 @@ func (p *Poller) signal() error {
 // Closing does not close the registered fds. A second Close returns
 // fs.ErrClosed; a failure to close is an *os.SyscallError "close".
 func (p *Poller) Close() error {
-	if !p.refs.close() {
-		return fs.ErrClosed
+	if ok, _ := p.refs.Close(); !ok {
+		return File.ErrClosed()
 	}
 	// No new call can start; wake a Wait that is blocked, so that it
 	// sees the closed state and drops its reference. The write bypasses
 	// wakeSig: one count more does no harm, the eventfd is closed next.
 	p.signal()
-	p.refs.wait()
+	p.refs.Wait()
 	err := p.lc.Close(p.epfd)
 	if werr := p.lc.Close(p.wakefd); err == nil {
 		err = werr

@@ -2,7 +2,6 @@ package eloop
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"runtime/debug"
 
@@ -35,7 +34,7 @@ type Conn struct {
 // returns its error and closes c, with that error for OnClose.
 func (c *Conn) Write(p []byte) error {
 	if c.closing || c.closed {
-		return fmt.Errorf("eloop: write: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: write: %w", aio.Socket.ErrClosed())
 	}
 	if c.pending() == 0 {
 		n, wouldBlock, err := c.sl.s.nb.Write(c.fd, p)
@@ -72,7 +71,7 @@ func (c *Conn) pending() int { return len(c.out) - c.head }
 // satisfying errors.Is(err, net.ErrClosed).
 func (c *Conn) Close() error {
 	if c.closing || c.closed {
-		return fmt.Errorf("eloop: close: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: close: %w", aio.Socket.ErrClosed())
 	}
 	c.closing = true
 	c.update()

@@ -9,4 +9,9 @@
 // ufs, which build connections and files on its loops, and through them by
 // cmd/demo. Errors from the poller are passed on as aio wrapped them
 // (*os.SyscallError); a stopped Loop says net.ErrClosed.
+//
+// Of the fd runtime (aio) eloop uses the Poller and a Waiter for its loop,
+// Slots for its watches' tokens, Nonblock for its server's calls, and
+// aio.Socket's closed error (net.ErrClosed). Its server's connections are
+// owned by their loop goroutine alone, so they need no FD reference count.
 package eloop

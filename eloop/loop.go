@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -80,14 +79,13 @@ type Loop struct {
 
 	stopReq atomic.Bool // set by Stop
 
-	mu        sync.Mutex
-	state     int      // stateNew, stateRunning, stateClosed; guarded by mu
-	tasks     []func() // posted tasks in order; guarded by mu
-	timers    timerHeap
-	timerSeq  uint64
-	slots     []watchSlot // guarded by mu
-	freeSlots []uint32    // guarded by mu
-	firstPan  *PanicError // guarded by mu
+	mu       sync.Mutex
+	state    int      // stateNew, stateRunning, stateClosed; guarded by mu
+	tasks    []func() // posted tasks in order; guarded by mu
+	timers   timerHeap
+	timerSeq uint64
+	watches  aio.Slots[watch] // guarded by mu
+	firstPan *PanicError      // guarded by mu
 
 	pool pool
 }
@@ -137,7 +135,7 @@ func (l *Loop) Run(ctx context.Context) (err error) {
 	l.mu.Lock()
 	if l.state != stateNew {
 		l.mu.Unlock()
-		return fmt.Errorf("eloop: Run called twice: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: Run called twice: %w", aio.Socket.ErrClosed())
 	}
 	l.state = stateRunning
 	l.mu.Unlock()
@@ -228,7 +226,7 @@ func (l *Loop) Post(f func()) error {
 	l.mu.Lock()
 	if l.state == stateClosed {
 		l.mu.Unlock()
-		return fmt.Errorf("eloop: post: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: post: %w", aio.Socket.ErrClosed())
 	}
 	l.tasks = append(l.tasks, f)
 	l.mu.Unlock()

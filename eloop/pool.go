@@ -3,9 +3,10 @@ package eloop
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime/debug"
 	"sync"
+
+	"github.com/gokernel/gokernel/aio"
 )
 
 // A job is one Submit: its work, its done callback and its context.
@@ -83,7 +84,7 @@ func (p *pool) stop(l *Loop) {
 	for {
 		select {
 		case j := <-p.queue:
-			l.postInternal(func() { j.done(nil, fmt.Errorf("eloop: submit: %w", net.ErrClosed)) })
+			l.postInternal(func() { j.done(nil, fmt.Errorf("eloop: submit: %w", aio.Socket.ErrClosed())) })
 		default:
 			return
 		}
@@ -118,7 +119,7 @@ func (l *Loop) Submit(ctx context.Context, work func(ctx context.Context) (any, 
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return fmt.Errorf("eloop: submit: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: submit: %w", aio.Socket.ErrClosed())
 	}
 	p.senders.Add(1)
 	p.mu.Unlock()
@@ -133,6 +134,6 @@ func (l *Loop) Submit(ctx context.Context, work func(ctx context.Context) (any, 
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-p.quit:
-		return fmt.Errorf("eloop: submit: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: submit: %w", aio.Socket.ErrClosed())
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -231,7 +230,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	if s.state != srvNew {
 		s.mu.Unlock()
-		return fmt.Errorf("eloop: serve: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: serve: %w", aio.Socket.ErrClosed())
 	}
 	s.state = srvRunning
 	ctx2, cancel := context.WithCancel(ctx)
@@ -293,7 +292,7 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return fmt.Errorf("eloop: server close: %w", net.ErrClosed)
+		return fmt.Errorf("eloop: server close: %w", aio.Socket.ErrClosed())
 	}
 	s.closed = true
 	switch s.state {

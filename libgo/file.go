@@ -189,6 +189,16 @@ func (l *Libc) Sendfile(outfd, infd int, offset *int64, count int) (written int,
 	return countResult(r, err)
 }
 
+// Splice moves up to n bytes between infd and outfd, one of which must be
+// a pipe, inside the kernel with splice(2), from and to the fds' offsets;
+// flags are unix.SPLICE_F_* (SPLICE_F_NONBLOCK makes the pipe side
+// non-blocking). It returns the bytes moved; 0 is end of input. EINTR is
+// retried.
+func (l *Libc) Splice(infd, outfd, n, flags int) (int, error) {
+	r, err := l.callEINTR(unix.SYS_SPLICE, uintptr(infd), 0, uintptr(outfd), 0, uintptr(n), uintptr(flags))
+	return countResult(r, err)
+}
+
 // countResult turns a byte-count call's outcome into (n, err), with n 0
 // rather than the kernel's -1 on error.
 func countResult(r uintptr, err error) (int, error) {

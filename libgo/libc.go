@@ -17,8 +17,17 @@ type Libc struct {
 	k sys.Kernel // nil: the default kernel
 }
 
-// New returns the libc of kernel k.
-func New(k sys.Kernel) *Libc { return &Libc{k: k} }
+// New returns the libc of kernel k. A nil k means the process default
+// kernel as it is now (sys.Default): the Libc keeps that kernel even if the
+// default changes, as every object of the stack does (sys's binding rule).
+// Only the package-level functions, whose Libc is the zero one, follow the
+// default at each call.
+func New(k sys.Kernel) *Libc {
+	if k == nil {
+		k = sys.Default()
+	}
+	return &Libc{k: k}
+}
 
 // std is the Libc of the package-level functions.
 var std Libc

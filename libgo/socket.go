@@ -136,8 +136,8 @@ func (l *Libc) Shutdown(fd, how int) error {
 
 // Sendto sends p on socket fd with sendto(2), to the address to or, if to
 // is nil, to the connected peer. Unlike x/sys/unix's, it returns the byte
-// count, so a short send on a stream socket shows. EINTR is returned to
-// the caller, who knows whether resending is right.
+// count, so a short send on a stream socket shows. EINTR is retried, as
+// for write: the kernel says EINTR only when nothing was sent.
 func (l *Libc) Sendto(fd int, p []byte, flags int, to Sockaddr) (n int, err error) {
 	var (
 		ptr unsafe.Pointer
@@ -148,7 +148,7 @@ func (l *Libc) Sendto(fd int, p []byte, flags int, to Sockaddr) (n int, err erro
 			return 0, err
 		}
 	}
-	r, err := l.call(unix.SYS_SENDTO, uintptr(fd), uintptr(bufp(p)), uintptr(len(p)), uintptr(flags), uintptr(ptr), uintptr(sl))
+	r, err := l.callEINTR(unix.SYS_SENDTO, uintptr(fd), uintptr(bufp(p)), uintptr(len(p)), uintptr(flags), uintptr(ptr), uintptr(sl))
 	if err != nil {
 		return 0, err
 	}
@@ -159,11 +159,11 @@ func (l *Libc) Sendto(fd int, p []byte, flags int, to Sockaddr) (n int, err erro
 // byte count and the sender's address (nil when the kernel gives none, as
 // on a connected stream socket). If the address does not decode, n is
 // still the count received and err says why from is nil. EINTR is
-// returned to the caller.
+// retried.
 func (l *Libc) Recvfrom(fd int, p []byte, flags int) (n int, from Sockaddr, err error) {
 	var rsa unix.RawSockaddrAny
 	sl := uint32(unix.SizeofSockaddrAny)
-	r, err := l.call(unix.SYS_RECVFROM, uintptr(fd), uintptr(bufp(p)), uintptr(len(p)), uintptr(flags), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&sl)))
+	r, err := l.callEINTR(unix.SYS_RECVFROM, uintptr(fd), uintptr(bufp(p)), uintptr(len(p)), uintptr(flags), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&sl)))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -177,7 +177,7 @@ func (l *Libc) Recvfrom(fd int, p []byte, flags int) (n int, from Sockaddr, err 
 // bytes of p sent. As in x/sys/unix, when p is empty and oob is not, one
 // zero byte is sent on a socket that is not SOCK_DGRAM, because a stream
 // socket sends no control message without data; n is 0 then. EINTR is
-// returned to the caller.
+// retried.
 func (l *Libc) Sendmsg(fd int, p, oob []byte, to Sockaddr, flags int) (n int, err error) {
 	var msg unix.Msghdr
 	if to != nil {
@@ -191,7 +191,7 @@ func (l *Libc) Sendmsg(fd int, p, oob []byte, to Sockaddr, flags int) (n int, er
 	if err := l.msgBuffers(fd, &msg, p, oob); err != nil {
 		return 0, err
 	}
-	r, err := l.call(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags), 0, 0, 0)
+	r, err := l.callEINTR(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags), 0, 0, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -209,8 +209,7 @@ func (l *Libc) Sendmsg(fd int, p, oob []byte, to Sockaddr, flags int) (n int, er
 // is not, one byte is read on a socket that is not SOCK_DGRAM, to match
 // Sendmsg's. MSG_CMSG_CLOEXEC is always added to flags, so fds received
 // with SCM_RIGHTS are close-on-exec. If the address does not decode, the
-// counts are still valid and err says why from is nil. EINTR is returned
-// to the caller.
+// counts are still valid and err says why from is nil. EINTR is retried.
 func (l *Libc) Recvmsg(fd int, p, oob []byte, flags int) (n, oobn int, recvflags int, from Sockaddr, err error) {
 	var msg unix.Msghdr
 	var rsa unix.RawSockaddrAny
@@ -219,7 +218,7 @@ func (l *Libc) Recvmsg(fd int, p, oob []byte, flags int) (n, oobn int, recvflags
 	if err := l.msgBuffers(fd, &msg, p, oob); err != nil {
 		return 0, 0, 0, nil, err
 	}
-	r, err := l.call(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags|unix.MSG_CMSG_CLOEXEC), 0, 0, 0)
+	r, err := l.callEINTR(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags|unix.MSG_CMSG_CLOEXEC), 0, 0, 0)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}

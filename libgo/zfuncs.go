@@ -529,6 +529,11 @@ func Socketpair(domain, typ, proto int) (fds [2]int, err error) {
 	return std.Socketpair(domain, typ, proto)
 }
 
+// Splice is [Libc.Splice] on the process default kernel.
+func Splice(infd, outfd, n, flags int) (int, error) {
+	return std.Splice(infd, outfd, n, flags)
+}
+
 // Stat is [Libc.Stat] on the process default kernel.
 func Stat(path string, st *unix.Stat_t) error {
 	return std.Stat(path, st)

@@ -25,6 +25,25 @@
 // host kernel and LKL side by side. Two wrappers make every call observable
 // and every error path testable: [NewTracer] records calls, [NewInjector]
 // makes chosen calls fail.
+//
+// # Binding rule
+//
+// Every object of the stack (a libgo.Libc, an aio.Poller or Nonblock, an
+// eloop.Loop or Server, a unet.Stack, a ufs.FS) pins the kernel it was
+// made on: a nil kernel at construction means [Default] as it is then,
+// and the object keeps that kernel even if the default changes later, so
+// an fd it holds and the calls made on it always belong to one kernel.
+// Only libgo's package-level functions follow the default at each call.
+//
+// Code above sys asks a kernel what it can do, never what it is called:
+// [IsHost] (the optional [HostKernel] interface) says whether the kernel
+// is the host's, whose fds are the process's own; wrappers ([Tracer],
+// [Injector]) pass the question on to the kernel they wrap.
+//
+// Every host call made on the stack's behalf, by a kernel's own plumbing
+// as well (sys/lkl's user-mode network and console), goes through
+// [Host]()'s Syscall, so a Tracer or Injector wrapped around the host
+// sees it.
 package sys
 
 //go:generate go run mksysname.go

@@ -146,3 +146,7 @@ func (in *Injector) decide(trap, count uintptr) (Injection, bool) {
 	}
 	return Injection{}, false
 }
+
+// IsHost reports whether the kernel faults are injected into is the host's
+// (HostKernel).
+func (in *Injector) IsHost() bool { return IsHost(in.inner) }

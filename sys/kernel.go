@@ -29,6 +29,25 @@ type Kernel interface {
 	Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err Errno)
 }
 
+// A HostKernel is a kernel that can say whether it is the host's (the
+// optional capability interface of a Kernel; see the package doc's
+// binding rule). The host kernel says true; wrappers (Tracer, Injector)
+// ask the kernel they wrap; a kernel without the method is not the host.
+type HostKernel interface {
+	Kernel
+	// IsHost reports whether the kernel's fds are the process's own (an
+	// os.File's Fd means the same file to it) and its calls are plain
+	// system calls, with no CPU of its own to hand between threads.
+	IsHost() bool
+}
+
+// IsHost reports whether k is the host kernel, as k says (HostKernel);
+// code above sys asks this instead of comparing names.
+func IsHost(k Kernel) bool {
+	h, ok := k.(HostKernel)
+	return ok && h.IsHost()
+}
+
 // Host returns the host kernel: the Linux kernel this process runs on.
 func Host() Kernel { return host.Kernel{} }
 

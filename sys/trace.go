@@ -128,3 +128,6 @@ func WriteTrace(w io.Writer) func(Call) {
 		_, _ = w.Write(buf)
 	}
 }
+
+// IsHost reports whether the traced kernel is the host's (HostKernel).
+func (t *Tracer) IsHost() bool { return IsHost(t.inner) }

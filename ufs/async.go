@@ -2,8 +2,11 @@ package ufs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 
+	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/eloop"
 )
 
@@ -15,7 +18,10 @@ import (
 // error; once it has returned nil, done is called exactly once, on the
 // loop goroutine, with the call's result, or with ctx's error if ctx ended
 // before a worker took the job, or with an error satisfying
-// errors.Is(err, net.ErrClosed) if the loop stopped first.
+// errors.Is(err, fs.ErrClosed) if the loop stopped first: the closed error
+// of a file, as the fd runtime's aio.File kind says, not the loop's
+// net.ErrClosed. Submit's own error on a stopped loop is fs.ErrClosed as
+// well.
 type Async struct {
 	fsys *FS
 	loop *eloop.Loop
@@ -26,12 +32,27 @@ func NewAsync(fsys *FS, loop *eloop.Loop) *Async { return &Async{fsys: fsys, loo
 
 // submit runs work on the pool and passes its result, of type T, to done.
 func submit[T any](a *Async, ctx context.Context, work func() (T, error), done func(T, error)) error {
-	return a.loop.Submit(ctx, func(context.Context) (any, error) {
+	ran := false
+	err := a.loop.Submit(ctx, func(context.Context) (any, error) {
+		ran = true
 		return work()
 	}, func(v any, err error) {
 		t, _ := v.(T)
+		if !ran {
+			err = fileClosed(err)
+		}
 		done(t, err)
 	})
+	return fileClosed(err)
+}
+
+// fileClosed turns the loop's closed error (eloop speaks net's) into a
+// file's, fs.ErrClosed, keeping the message.
+func fileClosed(err error) error {
+	if err != nil && errors.Is(err, aio.Socket.ErrClosed()) {
+		return fmt.Errorf("ufs: async: %w", aio.File.ErrClosed())
+	}
+	return err
 }
 
 // ReadFile reads the named file (FS.ReadFile) and calls done with its

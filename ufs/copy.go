@@ -60,12 +60,8 @@ func (f *File) copyIn(src *File, limit int64) (n int64, handled bool, err error)
 	if f == nil || src == nil || !sameKernel(f.l.Kernel(), src.l.Kernel()) {
 		return 0, false, nil
 	}
-	err = f.use("write", func() error {
-		return src.use("read", func() error {
-			f.wmu.Lock()
-			defer f.wmu.Unlock()
-			src.rmu.Lock()
-			defer src.rmu.Unlock()
+	err = f.useWrite("write", func() error {
+		return src.useRead("read", func() error {
 			useCFR := true
 			for limit < 0 || n < limit {
 				chunk := maxChunk

@@ -20,4 +20,10 @@
 // Names are confined to the FS's root as os.Root confines them (see FS).
 // Errors are *fs.PathError around a bare syscall.Errno (or fs.ErrInvalid,
 // fs.ErrClosed); io.EOF is never wrapped.
+//
+// Of the fd runtime (aio) ufs uses FD for a File (reference count, read
+// and write locks, close after the last call), Refs for the FS's root
+// directory, and aio.File's closed error (fs.ErrClosed), which Async
+// reports too, for a loop that has stopped. Files are never waited on
+// through a poller: regular files are always "ready".
 package ufs

@@ -4,12 +4,12 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/libgo"
 )
 
@@ -37,59 +37,18 @@ type File struct {
 	fd     int
 	append bool // opened with O_APPEND: WriteAt is refused, as os does
 
-	ref    fdRef
-	rmu    sync.Mutex       // the read lock: Read, ReadDir, Seek
-	wmu    sync.Mutex       // the write lock: Write, ReadFrom
-	dir    *libgo.DirReader // guarded by rmu
-	dirBuf *[]byte          // dir's buffer, from fsys.bufs; guarded by rmu
+	// pfd is the fd runtime's FD (aio.FD): the reference count and the
+	// read lock (Read, ReadDir, Seek) and write lock (Write, ReadFrom).
+	// fd is pfd.Sysfd.
+	pfd    aio.FD
+	dir    *libgo.DirReader // guarded by the read lock
+	dirBuf *[]byte          // dir's buffer, from fsys.bufs; guarded by the read lock
 }
 
 func newFile(fsys *FS, fd int, name string, flags int) *File {
-	return &File{fsys: fsys, l: fsys.l, name: name, fd: fd, append: flags&unix.O_APPEND != 0}
-}
-
-// fdRef counts the methods using a File's fd and holds the closing flag.
-type fdRef struct {
-	mu      sync.Mutex
-	refs    int
-	closing bool
-	idle    chan struct{} // made by close; closed when refs reaches 0
-}
-
-// incref takes a reference; it fails once the File is closing.
-func (r *fdRef) incref() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
-		return false
-	}
-	r.refs++
-	return true
-}
-
-func (r *fdRef) decref() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refs--
-	if r.closing && r.refs == 0 {
-		close(r.idle)
-	}
-}
-
-// close marks the File closing and returns a channel closed when no
-// method uses the fd any more, or false if it was closing already.
-func (r *fdRef) close() (<-chan struct{}, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
-		return nil, false
-	}
-	r.closing = true
-	r.idle = make(chan struct{})
-	if r.refs == 0 {
-		close(r.idle)
-	}
-	return r.idle, true
+	f := &File{fsys: fsys, l: fsys.l, name: name, fd: fd, append: flags&unix.O_APPEND != 0}
+	f.pfd.Init(fd, aio.File, nil)
+	return f
 }
 
 // putDirBuf gives the directory buffer back to the FS, once no reader can
@@ -114,13 +73,11 @@ func (f *File) Close() error {
 	if f == nil {
 		return &fs.PathError{Op: "close", Err: fs.ErrInvalid}
 	}
-	idle, ok := f.ref.close()
-	if !ok {
-		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
-	}
-	<-idle
-	f.putDirBuf()
-	return pathErr("close", f.name, f.l.Close(f.fd))
+	err := f.pfd.Close(func() error {
+		f.putDirBuf()
+		return f.l.Close(f.fd)
+	})
+	return pathErr("close", f.name, err)
 }
 
 // use runs fn with a reference to the fd, or returns a PathError with
@@ -129,22 +86,44 @@ func (f *File) use(op string, fn func() error) error {
 	if f == nil {
 		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
 	}
-	if !f.ref.incref() {
-		return &fs.PathError{Op: op, Path: f.name, Err: fs.ErrClosed}
+	if err := f.pfd.Incref(); err != nil {
+		return &fs.PathError{Op: op, Path: f.name, Err: err}
 	}
-	defer f.ref.decref()
+	defer f.pfd.Decref()
+	return fn()
+}
+
+// useRead is use with the read lock held as well.
+func (f *File) useRead(op string, fn func() error) error {
+	if f == nil {
+		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
+	}
+	if err := f.pfd.ReadLock(); err != nil {
+		return &fs.PathError{Op: op, Path: f.name, Err: err}
+	}
+	defer f.pfd.ReadUnlock()
+	return fn()
+}
+
+// useWrite is use with the write lock held as well.
+func (f *File) useWrite(op string, fn func() error) error {
+	if f == nil {
+		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
+	}
+	if err := f.pfd.WriteLock(); err != nil {
+		return &fs.PathError{Op: op, Path: f.name, Err: err}
+	}
+	defer f.pfd.WriteUnlock()
 	return fn()
 }
 
 // Read reads up to len(p) bytes. At the end of the file it returns 0 and
 // io.EOF; a zero-length p returns 0 and nil at once.
 func (f *File) Read(p []byte) (n int, err error) {
-	err = f.use("read", func() error {
+	err = f.useRead("read", func() error {
 		if len(p) == 0 {
 			return nil
 		}
-		f.rmu.Lock()
-		defer f.rmu.Unlock()
 		n, err = f.l.Read(f.fd, p)
 		return err
 	})
@@ -191,9 +170,7 @@ func (f *File) ReadAt(p []byte, off int64) (n int, err error) {
 
 // Write writes all of p, looping over short writes.
 func (f *File) Write(p []byte) (n int, err error) {
-	err = f.use("write", func() error {
-		f.wmu.Lock()
-		defer f.wmu.Unlock()
+	err = f.useWrite("write", func() error {
 		for n < len(p) {
 			m, err := f.l.Write(f.fd, p[n:])
 			if err != nil {
@@ -236,9 +213,7 @@ func (f *File) WriteAt(p []byte, off int64) (n int, err error) {
 // io.SeekCurrent, io.SeekEnd, or unix.SEEK_DATA, unix.SEEK_HOLE). On a
 // directory, ReadDir starts again from the new offset.
 func (f *File) Seek(offset int64, whence int) (ret int64, err error) {
-	err = f.use("seek", func() error {
-		f.rmu.Lock()
-		defer f.rmu.Unlock()
+	err = f.useRead("seek", func() error {
 		f.dir = nil
 		f.putDirBuf()
 		ret, err = f.l.Seek(f.fd, offset, whence)
@@ -304,9 +279,7 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 
 // readDir is ReadDir with the concrete entry type, which sorts faster.
 func (f *File) readDir(n int) (ents []*dirEntry, err error) {
-	err = f.use("readdir", func() error {
-		f.rmu.Lock()
-		defer f.rmu.Unlock()
+	err = f.useRead("readdir", func() error {
 		if f.dir == nil {
 			f.dirBuf = f.fsys.bufs.Get().(*[]byte)
 			f.dir = f.l.NewDirReaderBuffer(f.fd, *f.dirBuf)

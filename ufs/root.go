@@ -1,13 +1,13 @@
 package ufs
 
 import (
-	"io/fs"
 	"slices"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/libgo"
 )
 
@@ -31,63 +31,67 @@ const (
 const errEscapes = syscall.EXDEV
 
 // root is the directory an FS is confined to, open as an fd. The fd is
-// reference-counted under mu, as os.Root's is: an operation holds a
-// reference while it uses the fd, and Close lets the last reference close
-// it, so closing an FS during an operation is safe. The fd is opened on
-// first use.
+// reference-counted by the fd runtime's Refs (aio.Refs), as os.Root's is:
+// an operation holds a reference while it uses the fd, and Close lets the
+// last reference close it, so closing an FS during an operation is safe.
+// The fd is opened on first use.
 type root struct {
 	l    *libgo.Libc
 	open func() (int, error) // opens the directory
+	refs aio.Refs
 
-	mu     sync.Mutex
-	fd     int  // -1 until opened; guarded by mu
-	refs   int  // operations using fd; guarded by mu
-	closed bool // guarded by mu
+	mu sync.Mutex
+	fd int // -1 until opened, and after the last reference of a closed root; guarded by mu
 }
 
 // incref returns the root's fd, opening it if this is the first use, and
 // holds a reference to it until decref. A closed root is fs.ErrClosed.
 func (r *root) incref() (int, error) {
+	if !r.refs.Incref() {
+		return -1, aio.File.ErrClosed()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return -1, fs.ErrClosed
-	}
 	if r.fd < 0 {
 		fd, err := r.open()
 		if err != nil {
+			r.mu.Unlock()
+			r.decref()
+			r.mu.Lock()
 			return -1, err
 		}
 		r.fd = fd
 	}
-	r.refs++
 	return r.fd, nil
 }
 
 func (r *root) decref() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refs--
-	if r.closed && r.refs == 0 && r.fd >= 0 {
-		r.l.Close(r.fd)
-		r.fd = -1
+	if r.refs.Decref() {
+		r.release()
 	}
 }
 
 // close marks the root closed; the fd is closed now, or by the last
 // operation still using it. A second close is fs.ErrClosed.
 func (r *root) close() error {
+	ok, idle := r.refs.Close()
+	if !ok {
+		return aio.File.ErrClosed()
+	}
+	if idle {
+		r.release()
+	}
+	return nil
+}
+
+// release closes the fd once no operation uses it.
+func (r *root) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return fs.ErrClosed
-	}
-	r.closed = true
-	if r.refs == 0 && r.fd >= 0 {
+	if r.fd >= 0 {
 		r.l.Close(r.fd)
 		r.fd = -1
 	}
-	return nil
 }
 
 // errSymlink is returned by a step of a resolution that met a symlink it

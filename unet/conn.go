@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/aio"
 )
 
 // conn is the part every connection type shares, as net.conn is: net.Conn
@@ -55,32 +57,31 @@ func (c *conn) RemoteAddr() net.Addr { return c.fd.raddr }
 
 // SetDeadline sets the read and write deadlines.
 func (c *conn) SetDeadline(t time.Time) error {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return c.opError("set", err)
 	}
-	c.fd.pd.rdl.set(t)
-	c.fd.pd.wdl.set(t)
-	c.fd.decref()
+	c.fd.PD.SetDeadline(0, t)
+	c.fd.Decref()
 	return nil
 }
 
 // SetReadDeadline sets the read deadline; see net.Conn.
 func (c *conn) SetReadDeadline(t time.Time) error {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return c.opError("set", err)
 	}
-	c.fd.pd.rdl.set(t)
-	c.fd.decref()
+	c.fd.PD.SetDeadline(aio.ModeRead, t)
+	c.fd.Decref()
 	return nil
 }
 
 // SetWriteDeadline sets the write deadline; see net.Conn.
 func (c *conn) SetWriteDeadline(t time.Time) error {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return c.opError("set", err)
 	}
-	c.fd.pd.wdl.set(t)
-	c.fd.decref()
+	c.fd.PD.SetDeadline(aio.ModeWrite, t)
+	c.fd.Decref()
 	return nil
 }
 
@@ -98,10 +99,10 @@ func (c *conn) SetWriteBuffer(bytes int) error {
 // its methods pass to f belong to the Stack's kernel, not necessarily to
 // the host.
 func (c *conn) SyscallConn() (syscall.RawConn, error) {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return nil, c.opError("raw-control", err)
 	}
-	c.fd.decref()
+	c.fd.Decref()
 	return &rawConn{fd: c.fd}, nil
 }
 
@@ -110,40 +111,40 @@ type rawConn struct{ fd *netFD }
 
 // Control calls f with the fd, which stays open until f returns.
 func (r *rawConn) Control(f func(fd uintptr)) error {
-	if err := r.fd.incref(); err != nil {
+	if err := r.fd.Incref(); err != nil {
 		return r.err("raw-control", err)
 	}
-	defer r.fd.decref()
-	f(uintptr(r.fd.sysfd))
+	defer r.fd.Decref()
+	f(uintptr(r.fd.Sysfd))
 	return nil
 }
 
 // Read calls f with the fd until f returns true, waiting for readability
 // between calls; the read deadline applies.
 func (r *rawConn) Read(f func(fd uintptr) (done bool)) error {
-	return r.loop(modeRead, f)
+	return r.loop(aio.ModeRead, f)
 }
 
 // Write calls f with the fd until f returns true, waiting for
 // writability between calls; the write deadline applies.
 func (r *rawConn) Write(f func(fd uintptr) (done bool)) error {
-	return r.loop(modeWrite, f)
+	return r.loop(aio.ModeWrite, f)
 }
 
-func (r *rawConn) loop(mode int, f func(fd uintptr) bool) error {
-	op, lock, unlock := "raw-read", r.fd.readLock, r.fd.readUnlock
-	if mode == modeWrite {
-		op, lock, unlock = "raw-write", r.fd.writeLock, r.fd.writeUnlock
+func (r *rawConn) loop(mode aio.Mode, f func(fd uintptr) bool) error {
+	op, lock, unlock := "raw-read", r.fd.ReadLock, r.fd.ReadUnlock
+	if mode == aio.ModeWrite {
+		op, lock, unlock = "raw-write", r.fd.WriteLock, r.fd.WriteUnlock
 	}
 	if err := lock(); err != nil {
 		return r.err(op, err)
 	}
 	defer unlock()
-	if err := r.fd.pd.prepare(mode); err != nil {
+	if err := r.fd.PD.Prepare(mode); err != nil {
 		return r.err(op, err)
 	}
-	for !f(uintptr(r.fd.sysfd)) {
-		if err := r.fd.pd.wait(mode, nil); err != nil {
+	for !f(uintptr(r.fd.Sysfd)) {
+		if err := r.fd.PD.Wait(mode, nil); err != nil {
 			return r.err(op, err)
 		}
 	}
@@ -174,20 +175,20 @@ func (l *listener) Close() error { return l.opError("close", l.fd.Close()) }
 
 // SetDeadline sets the deadline of Accept; zero means none.
 func (l *listener) SetDeadline(t time.Time) error {
-	if err := l.fd.incref(); err != nil {
+	if err := l.fd.Incref(); err != nil {
 		return l.opError("set", err)
 	}
-	l.fd.pd.rdl.set(t)
-	l.fd.decref()
+	l.fd.PD.SetDeadline(aio.ModeRead, t)
+	l.fd.Decref()
 	return nil
 }
 
 // SyscallConn returns a raw connection on the listener's kernel fd.
 func (l *listener) SyscallConn() (syscall.RawConn, error) {
-	if err := l.fd.incref(); err != nil {
+	if err := l.fd.Incref(); err != nil {
 		return nil, l.opError("raw-control", err)
 	}
-	l.fd.decref()
+	l.fd.Decref()
 	return &rawConn{fd: l.fd}, nil
 }
 

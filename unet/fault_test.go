@@ -180,3 +180,6 @@ func TestFaults(t *testing.T) {
 		})
 	})
 }
+
+// IsHost passes the inner kernel's capability on (sys.HostKernel).
+func (s *switchKernel) IsHost() bool { return sys.IsHost(s.Kernel) }

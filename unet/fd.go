@@ -4,12 +4,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/aio"
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/libgo"
 )
 
@@ -18,150 +18,78 @@ const (
 	socketName      = "socket"
 	bindName        = "bind"
 	listenName      = "listen"
-	connectName     = "connect"
 	getsocknameName = "getsockname"
 	setsockoptName  = "setsockopt"
 	shutdownName    = "shutdown"
 	closeName       = "close"
-	recvfromName    = "recvfrom"
-	sendtoName      = "sendto"
-	recvmsgName     = "recvmsg"
-	sendmsgName     = "sendmsg"
 )
 
 // maxRW caps one stream read or write, as internal/poll does.
 const maxRW = 1 << 30
 
-// A netFD owns one non-blocking socket of a Stack's kernel, the way
-// internal/poll.FD owns a host fd:
-//
-//   - refs holds a closed bit and a reference count; every operation holds
-//     a reference while it uses sysfd, so the number is closed, and may be
-//     reused, only after the last one is dropped;
-//   - reads serialize on rmu and writes on wmu (lock order: rmu or wmu,
-//     then a deadline's mu);
-//   - Close marks the fd closed, wakes every waiter through pd.closing,
-//     waits for the references, and closes sysfd last.
+// A netFD is one non-blocking socket of a Stack's kernel on the fd
+// runtime (aio.FD: reference count, read and write locks, a Close that
+// wakes every waiter and closes the socket last; aio.PollDesc: readiness
+// and deadlines), with what package net adds: the network and addresses.
 type netFD struct {
+	aio.FD
 	s      *Stack
-	sysfd  int
 	family int
 	sotype int
 	net    string
 	laddr  net.Addr
 	raddr  net.Addr
-	pd     *pollDesc
-
-	refs    atomic.Uint64
-	drained chan struct{}
-	rmu     sync.Mutex
-	wmu     sync.Mutex
+	watch  eloop.WatchID // with a Loop: the fd's watch (0 until Watch succeeds)
 
 	unlinkOnClose atomic.Pointer[string] // the socket file a Unix listener made, removed by Close
 }
 
-const fdClosed = 1 << 63
-
 // newFD registers sysfd with the stack's poller; on failure sysfd is closed.
 func (s *Stack) newFD(sysfd, family, sotype int, network string) (*netFD, error) {
-	pd, err := s.poll.add(sysfd)
-	if err != nil {
+	fd := &netFD{s: s, family: family, sotype: sotype, net: network}
+	fd.Init(sysfd, aio.Socket, aio.NewPollDesc(aio.Socket))
+	if err := s.poll.add(fd); err != nil {
 		s.lc.Close(sysfd)
 		return nil, err
 	}
-	fd := &netFD{s: s, sysfd: sysfd, family: family, sotype: sotype, net: network, pd: pd, drained: make(chan struct{})}
-	pd.owner.Store(fd)
 	return fd, nil
 }
-
-// incref takes a reference, or fails with net.ErrClosed.
-func (fd *netFD) incref() error {
-	for {
-		v := fd.refs.Load()
-		if v&fdClosed != 0 {
-			return net.ErrClosed
-		}
-		if fd.refs.CompareAndSwap(v, v+1) {
-			return nil
-		}
-	}
-}
-
-func (fd *netFD) decref() {
-	if fd.refs.Add(^uint64(0)) == fdClosed {
-		close(fd.drained)
-	}
-}
-
-func (fd *netFD) readLock() error {
-	if err := fd.incref(); err != nil {
-		return err
-	}
-	fd.rmu.Lock()
-	return nil
-}
-
-func (fd *netFD) readUnlock() { fd.rmu.Unlock(); fd.decref() }
-
-func (fd *netFD) writeLock() error {
-	if err := fd.incref(); err != nil {
-		return err
-	}
-	fd.wmu.Lock()
-	return nil
-}
-
-func (fd *netFD) writeUnlock() { fd.wmu.Unlock(); fd.decref() }
 
 // Close wakes blocked callers, waits for them, then closes the socket. A
 // second Close is net.ErrClosed.
 func (fd *netFD) Close() error {
-	for {
-		v := fd.refs.Load()
-		if v&fdClosed != 0 {
-			return net.ErrClosed
+	return fd.FD.Close(func() error {
+		fd.s.poll.remove(fd)
+		if name := fd.unlinkOnClose.Load(); name != nil {
+			fd.s.lc.Unlink(*name)
 		}
-		if fd.refs.CompareAndSwap(v, v|fdClosed) {
-			if v == 0 {
-				close(fd.drained)
-			}
-			break
+		if err := fd.s.lc.Close(fd.Sysfd); err != nil {
+			return os.NewSyscallError(closeName, err)
 		}
-	}
-	close(fd.pd.closing)
-	fd.pd.rdl.stop()
-	fd.pd.wdl.stop()
-	<-fd.drained
-	fd.s.poll.remove(fd.pd)
-	if name := fd.unlinkOnClose.Load(); name != nil {
-		fd.s.lc.Unlink(*name)
-	}
-	if err := fd.s.lc.Close(fd.sysfd); err != nil {
-		return os.NewSyscallError(closeName, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // Read reads from a stream or a connected datagram socket.
 func (fd *netFD) Read(p []byte) (int, error) {
-	if err := fd.readLock(); err != nil {
+	if err := fd.ReadLock(); err != nil {
 		return 0, err
 	}
-	defer fd.readUnlock()
+	defer fd.ReadUnlock()
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if err := fd.pd.prepare(modeRead); err != nil {
+	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
 		return 0, err
 	}
 	if fd.sotype == unix.SOCK_STREAM && len(p) > maxRW {
 		p = p[:maxRW]
 	}
 	for {
-		n, wouldBlock, err := fd.s.nb.Read(fd.sysfd, p)
+		n, wouldBlock, err := fd.s.nb.Read(fd.Sysfd, p)
 		switch {
 		case wouldBlock:
-			if err := fd.pd.wait(modeRead, nil); err != nil {
+			if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
 				return 0, err
 			}
 			continue
@@ -176,11 +104,11 @@ func (fd *netFD) Read(p []byte) (int, error) {
 
 // Write writes all of p to a stream, or one datagram.
 func (fd *netFD) Write(p []byte) (int, error) {
-	if err := fd.writeLock(); err != nil {
+	if err := fd.WriteLock(); err != nil {
 		return 0, err
 	}
-	defer fd.writeUnlock()
-	if err := fd.pd.prepare(modeWrite); err != nil {
+	defer fd.WriteUnlock()
+	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
 		return 0, err
 	}
 	var nn int
@@ -189,13 +117,13 @@ func (fd *netFD) Write(p []byte) (int, error) {
 		if fd.sotype == unix.SOCK_STREAM && max-nn > maxRW {
 			max = nn + maxRW
 		}
-		n, wouldBlock, err := fd.s.nb.Write(fd.sysfd, p[nn:max])
+		n, wouldBlock, err := fd.s.nb.Write(fd.Sysfd, p[nn:max])
 		nn += n
 		switch {
 		case err != nil:
 			return nn, err
 		case wouldBlock:
-			if err := fd.pd.wait(modeWrite, nil); err != nil {
+			if err := fd.PD.Wait(aio.ModeWrite, nil); err != nil {
 				return nn, err
 			}
 			continue
@@ -208,105 +136,83 @@ func (fd *netFD) Write(p []byte) (int, error) {
 
 // readMsg receives one message with recvmsg(2), waiting for readability.
 func (fd *netFD) readMsg(p, oob []byte, flags int) (n, oobn, rflags int, sa libgo.Sockaddr, err error) {
-	if err := fd.readLock(); err != nil {
+	if err := fd.ReadLock(); err != nil {
 		return 0, 0, 0, nil, err
 	}
-	defer fd.readUnlock()
-	if err := fd.pd.prepare(modeRead); err != nil {
+	defer fd.ReadUnlock()
+	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
 		return 0, 0, 0, nil, err
 	}
 	for {
-		n, oobn, rflags, sa, err = fd.s.lc.Recvmsg(fd.sysfd, p, oob, flags)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if err := fd.pd.wait(modeRead, nil); err != nil {
-				return 0, 0, 0, nil, err
-			}
-			continue
-		case nil:
-			return n, oobn, rflags, sa, nil
+		n, oobn, rflags, sa, wouldBlock, err := fd.s.nb.Recvmsg(fd.Sysfd, p, oob, flags)
+		if !wouldBlock {
+			return n, oobn, rflags, sa, err
 		}
-		return 0, 0, 0, nil, os.NewSyscallError(recvmsgName, err)
+		if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
+			return 0, 0, 0, nil, err
+		}
 	}
 }
 
 // readFrom receives one datagram with recvfrom(2).
 func (fd *netFD) readFrom(p []byte) (int, libgo.Sockaddr, error) {
-	if err := fd.readLock(); err != nil {
+	if err := fd.ReadLock(); err != nil {
 		return 0, nil, err
 	}
-	defer fd.readUnlock()
-	if err := fd.pd.prepare(modeRead); err != nil {
+	defer fd.ReadUnlock()
+	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
 		return 0, nil, err
 	}
 	for {
-		n, sa, err := fd.s.lc.Recvfrom(fd.sysfd, p, 0)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if err := fd.pd.wait(modeRead, nil); err != nil {
-				return 0, nil, err
-			}
-			continue
-		case nil:
-			return n, sa, nil
+		n, sa, wouldBlock, err := fd.s.nb.Recvfrom(fd.Sysfd, p)
+		if !wouldBlock {
+			return n, sa, err
 		}
-		return 0, nil, os.NewSyscallError(recvfromName, err)
+		if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
+			return 0, nil, err
+		}
 	}
 }
 
 // writeMsg sends p and oob with sendmsg(2) (sendto(2) when oob is empty)
 // to sa, or to the connected peer when sa is nil.
 func (fd *netFD) writeMsg(p, oob []byte, sa libgo.Sockaddr) (n, oobn int, err error) {
-	if err := fd.writeLock(); err != nil {
+	if err := fd.WriteLock(); err != nil {
 		return 0, 0, err
 	}
-	defer fd.writeUnlock()
-	if err := fd.pd.prepare(modeWrite); err != nil {
+	defer fd.WriteUnlock()
+	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
 		return 0, 0, err
-	}
-	name := sendtoName
-	if len(oob) > 0 {
-		name = sendmsgName
 	}
 	for {
-		if len(oob) > 0 {
-			n, err = fd.s.lc.Sendmsg(fd.sysfd, p, oob, sa, 0)
-		} else {
-			n, err = fd.s.lc.Sendto(fd.sysfd, p, 0, sa)
-		}
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if err := fd.pd.wait(modeWrite, nil); err != nil {
+		n, wouldBlock, err := fd.s.nb.SendMsg(fd.Sysfd, p, oob, sa)
+		switch {
+		case wouldBlock:
+			if err := fd.PD.Wait(aio.ModeWrite, nil); err != nil {
 				return 0, 0, err
 			}
 			continue
-		case nil:
-			return n, len(oob), nil
+		case err != nil:
+			return 0, 0, err
 		}
-		return 0, 0, os.NewSyscallError(name, err)
+		return n, len(oob), nil
 	}
 }
 
 // accept takes one connection, waiting for it.
 func (fd *netFD) accept() (*netFD, error) {
-	if err := fd.readLock(); err != nil {
+	if err := fd.ReadLock(); err != nil {
 		return nil, err
 	}
-	defer fd.readUnlock()
-	if err := fd.pd.prepare(modeRead); err != nil {
+	defer fd.ReadUnlock()
+	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
 		return nil, err
 	}
 	for {
-		nfd, rsa, wouldBlock, err := fd.s.nb.Accept(fd.sysfd)
+		nfd, rsa, wouldBlock, err := fd.s.nb.Accept(fd.Sysfd)
 		switch {
 		case wouldBlock:
-			if err := fd.pd.wait(modeRead, nil); err != nil {
+			if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
 				return nil, err
 			}
 			continue
@@ -325,23 +231,23 @@ func (fd *netFD) accept() (*netFD, error) {
 
 // shutdown shuts down one direction or both.
 func (fd *netFD) shutdown(how int) error {
-	if err := fd.incref(); err != nil {
+	if err := fd.Incref(); err != nil {
 		return err
 	}
-	defer fd.decref()
-	if err := fd.s.lc.Shutdown(fd.sysfd, how); err != nil {
+	defer fd.Decref()
+	if err := fd.s.lc.Shutdown(fd.Sysfd, how); err != nil {
 		return os.NewSyscallError(shutdownName, err)
 	}
 	return nil
 }
 
-// setsockopt sets an int option.
+// setsockoptInt sets an int option.
 func (fd *netFD) setsockoptInt(level, opt, v int) error {
-	if err := fd.incref(); err != nil {
+	if err := fd.Incref(); err != nil {
 		return err
 	}
-	defer fd.decref()
-	if err := fd.s.lc.SetsockoptInt(fd.sysfd, level, opt, v); err != nil {
+	defer fd.Decref()
+	if err := fd.s.lc.SetsockoptInt(fd.Sysfd, level, opt, v); err != nil {
 		return os.NewSyscallError(setsockoptName, err)
 	}
 	return nil

@@ -2,20 +2,17 @@ package unet
 
 import (
 	"io"
-	"net"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/sys"
 )
 
-// Names of the calls of the io.ReaderFrom fast paths.
-const (
-	spliceName   = "splice"
-	sendfileName = "sendfile"
-)
+// sendfileName names sendfile(2) in the errors of ReadFrom's fast path.
+const sendfileName = "sendfile"
 
 // ReadFrom implements io.ReaderFrom, so io.Copy(conn, r) takes a fast path
 // where the kernel can move the bytes itself:
@@ -76,7 +73,7 @@ func (c *TCPConn) readFrom(r io.Reader) (int64, error) {
 			n, handled, err = c.fd.spliceFrom(src.fd, remain)
 		}
 	case *os.File:
-		if c.fd.s.k.Name() == "host" {
+		if sys.IsHost(c.fd.s.k) {
 			n, handled, err = c.fd.sendfileFrom(src, remain)
 		}
 	}
@@ -97,22 +94,6 @@ func (c *TCPConn) readFrom(r io.Reader) (int64, error) {
 // capacity.
 const spliceChunk = 64 << 10
 
-// splice moves up to n bytes from in to out with splice(2), on the Stack's
-// kernel. libgo has no wrapper for it yet; this is the only call unet makes
-// outside libgo, through sys.SyscallOn like libgo's own.
-func (s *Stack) splice(in, out, n int) (int, error) {
-	for {
-		r, _, e := sys.SyscallOn(s.k, unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-		switch e {
-		case 0:
-			return int(r), nil
-		case syscall.EINTR:
-			continue
-		}
-		return 0, e
-	}
-}
-
 // spliceFrom moves up to remain bytes from src to fd through a pipe.
 // handled is false when the kernel cannot splice these fds and nothing was
 // moved: the caller copies through a buffer instead.
@@ -123,47 +104,47 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 	}
 	defer fd.s.lc.Close(p[0])
 	defer fd.s.lc.Close(p[1])
-	if err := src.readLock(); err != nil {
+	if err := src.ReadLock(); err != nil {
 		return 0, true, err
 	}
-	defer src.readUnlock()
-	if err := fd.writeLock(); err != nil {
+	defer src.ReadUnlock()
+	if err := fd.WriteLock(); err != nil {
 		return 0, true, err
 	}
-	defer fd.writeUnlock()
-	if err := src.pd.prepare(modeRead); err != nil {
+	defer fd.WriteUnlock()
+	if err := src.PD.Prepare(aio.ModeRead); err != nil {
 		return 0, true, err
 	}
-	if err := fd.pd.prepare(modeWrite); err != nil {
+	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
 		return 0, true, err
 	}
 	for remain > 0 {
-		n, err := fd.s.splice(src.sysfd, p[1], int(min(remain, spliceChunk)))
+		n, wouldBlock, err := fd.s.nb.Splice(src.Sysfd, p[1], int(min(remain, spliceChunk)))
 		switch {
-		case err == syscall.EAGAIN:
+		case wouldBlock:
 			// Closing either end wakes the wait.
-			if err := src.pd.wait(modeRead, fd.pd.closing); err != nil {
+			if err := src.PD.Wait(aio.ModeRead, fd.PD.Closing()); err != nil {
 				return written, true, closedIfCanceled(err)
 			}
 			continue
 		case err != nil && written == 0 && (err == syscall.EINVAL || err == syscall.ENOSYS):
 			return 0, false, nil // no splice for these fds on this kernel
 		case err != nil:
-			return written, true, os.NewSyscallError(spliceName, err)
+			return written, true, aio.SpliceError(err)
 		case n == 0:
 			return written, true, nil // end of stream
 		}
 		remain -= int64(n)
 		for n > 0 { // drain the pipe into fd
-			m, err := fd.s.splice(p[0], fd.sysfd, n)
+			m, wouldBlock, err := fd.s.nb.Splice(p[0], fd.Sysfd, n)
 			switch {
-			case err == syscall.EAGAIN:
-				if err := fd.pd.wait(modeWrite, src.pd.closing); err != nil {
+			case wouldBlock:
+				if err := fd.PD.Wait(aio.ModeWrite, src.PD.Closing()); err != nil {
 					return written, true, closedIfCanceled(err)
 				}
 				continue
 			case err != nil:
-				return written, true, os.NewSyscallError(spliceName, err)
+				return written, true, aio.SpliceError(err)
 			}
 			n -= m
 			written += int64(m)
@@ -175,8 +156,8 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 // closedIfCanceled maps the wait of one end of a splice, cut short by the
 // other end's Close, to net.ErrClosed.
 func closedIfCanceled(err error) error {
-	if err == errCanceled {
-		return net.ErrClosed
+	if err == aio.ErrCanceled {
+		return aio.Socket.ErrClosed()
 	}
 	return err
 }
@@ -188,24 +169,22 @@ func (fd *netFD) sendfileFrom(f *os.File, remain int64) (written int64, handled 
 	if err != nil {
 		return 0, false, nil
 	}
-	if err := fd.writeLock(); err != nil {
+	if err := fd.WriteLock(); err != nil {
 		return 0, true, err
 	}
-	defer fd.writeUnlock()
-	if err := fd.pd.prepare(modeWrite); err != nil {
+	defer fd.WriteUnlock()
+	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
 		return 0, true, err
 	}
 	cerr := rc.Control(func(ffd uintptr) {
 		for remain > 0 {
-			n, e := fd.s.lc.Sendfile(fd.sysfd, int(ffd), nil, int(min(remain, 1<<30)))
+			n, e := fd.s.lc.Sendfile(fd.Sysfd, int(ffd), nil, int(min(remain, 1<<30)))
 			switch {
 			case e == syscall.EAGAIN:
-				if e := fd.pd.wait(modeWrite, nil); e != nil {
+				if e := fd.PD.Wait(aio.ModeWrite, nil); e != nil {
 					err = e
 					return
 				}
-				continue
-			case e == syscall.EINTR:
 				continue
 			case e != nil && written == 0 && (e == syscall.EINVAL || e == syscall.ENOSYS):
 				handled = false

@@ -120,3 +120,6 @@ func (c *countKernel) count(trap uintptr) int64 {
 	}
 	return 0
 }
+
+// IsHost passes the inner kernel's capability on (sys.HostKernel).
+func (c *countKernel) IsHost() bool { return sys.IsHost(c.Kernel) }

@@ -97,10 +97,8 @@ func (s *Stack) Kernel() sys.Kernel { return s.k }
 // calls return net.ErrClosed), then its poller. A second Close returns
 // net.ErrClosed.
 func (s *Stack) Close() error {
-	for _, pd := range s.poll.descriptors() {
-		if fd := pd.owner.Load(); fd != nil {
-			fd.Close()
-		}
+	for _, fd := range s.poll.sockets() {
+		fd.Close()
 	}
 	return s.poll.close()
 }
@@ -220,7 +218,7 @@ func (s *Stack) DialContext(ctx context.Context, network, address string) (net.C
 		if err == nil {
 			fd.raddr = sockaddrToAddr(network, sa)
 			if kind.stream {
-				fd.s.lc.SetNoDelay(fd.sysfd, true)
+				fd.s.lc.SetNoDelay(fd.Sysfd, true)
 				return &TCPConn{conn{fd}}, nil
 			}
 			return &UDPConn{conn{fd}}, nil
@@ -248,7 +246,7 @@ func (s *Stack) dialOne(ctx context.Context, family, sotype int, network string,
 		fd.Close()
 		return nil, err
 	}
-	lsa, _ := s.lc.Getsockname(fd.sysfd)
+	lsa, _ := s.lc.Getsockname(fd.Sysfd)
 	fd.laddr = sockaddrToAddr(network, lsa)
 	return fd, nil
 }
@@ -256,19 +254,19 @@ func (s *Stack) dialOne(ctx context.Context, family, sotype int, network string,
 // connect connects fd to sa, waiting for a connection in progress until
 // ctx is done; SO_ERROR decides the outcome.
 func (fd *netFD) connect(ctx context.Context, sa libgo.Sockaddr) error {
-	inProgress, err := fd.s.nb.Connect(fd.sysfd, sa)
+	inProgress, err := fd.s.nb.Connect(fd.Sysfd, sa)
 	if err != nil || !inProgress {
 		return err
 	}
 	for {
-		switch err := fd.pd.wait(modeWrite, ctx.Done()); err {
+		switch err := fd.PD.Wait(aio.ModeWrite, ctx.Done()); err {
 		case nil:
-		case errCanceled:
+		case aio.ErrCanceled:
 			return mapCtxErr(ctx.Err())
 		default:
 			return err
 		}
-		inProgress, err := fd.s.nb.ConnectResult(fd.sysfd)
+		inProgress, err := fd.s.nb.ConnectResult(fd.Sysfd)
 		if err != nil || !inProgress {
 			return err
 		}
@@ -297,7 +295,7 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 	if backlog <= 0 {
 		backlog = defaultBacklog
 	}
-	if err := s.lc.Listen(fd.sysfd, backlog); err != nil {
+	if err := s.lc.Listen(fd.Sysfd, backlog); err != nil {
 		fd.Close()
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: fd.laddr, Err: os.NewSyscallError(listenName, err)}
 	}
@@ -370,16 +368,16 @@ func (s *Stack) bind(network string, kind netKind, address string) (*netFD, erro
 		return nil, opErr(err)
 	}
 	if kind.inet && kind.stream {
-		s.lc.SetReuseAddr(fd.sysfd, true)
+		s.lc.SetReuseAddr(fd.Sysfd, true)
 	}
 	if family == unix.AF_INET6 && kind.family == unix.AF_UNSPEC {
-		s.lc.SetsockoptInt(fd.sysfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // dual stack, as net
+		s.lc.SetsockoptInt(fd.Sysfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // dual stack, as net
 	}
-	if err := s.lc.Bind(fd.sysfd, sa); err != nil {
+	if err := s.lc.Bind(fd.Sysfd, sa); err != nil {
 		fd.Close()
 		return nil, opErr(os.NewSyscallError(bindName, err))
 	}
-	lsa, err := s.lc.Getsockname(fd.sysfd)
+	lsa, err := s.lc.Getsockname(fd.Sysfd)
 	if err != nil {
 		fd.Close()
 		return nil, opErr(os.NewSyscallError(getsocknameName, err))

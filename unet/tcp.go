@@ -37,26 +37,26 @@ func (c *TCPConn) SetKeepAlive(keepalive bool) error {
 // SetKeepAlivePeriod sets the idle time before the first probe and the
 // time between probes, in whole seconds, rounded up.
 func (c *TCPConn) SetKeepAlivePeriod(d time.Duration) error {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return c.opError("set", err)
 	}
-	defer c.fd.decref()
-	return c.opError("set", wrapSyscall(setsockoptName, c.fd.s.lc.SetKeepAlivePeriod(c.fd.sysfd, d)))
+	defer c.fd.Decref()
+	return c.opError("set", wrapSyscall(setsockoptName, c.fd.s.lc.SetKeepAlivePeriod(c.fd.Sysfd, d)))
 }
 
 // SetLinger sets what Close does with unsent data, as net.TCPConn's: sec
 // < 0 sends it in the background (the default), 0 discards it and resets
 // the connection, > 0 sends it in the background for up to sec seconds.
 func (c *TCPConn) SetLinger(sec int) error {
-	if err := c.fd.incref(); err != nil {
+	if err := c.fd.Incref(); err != nil {
 		return c.opError("set", err)
 	}
-	defer c.fd.decref()
+	defer c.fd.Decref()
 	var l unix.Linger
 	if sec >= 0 {
 		l.Onoff, l.Linger = 1, int32(sec)
 	}
-	return c.opError("set", wrapSyscall(setsockoptName, c.fd.s.lc.SetsockoptLinger(c.fd.sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &l)))
+	return c.opError("set", wrapSyscall(setsockoptName, c.fd.s.lc.SetsockoptLinger(c.fd.Sysfd, unix.SOL_SOCKET, unix.SO_LINGER, &l)))
 }
 
 func boolInt(b bool) int {
@@ -87,6 +87,6 @@ func (l *TCPListener) AcceptTCP() (*TCPConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd.s.lc.SetNoDelay(fd.sysfd, true)
+	fd.s.lc.SetNoDelay(fd.Sysfd, true)
 	return &TCPConn{conn{fd}}, nil
 }

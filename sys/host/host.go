@@ -22,3 +22,6 @@ func (Kernel) Name() string { return "host" }
 func (Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno) {
 	return unix.Syscall6(trap, a1, a2, a3, a4, a5, a6)
 }
+
+// IsHost reports true: this is the host kernel (sys.HostKernel).
+func (Kernel) IsHost() bool { return true }
