@@ -1,6 +1,7 @@
 package fusefs_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -53,11 +54,13 @@ func isMounted(dir string) bool {
 	return false
 }
 
-// sh runs a shell script in dir and returns its output; a failure fails
+// sh runs a shell script in dir (for at most five minutes) and returns its output; a failure fails
 // the test with the output.
 func sh(t *testing.T, dir, script string) string {
 	t.Helper()
-	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s\n%s", script, out)

@@ -7,5 +7,8 @@ import (
 )
 
 // TestMain runs the tests, stops the kernels they started and fails on a
-// leaked goroutine.
-func TestMain(m *testing.M) { kerneltest.Main(m) }
+// leaked goroutine; as the fsx child it runs fsx instead (fsx_test.go).
+func TestMain(m *testing.M) {
+	fsxChild()
+	kerneltest.Main(m)
+}
