@@ -1,0 +1,142 @@
+package fusefs
+
+import (
+	"context"
+	"io"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/ufs"
+)
+
+// A handle is a file the host has open on the mount: a ufs.File, which
+// owns the fd on the FS's kernel. Reads and writes are pread(2) and
+// pwrite(2) at the offsets the kernel sends, so concurrent requests on one
+// handle do not share a file offset, and none needs a lock.
+type handle struct {
+	s *server
+	f *ufs.File
+}
+
+// openFlags are the open(2) flags a handle is opened with for the flags
+// the kernel sent. O_APPEND is dropped: the host kernel has turned every
+// append into a write at the end already, and ufs refuses WriteAt on an
+// O_APPEND file. O_DIRECT is dropped too: the host's page cache is the
+// one that matters, and LKL's block layer may refuse unaligned transfers.
+// The creation flags are Create's business.
+func openFlags(flags uint32) int {
+	return int(flags) &^ (unix.O_APPEND | unix.O_DIRECT | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | fuse.FMODE_EXEC)
+}
+
+// handleFlags are the FOPEN flags every handle is opened with: the page
+// cache is kept from one open to the next (every change to the file goes
+// through this mount, which updates or invalidates it), and close(2)
+// sends no FLUSH, since a handle buffers nothing.
+const handleFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
+
+// Open implements fs.NodeOpener.
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	f, err := n.s.fsys.OpenFile(n.path(""), openFlags(flags), 0)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	return &handle{s: n.s, f: f}, handleFlags, 0
+}
+
+// Create implements fs.NodeCreater: open(2) with O_CREAT (and O_EXCL
+// when the caller gave it).
+func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	p := n.path(name)
+	f, err := n.s.fsys.OpenFile(p, openFlags(flags)|unix.O_CREAT|int(flags)&unix.O_EXCL, fileMode(mode))
+	if err != nil {
+		return nil, nil, 0, errno(err)
+	}
+	var st unix.Stat_t
+	if err := n.s.l.Fstat(f.Fd(), &st); err == nil {
+		err = n.made(ctx, p, &st, mode, true)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, errno(err)
+	}
+	return n.child(ctx, &st, out), &handle{s: n.s, f: f}, handleFlags, 0
+}
+
+// Read implements fs.FileReader: up to len(dest) bytes at off; fewer only
+// at the end of the file.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.f.ReadAt(dest, off)
+	if err != nil && err != io.EOF {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// Write implements fs.FileWriter: all of data at off.
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := h.f.WriteAt(data, off)
+	return uint32(n), errno(err)
+}
+
+// Flush implements fs.FileFlusher. A handle holds no data of its own
+// (every Write reached the kernel serving the FS before it returned), so
+// there is nothing to push; handles are opened with FOPEN_NOFLUSH, and
+// the host kernel sends FLUSH only where it must anyway.
+func (h *handle) Flush(ctx context.Context) syscall.Errno { return 0 }
+
+// Fsync implements fs.FileFsyncer: fdatasync(2) when the caller asked for
+// data only, fsync(2) otherwise.
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if flags&1 != 0 { // FUSE_FSYNC_FDATASYNC
+		return errno(h.s.l.Fdatasync(h.f.Fd()))
+	}
+	return errno(h.f.Sync())
+}
+
+// Release implements fs.FileReleaser: the last close of the file on the
+// host closes its fd in the FS's kernel.
+func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.f.Close()) }
+
+// Allocate implements fs.FileAllocater: fallocate(2) with the caller's
+// mode (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: as the file system allows).
+func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	return errno(h.s.l.Fallocate(h.f.Fd(), mode, int64(off), int64(size)))
+}
+
+// Lseek implements fs.FileLseeker; the host kernel sends only SEEK_DATA
+// and SEEK_HOLE, which need the file system's map of the file.
+func (h *handle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	n, err := h.s.l.Seek(h.f.Fd(), int64(off), int(whence))
+	return uint64(n), errno(err)
+}
+
+// CopyFileRange implements fs.NodeCopyFileRanger: copy_file_range(2)
+// between two files open on this mount, inside the FS's kernel (no data
+// crosses into this process); the file system may refuse with EXDEV or
+// EOPNOTSUPP, and the host's caller then copies by reading and writing.
+func (n *node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
+	in, ok1 := fhIn.(*handle)
+	dst, ok2 := fhOut.(*handle)
+	if !ok1 || !ok2 {
+		return 0, syscall.EXDEV
+	}
+	ri, wo := int64(offIn), int64(offOut)
+	m, err := n.s.l.CopyFileRange(in.f.Fd(), &ri, dst.f.Fd(), &wo, int(min(size, 1<<30)), int(flags))
+	return uint32(m), errno(err)
+}
+
+var (
+	_ fs.NodeOpener         = (*node)(nil)
+	_ fs.NodeCreater        = (*node)(nil)
+	_ fs.NodeCopyFileRanger = (*node)(nil)
+	_ fs.FileReader         = (*handle)(nil)
+	_ fs.FileWriter         = (*handle)(nil)
+	_ fs.FileFlusher        = (*handle)(nil)
+	_ fs.FileFsyncer        = (*handle)(nil)
+	_ fs.FileReleaser       = (*handle)(nil)
+	_ fs.FileAllocater      = (*handle)(nil)
+	_ fs.FileLseeker        = (*handle)(nil)
+)
