@@ -3,7 +3,6 @@ package disk
 import (
 	"bytes"
 	"container/list"
-	"fmt"
 	"io"
 	"sync"
 )
@@ -117,13 +116,11 @@ type fetch struct {
 // with one device read per run of missing blocks.
 func (c *Cache) ReadAt(p []byte, off int64) (int, error) {
 	size := c.dev.Size()
-	if off < 0 || off > size {
-		return 0, fmt.Errorf("disk: cache read at %d: offset outside the device (%d bytes)", off, size)
+	k, eof := clip("cache", "read", off, len(p), size)
+	if eof != nil && eof != io.EOF {
+		return 0, eof
 	}
-	var eof error
-	if rest := size - off; int64(len(p)) > rest {
-		p, eof = p[:rest], io.EOF
-	}
+	p = p[:k]
 	if len(p) == 0 {
 		return 0, eof
 	}

@@ -150,7 +150,7 @@ func TestCacheConcurrent(t *testing.T) {
 // overshoots, which favours the cache further):
 //
 //	go test -run '^$' -bench 'Cache' -count 6 ./disk/ | tee /tmp/c.txt
-//	go tool benchstat -col /cache /tmp/c.txt
+//	go tool benchstat -col /impl /tmp/c.txt
 func BenchmarkCache(b *testing.B) {
 	for _, dc := range []struct {
 		name string
@@ -177,9 +177,9 @@ func BenchmarkCache(b *testing.B) {
 		_ = m
 		dev := dc.open(b, data)
 		for _, cached := range []bool{false, true} {
-			name := "dev=" + dc.name + "/cache=none"
+			name := "dev=" + dc.name + "/impl=nocache"
 			if cached {
-				name = "dev=" + dc.name + "/cache=64KiB-blocks"
+				name = "dev=" + dc.name + "/impl=cache"
 			}
 			b.Run(name, func(b *testing.B) {
 				p := make([]byte, 1024)

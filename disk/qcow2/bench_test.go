@@ -78,9 +78,9 @@ func TestMain(m *testing.M) {
 //
 //	go test -c -o /tmp/q.test ./disk/qcow2/ && mkdir -p /tmp/qb
 //	for i in 1 2 3 4 5 6; do for f in raw qcow2; do
-//	  QCOW2_BENCH_DIR=/tmp/qb /tmp/q.test -test.run '^$' -test.bench "SequentialRead/format=$f\$" -test.benchtime 3x
+//	  QCOW2_BENCH_DIR=/tmp/qb /tmp/q.test -test.run '^$' -test.bench "SequentialRead/impl=$f\$" -test.benchtime 3x
 //	done; done | tee /tmp/q.txt
-//	go tool benchstat -col /format /tmp/q.txt
+//	go tool benchstat -col /impl /tmp/q.txt
 func BenchmarkSequentialRead(b *testing.B) {
 	raw, qc := benchImages(b)
 	buf := make([]byte, 1<<20)
@@ -94,7 +94,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 			}
 		}
 	}
-	b.Run("format=raw", func(b *testing.B) {
+	b.Run("impl=raw", func(b *testing.B) {
 		f, err := os.Open(raw)
 		if err != nil {
 			b.Fatal(err)
@@ -102,7 +102,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 		defer f.Close()
 		read(b, f)
 	})
-	b.Run("format=qcow2", func(b *testing.B) {
+	b.Run("impl=qcow2", func(b *testing.B) {
 		img, err := qcow2.Open(qc, nil)
 		if err != nil {
 			b.Fatal(err)
