@@ -28,8 +28,8 @@ type CacheOptions struct {
 // tables 1 KiB at a time) into a few large ones, which matters most for a
 // device with a cost per request (a remote one).
 //
-// Writes go through to the device at once and update the cached blocks
-// they touch; WriteZeroes and Discard drop them. Its methods are safe for
+// Writes go through to the device at once and drop the cached blocks they
+// touch, as WriteZeroes and Discard do. Its methods are safe for
 // concurrent use: a block read while a write changes it is not cached.
 type Cache struct {
 	dev   Device
@@ -240,29 +240,16 @@ func (c *Cache) insert(blk *cacheBlock) {
 	}
 }
 
-// WriteAt writes p at off through to the device, then updates the cached
-// blocks it covers.
+// WriteAt writes p at off through to the device, then drops the cached
+// blocks it covers. (Updating them instead would let two racing writes
+// leave the cache in the order their locks were taken and the device in
+// the order their writes landed.)
 func (c *Cache) WriteAt(p []byte, off int64) (int, error) {
 	n, err := c.dev.WriteAt(p, off)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if n < len(p) {
-		c.drop(off, int64(len(p)))
-	}
-	for b := off / c.bs; n > 0 && b <= (off+int64(n)-1)/c.bs; b++ {
-		e, ok := c.blocks[b]
-		if !ok {
-			continue
-		}
-		blk := e.Value.(*cacheBlock)
-		start := b * c.bs
-		if start >= off {
-			copy(blk.data, p[start-off:n])
-		} else {
-			copy(blk.data[off-start:], p[:n])
-		}
-	}
+	c.drop(off, int64(len(p)))
 	return n, err
 }
 
