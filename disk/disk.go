@@ -97,12 +97,13 @@ type readerAt struct {
 }
 
 func (d *readerAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off > d.size {
-		return 0, fmt.Errorf("disk: read at %d: offset outside the device (%d bytes)", off, d.size)
+	k, err := clip("", "read", off, len(p), d.size)
+	if err != nil && err != io.EOF {
+		return 0, err
 	}
-	if rest := d.size - off; int64(len(p)) > rest {
-		n, err := d.r.ReadAt(p[:rest], off)
-		if err == nil || (err == io.EOF && int64(n) == rest) {
+	if k < len(p) {
+		n, err := d.r.ReadAt(p[:k], off)
+		if err == nil || (err == io.EOF && n == k) {
 			err = io.EOF
 		}
 		return n, err
@@ -121,3 +122,25 @@ func (d *readerAt) WriteAt(p []byte, off int64) (int, error) {
 func (d *readerAt) Size() int64    { return d.size }
 func (d *readerAt) Flush() error   { return nil }
 func (d *readerAt) ReadOnly() bool { return true }
+
+// clip checks a request of n bytes at off on a device of size bytes: an
+// offset outside the device is an error naming the device kind and op; a
+// request running past the end is cut to the bytes that are there, with
+// io.EOF.
+func clip(kind, op string, off int64, n int, size int64) (int, error) {
+	if off < 0 || off > size {
+		if kind != "" {
+			kind += " "
+		}
+		return 0, fmt.Errorf("disk: %s%s at %d: offset outside the device (%d bytes)", kind, op, off, size)
+	}
+	if rest := size - off; int64(n) > rest {
+		return int(rest), io.EOF
+	}
+	return n, nil
+}
+
+// pastEnd is the error of a write that ran k bytes past the end.
+func pastEnd(op string, off int64, k int, size int64) error {
+	return fmt.Errorf("disk: %s at %d: %d bytes past the end of the device (%d bytes)", op, off, k, size)
+}

@@ -13,4 +13,12 @@
 // qemu's block layer (format driver over protocol driver): a source (file,
 // memory, HTTP range, NBD), a format (raw, qcow2), a copy-on-write overlay,
 // a partition or volume window, then the file system LKL mounts.
+//
+// The package ships a raw image file or block device ([File]), a sparse
+// disk in memory ([Memory]), a copy-on-write [Overlay] (in memory or in a
+// sidecar file), a read cache with read-ahead ([Cache]), and [Open],
+// which builds a chain from a [Spec] as a configuration names it. Package
+// disk/qcow2 reads qcow2 images; URL sources (disk/httpdisk, disk/nbd)
+// plug into Open through Spec.Sources. docs/disks.md describes them all
+// and how to write a device.
 package disk

@@ -198,33 +198,26 @@ func writeZeroes(d Device, off, n int64) error {
 }
 
 func (d *File) fallocate(mode int, off, n int64) error {
-	return d.each(func(fd int) error {
-		for {
-			err := unix.Fallocate(fd, uint32(mode), off, n)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return &os.PathError{Op: "fallocate", Path: d.path, Err: err}
-			}
-			return nil
-		}
-	})
+	return d.call("fallocate", func(fd int) error { return unix.Fallocate(fd, uint32(mode), off, n) })
 }
 
 // Flush makes every completed write durable with fdatasync(2).
 func (d *File) Flush() error {
+	return d.call("fdatasync", unix.Fdatasync)
+}
+
+// call runs the system call fn on the descriptor, again after EINTR, and
+// names it and the file in its error.
+func (d *File) call(op string, fn func(fd int) error) error {
 	return d.each(func(fd int) error {
-		for {
-			err := unix.Fdatasync(fd)
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: d.path, Err: err}
-			}
-			return nil
+		err := fn(fd)
+		for err == syscall.EINTR {
+			err = fn(fd)
 		}
+		if err != nil {
+			return &os.PathError{Op: op, Path: d.path, Err: err}
+		}
+		return nil
 	})
 }
 

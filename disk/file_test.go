@@ -12,13 +12,7 @@ import (
 )
 
 func TestFile(t *testing.T) {
-	const size = 4 << 20
-	want := make([]byte, size)
-	rand.Read(want)
-	path := filepath.Join(t.TempDir(), "disk.img")
-	if err := os.WriteFile(path, want, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	_, want, path := baseImage(t, 4<<20)
 	f, err := disk.OpenFile(path, false)
 	if err != nil {
 		t.Fatal(err)

@@ -38,61 +38,53 @@ func (m *Memory) Allocated() int64 {
 	return int64(len(m.chunks)) * memChunk
 }
 
-// check clips a request of n bytes at off to the disk, returning the
-// bytes that fit and io.EOF if some did not.
-func (m *Memory) check(op string, off int64, n int) (int, error) {
-	if off < 0 || off > m.size {
-		return 0, fmt.Errorf("disk: memory %s at %d: offset outside the device (%d bytes)", op, off, m.size)
+// chunks calls fn for each chunk the n bytes at off touch: its number,
+// the offset in it, and the span [from, to) of the request it holds.
+func chunks(off int64, n int, fn func(c int64, in, from, to int)) {
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		c, in := pos/memChunk, int(pos%memChunk)
+		k := min(n-done, memChunk-in)
+		fn(c, in, done, done+k)
+		done += k
 	}
-	if rest := m.size - off; int64(n) > rest {
-		return int(rest), io.EOF
-	}
-	return n, nil
 }
 
 // ReadAt reads len(p) bytes at off; unwritten bytes read as zero.
 func (m *Memory) ReadAt(p []byte, off int64) (int, error) {
-	n, err := m.check("read", off, len(p))
+	n, err := clip("memory", "read", off, len(p), m.size)
 	if n == 0 {
 		return 0, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		c, in := pos/memChunk, int(pos%memChunk)
-		k := min(n-done, memChunk-in)
+	chunks(off, n, func(c int64, in, from, to int) {
 		if chunk := m.chunks[c]; chunk != nil {
-			copy(p[done:done+k], chunk[in:])
+			copy(p[from:to], chunk[in:])
 		} else {
-			clear(p[done : done+k])
+			clear(p[from:to])
 		}
-		done += k
-	}
+	})
 	return n, err
 }
 
 // WriteAt writes len(p) bytes at off. A write past the end writes what
 // fits and returns an error.
 func (m *Memory) WriteAt(p []byte, off int64) (int, error) {
-	n, err := m.check("write", off, len(p))
-	if err != nil {
-		err = fmt.Errorf("disk: memory write at %d: %d bytes past the end of the device (%d bytes)", off, len(p)-n, m.size)
+	n, err := clip("memory", "write", off, len(p), m.size)
+	if err == io.EOF {
+		err = pastEnd("memory write", off, len(p)-n, m.size)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for done := 0; done < n; {
-		pos := off + int64(done)
-		c, in := pos/memChunk, int(pos%memChunk)
-		k := min(n-done, memChunk-in)
+	chunks(off, n, func(c int64, in, from, to int) {
 		chunk := m.chunks[c]
 		if chunk == nil {
 			chunk = make([]byte, memChunk)
 			m.chunks[c] = chunk
 		}
-		copy(chunk[in:], p[done:done+k])
-		done += k
-	}
+		copy(chunk[in:], p[from:to])
+	})
 	return n, err
 }
 
@@ -102,9 +94,12 @@ func (m *Memory) WriteZeroes(off, n int64) error {
 	if n < 0 {
 		return fmt.Errorf("disk: memory write zeroes at %d: negative length %d", off, n)
 	}
-	k, err := m.check("write zeroes", off, int(min(n, m.size+1)))
+	k, err := clip("memory", "write zeroes", off, int(min(n, m.size+1)), m.size)
+	if err == io.EOF {
+		return pastEnd("memory write zeroes", off, int(n-int64(k)), m.size)
+	}
 	if err != nil {
-		return fmt.Errorf("disk: memory write zeroes at %d: %d bytes past the end of the device (%d bytes)", off, n-int64(k), m.size)
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

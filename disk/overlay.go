@@ -79,21 +79,13 @@ func (o *Overlay) ReadOnly() bool { return o.readOnly }
 // Base returns the device under the overlay.
 func (o *Overlay) Base() Device { return o.base }
 
-// span checks a request of n bytes at off and clips it to the disk.
-func (o *Overlay) span(op string, off int64, n int) (int, error) {
-	if off < 0 || off > o.size {
-		return 0, fmt.Errorf("disk: overlay %s at %d: offset outside the device (%d bytes)", op, off, o.size)
-	}
-	if rest := o.size - off; int64(n) > rest {
-		return int(rest), io.EOF
-	}
-	return n, nil
-}
-
 // ReadAt reads len(p) bytes at off: changed blocks from the overlay, runs
 // of unchanged ones from the base in one read each.
 func (o *Overlay) ReadAt(p []byte, off int64) (int, error) {
-	n, eof := o.span("read", off, len(p))
+	n, eof := clip("overlay", "read", off, len(p), o.size)
+	if eof != nil && eof != io.EOF {
+		return 0, eof
+	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if o.closed {
@@ -139,9 +131,11 @@ func (o *Overlay) WriteAt(p []byte, off int64) (int, error) {
 	if o.readOnly {
 		return 0, fmt.Errorf("disk: overlay write at %d: %w", off, ErrReadOnly)
 	}
-	n, err := o.span("write", off, len(p))
-	if err != nil {
-		return 0, fmt.Errorf("disk: overlay write at %d: %d bytes past the end of the device (%d bytes)", off, len(p)-n, o.size)
+	n, err := clip("overlay", "write", off, len(p), o.size)
+	if err == io.EOF {
+		return 0, pastEnd("overlay write", off, len(p)-n, o.size)
+	} else if err != nil {
+		return 0, err
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
