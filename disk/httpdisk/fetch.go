@@ -129,10 +129,9 @@ func (d *Device) fetch(blks []*block) {
 		}
 		body := countReader{resp.Body, &d.fetched}
 		for ; pos < len(blks); pos++ {
-			bstart := blks[pos].idx << d.shift
-			buf := make([]byte, min(d.bs, d.size-bstart))
+			buf := d.buffer(blks[pos].idx)
 			if _, err := io.ReadFull(body, buf); err != nil {
-				return transient{fmt.Errorf("httpdisk: GET %s bytes %d-%d: body at %d: %w", d.name, start, end-1, bstart, err)}
+				return transient{fmt.Errorf("httpdisk: GET %s bytes %d-%d: body at %d: %w", d.name, start, end-1, blks[pos].idx<<d.shift, err)}
 			}
 			d.complete(blks[pos], buf)
 		}
