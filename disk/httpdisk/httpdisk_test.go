@@ -595,3 +595,40 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestNoFdLeak opens, reads and closes 20 devices (each with its own
+// client): once the server has seen the connections close, the process's
+// open fds are as before.
+func TestNoFdLeak(t *testing.T) {
+	data := randomData(4 * bs)
+	_, ts := newServer(t, data)
+	before := openFds(t)
+	for range 20 {
+		d, err := httpdisk.Open(context.Background(), ts.URL, httpdisk.Options{BlockSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ReadAt(make([]byte, 2*bs), bs); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+	}
+	// The server's ends close when it reads EOF, a moment later.
+	after := openFds(t)
+	for deadline := time.Now().Add(10 * time.Second); after > before && time.Now().Before(deadline); after = openFds(t) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after != before {
+		t.Errorf("%d open fds after 20 Open/Close, %d before", after, before)
+	}
+}
+
+// openFds counts the process's open file descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
