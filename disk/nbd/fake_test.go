@@ -28,6 +28,7 @@ type fake struct {
 	onRead func(h uint64, off int64, n uint32) (reply []byte, handled bool) // replaces a read's reply
 
 	mu   sync.Mutex
+	opts []uint32 // options received
 	cmds []uint16 // commands received
 	wg   sync.WaitGroup
 }
@@ -77,6 +78,9 @@ options:
 			return
 		}
 		opt, n := be.Uint32(b[8:]), be.Uint32(b[12:])
+		f.mu.Lock()
+		f.opts = append(f.opts, opt)
+		f.mu.Unlock()
 		data := make([]byte, n)
 		if _, err := io.ReadFull(c, data); err != nil {
 			return
@@ -142,13 +146,14 @@ func simpleReply(code uint32, h uint64) []byte {
 
 func TestFakeNegotiation(t *testing.T) {
 	tests := []struct {
-		name  string
-		fixed bool
-		noGo  bool
+		name     string
+		fixed    bool
+		noGo     bool
+		wantOpts []uint32
 	}{
-		{"NBD_OPT_GO", true, false},
-		{"no NBD_OPT_GO: NBD_OPT_EXPORT_NAME", true, true},
-		{"not fixed newstyle: NBD_OPT_EXPORT_NAME with zeroes", false, false},
+		{"NBD_OPT_GO", true, false, []uint32{7}},
+		{"no NBD_OPT_GO: NBD_OPT_EXPORT_NAME", true, true, []uint32{7, 1}},
+		{"not fixed newstyle: NBD_OPT_EXPORT_NAME with zeroes", false, false, []uint32{1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,6 +164,12 @@ func TestFakeNegotiation(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
+			f.mu.Lock()
+			opts := f.opts
+			f.mu.Unlock()
+			if !slices.Equal(opts, tc.wantOpts) {
+				t.Errorf("options sent = %v, want %v", opts, tc.wantOpts)
+			}
 			if d.Size() != int64(len(data)) {
 				t.Fatalf("Size = %d, want %d", d.Size(), len(data))
 			}
