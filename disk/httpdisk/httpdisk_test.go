@@ -561,9 +561,9 @@ func BenchmarkSequentialRead(b *testing.B) {
 		name string
 		opts httpdisk.Options
 	}{
-		{"default", httpdisk.Options{}},                                           // 8 MiB ahead in 2 MiB requests in parallel
-		{"one-stream", httpdisk.Options{ReadAhead: 4 << 20, MaxRequest: 4 << 20}}, // one request at a time
-		{"block=1M", httpdisk.Options{BlockSize: 1 << 20, MaxRequest: 4 << 20}},   // fewer, larger blocks
+		{"impl=default", httpdisk.Options{}},                                           // 8 MiB ahead in 2 MiB requests in parallel
+		{"impl=one-stream", httpdisk.Options{ReadAhead: 4 << 20, MaxRequest: 4 << 20}}, // one request at a time
+		{"impl=block-1M", httpdisk.Options{BlockSize: 1 << 20, MaxRequest: 4 << 20}},   // fewer, larger blocks
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := make([]byte, 1<<20)
