@@ -115,6 +115,13 @@ func (d *Device) open(ctx context.Context) error {
 // first block does not wait for the last.
 func (d *Device) fetch(blks []*block) {
 	defer d.wg.Done()
+	select {
+	case d.turns <- struct{}{}:
+		defer func() { <-d.turns }()
+	case <-d.ctx.Done():
+		d.fail(blks, fmt.Errorf("httpdisk: read %s: %w", d.name, ErrClosed))
+		return
+	}
 	pos := 0
 	err := d.retry(d.ctx, func(ctx context.Context) error {
 		start := blks[pos].idx << d.shift

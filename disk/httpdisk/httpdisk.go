@@ -1,6 +1,7 @@
 package httpdisk
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"errors"
@@ -44,6 +45,10 @@ type Options struct {
 	// missing blocks (read-ahead, or a large read) is split into requests
 	// sent in parallel, over one connection each. 0 means 2 MiB.
 	MaxRequest int64
+
+	// Parallel bounds the requests under way at once (read-ahead, and
+	// the pieces of a large read, wait for a turn). 0 means 16.
+	Parallel int
 
 	// Retries is how many times a request that failed transiently (a
 	// connection error, a timeout, a 408/429/5xx answer, a short body) is
@@ -89,6 +94,7 @@ type Device struct {
 	backoff    time.Duration
 	timeout    time.Duration
 
+	turns  chan struct{}   // one token per request under way (Options.Parallel)
 	ctx    context.Context // cancelled by Close: stops every request
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // fetch goroutines
@@ -206,6 +212,10 @@ func (d *Device) configure(opts Options) error {
 		return fmt.Errorf("httpdisk: cache size %d is negative", cache)
 	}
 	d.maxBlocks = int(max(cache/d.bs, 2*d.window, 2))
+	if opts.Parallel < 0 {
+		return fmt.Errorf("httpdisk: Parallel %d is negative", opts.Parallel)
+	}
+	d.turns = make(chan struct{}, cmp.Or(opts.Parallel, 16))
 	d.retries = opts.Retries
 	if d.retries == 0 {
 		d.retries = defaultRetries

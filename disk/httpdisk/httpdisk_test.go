@@ -39,9 +39,11 @@ type server struct {
 	cutAt   int                      // > 0: abort the body after this many bytes ...
 	cuts    int                      // ... for this many responses (-1: all)
 	gate    map[string]chan struct{} // Range header → closed when the request may proceed
+	hold    chan struct{}            // if set, every request waits until it is closed
 
 	requests atomic.Int64
-	ranges   sync.Map // Range header → *atomic.Int64 count
+	ranges   sync.Map     // Range header → *atomic.Int64 count
+	active   atomic.Int64 // requests being served
 }
 
 func newServer(t testing.TB, data []byte) (*server, *httptest.Server) {
@@ -53,11 +55,16 @@ func newServer(t testing.TB, data []byte) (*server, *httptest.Server) {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	rng := r.Header.Get("Range")
 	c, _ := s.ranges.LoadOrStore(rng, new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
 	s.mu.Lock()
 	gate := s.gate[rng]
+	if s.hold != nil {
+		gate = s.hold
+	}
 	content, etag, modTime, noRange, status := s.content, s.etag, s.modTime, s.noRange, s.status
 	cut := 0
 	if s.cuts != 0 {
@@ -202,6 +209,34 @@ func TestReadAt(t *testing.T) {
 	}
 	if !d.ReadOnly() || d.Flush() != nil || d.ETag() != `"v1"` {
 		t.Errorf("ReadOnly %v, Flush %v, ETag %q", d.ReadOnly(), d.Flush(), d.ETag())
+	}
+}
+
+// TestParallel: a read of 32 blocks, one request each, keeps at most
+// Options.Parallel requests under way: with the server holding every
+// request, the third never arrives.
+func TestParallel(t *testing.T) {
+	data := randomData(64 * 4096)
+	s, ts := newServer(t, data)
+	d := open(t, ts.URL, httpdisk.Options{BlockSize: 4096, MaxRequest: 4096, Parallel: 2})
+	hold := make(chan struct{})
+	s.set(func(s *server) { s.hold = hold })
+	done := make(chan error)
+	p := make([]byte, 32*4096)
+	go func() {
+		_, err := d.ReadAt(p, 16*4096)
+		done <- err
+	}()
+	for s.active.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // time for a third request to arrive, if one were sent
+	if n := s.active.Load(); n != 2 {
+		t.Errorf("%d requests under way, want Parallel = 2", n)
+	}
+	close(hold)
+	if err := <-done; err != nil || !bytes.Equal(p, data[16*4096:48*4096]) {
+		t.Fatalf("ReadAt of 32 blocks: %v", err)
 	}
 }
 
