@@ -115,6 +115,13 @@ func (d *Device) open(ctx context.Context) error {
 // first block does not wait for the last.
 func (d *Device) fetch(blks []*block) {
 	defer d.wg.Done()
+	select {
+	case d.turns <- struct{}{}:
+		defer func() { <-d.turns }()
+	case <-d.ctx.Done():
+		d.fail(blks, fmt.Errorf("httpdisk: read %s: %w", d.name, ErrClosed))
+		return
+	}
 	pos := 0
 	err := d.retry(d.ctx, func(ctx context.Context) error {
 		start := blks[pos].idx << d.shift
@@ -129,10 +136,9 @@ func (d *Device) fetch(blks []*block) {
 		}
 		body := countReader{resp.Body, &d.fetched}
 		for ; pos < len(blks); pos++ {
-			bstart := blks[pos].idx << d.shift
-			buf := make([]byte, min(d.bs, d.size-bstart))
+			buf := d.buffer(blks[pos].idx)
 			if _, err := io.ReadFull(body, buf); err != nil {
-				return transient{fmt.Errorf("httpdisk: GET %s bytes %d-%d: body at %d: %w", d.name, start, end-1, bstart, err)}
+				return transient{fmt.Errorf("httpdisk: GET %s bytes %d-%d: body at %d: %w", d.name, start, end-1, blks[pos].idx<<d.shift, err)}
 			}
 			d.complete(blks[pos], buf)
 		}

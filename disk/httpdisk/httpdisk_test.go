@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,9 +39,11 @@ type server struct {
 	cutAt   int                      // > 0: abort the body after this many bytes ...
 	cuts    int                      // ... for this many responses (-1: all)
 	gate    map[string]chan struct{} // Range header → closed when the request may proceed
+	hold    chan struct{}            // if set, every request waits until it is closed
 
 	requests atomic.Int64
-	ranges   sync.Map // Range header → *atomic.Int64 count
+	ranges   sync.Map     // Range header → *atomic.Int64 count
+	active   atomic.Int64 // requests being served
 }
 
 func newServer(t testing.TB, data []byte) (*server, *httptest.Server) {
@@ -52,11 +55,16 @@ func newServer(t testing.TB, data []byte) (*server, *httptest.Server) {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	rng := r.Header.Get("Range")
 	c, _ := s.ranges.LoadOrStore(rng, new(atomic.Int64))
 	c.(*atomic.Int64).Add(1)
 	s.mu.Lock()
 	gate := s.gate[rng]
+	if s.hold != nil {
+		gate = s.hold
+	}
 	content, etag, modTime, noRange, status := s.content, s.etag, s.modTime, s.noRange, s.status
 	cut := 0
 	if s.cuts != 0 {
@@ -141,13 +149,7 @@ func (s *server) count(rng string) int64 {
 
 func randomData(n int) []byte {
 	b := make([]byte, n)
-	r := rand.New(rand.NewPCG(1, uint64(n)))
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
+	rand.NewChaCha8([32]byte{1, byte(n), byte(n >> 8), byte(n >> 16)}).Read(b)
 	return b
 }
 
@@ -207,6 +209,34 @@ func TestReadAt(t *testing.T) {
 	}
 	if !d.ReadOnly() || d.Flush() != nil || d.ETag() != `"v1"` {
 		t.Errorf("ReadOnly %v, Flush %v, ETag %q", d.ReadOnly(), d.Flush(), d.ETag())
+	}
+}
+
+// TestParallel: a read of 32 blocks, one request each, keeps at most
+// Options.Parallel requests under way: with the server holding every
+// request, the third never arrives.
+func TestParallel(t *testing.T) {
+	data := randomData(64 * 4096)
+	s, ts := newServer(t, data)
+	d := open(t, ts.URL, httpdisk.Options{BlockSize: 4096, MaxRequest: 4096, Parallel: 2})
+	hold := make(chan struct{})
+	s.set(func(s *server) { s.hold = hold })
+	done := make(chan error)
+	p := make([]byte, 32*4096)
+	go func() {
+		_, err := d.ReadAt(p, 16*4096)
+		done <- err
+	}()
+	for s.active.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // time for a third request to arrive, if one were sent
+	if n := s.active.Load(); n != 2 {
+		t.Errorf("%d requests under way, want Parallel = 2", n)
+	}
+	close(hold)
+	if err := <-done; err != nil || !bytes.Equal(p, data[16*4096:48*4096]) {
+		t.Fatalf("ReadAt of 32 blocks: %v", err)
 	}
 }
 
@@ -557,17 +587,23 @@ func BenchmarkSequentialRead(b *testing.B) {
 		http.ServeContent(w, r, "disk.img", time.Time{}, bytes.NewReader(data))
 	}))
 	defer srv.Close()
+	// One untimed pass first: the first one pays for growing the heap.
+	if d, err := httpdisk.Open(context.Background(), srv.URL, httpdisk.Options{}); err == nil {
+		io.Copy(io.Discard, io.NewSectionReader(d, 0, size))
+		d.Close()
+	}
 	for _, bc := range []struct {
 		name string
 		opts httpdisk.Options
 	}{
-		{"default", httpdisk.Options{}},                                           // 8 MiB ahead in 2 MiB requests in parallel
-		{"one-stream", httpdisk.Options{ReadAhead: 4 << 20, MaxRequest: 4 << 20}}, // one request at a time
-		{"block=1M", httpdisk.Options{BlockSize: 1 << 20, MaxRequest: 4 << 20}},   // fewer, larger blocks
+		{"impl=default", httpdisk.Options{}},                                           // 8 MiB ahead in 2 MiB requests in parallel
+		{"impl=one-stream", httpdisk.Options{ReadAhead: 4 << 20, MaxRequest: 4 << 20}}, // one request at a time
+		{"impl=block-1M", httpdisk.Options{BlockSize: 1 << 20, MaxRequest: 4 << 20}},   // fewer, larger blocks
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := make([]byte, 1<<20)
 			b.SetBytes(size)
+			cpu0 := cpuTime()
 			for b.Loop() {
 				d, err := httpdisk.Open(context.Background(), srv.URL, bc.opts)
 				if err != nil {
@@ -580,6 +616,54 @@ func BenchmarkSequentialRead(b *testing.B) {
 				}
 				d.Close()
 			}
+			// CPU time (client and server: one process) per op: unlike
+			// wall time, it says little about the other loads of a
+			// shared machine.
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestNoFdLeak opens, reads and closes 20 devices (each with its own
+// client): once the server has seen the connections close, the process's
+// open fds are as before.
+func TestNoFdLeak(t *testing.T) {
+	data := randomData(4 * bs)
+	_, ts := newServer(t, data)
+	before := openFds(t)
+	for range 20 {
+		d, err := httpdisk.Open(context.Background(), ts.URL, httpdisk.Options{BlockSize: bs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ReadAt(make([]byte, 2*bs), bs); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+	}
+	// The server's ends close when it reads EOF, a moment later.
+	after := openFds(t)
+	for deadline := time.Now().Add(10 * time.Second); after > before && time.Now().Before(deadline); after = openFds(t) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after != before {
+		t.Errorf("%d open fds after 20 Open/Close, %d before", after, before)
+	}
+}
+
+// openFds counts the process's open file descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

@@ -96,7 +96,6 @@ type export struct {
 	flags      uint16 // transmission flags
 	minBlock   uint32 // NBD_INFO_BLOCK_SIZE, or defaults
 	maxPayload uint32
-	usedGo     bool // NBD_OPT_GO (else NBD_OPT_EXPORT_NAME)
 }
 
 var errUnsupported = errors.New("option not supported")
@@ -169,7 +168,7 @@ func goOption(rw io.ReadWriter, name string) (export, error) {
 	if err := option(rw, optGo, data); err != nil {
 		return export{}, err
 	}
-	exp := export{minBlock: defaultMinimumBlock, maxPayload: defaultMaxPayload, usedGo: true}
+	exp := export{minBlock: defaultMinimumBlock, maxPayload: defaultMaxPayload}
 	haveExport := false
 	buf := make([]byte, maxOptReply)
 	for {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -295,4 +296,33 @@ func TestDialErrors(t *testing.T) {
 			t.Errorf("Dial of an unknown export: %v; want an OptionError NBD_REP_ERR_UNKNOWN", err)
 		}
 	})
+}
+
+// TestNoFdLeak dials and closes an nbdkit export 20 times: the process's
+// open fds are as before.
+func TestNoFdLeak(t *testing.T) {
+	s := nbdkitMemory(t, "1M")
+	before := openFds(t)
+	for range 20 {
+		d := dial(t, s.url, nbd.Options{})
+		if _, err := d.ReadAt(make([]byte, 4096), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := openFds(t); after != before {
+		t.Errorf("%d open fds after 20 Dial/Close, %d before", after, before)
+	}
+}
+
+// openFds counts the process's open file descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
