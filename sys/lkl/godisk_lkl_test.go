@@ -35,17 +35,17 @@ type memDevice struct {
 	writes  atomic.Int64
 	flushes atomic.Int64
 
-	// failRead, if > 0, is the number (counting from 1) of the read that
-	// fails with EIO; shortRead likewise returns half the bytes and no
-	// error. The range of that read stays bad (later reads that touch it
-	// fail the same way: the kernel retries a failed readahead) until heal.
-	// hold, if set, blocks every read until it is closed.
-	failRead  atomic.Int64
-	shortRead atomic.Int64
-	bad       struct {
+	// badRead, if > 0, is the number (counting from 1) of the read that
+	// goes wrong as badKind says: "fail" with EIO, "short" (half the bytes
+	// and no error) or "panic". The range of that read stays bad (later
+	// reads that touch it go wrong the same way: the kernel retries a
+	// failed readahead) until heal. hold, if set, blocks every read until
+	// it is closed.
+	badRead atomic.Int64
+	badKind string
+	bad     struct {
 		sync.Mutex
 		off, end int64
-		short    bool
 	}
 	hold atomic.Pointer[chan struct{}]
 }
@@ -57,22 +57,16 @@ func (m *memDevice) heal() {
 	m.bad.off, m.bad.end = 0, 0
 }
 
-// injected says how the read of n bytes at off, the device's nth, fails:
-// with an error, as a short read, or not.
-func (m *memDevice) injected(nth, off int64, n int) (err error, short bool) {
+// isBad says whether the read of n bytes at off, the device's nth, goes
+// wrong.
+func (m *memDevice) isBad(nth, off int64, n int) bool {
 	m.bad.Lock()
 	defer m.bad.Unlock()
 	end := off + int64(n)
-	switch {
-	case nth == m.failRead.Load() || nth == m.shortRead.Load():
-		m.bad.off, m.bad.end, m.bad.short = off, end, nth == m.shortRead.Load()
-	case off >= m.bad.end || end <= m.bad.off:
-		return nil, false
+	if nth == m.badRead.Load() {
+		m.bad.off, m.bad.end = off, end
 	}
-	if m.bad.short {
-		return nil, true
-	}
-	return fmt.Errorf("injected failure of read %d: %w", nth, unix.EIO), false
+	return off < m.bad.end && end > m.bad.off
 }
 
 func newMemDevice(t testing.TB, img string) *memDevice {
@@ -86,16 +80,19 @@ func (m *memDevice) ReadAt(p []byte, off int64) (int, error) {
 	if h := m.hold.Load(); h != nil {
 		<-*h
 	}
-	ierr, short := m.injected(n, off, len(p))
-	if ierr != nil {
-		return 0, ierr
+	bad := m.isBad(n, off, len(p))
+	switch {
+	case bad && m.badKind == "fail":
+		return 0, fmt.Errorf("injected failure of read %d: %w", n, unix.EIO)
+	case bad && m.badKind == "panic":
+		panic(fmt.Sprintf("injected panic in read %d", n))
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if off < 0 || off+int64(len(p)) > int64(len(m.b)) {
 		return 0, fmt.Errorf("read of %d at %d outside %d bytes", len(p), off, len(m.b))
 	}
-	if short {
+	if bad { // short
 		return copy(p[:len(p)/2], m.b[off:]), nil
 	}
 	return copy(p, m.b[off:]), nil
@@ -315,18 +312,19 @@ func runChildStderr(t *testing.T, name string, env ...string) string {
 }
 
 // A device's failures are EIO in the file system call, and the kernel
-// keeps running: an injected EIO on the Nth read, a short read, a device
-// that stops answering (EIO after io_timeout, and at once while it still
+// keeps running: an injected EIO on the Nth read, a short read, a panic in
+// the device, a device that stops answering (EIO after io_timeout, and at once while it still
 // does not answer), and reads work again afterwards. Each device's first
 // error is printed once, with a count at the end.
 func TestAttachDiskErrors(t *testing.T) {
 	img := imagetest.Build(t, "ext4", imageTree("ext4"))
 	stderr := runChildStderr(t, "godisk-errors", "GK_TEST_IMAGE="+img)
-	for _, name := range []string{"faulty", "short", "hung"} {
+	for _, name := range []string{"fail", "short", "panic", "hung"} {
 		require.Equal(t, 1, strings.Count(stderr, "lkl: disk "+name+": "+"read"), "first error of %s printed once:\n%s", name, stderr)
 	}
 	require.Contains(t, stderr, "injected failure of read")
 	require.Contains(t, stderr, "unexpected EOF")
+	require.Contains(t, stderr, "the device panicked: injected panic in read")
 	require.Contains(t, stderr, "did not answer within 300ms (io_timeout)")
 	require.Regexp(t, `lkl: disk hung: [2-9]\d* requests failed in all`, stderr)
 }
@@ -346,8 +344,8 @@ func childGoDiskErrors() error {
 		return err
 	}
 	var errs []error
-	for _, name := range []string{"faulty", "short", "hung"} {
-		dev := &memDevice{b: bytes.Clone(b)}
+	for _, name := range []string{"fail", "short", "panic", "hung"} {
+		dev := &memDevice{b: bytes.Clone(b), badKind: name}
 		mp := "/mnt/" + name
 		if _, err := k.AttachDisk(dev, lkl.Disk{Path: name, ReadOnly: true, MountPoint: mp}); err != nil {
 			return err
@@ -357,10 +355,8 @@ func childGoDiskErrors() error {
 		}
 		var release chan struct{}
 		switch name {
-		case "faulty":
-			dev.failRead.Store(dev.reads.Load() + 1)
-		case "short":
-			dev.shortRead.Store(dev.reads.Load() + 1)
+		case "fail", "short", "panic":
+			dev.badRead.Store(dev.reads.Load() + 1)
 		case "hung":
 			release = make(chan struct{})
 			dev.hold.Store(&release)
@@ -471,4 +467,57 @@ func childGoDiskHalt() error {
 		return err
 	}
 	return os.WriteFile(os.Getenv("GK_TEST_OUT"), mounted.bytes(), 0o600)
+}
+
+// vecDevice is a memDevice with the vectored upgrades, counting their
+// calls.
+type vecDevice struct {
+	*memDevice
+	readvs, writevs atomic.Int64
+}
+
+func (v *vecDevice) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	v.readvs.Add(1)
+	total := 0
+	for _, b := range bufs {
+		n, err := v.ReadAt(b, off+int64(total))
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (v *vecDevice) WritevAt(bufs [][]byte, off int64) (int, error) {
+	v.writevs.Add(1)
+	total := 0
+	for _, b := range bufs {
+		n, err := v.WriteAt(b, off+int64(total))
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Without io_timeout the device works on the kernel's buffers, and a
+// request of several segments goes to ReadvAt or WritevAt when the device
+// has them; what is written reads back after a remount and e2fsck finds
+// the file system clean.
+func TestAttachDiskVectored(t *testing.T) {
+	lkl.SetIOTimeout(kern, "0")
+	defer lkl.SetIOTimeout(kern, "")
+	dev := &vecDevice{memDevice: newMemDevice(t, imagetest.Build(t, "ext4", imageTree("ext4")))}
+	info := attachGo(t, dev, false)
+	require.Equal(t, strings.Repeat("gokernel", 40000), string(readFile(t, info.MountPoint+"/big.bin")))
+	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	writeFile(t, info.MountPoint+"/written.bin", big)
+	require.NoError(t, kern.Unmount(info.MountPoint))
+	require.Positive(t, dev.readvs.Load(), "readahead makes requests of several segments")
+	require.Positive(t, dev.writevs.Load(), "writeback makes requests of several segments")
+	e2fsck(t, dev.bytes())
+	again := attachGo(t, dev, false)
+	require.Equal(t, big, readFile(t, again.MountPoint+"/written.bin"))
 }
