@@ -1,0 +1,5 @@
+//go:build lkl
+
+package examples_test
+
+func init() { withLKL = true }
