@@ -167,22 +167,35 @@ func startServer(cmd *exec.Cmd, env []string) (_ *exec.Cmd, addr string, rest *b
 	return cmd, addr, rest, stderr, nil
 }
 
-// benchHost runs one host server as a child and measures it from here.
-func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
-	defer cancel()
-	cmd, addr, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=host"}, "echo", "-api", api)
+// loadServer starts cmd, a server, with env added to its environment,
+// runs load against the address it listens on (pid is the server's),
+// then stops it with SIGTERM; the server must exit cleanly.
+func loadServer(cmd *exec.Cmd, env []string, load func(addr string, pid int) (loadResult, error)) (loadResult, error) {
+	cmd, addr, rest, stderr, err := startServer(cmd, env)
 	if err != nil {
 		return loadResult{}, err
 	}
-	res, lerr := runLoad(loadConfig{conns: cfg.conns, size: cfg.size, duration: dur, serverPID: cmd.Process.Pid},
-		func() (io.ReadWriteCloser, error) { return net.Dial("tcp", addr) })
+	res, lerr := load(addr, cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	io.Copy(io.Discard, rest)
 	if err := cmd.Wait(); err != nil {
 		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
 	}
 	return res, lerr
+}
+
+// benchHost runs one host server as a child and measures it from here.
+func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	cmd, err := selfCommand(ctx, "echo", "-api", api)
+	if err != nil {
+		return loadResult{}, err
+	}
+	return loadServer(cmd, []string{"GOKERNEL=host"}, func(addr string, pid int) (loadResult, error) {
+		return runLoad(loadConfig{conns: cfg.conns, size: cfg.size, duration: dur, serverPID: pid},
+			func() (io.ReadWriteCloser, error) { return net.Dial("tcp", addr) })
+	})
 }
 
 // benchLKL runs server api (loop or unet) on LKL with the load generator

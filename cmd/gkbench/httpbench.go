@@ -227,18 +227,10 @@ func httpBenchChild(dir string, clients int, dur time.Duration, command func(con
 	if err != nil {
 		return loadResult{}, err
 	}
-	cmd, addr, rest, stderr, err := startServer(cmd, env)
-	if err != nil {
-		return loadResult{}, err
-	}
-	var d net.Dialer
-	res, lerr := httpLoad(clients, dur, cmd.Process.Pid, "http://"+addr+"/"+httpBenchFile, dir, d.DialContext)
-	cmd.Process.Signal(syscall.SIGTERM)
-	io.Copy(io.Discard, rest)
-	if err := cmd.Wait(); err != nil {
-		lerr = errors.Join(lerr, fmt.Errorf("server: %w: %s", err, strings.TrimSpace(stderr.String())))
-	}
-	return res, lerr
+	return loadServer(cmd, env, func(addr string, pid int) (loadResult, error) {
+		var d net.Dialer
+		return httpLoad(clients, dur, pid, "http://"+addr+"/"+httpBenchFile, dir, d.DialContext)
+	})
 }
 
 // httpBenchNAT runs "gkbench http DIR -api unet" on the host and loads it
