@@ -376,3 +376,15 @@ func (sl *serverLoop) closeAll() {
 		c.closeNow(nil)
 	}
 }
+
+// Loops returns the server's event loops, one per listener, so that a
+// program can put more on them: a unet.Stack bound to one (unet.Options.Loop)
+// shares its poller and its goroutine, as the in-process client of
+// "demo echo -api loop -self-load" does.
+func (s *Server) Loops() []*Loop {
+	ls := make([]*Loop, len(s.loops))
+	for i, sl := range s.loops {
+		ls[i] = sl.l
+	}
+	return ls
+}

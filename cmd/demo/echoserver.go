@@ -137,7 +137,14 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	// message).
 	to := s.Addr().String()
 	o.load.serverPID = os.Getpid()
-	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", to) })
+	cs, err := unet.New(k, unet.Options{Loop: s.Loops()[0]})
+	if err != nil {
+		cancel()
+		<-served
+		return err
+	}
+	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return cs.Dial("tcp", to) })
+	cs.Close()
 	cancel()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		lerr = errors.Join(lerr, err)
