@@ -26,22 +26,54 @@ const (
 	acceptsPerEvent   = 64
 )
 
+// An Action is what a Handler's callback asks of the server as it returns,
+// as in gnet.
+type Action int
+
+// The actions.
+const (
+	// None asks for nothing.
+	None Action = iota
+	// Close closes the connection, as Conn.Close does: pending output is
+	// flushed as the socket allows, then OnClose follows. From OnClose it
+	// is the same as None.
+	Close
+	// Shutdown shuts the server down, as Server.Close does: Serve closes
+	// every connection and returns nil.
+	Shutdown
+)
+
 // Handler receives a stream server's events, each on the connection's
-// loop goroutine.
+// loop goroutine, and returns what it asks of the server (an Action).
+// Embed BuiltinHandler to implement only some of the callbacks.
 type Handler interface {
 	// OnOpen is called once for each accepted connection, before any
 	// other event of it.
-	OnOpen(c *Conn)
+	OnOpen(c *Conn) Action
 	// OnData is called with bytes read from c. data is valid only
 	// during the call: it is the loop's read buffer.
-	OnData(c *Conn, data []byte)
+	OnData(c *Conn, data []byte) Action
 	// OnClose is called once, after c's socket is closed. err is nil
 	// when the peer closed in order, Close was called, or the server
 	// shut down; a *PanicError when a callback of c panicked; otherwise
 	// the error that ended the connection (an *os.SyscallError, so
 	// errors.Is(err, syscall.ECONNRESET) holds after a reset).
-	OnClose(c *Conn, err error)
+	OnClose(c *Conn, err error) Action
 }
+
+// BuiltinHandler is a Handler whose callbacks do nothing and return None
+// (gnet's BuiltinEventEngine): embed it in a handler to implement only
+// the callbacks it needs.
+type BuiltinHandler struct{}
+
+// OnOpen returns None.
+func (BuiltinHandler) OnOpen(*Conn) Action { return None }
+
+// OnData returns None.
+func (BuiltinHandler) OnData(*Conn, []byte) Action { return None }
+
+// OnClose returns None.
+func (BuiltinHandler) OnClose(*Conn, error) Action { return None }
 
 // ServerOptions configures a Server; the zero value works.
 type ServerOptions struct {

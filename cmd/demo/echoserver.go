@@ -104,13 +104,12 @@ func echoServe(o echoOptions) error {
 }
 
 // loopEcho is eloop's echo server: OnData writes back what it reads.
-type loopEcho struct{}
+type loopEcho struct{ eloop.BuiltinHandler }
 
-func (loopEcho) OnOpen(*eloop.Conn) {}
-func (loopEcho) OnData(c *eloop.Conn, data []byte) {
+func (loopEcho) OnData(c *eloop.Conn, data []byte) eloop.Action {
 	c.Write(data) // an error means c is closing; OnClose follows
+	return eloop.None
 }
-func (loopEcho) OnClose(*eloop.Conn, error) {}
 
 // echoLoopServer serves with eloop on the selected kernel. With
 // o.selfLoad it runs the load generator in this process, through the
