@@ -143,8 +143,8 @@ type serverLoop struct {
 }
 
 // defaultLoops is ServerOptions.Loops' default. LKL runs one CPU: a loop
-// per host core only hands it between threads (the in-process echo on LKL
-// cost ~40% more CPU per 64-byte message with two loops than with one).
+// per host core only hands it between threads (docs/eloop.md has the
+// measurement).
 func defaultLoops(k sys.Kernel) int {
 	n := runtime.GOMAXPROCS(0)
 	var set unix.CPUSet
@@ -203,7 +203,8 @@ func Listen(k sys.Kernel, addr string, h Handler, opts ServerOptions) (*Server, 
 }
 
 // listenOne makes one non-blocking listening socket bound to ap with
-// SO_REUSEADDR and SO_REUSEPORT.
+// SO_REUSEADDR and SO_REUSEPORT, through the stack's one listen path
+// (aio.Nonblock.Bind, which unet's listeners use too).
 func (s *Server) listenOne(ap netip.AddrPort) (fd int, err error) {
 	domain := unix.AF_INET
 	var sa libgo.Sockaddr = &libgo.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
@@ -211,27 +212,7 @@ func (s *Server) listenOne(ap netip.AddrPort) (fd int, err error) {
 		domain = unix.AF_INET6
 		sa = &libgo.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
-	fd, err = s.lc.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
-	}
-	fail := func(name string, err error) (int, error) {
-		s.lc.Close(fd)
-		return -1, os.NewSyscallError(name, err)
-	}
-	if err := s.lc.SetReuseAddr(fd, true); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := s.lc.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := s.lc.Bind(fd, sa); err != nil {
-		return fail("bind", err)
-	}
-	if err := s.lc.Listen(fd, listenBacklog); err != nil {
-		return fail("listen", err)
-	}
-	return fd, nil
+	return s.nb.Bind(domain, unix.SOCK_STREAM, sa, aio.BindOptions{ReuseAddr: true, ReusePort: true, Backlog: listenBacklog})
 }
 
 // release frees the loops and listeners of a Server that never served.
