@@ -16,7 +16,7 @@ type Conn struct {
 	fd     int
 	id     WatchID
 	remote netip.AddrPort
-	ctx    any
+	data   any // SetUserData's value
 
 	out     []byte // pending output is out[head:]
 	head    int
@@ -84,11 +84,12 @@ func (c *Conn) Close() error {
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
 
-// SetContext attaches v to c, for the Handler's use.
-func (c *Conn) SetContext(v any) { c.ctx = v }
+// SetUserData attaches v to c: the Handler's own per-connection state
+// (a parser, a session), kept until c is dropped.
+func (c *Conn) SetUserData(v any) { c.data = v }
 
-// Context returns what SetContext attached to c, or nil.
-func (c *Conn) Context() any { return c.ctx }
+// UserData returns what SetUserData attached to c, or nil.
+func (c *Conn) UserData() any { return c.data }
 
 // Loop returns the loop c lives on.
 func (c *Conn) Loop() *Loop { return c.sl.l }
@@ -214,22 +215,34 @@ func (c *Conn) closeNow(err error) {
 	c.onClose(err)
 }
 
-// onOpen calls OnOpen, recovering a panic.
+// onOpen calls OnOpen, recovering a panic, and does what it asks.
 func (c *Conn) onOpen() {
 	defer c.recoverPanic()
-	c.sl.s.h.OnOpen(c)
+	c.act(c.sl.s.h.OnOpen(c))
 }
 
-// onData calls OnData, recovering a panic.
+// onData calls OnData, recovering a panic, and does what it asks.
 func (c *Conn) onData(p []byte) {
 	defer c.recoverPanic()
-	c.sl.s.h.OnData(c, p)
+	c.act(c.sl.s.h.OnData(c, p))
 }
 
-// onClose calls OnClose, recovering a panic.
+// onClose calls OnClose, recovering a panic, and does what it asks.
 func (c *Conn) onClose(err error) {
 	defer c.recoverPanic()
-	c.sl.s.h.OnClose(c, err)
+	c.act(c.sl.s.h.OnClose(c, err))
+}
+
+// act does what a Handler callback of c returned.
+func (c *Conn) act(a Action) {
+	switch a {
+	case Close:
+		if !c.closing && !c.closed {
+			c.Close()
+		}
+	case Shutdown:
+		c.sl.s.Close() // ends Serve, which closes every connection
+	}
 }
 
 // recoverPanic, deferred around a Handler callback of c, reports a panic

@@ -12,6 +12,3 @@ func (c *Conn) PendingOutput() (pending int, paused bool) { return c.pending(), 
 
 // AcceptErrors returns how many accept errors s counted and retried.
 func (s *Server) AcceptErrors() int64 { return s.acceptEr.Load() }
-
-// Loops returns the number of s's event loops.
-func (s *Server) Loops() int { return len(s.loops) }

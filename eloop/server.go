@@ -26,22 +26,54 @@ const (
 	acceptsPerEvent   = 64
 )
 
+// An Action is what a Handler's callback asks of the server as it returns,
+// as in gnet.
+type Action int
+
+// The actions.
+const (
+	// None asks for nothing.
+	None Action = iota
+	// Close closes the connection, as Conn.Close does: pending output is
+	// flushed as the socket allows, then OnClose follows. From OnClose it
+	// is the same as None.
+	Close
+	// Shutdown shuts the server down, as Server.Close does: Serve closes
+	// every connection and returns nil.
+	Shutdown
+)
+
 // Handler receives a stream server's events, each on the connection's
-// loop goroutine.
+// loop goroutine, and returns what it asks of the server (an Action).
+// Embed BuiltinHandler to implement only some of the callbacks.
 type Handler interface {
 	// OnOpen is called once for each accepted connection, before any
 	// other event of it.
-	OnOpen(c *Conn)
+	OnOpen(c *Conn) Action
 	// OnData is called with bytes read from c. data is valid only
 	// during the call: it is the loop's read buffer.
-	OnData(c *Conn, data []byte)
+	OnData(c *Conn, data []byte) Action
 	// OnClose is called once, after c's socket is closed. err is nil
 	// when the peer closed in order, Close was called, or the server
 	// shut down; a *PanicError when a callback of c panicked; otherwise
 	// the error that ended the connection (an *os.SyscallError, so
 	// errors.Is(err, syscall.ECONNRESET) holds after a reset).
-	OnClose(c *Conn, err error)
+	OnClose(c *Conn, err error) Action
 }
+
+// BuiltinHandler is a Handler whose callbacks do nothing and return None
+// (gnet's BuiltinEventEngine): embed it in a handler to implement only
+// the callbacks it needs.
+type BuiltinHandler struct{}
+
+// OnOpen returns None.
+func (BuiltinHandler) OnOpen(*Conn) Action { return None }
+
+// OnData returns None.
+func (BuiltinHandler) OnData(*Conn, []byte) Action { return None }
+
+// OnClose returns None.
+func (BuiltinHandler) OnClose(*Conn, error) Action { return None }
 
 // ServerOptions configures a Server; the zero value works.
 type ServerOptions struct {
@@ -111,8 +143,8 @@ type serverLoop struct {
 }
 
 // defaultLoops is ServerOptions.Loops' default. LKL runs one CPU: a loop
-// per host core only hands it between threads (the in-process echo on LKL
-// cost ~40% more CPU per 64-byte message with two loops than with one).
+// per host core only hands it between threads (docs/eloop.md has the
+// measurement).
 func defaultLoops(k sys.Kernel) int {
 	n := runtime.GOMAXPROCS(0)
 	var set unix.CPUSet
@@ -171,7 +203,8 @@ func Listen(k sys.Kernel, addr string, h Handler, opts ServerOptions) (*Server, 
 }
 
 // listenOne makes one non-blocking listening socket bound to ap with
-// SO_REUSEADDR and SO_REUSEPORT.
+// SO_REUSEADDR and SO_REUSEPORT, through the stack's one listen path
+// (aio.Nonblock.Bind, which unet's listeners use too).
 func (s *Server) listenOne(ap netip.AddrPort) (fd int, err error) {
 	domain := unix.AF_INET
 	var sa libgo.Sockaddr = &libgo.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
@@ -179,27 +212,7 @@ func (s *Server) listenOne(ap netip.AddrPort) (fd int, err error) {
 		domain = unix.AF_INET6
 		sa = &libgo.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 	}
-	fd, err = s.lc.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
-	}
-	fail := func(name string, err error) (int, error) {
-		s.lc.Close(fd)
-		return -1, os.NewSyscallError(name, err)
-	}
-	if err := s.lc.SetReuseAddr(fd, true); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := s.lc.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := s.lc.Bind(fd, sa); err != nil {
-		return fail("bind", err)
-	}
-	if err := s.lc.Listen(fd, listenBacklog); err != nil {
-		return fail("listen", err)
-	}
-	return fd, nil
+	return s.nb.Bind(domain, unix.SOCK_STREAM, sa, aio.BindOptions{ReuseAddr: true, ReusePort: true, Backlog: listenBacklog})
 }
 
 // release frees the loops and listeners of a Server that never served.
@@ -375,4 +388,16 @@ func (sl *serverLoop) closeAll() {
 		c.flush()
 		c.closeNow(nil)
 	}
+}
+
+// Loops returns the server's event loops, one per listener, so that a
+// program can put more on them: a unet.Stack bound to one (unet.Options.Loop)
+// shares its poller and its goroutine, as the in-process client of
+// "demo echo -api loop -self-load" does.
+func (s *Server) Loops() []*Loop {
+	ls := make([]*Loop, len(s.loops))
+	for i, sl := range s.loops {
+		ls[i] = sl.l
+	}
+	return ls
 }

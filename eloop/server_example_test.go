@@ -11,12 +11,14 @@ import (
 	"github.com/gokernel/gokernel/sys"
 )
 
-// echoHandler writes back what it reads.
-type echoHandler struct{}
+// echoHandler writes back what it reads; BuiltinHandler gives it the
+// callbacks it leaves out.
+type echoHandler struct{ eloop.BuiltinHandler }
 
-func (echoHandler) OnOpen(c *eloop.Conn)              {}
-func (echoHandler) OnData(c *eloop.Conn, data []byte) { c.Write(data) }
-func (echoHandler) OnClose(c *eloop.Conn, err error)  {}
+func (echoHandler) OnData(c *eloop.Conn, data []byte) eloop.Action {
+	c.Write(data) // an error means c is closing; OnClose follows
+	return eloop.None
+}
 
 // ExampleListen runs an echo server on the host kernel and sends it one
 // message through a blocking client socket.

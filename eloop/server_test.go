@@ -34,28 +34,31 @@ func newHandler(onData func(c *eloop.Conn, p []byte)) *testHandler {
 	return &testHandler{onData: onData, opens: make(chan *eloop.Conn, 2048), closes: make(chan error, 2048)}
 }
 
-func (h *testHandler) OnOpen(c *eloop.Conn) {
+func (h *testHandler) OnOpen(c *eloop.Conn) eloop.Action {
 	select {
 	case h.opens <- c:
 	default:
 	}
+	return eloop.None
 }
 
-func (h *testHandler) OnData(c *eloop.Conn, p []byte) {
+func (h *testHandler) OnData(c *eloop.Conn, p []byte) eloop.Action {
 	if h.onData != nil {
 		h.onData(c, p)
-		return
+		return eloop.None
 	}
 	if err := c.Write(p); err != nil {
 		panic(err)
 	}
+	return eloop.None
 }
 
-func (h *testHandler) OnClose(c *eloop.Conn, err error) {
+func (h *testHandler) OnClose(c *eloop.Conn, err error) eloop.Action {
 	select {
 	case h.closes <- err:
 	default:
 	}
+	return eloop.None
 }
 
 // startServer listens on 127.0.0.1:0 of k and serves until the test
@@ -215,7 +218,7 @@ func TestServerDefaultLoops(t *testing.T) {
 			require.NoError(t, unix.SchedGetaffinity(0, &set))
 			want = min(runtime.GOMAXPROCS(0), set.Count())
 		}
-		require.Equal(t, want, s.Loops())
+		require.Equal(t, want, len(s.Loops()))
 	})
 }
 
@@ -517,5 +520,73 @@ func TestServerFaults(t *testing.T) {
 			t.Fatalf("Serve returned: %v", err)
 		default:
 		}
+	})
+}
+
+// actionHandler returns the Action its OnData is told by the message:
+// "close" closes the connection after echoing, "shutdown" stops the
+// server; each connection counts its messages in its user data. Embedding
+// BuiltinHandler gives it OnOpen; closes reports OnClose.
+type actionHandler struct {
+	eloop.BuiltinHandler
+	closes chan int // the message count of each closed connection
+}
+
+func (h *actionHandler) OnData(c *eloop.Conn, p []byte) eloop.Action {
+	n, _ := c.UserData().(int)
+	c.SetUserData(n + 1)
+	c.Write(p)
+	switch string(p) {
+	case "close":
+		return eloop.Close
+	case "shutdown":
+		return eloop.Shutdown
+	}
+	return eloop.None
+}
+
+func (h *actionHandler) OnClose(c *eloop.Conn, err error) eloop.Action {
+	n, _ := c.UserData().(int)
+	h.closes <- n
+	return eloop.Close // the same as None here
+}
+
+func TestServerActions(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		h := &actionHandler{closes: make(chan int, 16)}
+		s, err := eloop.Listen(k, "127.0.0.1:0", h, eloop.ServerOptions{Loops: 1})
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(context.Background()) }()
+		defer s.Close() // on failure; after Shutdown it says ErrClosed
+
+		// Close: the echo arrives, then end of stream; OnClose sees the
+		// user data the connection's two OnData calls left.
+		c := dial(t, k, s, 0)
+		require.NoError(t, c.roundTrip([]byte("hello")))
+		require.NoError(t, c.roundTrip([]byte("close")))
+		var b [1]byte
+		n, err := c.lc.Read(c.fd, b[:])
+		require.NoError(t, err)
+		require.Zero(t, n, "expected end of stream after Close")
+
+		require.Equal(t, 2, recv(t, h.closes))
+		c.close()
+
+		// Shutdown: Serve returns nil and the other connection is closed.
+		other := dial(t, k, s, 0)
+		defer other.close()
+		require.NoError(t, other.roundTrip([]byte("hi")))
+		c = dial(t, k, s, 0)
+		defer c.close()
+		require.NoError(t, c.roundTrip([]byte("shutdown")))
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(failAfter):
+			t.Fatal("Serve did not return after Shutdown")
+		}
+		got := []int{recv(t, h.closes), recv(t, h.closes)}
+		require.ElementsMatch(t, []int{1, 1}, got)
 	})
 }

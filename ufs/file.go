@@ -83,37 +83,28 @@ func (f *File) Close() error {
 // use runs fn with a reference to the fd, or returns a PathError with
 // fs.ErrClosed for op.
 func (f *File) use(op string, fn func() error) error {
-	if f == nil {
-		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
-	}
-	if err := f.pfd.Incref(); err != nil {
-		return &fs.PathError{Op: op, Path: f.name, Err: err}
-	}
-	defer f.pfd.Decref()
-	return fn()
+	return f.hold(op, (*aio.FD).Incref, (*aio.FD).Decref, fn)
 }
 
 // useRead is use with the read lock held as well.
 func (f *File) useRead(op string, fn func() error) error {
-	if f == nil {
-		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
-	}
-	if err := f.pfd.ReadLock(); err != nil {
-		return &fs.PathError{Op: op, Path: f.name, Err: err}
-	}
-	defer f.pfd.ReadUnlock()
-	return fn()
+	return f.hold(op, (*aio.FD).ReadLock, (*aio.FD).ReadUnlock, fn)
 }
 
 // useWrite is use with the write lock held as well.
 func (f *File) useWrite(op string, fn func() error) error {
+	return f.hold(op, (*aio.FD).WriteLock, (*aio.FD).WriteUnlock, fn)
+}
+
+// hold runs fn between lock and unlock of the File's FD.
+func (f *File) hold(op string, lock func(*aio.FD) error, unlock func(*aio.FD), fn func() error) error {
 	if f == nil {
 		return &fs.PathError{Op: op, Err: fs.ErrInvalid}
 	}
-	if err := f.pfd.WriteLock(); err != nil {
+	if err := lock(&f.pfd); err != nil {
 		return &fs.PathError{Op: op, Path: f.name, Err: err}
 	}
-	defer f.pfd.WriteUnlock()
+	defer unlock(&f.pfd)
 	return fn()
 }
 

@@ -16,8 +16,6 @@ import (
 // Names of the system calls in the *os.SyscallError values unet returns.
 const (
 	socketName      = "socket"
-	bindName        = "bind"
-	listenName      = "listen"
 	getsocknameName = "getsockname"
 	setsockoptName  = "setsockopt"
 	shutdownName    = "shutdown"

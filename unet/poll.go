@@ -3,7 +3,6 @@ package unet
 import (
 	"errors"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -102,7 +101,11 @@ func (np *netpoll) remove(fd *netFD) {
 func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	defer close(done)
 	var evs [128]aio.Event
-	w := np.p.NewWaiter() // polls again before it blocks (host only; see aio.Waiter)
+	w := np.p.NewWaiter()
+	// The goroutines the events woke sit in this P's run queue, and the
+	// next Wait is a system call that keeps the P until sysmon takes it
+	// back: yield after every turn with events, so they run first.
+	w.YieldAfterEvents = true
 	for {
 		n, err := w.Wait(evs[:], aio.LostWakeBound)
 		np.mu.Lock()
@@ -122,13 +125,6 @@ func (np *netpoll) run(epoch uint64, done chan struct{}) {
 		if err != nil {
 			// A failing epoll_pwait (it should not) would spin: back off.
 			time.Sleep(time.Millisecond)
-		}
-		if n > 0 {
-			// The goroutines just woken sit in this P's run queue, and
-			// the next Wait is a system call that keeps the P until the
-			// runtime's sysmon takes it back (20 µs to 10 ms). Yield, so
-			// they run first.
-			runtime.Gosched()
 		}
 	}
 }

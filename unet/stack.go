@@ -107,7 +107,16 @@ func (s *Stack) Close() error {
 // belongs to it, made on first use and made again if the default changes.
 var defaultStack atomic.Pointer[Stack]
 
-// Default returns the Stack of the process default kernel.
+// Default returns the Stack of the process default kernel, the one the
+// package-level Dial, Listen and ListenPacket use.
+//
+// That Stack lives as long as the process, as package net's poller does:
+// the conns and listeners it hands out may outlive any caller, so no one
+// caller may close it. It costs nothing while idle: its dispatcher
+// goroutine (and the thread it holds in epoll_pwait) exists only while
+// one of its sockets is open (TestDefaultStackIdle). If the default
+// kernel changes, a new Stack serves the new kernel and the old one stays
+// with the sockets made on it.
 func Default() (*Stack, error) {
 	k := sys.Default()
 	if s := defaultStack.Load(); s != nil && s.k == k {
@@ -291,14 +300,6 @@ func (s *Stack) Listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	backlog := s.opts.Backlog
-	if backlog <= 0 {
-		backlog = defaultBacklog
-	}
-	if err := s.lc.Listen(fd.Sysfd, backlog); err != nil {
-		fd.Close()
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: fd.laddr, Err: os.NewSyscallError(listenName, err)}
-	}
 	if kind.inet {
 		return &TCPListener{listener{fd}}, nil
 	}
@@ -331,12 +332,21 @@ func (s *Stack) bound(network, address string, stream bool) (netKind, *netFD, er
 	if err != nil {
 		return kind, nil, &net.OpError{Op: "listen", Net: network, Err: err}
 	}
-	fd, err := s.bind(network, kind, address)
+	backlog := 0
+	if stream {
+		backlog = s.opts.Backlog
+		if backlog <= 0 {
+			backlog = defaultBacklog
+		}
+	}
+	fd, err := s.bind(network, kind, address, backlog)
 	return kind, fd, err
 }
 
-// bind makes a socket of kind bound to address.
-func (s *Stack) bind(network string, kind netKind, address string) (*netFD, error) {
+// bind makes a socket of kind bound to address, through the stack's one
+// listen path (aio.Nonblock.Bind, which eloop's servers use too), and
+// listening with backlog > 0.
+func (s *Stack) bind(network string, kind netKind, address string, backlog int) (*netFD, error) {
 	var sa libgo.Sockaddr
 	family := unix.AF_UNIX
 	if kind.inet {
@@ -358,24 +368,23 @@ func (s *Stack) bind(network string, kind netKind, address string) (*netFD, erro
 	opErr := func(err error) error {
 		return &net.OpError{Op: "listen", Net: network, Addr: sockaddrToAddr(network, sa), Err: err}
 	}
-	fd, err := s.socket(family, kind.sotype, network)
+	o := aio.BindOptions{
+		ReuseAddr: kind.inet && kind.stream,
+		DualStack: kind.family == unix.AF_UNSPEC, // as net
+		Backlog:   backlog,
+	}
+	sysfd, err := s.nb.Bind(family, kind.sotype, sa, o)
 	if err != nil && kind.inet && kind.family == unix.AF_UNSPEC && family == unix.AF_INET6 && errors.Is(err, syscall.EAFNOSUPPORT) {
 		// A kernel without IPv6 listens on IPv4 alone.
 		family, sa = unix.AF_INET, &libgo.SockaddrInet4{Port: sa.(*libgo.SockaddrInet6).Port}
-		fd, err = s.socket(family, kind.sotype, network)
+		sysfd, err = s.nb.Bind(family, kind.sotype, sa, o)
 	}
 	if err != nil {
 		return nil, opErr(err)
 	}
-	if kind.inet && kind.stream {
-		s.lc.SetReuseAddr(fd.Sysfd, true)
-	}
-	if family == unix.AF_INET6 && kind.family == unix.AF_UNSPEC {
-		s.lc.SetsockoptInt(fd.Sysfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // dual stack, as net
-	}
-	if err := s.lc.Bind(fd.Sysfd, sa); err != nil {
-		fd.Close()
-		return nil, opErr(os.NewSyscallError(bindName, err))
+	fd, err := s.newFD(sysfd, family, kind.sotype, network)
+	if err != nil {
+		return nil, opErr(err)
 	}
 	lsa, err := s.lc.Getsockname(fd.Sysfd)
 	if err != nil {

@@ -105,13 +105,12 @@ func echoServe(o echoOptions) error {
 }
 
 // loopEcho is eloop's echo server: OnData writes back what it reads.
-type loopEcho struct{}
+type loopEcho struct{ eloop.BuiltinHandler }
 
-func (loopEcho) OnOpen(*eloop.Conn) {}
-func (loopEcho) OnData(c *eloop.Conn, data []byte) {
+func (loopEcho) OnData(c *eloop.Conn, data []byte) eloop.Action {
 	c.Write(data) // an error means c is closing; OnClose follows
+	return eloop.None
 }
-func (loopEcho) OnClose(*eloop.Conn, error) {}
 
 // echoLoopServer serves with eloop on the selected kernel. With
 // o.selfLoad it runs the load generator in this process, through the
@@ -137,7 +136,14 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	// docs/eloop.md for what a client on blocking libgo sockets did).
 	to := s.Addr().String()
 	o.load.serverPID = os.Getpid()
-	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", to) })
+	cs, err := unet.New(k, unet.Options{Loop: s.Loops()[0]})
+	if err != nil {
+		cancel()
+		<-served
+		return err
+	}
+	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return cs.Dial("tcp", to) })
+	cs.Close()
 	cancel()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {
 		lerr = errors.Join(lerr, err)
