@@ -104,6 +104,9 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 		MaxWrite:     maxWrite,
 		MaxReadAhead: maxReadAhead,
 		DirectMount:  true,
+		// Splicing needs the data in a host fd; it is in LKL's memory.
+		// (go-fuse would keep a pool of pipes for nothing.)
+		DisableSplice: true,
 		// The host kernel checks permissions against the attributes
 		// the server reports: the kernel serving the FS runs as root.
 		Options: []string{"default_permissions"},
