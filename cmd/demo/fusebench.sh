@@ -102,7 +102,8 @@ run() {
 }
 
 tools() { if [ "$1" = ls ]; then echo "fuse2fs demo"; else echo "fuse2fs demo cp-out"; fi; }
-declare -A times
+results=$WORK/fuse-results.txt # "case tool round seconds" lines
+: > "$results"
 echo "round case: seconds per tool (demo = cp or ls through demo mount; cp-out = demo cp-out, whole process)"
 for r in $(seq "$ROUNDS"); do
 	for c in $CASES; do
@@ -112,26 +113,33 @@ for r in $(seq "$ROUNDS"); do
 		for i in $(seq 0 $((n - 1))); do
 			t=${ts[$(((i + r) % n))]}
 			v=$(run "$t" "$c")
-			times[$c/$t]+="$v "
+			echo "$c $t $r $v" >> "$results"
 			line+=" $t=$(printf %.3f "$v")"
 		done
 		echo "$r $c:$line"
 	done
 done
 
-# median of the numbers in $1
-median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo
 echo "summary over $ROUNDS rounds: median time (min-max); ratio = median over rounds of fuse2fs time / tool time"
-for c in $CASES; do
-	for t in $(tools "$c"); do
-		v=${times[$c/$t]}
-		ratios=$(paste -d/ <(tr ' ' '\n' <<< "${times[$c/fuse2fs]}" | grep .) <(tr ' ' '\n' <<< "$v" | grep .) | bc -l | tr '\n' ' ')
-		m=$(median "$v")
-		extra=""
-		[ "$c" = big ] && extra=$(printf " %5.0f MB/s" "$(echo "1073.741824 / $m" | bc -l)")
-		printf "%-5s %-8s %8.3fs (%.3f-%.3f)%s  ratio %.2f\n" "$c" "$t" "$m" \
-			"$(tr ' ' '\n' <<< "$v" | grep . | sort -g | head -1)" "$(tr ' ' '\n' <<< "$v" | grep . | sort -g | tail -1)" \
-			"$extra" "$(median "$ratios")"
-	done
-done
+sort -k1,1 -k2,2 -k3,3n "$results" | awk '
+	function median(a, n,   s, i, j, t) {
+		for (i = 1; i <= n; i++) s[i] = a[i]
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && s[j-1] > s[j]; j--) { t = s[j]; s[j] = s[j-1]; s[j-1] = t }
+		return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+	}
+	{ key = $1 " " $2; n[key]++; v[key, n[key]] = $4; ref[$1, $3] = ($2 == "fuse2fs") ? $4 : ref[$1, $3]; rnd[key, n[key]] = $3; keys[key] = 1 }
+	END {
+		for (key in keys) {
+			split(key, kc, " ")
+			lo = hi = v[key, 1]
+			for (i = 1; i <= n[key]; i++) {
+				x[i] = v[key, i]; r[i] = ref[kc[1], rnd[key, i]] / v[key, i]
+				if (x[i] < lo) lo = x[i]
+				if (x[i] > hi) hi = x[i]
+			}
+			m = median(x, n[key])
+			mbs = kc[1] == "big" ? sprintf(" %5.0f MB/s", 1073.741824 / m) : ""
+			printf "%-5s %-8s %8.3fs (%.3f-%.3f)%s  ratio %.2f\n", kc[1], kc[2], m, lo, hi, mbs, median(r, n[key])
+		}
+	}' | sort -k1,1 -k2,2

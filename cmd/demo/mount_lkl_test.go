@@ -24,31 +24,11 @@ import (
 // A mountProc is demo mount running in a child process (the test binary
 // as demo, checking for leaked goroutines and host fds when it ends).
 type mountProc struct {
-	cmd    *exec.Cmd
-	dir    string
-	stderr lockedBuffer
-	lines  chan string // stdout, line by line
-	done   chan struct{}
-	code   int
-}
-
-// lockedBuffer is a strings.Builder the child's stderr is copied into
-// while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	cmd   *exec.Cmd
+	dir   string
+	lines chan string // stdout and stderr, line by line
+	done  chan struct{}
+	code  int
 }
 
 // startMount starts demo mount with args (the mount point last) and
@@ -56,18 +36,25 @@ func (b *lockedBuffer) String() string {
 // still runs and detaches a mount it left, so a failing test leaves none.
 func startMount(t *testing.T, args ...string) *mountProc {
 	t.Helper()
-	p := &mountProc{dir: args[len(args)-1], lines: make(chan string, 16), done: make(chan struct{})}
+	p := &mountProc{dir: args[len(args)-1], lines: make(chan string, 64), done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^$", "--", "mount"}, args...)...)
 	p.cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "DEMO_CHECK_LEAKS=1", "GOKERNEL=", "GOKERNEL_TRACE=")
-	p.cmd.Stderr = &p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
+	stderr, err := p.cmd.StderrPipe()
+	require.NoError(t, err)
 	require.NoError(t, p.cmd.Start())
+	var readers sync.WaitGroup
+	for _, r := range []io.Reader{stdout, stderr} {
+		readers.Go(func() {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() {
+				p.lines <- sc.Text()
+			}
+		})
+	}
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
+		readers.Wait()
 		close(p.lines)
 		p.cmd.Wait()
 		p.code = p.cmd.ProcessState.ExitCode()
@@ -78,6 +65,8 @@ func startMount(t *testing.T, args ...string) *mountProc {
 		case <-p.done:
 		default:
 			p.cmd.Process.Kill()
+			for range p.lines {
+			}
 			<-p.done
 		}
 		if mounted(p.dir) {
@@ -85,15 +74,29 @@ func startMount(t *testing.T, args ...string) *mountProc {
 			t.Errorf("%s was left mounted", p.dir)
 		}
 	})
-	select {
-	case line, ok := <-p.lines:
-		require.True(t, ok, "demo mount ended before mounting: %s", p.stderr.String())
-		require.Contains(t, line, "mounted ")
-		require.True(t, mounted(p.dir), "%s is in /proc/self/mountinfo", p.dir)
-	case <-time.After(time.Minute):
-		t.Fatalf("demo mount did not mount within a minute: %s", p.stderr.String())
-	}
+	out := p.expect(t, "mounted ")
+	require.True(t, mounted(p.dir), "%s is in /proc/self/mountinfo (%s)", p.dir, out)
 	return p
+}
+
+// expect reads the child's output until a line contains want, and returns
+// what it read.
+func (p *mountProc) expect(t *testing.T, want string) string {
+	t.Helper()
+	var seen []string
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			require.True(t, ok, "demo mount ended before printing %q: %s", want, strings.Join(seen, "\n"))
+			seen = append(seen, line)
+			if strings.Contains(line, want) {
+				return strings.Join(seen, "\n")
+			}
+		case <-timeout:
+			t.Fatalf("demo mount did not print %q within a minute: %s", want, strings.Join(seen, "\n"))
+		}
+	}
 }
 
 // wait waits for the child to exit and returns its exit status and the
@@ -112,11 +115,11 @@ func (p *mountProc) wait(t *testing.T) (int, string) {
 			select {
 			case <-p.done:
 			case <-timeout:
-				t.Fatalf("demo mount did not exit: %s", p.stderr.String())
+				t.Fatalf("demo mount did not exit: %s", strings.Join(rest, "\n"))
 			}
-			return p.code, strings.Join(rest, "\n") + p.stderr.String()
+			return p.code, strings.Join(rest, "\n")
 		case <-timeout:
-			t.Fatalf("demo mount did not exit: %s", p.stderr.String())
+			t.Fatalf("demo mount did not exit: %s", strings.Join(rest, "\n"))
 		}
 	}
 }
@@ -279,7 +282,7 @@ func TestMountForced(t *testing.T) {
 	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
-	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "still serving") }, time.Minute, 50*time.Millisecond)
+	p.expect(t, "still serving")
 	require.Equal(t, "hello from the image\n", shell(t, "cat "+mnt+"/hello.txt"), "still served")
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
 	code, out := p.wait(t)
