@@ -72,6 +72,31 @@ step "...copy a file into the image (cptofs) and the tree back out (cpfromfs)" b
 	 '$demo' cp-out '$work/rw.img' /docs '$work/out' && ls -l '$work/out/docs' && cat '$work/out/docs/note.txt'"
 step "...and tar it (fs2tar), listed by the host's tar" bash -c "'$demo' tar '$work/disk.img' | tar tvf -"
 
+# Any program on the image: demo mount serves it through the host's FUSE
+# (mount(2) as root, fusermount3 otherwise), LKL's ext4 driver behind it,
+# and the host's own ls and cat read it.
+if [ -e /dev/fuse ] && { [ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null; }; then
+	mkdir -p "$work/mnt"
+	unmount_tour() { if mountpoint -q "$work/mnt"; then fusermount3 -u "$work/mnt" 2>/dev/null || umount -l "$work/mnt"; fi; }
+	tour_exit=$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")
+	trap 'unmount_tour; eval "$tour_exit"' EXIT
+	printf '\n%s== %s%s\n$ %s\n' "$bold" "FUSE: the image mounted for every program (lklfuse)" "$plain" "demo mount -o ro disk.img mnt &"
+	"$demo" mount -o ro "$work/disk.img" "$work/mnt" > "$work/mount.out" 2>&1 &
+	mount_pid=$!
+	for _ in $(seq 200); do # at most 10 s
+		grep -q '^mounted ' "$work/mount.out" 2>/dev/null && break
+		kill -0 "$mount_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$work/mount.out"
+	step "...listed by the host's ls" ls -lR "$work/mnt"
+	step "...a file read by the host's cat" cat "$work/mnt/docs/hello.txt"
+	step "...unmounted from outside: demo mount unmounts inside LKL and halts" unmount_tour
+	wait "$mount_pid" && echo "demo mount exited cleanly"
+else
+	echo "(demo mount left out: no /dev/fuse, or not root and no fusermount3)"
+fi
+
 # The whole stack in one command: LKL mounts the image read-only (ufs), its
 # TCP/IP stack serves it with net/http's FileServer on a unet listener at
 # 10.0.2.15:80, and a host port is forwarded into it over the user network.

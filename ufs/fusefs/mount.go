@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -104,6 +106,9 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 		MaxWrite:     maxWrite,
 		MaxReadAhead: maxReadAhead,
 		DirectMount:  true,
+		// Splicing needs the data in a host fd; it is in LKL's memory.
+		// (go-fuse would keep a pool of pipes for nothing.)
+		DisableSplice: true,
 		// The host kernel checks permissions against the attributes
 		// the server reports: the kernel serving the FS runs as root.
 		Options: []string{"default_permissions"},
@@ -125,7 +130,26 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 	if err != nil {
 		return nil, fmt.Errorf("mounting FUSE at %s: %w", dir, explainMountError(err))
 	}
+	raiseReadahead(dir)
 	return srv, nil
+}
+
+// raiseReadahead sets the readahead of the mount at dir to maxReadAhead:
+// the host kernel reads ahead 128 KiB at a time by default, so a
+// sequential read became one 128 KiB READ request per 128 KiB. Only root
+// may write the mount's read_ahead_kb in sysfs; for anyone else the
+// default stays.
+func raiseReadahead(dir string) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	os.WriteFile(p, []byte(strconv.Itoa(maxReadAhead>>10)), 0)
 }
 
 // checkMountpoint returns the absolute, symlink-free name of mountpoint,

@@ -51,16 +51,19 @@ func fsck(t *testing.T, fstype, img string) {
 }
 
 // TestProgramsLKL runs the program suite on a disk image of each type,
-// read and written by LKL's driver through the FUSE mount, and checks the
-// image with the host's fsck afterwards.
+// read and written by LKL's driver through the FUSE mount, and checks that
+// LKL has no fd more open afterwards and the image passes the host's fsck.
 func TestProgramsLKL(t *testing.T) {
 	for _, fstype := range []string{"ext4", "xfs", "btrfs", "vfat"} {
 		t.Run(fstype, func(t *testing.T) {
 			img := imagetest.Build(t, fstype, imagetest.Tree{})
+			k, _ := kerneltest.Lookup(t, "lkl")
+			fds := kerneltest.OpenFDs(t, k)
 			t.Run("programs", func(t *testing.T) {
 				fsys := attach(t, img, fstype)
 				checkPrograms(t, mount(t, fsys, fusefs.Options{FsName: img}), capsOf(fstype))
 			})
+			require.Equal(t, fds, kerneltest.OpenFDs(t, k), "LKL fds before and after: every handle was released")
 			fsck(t, fstype, img)
 		})
 	}
