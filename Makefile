@@ -5,6 +5,7 @@
 #   make bench   benchmarks, compared side by side with benchstat (ratios vs. the
 #                reference), then cmd/gkbench's whole-process comparisons
 #   make fuzz    run each fuzz target for FUZZTIME (default 30s)
+#   make soak-lkl  long runs on LKL that must never hang (SOAK_RUNS each)
 #   make lkl     build LKL (liblkl.a + headers) into ~/.cache/gokernel/lkl/HASH,
 #                or reuse it, with cmd/gokernel-lkl (recipe: third_party/lkl),
 #                as any module depending on gokernel does; a copy goes to .build/lkl
@@ -21,7 +22,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test vet demo bench fuzz lkl generate clean tools-test tools-demo tools-bench
+.PHONY: all build test vet demo bench fuzz soak-lkl lkl generate clean tools-test tools-demo tools-bench
 
 all: build
 
@@ -104,6 +105,47 @@ fuzz:
 # new LKL changes the flags and Go's build cache relinks (docs/lkl-build.md).
 GKLKL  := $(BIN)/gokernel-lkl
 LKLENV := eval "$$($(GKLKL) env)" &&
+
+# Soak on LKL: what once hung on a lost wake (unet's 100 ms bound, commit
+# 9a23f41; LKL fix 12). SOAK_RUNS runs each of eloop's 1,000-connection
+# stream test and unet's echo (64 x 64 B and 8 x 16 KiB in turn), one process
+# per run, then one run of TestWakeBlockedWait with SOAK_WAKE_ROUNDS wakes per
+# waiter and case. A run gets SOAK_TIMEOUT seconds, then SIGQUIT (Go writes
+# every goroutine's stack to its log) and counts as hung: a hang is
+# reported, not waited on. Logs of the runs that did not pass stay in
+# $(SOAK); the target fails if any run failed or hung. (make test runs
+# TestWakeBlockedWait with its short default.)
+SOAK             := $(BUILD)/soak
+SOAK_RUNS        ?= 50
+SOAK_TIMEOUT     ?= 120
+SOAK_WAKE_ROUNDS ?= 2000
+
+# $(call soak-run,NAME,RUNS,DIR,COMMAND): run COMMAND in DIR RUNS times ($$i
+# is the run's number); adds NAME's line to $(SOAK)/summary.txt.
+define soak-run
+	@pass=0; fail=0; hung=0; \
+	for i in $$(seq $(2)); do \
+		log=$(CURDIR)/$(SOAK)/$(1)-$$i.log; \
+		rc=0; (cd $(3) && timeout -s QUIT -k 10 $(SOAK_TIMEOUT) $(4)) > $$log 2>&1 || rc=$$?; \
+		case $$rc in \
+		0) pass=$$((pass + 1)); rm -f $$log ;; \
+		124|137) hung=$$((hung + 1)); echo "$(1) run $$i: HUNG (stopped after $(SOAK_TIMEOUT) s), log $$log" ;; \
+		*) fail=$$((fail + 1)); echo "$(1) run $$i: failed (exit $$rc), log $$log" ;; \
+		esac; \
+	done; \
+	echo "$(1): $$pass passed, $$fail failed, $$hung hung of $(2)" | tee -a $(SOAK)/summary.txt
+endef
+
+soak-lkl: lkl
+	@mkdir -p $(SOAK) && rm -f $(SOAK)/*.log $(SOAK)/summary.txt
+	$(LKLENV) $(GO) test -tags lkl -c -o $(SOAK)/eloop.test ./eloop
+	$(LKLENV) $(GO) test -tags lkl -c -o $(SOAK)/lkl.test ./sys/lkl
+	$(LKLENV) $(GO) build -tags lkl -o $(SOAK)/gkbench ./cmd/gkbench
+	$(call soak-run,eloop-1000-conns,$(SOAK_RUNS),eloop,$(CURDIR)/$(SOAK)/eloop.test -test.run '^TestServerManyConns$$/^lkl$$' -test.count=1)
+	$(call soak-run,unet-echo,$(SOAK_RUNS),.,env GOKERNEL=lkl $(CURDIR)/$(SOAK)/gkbench echo -api unet -self-load -duration 1s $$([ $$((i % 2)) = 1 ] && echo -conns 64 -size 64 || echo -conns 8 -size 16384))
+	$(call soak-run,wake,1,sys/lkl,$(CURDIR)/$(SOAK)/lkl.test -test.run '^TestWakeBlockedWait$$' -test.count=1 -wake.rounds $(SOAK_WAKE_ROUNDS))
+	@echo "== soak-lkl"; cat $(SOAK)/summary.txt; ! grep -v ' 0 failed, 0 hung ' $(SOAK)/summary.txt >/dev/null
+
 
 lkl:
 	@CGO_ENABLED=0 $(GO) build -o $(GKLKL) ./cmd/gokernel-lkl
