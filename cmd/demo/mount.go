@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
@@ -22,11 +23,11 @@ import (
 func init() {
 	var f imageFlags
 	var o mountOpts
-	register(&command{
-		name:    "mount",
-		args:    "[flags] IMAGE MOUNTPOINT",
-		summary: "serve a disk image's file system, through LKL, as a FUSE mount every program can use (lklfuse)",
-		help: `mount boots LKL with IMAGE, mounts the image's file system inside LKL and
+	register(&cli.Command{
+		Name:    "mount",
+		Args:    "[flags] IMAGE MOUNTPOINT",
+		Summary: "serve a disk image's file system, through LKL, as a FUSE mount every program can use (lklfuse)",
+		Help: `mount boots LKL with IMAGE, mounts the image's file system inside LKL and
 serves it at MOUNTPOINT on the host through FUSE, so ls, find, cp, tar,
 git — any program — read and write the image with Linux's own ext4, xfs,
 btrfs or vfat driver, running in this process. It stays in the
@@ -52,8 +53,8 @@ As root the mount is made with mount(2); any other user needs fusermount3
 with & or under a service manager.
 
 ` + imageHelp,
-		noKernel: true,
-		setup: func(fs *flag.FlagSet) func([]string) error {
+		NoKernel: true,
+		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, false)
 			fs.Var(&o, "o", "lklfuse-style `options` (see above); may be repeated")
 			return func(args []string) error {
@@ -161,7 +162,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	defer fsys.Close()
 	opts := fusefs.Options{ReadOnly: f.readOnly, AllowOther: o.allowOther, FsName: imagePath}
 	if o.debug {
-		opts.Debug = log.New(out.err, "fuse: ", log.Lmicroseconds)
+		opts.Debug = log.New(out.Err, "fuse: ", log.Lmicroseconds)
 	}
 	srv, err := fusefs.Mount(mountpoint, fsys, opts)
 	if err != nil {
@@ -171,7 +172,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	if f.readOnly {
 		mode = "read-only"
 	}
-	fmt.Fprintf(out.w, "mounted %s (%s, %s) at %s; Ctrl-C or fusermount3 -u %s unmounts\n", imagePath, img.fstype, mode, mountpoint, mountpoint)
+	fmt.Fprintf(out.W, "mounted %s (%s, %s) at %s; Ctrl-C or fusermount3 -u %s unmounts\n", imagePath, img.fstype, mode, mountpoint, mountpoint)
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -182,7 +183,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	for {
 		select {
 		case <-served:
-			fmt.Fprintf(out.w, "unmounted %s; flushing and halting LKL\n", mountpoint)
+			fmt.Fprintf(out.W, "unmounted %s; flushing and halting LKL\n", mountpoint)
 			return nil
 		case s := <-sigs:
 			signals++
@@ -190,12 +191,12 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 				// Forced: detach the mount so nothing is left mounted,
 				// and exit without flushing.
 				libgo.New(sys.Host()).Unmount(mountpoint, unix.MNT_DETACH)
-				fmt.Fprintf(out.err, "demo: %v again: %s detached; exiting without flushing the image (check it with fsck)\n", s, mountpoint)
+				fmt.Fprintf(out.Err, "demo: %v again: %s detached; exiting without flushing the image (check it with fsck)\n", s, mountpoint)
 				os.Exit(1)
 			}
-			fmt.Fprintf(out.err, "demo: %v: unmounting %s (send it again to force)\n", s, mountpoint)
+			fmt.Fprintf(out.Err, "demo: %v: unmounting %s (send it again to force)\n", s, mountpoint)
 			if err := srv.Unmount(); err != nil {
-				fmt.Fprintf(out.err, "demo: unmounting %s: %v; still serving it\n", mountpoint, err)
+				fmt.Fprintf(out.Err, "demo: unmounting %s: %v; still serving it\n", mountpoint, err)
 			}
 		}
 	}
