@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,8 @@ type imageFlags struct {
 	fstype    string
 	partition int
 	readOnly  bool
+	format    string // raw or qcow2; "" detects it
+	overlay   string // "", "memory" or a sidecar file
 }
 
 // define adds the flags to fs; readOnly is the default of --readonly.
@@ -42,6 +45,8 @@ func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
 func (f *imageFlags) defineDisk(fs *flag.FlagSet) {
 	fs.StringVar(&f.fstype, "fstype", "", "the image's file system: ext4, xfs, vfat or btrfs (default: detect)")
 	fs.IntVar(&f.partition, "partition", 0, "the partition `N` (1-based) of a partitioned disk image; 0 for the whole image")
+	fs.StringVar(&f.format, "format", "", "the image's `format`: raw or qcow2 (default: detect)")
+	fs.StringVar(&f.overlay, "overlay", "", "write to a copy-on-write overlay, never to the image: memory, or a sidecar `FILE` that keeps the writes")
 }
 
 // image is an image opened by openImage: an FS on its root inside LKL.
@@ -81,7 +86,8 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 // a whole-disk ext4 or xfs image. Elsewhere, or if the file cannot be
 // opened, it returns nil and every byte is copied through LKL.
 func (img *image) directSource() *ufs.File {
-	if !img.flags.readOnly || img.flags.partition != 0 || img.fstype != "ext4" && img.fstype != "xfs" {
+	if !img.flags.readOnly || img.flags.partition != 0 || img.fstype != "ext4" && img.fstype != "xfs" ||
+		img.flags.overlay != "" || img.flags.format != "" && img.flags.format != "raw" || strings.Contains(img.path, "://") {
 		return nil
 	}
 	abs, err := filepath.Abs(img.path)
@@ -125,7 +131,15 @@ func optPath(args []string) string {
 const imageHelp = `The image is attached to an LKL kernel booted inside this process and
 mounted there; the host kernel is never asked to mount anything. The file
 system type is detected unless --fstype says it; --partition N picks a
-partition of an MBR or GPT disk image.`
+partition of an MBR or GPT disk image.
+
+IMAGE is a file or block device, or a URL: http:// and https:// images are
+read with Range requests (only the blocks the file system needs are
+fetched), nbd://HOST:PORT/EXPORT and nbd+unix:///EXPORT?socket=PATH reach
+anything qemu-nbd or nbdkit serve (vmdk, vhdx, vdi, ...). Raw and qcow2
+images are told apart by their first bytes (--format says it instead).
+qcow2 and URL images are read-only; --overlay memory (or a sidecar FILE)
+sends writes to a copy-on-write overlay, and the image is never written.`
 
 // progress counts files and bytes and, when stderr is a terminal, prints
 // them there on one line, rewritten a few times a second.

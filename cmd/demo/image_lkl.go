@@ -26,7 +26,7 @@ const imageCmdline = "ihash_entries=65536 dhash_entries=65536"
 // network and its port forwards.
 func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	cfg := &lkl.Config{BootCmdline: imageCmdline, Disks: []lkl.Disk{{
-		Path: path, ReadOnly: f.readOnly, Partition: f.partition, FSType: f.fstype, MountPoint: imageMount,
+		Path: path, Format: f.format, Overlay: f.overlay, ReadOnly: f.readOnly, Partition: f.partition, FSType: f.fstype, MountPoint: imageMount,
 	}}}
 	if withNet {
 		cfg.Interfaces = []lkl.Interface{{Type: "user"}}

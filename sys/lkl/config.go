@@ -100,8 +100,17 @@ const DefaultIOTimeout = 30 * time.Second
 
 // Disk is a disk image given to the kernel.
 type Disk struct {
-	// Path is the image file on the host.
+	// Path is the image: a file or block device on the host, or a URL
+	// (http://, https:// read over Range requests; nbd://host:port/export,
+	// nbd+unix:///export?socket=PATH), as disk.Open and disk/remote read it.
 	Path string `json:"path"`
+	// Format is "raw" or "qcow2"; empty means detect it from the image.
+	// A qcow2 image is read-only unless Overlay is set.
+	Format string `json:"format,omitempty"`
+	// Overlay puts a copy-on-write overlay over the image, which is then
+	// never written: "memory" (writes are lost at halt), or the path of a
+	// sidecar file that keeps them (disk.OpenOverlay).
+	Overlay string `json:"overlay,omitempty"`
 	// ReadOnly opens the image read-only on the host and mounts it
 	// read-only: the file is never written.
 	ReadOnly bool `json:"readonly,omitempty"`
@@ -302,6 +311,10 @@ func (d *Disk) Validate() error {
 		return bad("path", d.Path, "contains a NUL byte")
 	case strings.ContainsRune(d.MountPoint, 0):
 		return bad("mountpoint", d.MountPoint, "contains a NUL byte")
+	case d.Format != "" && d.Format != "raw" && d.Format != "qcow2":
+		return bad("format", d.Format, "want raw or qcow2, or leave it out to detect")
+	case strings.ContainsRune(d.Overlay, 0):
+		return bad("overlay", d.Overlay, "contains a NUL byte")
 	case d.Partition < 0 || d.Partition > 255:
 		return bad("partition", strconv.Itoa(d.Partition), "want 0 (whole disk) to 255")
 	case d.FSType != "" && !slices.Contains(FSTypes, d.FSType):

@@ -8,15 +8,18 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"slices"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/disk"
+	"github.com/gokernel/gokernel/disk/remote"
 )
 
 // attached is a disk image handed to LKL.
@@ -24,6 +27,7 @@ type attached struct {
 	disk   Disk
 	file   *os.File       // the host file LKL's requests go to with preadv/pwritev, if any
 	device disk.Device    // the device given to AttachDisk; nil for an image opened here
+	owned  io.Closer      // the device opened here (openDisk), closed at release
 	godisk *goDisk        // serves requests for a device without a host file
 	lkl    unsafe.Pointer // LKL's virtio device, for gk_disk_remove
 	id     int            // LKL's disk id
@@ -40,32 +44,26 @@ type MountInfo struct {
 	MountPoint string // inside LKL
 }
 
-// openDisk opens the image on the host: read-only disks with O_RDONLY, so
-// nothing LKL does can change the file.
-func openDisk(d Disk) (*attached, error) {
+// openDisk opens the disk d names with disk.Open (a file, block device or
+// URL; raw or qcow2; with or without an overlay), read-only when d says
+// so: nothing LKL does can then change the image. A device that is a host
+// file keeps the C fast path; any other is served from Go with timeout.
+func openDisk(d Disk, timeout time.Duration) (*attached, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	flag := os.O_RDWR
-	if d.ReadOnly {
-		flag = os.O_RDONLY
-	}
-	f, err := os.OpenFile(d.Path, flag, 0)
+	dev, err := disk.Open(disk.Spec{Path: d.Path, Format: d.Format, Overlay: d.Overlay, ReadOnly: d.ReadOnly, Sources: remote.Sources()})
 	if err != nil {
-		return nil, err // *PathError: names the file
+		return nil, err // names the key: "path: …", "format: …", "overlay: …"
 	}
-	fi, err := f.Stat()
-	isBlock := fi != nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
-	if err == nil && !fi.Mode().IsRegular() && !isBlock {
-		err = fmt.Errorf("%s: not a regular file or block device", d.Path)
-	} else if err == nil && fi.Mode().IsRegular() && fi.Size() < 512 {
-		err = fmt.Errorf("%s: %d bytes is too small for a disk image", d.Path, fi.Size())
+	d.ReadOnly = d.ReadOnly || disk.IsReadOnly(dev)
+	a := &attached{disk: d, owned: dev.(io.Closer)}
+	if hf, ok := dev.(HostFile); ok && hf.File() != nil {
+		a.file = hf.File()
+	} else {
+		a.godisk = newGoDisk(d.Path, dev, timeout)
 	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &attached{disk: d, file: f}, nil
+	return a, nil
 }
 
 // add hands the image to LKL's virtio-blk driver: a host file is served
@@ -87,16 +85,21 @@ func (a *attached) add() error {
 // release lets go of a disk LKL no longer uses: it closes an image opened
 // here, and flushes a device given to AttachDisk (which its owner closes).
 func (a *attached) release() error {
+	var err error
 	switch {
 	case a.godisk != nil:
-		return a.godisk.release()
+		err = a.godisk.release()
 	case a.device != nil:
-		if err := a.device.Flush(); err != nil {
-			return fmt.Errorf("lkl: disk %s: flush: %w", a.disk.Path, err)
+		if ferr := a.device.Flush(); ferr != nil {
+			err = fmt.Errorf("lkl: disk %s: flush: %w", a.disk.Path, ferr)
 		}
-		return nil
 	}
-	return a.file.Close()
+	if a.owned != nil {
+		if cerr := a.owned.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("lkl: disk %s: close: %w", a.disk.Path, cerr))
+		}
+	}
+	return err
 }
 
 // closeDisks releases every disk; LKL is halted or was never booted.
@@ -200,11 +203,15 @@ func (k *Kernel) AddDisk(d Disk) (MountInfo, error) {
 	if k.done {
 		return MountInfo{}, ErrHalted
 	}
-	a, err := openDisk(d)
+	a, err := openDisk(d, k.cfg.ioTimeout())
 	if err != nil {
 		return MountInfo{}, err
 	}
 	if err := a.add(); err != nil {
+		if a.godisk != nil {
+			a.godisk.handle.Delete()
+			a.godisk = nil
+		}
 		a.release()
 		return MountInfo{}, err
 	}

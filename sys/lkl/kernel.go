@@ -94,7 +94,7 @@ func Boot(cfg *Config) (*Kernel, error) {
 	// Disks are opened before boot so a missing image fails fast, and
 	// added before boot so the kernel probes them while it starts.
 	for i, d := range cfg.Disks {
-		a, err := openDisk(d)
+		a, err := openDisk(d, cfg.ioTimeout())
 		if err != nil {
 			k.closeDisks()
 			return nil, fmt.Errorf("lkl config: disks[%d]: %w", i, err)
