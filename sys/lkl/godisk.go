@@ -70,12 +70,15 @@ func (g *goDisk) add() (int, unsafe.Pointer, error) {
 	return int(id), dev, nil
 }
 
-// release flushes the device once LKL sends it nothing more, says how many
+// release flushes the device (unless it is read-only) once LKL sends it nothing more, says how many
 // requests failed if more than the one reported, and frees the handle.
 func (g *goDisk) release() error {
 	g.handle.Delete()
 	if n := g.failed.Load(); n > 1 {
 		fmt.Fprintf(os.Stderr, "lkl: disk %s: %d requests failed in all\n", g.name, n)
+	}
+	if disk.IsReadOnly(g.dev) {
+		return nil // nothing was written; its server may be gone already
 	}
 	if err := g.serve(blkFlush, nil, 0); err != nil {
 		return fmt.Errorf("lkl: disk %s: %w", g.name, err)
