@@ -98,26 +98,7 @@ func (d *File) WriteAt(p []byte, off int64) (int, error) {
 // repeating it after a short read. It stops with io.EOF at the end of the
 // image, as ReadAt does.
 func (d *File) ReadvAt(bufs [][]byte, off int64) (int, error) {
-	total := 0
-	bufs = slices.Clone(bufs) // consume trims the slices in place
-	err := d.each(func(fd int) error {
-		for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
-			n, err := unix.Preadv(fd, bufs, off+int64(total))
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return &os.PathError{Op: "preadv", Path: d.path, Err: err}
-			}
-			if n == 0 {
-				return io.EOF
-			}
-			total += n
-			bufs = consume(bufs, n)
-		}
-		return nil
-	})
-	return total, err
+	return d.vector("preadv", unix.Preadv, bufs, off, io.EOF)
 }
 
 // WritevAt writes bufs to consecutive bytes at off with pwritev(2),
@@ -126,19 +107,25 @@ func (d *File) WritevAt(bufs [][]byte, off int64) (int, error) {
 	if d.readOnly {
 		return 0, fmt.Errorf("disk: %s: write at %d: %w", d.path, off, ErrReadOnly)
 	}
+	return d.vector("pwritev", unix.Pwritev, bufs, off, &os.PathError{Op: "pwritev", Path: d.path, Err: io.ErrShortWrite})
+}
+
+// vector calls preadv or pwritev until bufs are done, again after EINTR
+// or a short transfer; a transfer of nothing returns none.
+func (d *File) vector(op string, fn func(fd int, bufs [][]byte, off int64) (int, error), bufs [][]byte, off int64, none error) (int, error) {
 	total := 0
-	bufs = slices.Clone(bufs)
+	bufs = slices.Clone(bufs) // consume trims the slices in place
 	err := d.each(func(fd int) error {
 		for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
-			n, err := unix.Pwritev(fd, bufs, off+int64(total))
+			n, err := fn(fd, bufs, off+int64(total))
 			if err == syscall.EINTR {
 				continue
 			}
 			if err != nil {
-				return &os.PathError{Op: "pwritev", Path: d.path, Err: err}
+				return &os.PathError{Op: op, Path: d.path, Err: err}
 			}
 			if n == 0 {
-				return &os.PathError{Op: "pwritev", Path: d.path, Err: io.ErrShortWrite}
+				return none
 			}
 			total += n
 			bufs = consume(bufs, n)
