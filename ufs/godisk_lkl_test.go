@@ -56,16 +56,7 @@ func attachDevice(t *testing.T, dev disk.Device) (*ufs.FS, string) {
 	info, err := kern.AttachDisk(dev, lkl.Disk{Path: t.Name(), FSType: "ext4", MountPoint: mp})
 	require.NoError(t, err)
 	require.Equal(t, disk.IsReadOnly(dev), info.Disk.ReadOnly)
-	fsys := ufs.New(kern, mp)
-	t.Cleanup(func() {
-		fsys.Close()
-		for _, m := range kern.Mounts() {
-			if m.MountPoint == mp {
-				unmount(t, kern, mp)
-			}
-		}
-	})
-	return fsys, mp
+	return mounted(t, kern, mp), mp
 }
 
 // fstest.TestFS over an ext4 image served by Go devices: read-only from an

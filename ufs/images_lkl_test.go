@@ -44,6 +44,12 @@ func attach(t *testing.T, img, fstype string, readOnly bool) (*ufs.FS, string) {
 	info, err := kern.AddDisk(lkl.Disk{Path: img, FSType: fstype, ReadOnly: readOnly, MountPoint: mp})
 	require.NoError(t, err)
 	require.Equal(t, fstype, info.FSType)
+	return mounted(t, kern, mp), mp
+}
+
+// mounted returns an FS on mp, closed at the end of the test, when mp is
+// unmounted too if it still is.
+func mounted(t *testing.T, kern *lkl.Kernel, mp string) *ufs.FS {
 	fsys := ufs.New(kern, mp)
 	t.Cleanup(func() {
 		fsys.Close()
@@ -53,7 +59,7 @@ func attach(t *testing.T, img, fstype string, readOnly bool) (*ufs.FS, string) {
 			}
 		}
 	})
-	return fsys, mp
+	return fsys
 }
 
 // unmount unmounts mp, after letting the garbage collector release the

@@ -196,79 +196,60 @@ func (g *goDisk) call(typ C.uint, segs [][]byte, off int64) (err error) {
 			err = fmt.Errorf("%s at %d: the device panicked: %v", opName(typ), off, p)
 		}
 	}()
-	switch typ {
-	case blkFlush:
-		err = g.dev.Flush()
-	case blkRead:
-		err = g.read(segs, off)
-	case blkWrite:
-		err = g.write(segs, off)
+	if typ != blkFlush {
+		return g.transfer(typ, segs, off)
 	}
-	if err != nil && typ == blkFlush {
-		err = fmt.Errorf("flush: %w", err)
-	}
-	return err
-}
-
-func (g *goDisk) read(segs [][]byte, off int64) error {
-	total := 0
-	for _, s := range segs {
-		total += len(s)
-	}
-	var n int
-	var err error
-	vr, vec := g.dev.(disk.VectorReader)
-	switch {
-	case len(segs) == 1:
-		n, err = g.dev.ReadAt(segs[0], off)
-	case vec:
-		n, err = vr.ReadvAt(segs, off)
-	default:
-		// One read into one buffer: a device's request (a remote read, a
-		// cache lookup) usually costs more than the copy.
-		b := getBuf(total)
-		n, err = g.dev.ReadAt(*b, off)
-		if n == total {
-			scatter(segs, *b)
-		}
-		putBuf(b)
-	}
-	if n == total && err == io.EOF {
-		err = nil // io.ReaderAt allows EOF with a full read at the end
-	}
-	if err == nil && n < total {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		return fmt.Errorf("read of %d bytes at %d: %w", total, off, err)
+	if err := g.dev.Flush(); err != nil {
+		return fmt.Errorf("flush: %w", err)
 	}
 	return nil
 }
 
-func (g *goDisk) write(segs [][]byte, off int64) error {
+// transfer reads or writes the consecutive bytes at off into or from
+// segs: one segment with ReadAt or WriteAt, several with ReadvAt or
+// WritevAt if the device has them, else through one buffer with one call
+// (a device's call, a remote read or a cache lookup, usually costs more
+// than the copy).
+func (g *goDisk) transfer(typ C.uint, segs [][]byte, off int64) error {
 	total := 0
 	for _, s := range segs {
 		total += len(s)
 	}
 	var n int
 	var err error
-	vw, vec := g.dev.(disk.VectorWriter)
+	vr, readv := g.dev.(disk.VectorReader)
+	vw, writev := g.dev.(disk.VectorWriter)
 	switch {
-	case len(segs) == 1:
+	case typ == blkRead && len(segs) == 1:
+		n, err = g.dev.ReadAt(segs[0], off)
+	case typ == blkWrite && len(segs) == 1:
 		n, err = g.dev.WriteAt(segs[0], off)
-	case vec:
+	case typ == blkRead && readv:
+		n, err = vr.ReadvAt(segs, off)
+	case typ == blkWrite && writev:
 		n, err = vw.WritevAt(segs, off)
+	case typ == blkRead:
+		b := getBuf(total)
+		if n, err = g.dev.ReadAt(*b, off); n == total {
+			scatter(segs, *b)
+		}
+		putBuf(b)
 	default:
 		b := getBuf(total)
 		gather(*b, segs)
 		n, err = g.dev.WriteAt(*b, off)
 		putBuf(b)
 	}
-	if err == nil && n < total {
+	switch {
+	case typ == blkRead && n == total && err == io.EOF:
+		err = nil // io.ReaderAt allows EOF with a full read at the end
+	case err == nil && n < total && typ == blkRead:
+		err = io.ErrUnexpectedEOF
+	case err == nil && n < total:
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("write of %d bytes at %d: %w", total, off, err)
+		return fmt.Errorf("%s of %d bytes at %d: %w", opName(typ), total, off, err)
 	}
 	return nil
 }

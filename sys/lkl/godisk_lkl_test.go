@@ -478,22 +478,19 @@ type vecDevice struct {
 
 func (v *vecDevice) ReadvAt(bufs [][]byte, off int64) (int, error) {
 	v.readvs.Add(1)
-	total := 0
-	for _, b := range bufs {
-		n, err := v.ReadAt(b, off+int64(total))
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	return eachBuf(bufs, off, v.ReadAt)
 }
 
 func (v *vecDevice) WritevAt(bufs [][]byte, off int64) (int, error) {
 	v.writevs.Add(1)
+	return eachBuf(bufs, off, v.WriteAt)
+}
+
+// eachBuf calls rw on each buffer in turn, at consecutive offsets.
+func eachBuf(bufs [][]byte, off int64, rw func([]byte, int64) (int, error)) (int, error) {
 	total := 0
 	for _, b := range bufs {
-		n, err := v.WriteAt(b, off+int64(total))
+		n, err := rw(b, off+int64(total))
 		total += n
 		if err != nil {
 			return total, err
