@@ -38,8 +38,9 @@ vet:
 
 # The pure-Go build first (no cgo, no LKL: what a host-only user gets), then
 # everything, LKL included, under the race detector. TEST_TIMEOUT bounds
-# each package's test binary: cmd/demo's, under -race on a busy 2-core
-# machine, took 9.5 minutes, close to go test's default of 10.
+# each package's test binary: on the shared 2-core machine at a load
+# average of ~45, cmd/demo's took 9.5 minutes under -race and sys/lkl's
+# and ufs's passed go test's default of 10 in their xfs image tests.
 TEST_TIMEOUT ?= 30m
 
 test: tools-test vet lkl
