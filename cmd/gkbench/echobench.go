@@ -201,10 +201,17 @@ func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, erro
 // benchLKL runs server api (loop or unet) on LKL with the load generator
 // inside it.
 func benchLKL(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
+	return selfLoadLKL(dur, "echo", "-api", api, "-self-load",
+		"-conns", fmt.Sprint(cfg.conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
+}
+
+// selfLoadLKL runs "gkbench args..." on LKL, a server run with
+// -self-load for dur, which prints its load result after "listening on"
+// and stops; it returns that result.
+func selfLoadLKL(dur time.Duration, args ...string) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, _, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=lkl"}, "echo", "-api", api, "-self-load",
-		"-conns", fmt.Sprint(cfg.conns), "-size", fmt.Sprint(cfg.size), "-duration", dur.String())
+	cmd, _, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=lkl"}, args...)
 	if err != nil {
 		return loadResult{}, err
 	}

@@ -297,18 +297,8 @@ func makeExt4(dir string) (string, error) {
 
 // httpBenchLKL runs "gkbench http DIR -self-load" on LKL.
 func httpBenchLKL(dir string, clients int, dur time.Duration) (loadResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
-	defer cancel()
-	cmd, _, rest, stderr, err := startSelf(ctx, []string{"GOKERNEL=lkl"}, "http", dir, "-listen", "127.0.0.1:0",
+	return selfLoadLKL(dur, "http", dir, "-listen", "127.0.0.1:0",
 		"-self-load", "-clients", fmt.Sprint(clients), "-duration", dur.String())
-	if err != nil {
-		return loadResult{}, err
-	}
-	b, _ := io.ReadAll(rest)
-	if err := cmd.Wait(); err != nil {
-		return loadResult{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return parseLoadResult(string(b))
 }
 
 // httpLoad runs clients keep-alive clients that GET url until dur has
