@@ -61,7 +61,7 @@ demo: tools-demo build
 # -col /impl prints them side by side with the ratio to the first column.
 # The test binary is run COUNT times in turn, so every variant of every round
 # sees the same machine: this one is shared and noisy.
-BENCH_PKGS := sys sys/lkl libgo aio eloop ufs unet
+BENCH_PKGS := sys sys/lkl libgo aio eloop ufs unet disk disk/httpdisk
 BENCHTIME  ?= 0.5s
 ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
@@ -93,7 +93,8 @@ bench: tools-bench lkl
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS
+FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
+	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
