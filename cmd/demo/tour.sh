@@ -72,6 +72,37 @@ step "...copy a file into the image (cptofs) and the tree back out (cpfromfs)" b
 	 '$demo' cp-out '$work/rw.img' /docs '$work/out' && ls -l '$work/out/docs' && cat '$work/out/docs/note.txt'"
 step "...and tar it (fs2tar), listed by the host's tar" bash -c "'$demo' tar '$work/disk.img' | tar tvf -"
 
+# Disks from anywhere (package disk): the same image as qcow2, read by
+# gokernel's own qcow2 reader; over HTTP Range requests from a local
+# server (demo http on the host kernel); and as a vmdk that qemu-nbd serves
+# to gokernel's NBD client. LKL mounts each one; nothing is mounted on the
+# host.
+if command -v qemu-img >/dev/null; then
+	qemu-img convert -O qcow2 "$work/disk.img" "$work/disk.qcow2"
+	step "A qcow2 image (qemu-img convert), read by disk/qcow2" "$demo" ls "$work/disk.qcow2" /docs
+	step "...written through a copy-on-write overlay: the qcow2 file is never changed" bash -c \
+		"sha256sum '$work/disk.qcow2' && '$demo' cp-in --readonly=false --overlay '$work/disk.ovl' '$work/disk.qcow2' '$work/note.txt' /docs &&
+		 '$demo' cat --overlay '$work/disk.ovl' '$work/disk.qcow2' /docs/note.txt && sha256sum '$work/disk.qcow2'"
+	"$demo" http "$work" -listen 127.0.0.1:0 > "$work/http.out" 2>&1 &
+	http_pid=$!
+	for _ in $(seq 200); do grep -q '^listening on ' "$work/http.out" 2>/dev/null && break; sleep 0.05; done
+	haddr=$(sed -n 's/^listening on //p' "$work/http.out")
+	if [ -n "$haddr" ]; then
+		step "An image on a web server, read with Range requests (disk/httpdisk)" "$demo" ls "http://$haddr/disk.img" /docs
+	fi
+	kill -TERM "$http_pid" 2>/dev/null; wait "$http_pid" 2>/dev/null || true
+	if command -v qemu-nbd >/dev/null; then
+		qemu-img convert -O vmdk "$work/disk.img" "$work/disk.vmdk"
+		qemu-nbd --read-only --persistent --format=vmdk --socket="$work/nbd.sock" "$work/disk.vmdk" &
+		nbd_pid=$!
+		for _ in $(seq 200); do [ -S "$work/nbd.sock" ] && break; sleep 0.05; done
+		step "A vmdk served by qemu-nbd, read by gokernel's NBD client (disk/nbd)" "$demo" ls "nbd+unix:///?socket=$work/nbd.sock" /docs
+		kill "$nbd_pid" 2>/dev/null; wait "$nbd_pid" 2>/dev/null || true
+	fi
+else
+	echo "(disk sources left out: no qemu-img; apt-get install qemu-utils)"
+fi
+
 # Any program on the image: demo mount serves it through the host's FUSE
 # (mount(2) as root, fusermount3 otherwise), LKL's ext4 driver behind it,
 # and the host's own ls and cat read it.
