@@ -47,6 +47,8 @@ type Recipe struct {
 	// Hash is the recipe hash: SHA-256 over each file, as the Makefile's
 	// HASH computes it, then "lkl@Version". It names the cache entry.
 	Hash string
+
+	fsys fs.FS // where the files are
 }
 
 var (
@@ -75,7 +77,7 @@ func load(fsys fs.FS) (*Recipe, error) {
 			vars[name] = strings.TrimSpace(value)
 		}
 	}
-	r := &Recipe{Version: vars["LKL_VERSION"], Files: strings.Fields(vars["RECIPE"])}
+	r := &Recipe{Version: vars["LKL_VERSION"], Files: strings.Fields(vars["RECIPE"]), fsys: fsys}
 	if r.Version == "" || len(r.Files) == 0 {
 		return nil, fmt.Errorf("lkl recipe: the Makefile has no LKL_VERSION or RECIPE line")
 	}
@@ -99,7 +101,7 @@ func load(fsys fs.FS) (*Recipe, error) {
 // scripts executable, so that dir/build.sh can run.
 func (r *Recipe) Extract(dir string) error {
 	for _, name := range r.Files {
-		b, err := fs.ReadFile(files, name)
+		b, err := fs.ReadFile(r.fsys, name)
 		if err != nil {
 			return err
 		}
