@@ -66,6 +66,7 @@ BENCHTIME  ?= 0.5s
 ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
 CP_ROUNDS     ?= 3
+FUSE_ROUNDS   ?= 3
 
 bench: tools-bench lkl
 	@mkdir -p $(BENCH)
@@ -87,6 +88,8 @@ bench: tools-bench lkl
 	$(BIN)/gkbench http-bench -rounds $(ECHO_ROUNDS) -duration $(ECHO_DURATION) | tee $(BENCH)/http.txt
 	@echo "== image tools: demo cp-out vs debugfs (whole processes, alternated; images in /dev/shm/gk-cpbench)"
 	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/gkbench/cpbench.sh | tee $(BENCH)/cp.txt
+	@echo "== demo mount (FUSE) vs fuse2fs: cp of 1 GiB, cp -a and ls -lR of 20,000 files (whole processes, alternated; results also in $(BENCH)/fuse.txt)"
+	ROUNDS=$(FUSE_ROUNDS) BIN=$(BIN) ./cmd/gkbench/fusebench.sh | tee $(BENCH)/fuse.txt
 	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
 	$(LKLENV) $(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 

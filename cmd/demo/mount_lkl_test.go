@@ -290,3 +290,61 @@ func TestMountForced(t *testing.T) {
 	require.Contains(t, out, "detached")
 	require.False(t, mounted(mnt))
 }
+
+// TestMountAsUser: a user other than root mounts with fusermount3, and
+// without it in $PATH gets an error that names what is missing. The test
+// binary, the image and the mount point are copied or made where nobody
+// (uid 65534) can reach them.
+func TestMountAsUser(t *testing.T) {
+	_, err := exec.LookPath("setpriv")
+	require.NoError(t, err, "setpriv (util-linux) runs the child as nobody")
+	dir, err := os.MkdirTemp("", "mount-as-user-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	bin := filepath.Join(dir, "demo.test")
+	shell(t, "cp "+os.Args[0]+" "+bin+" && chmod 0755 "+bin)
+	img := filepath.Join(dir, "disk.img")
+	shell(t, "cp "+imagetest.Build(t, "ext4", mountTree)+" "+img+" && chown 65534:65534 "+img)
+	imagetest.Run(t, "debugfs", "-w", "-R", "set_inode_field /dir uid 65534", img) // nobody's directory
+	mnt := filepath.Join(dir, "mnt")
+	require.NoError(t, os.Mkdir(mnt, 0o755))
+	require.NoError(t, os.Chown(mnt, 65534, 65534))
+	asNobody := func(path string, args ...string) *exec.Cmd {
+		cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--", bin, "-test.run=^$", "--", "mount"}, args...)...)
+		cmd.Env = []string{"DEMO_AS_MAIN=1", "PATH=" + path, "HOME=" + dir}
+		return cmd
+	}
+
+	out, err := asNobody("/nonexistent", "-o", "ro", img, mnt).CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), "needs fusermount3 (Debian package fuse3)")
+	require.False(t, mounted(mnt))
+
+	cmd := asNobody("/usr/bin:/bin", img, mnt)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if mounted(mnt) {
+			exec.Command("umount", "-l", mnt).Run()
+			t.Errorf("%s was left mounted", mnt)
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "demo mount as nobody: %s", stderr.String())
+	require.Contains(t, line, "mounted ")
+	require.Equal(t, "hello from the image\n", shell(t, "setpriv --reuid=65534 --regid=65534 --clear-groups cat "+mnt+"/hello.txt"))
+	nobody := "setpriv --reuid=65534 --regid=65534 --clear-groups -- bash -c "
+	shell(t, nobody+"'! echo no > "+mnt+"/root-owned.txt'") // the host kernel checks the image's modes
+	shell(t, nobody+"'echo mine > "+mnt+"/dir/mine.txt && stat -c %u:%g "+mnt+"/dir/mine.txt | grep -qx 65534:65534'")
+	shell(t, "setpriv --reuid=65534 --regid=65534 --clear-groups fusermount3 -u "+mnt)
+	go io.Copy(io.Discard, stdout)
+	require.NoError(t, cmd.Wait(), stderr.String())
+	require.False(t, mounted(mnt))
+	imagetest.Run(t, "e2fsck", "-fn", img)
+}

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 	"github.com/gokernel/gokernel/ufs/fusefs"
@@ -99,6 +101,19 @@ func checkPrograms(t *testing.T, mnt string, c caps) {
 			require.Contains(t, sh(t, mnt, `getfattr -d copy/empty`), `user.new="42"`)
 			sh(t, mnt, `setfattr -x user.new copy/empty && ! getfattr -n user.new copy/empty 2>/dev/null`)
 			sh(t, mnt, `ln copy/empty copy/empty2 && test "$(stat -c %i copy/empty)" = "$(stat -c %i copy/empty2)" && rm copy/empty2`)
+			sh(t, mnt, `mkfifo copy/fifo && test -p copy/fifo && rm copy/fifo`)
+		})
+		t.Run("renameat2", func(t *testing.T) {
+			host := libgo.New(sys.Host())
+			a, b := filepath.Join(mnt, "copy", "ra"), filepath.Join(mnt, "copy", "rb")
+			require.NoError(t, os.WriteFile(a, []byte("a"), 0o644))
+			require.NoError(t, os.WriteFile(b, []byte("b"), 0o644))
+			require.ErrorIs(t, host.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_NOREPLACE), unix.EEXIST)
+			require.NoError(t, host.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE))
+			require.Equal(t, "b\n", sh(t, mnt, "cat copy/ra; echo"))
+			require.Equal(t, "a\n", sh(t, mnt, "cat copy/rb; echo"))
+			require.NoError(t, os.Remove(a))
+			require.NoError(t, os.Remove(b))
 		})
 	}
 	t.Run("cp out, tar round trip", func(t *testing.T) {
