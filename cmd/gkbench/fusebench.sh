@@ -14,7 +14,7 @@
 # summary gives medians and the median of the per-round ratios to fuse2fs
 # (fuse2fs time / tool time: above 1 is faster).
 #
-#   BIN=.build/bin ./cmd/demo/fusebench.sh     (make build makes $BIN/demo)
+#   BIN=.build/bin ./cmd/gkbench/fusebench.sh     (make build makes $BIN/demo)
 #
 # ROUNDS (default 3) is the number of rounds; CASES (default "big tree ls")
 # picks the cases.
