@@ -89,10 +89,11 @@ func newWakeFDs(t *testing.T, kind string) *wakeFDs {
 // epoll_pwait with no timeout; for each, another thread writes once per
 // round, after a random pause (none, a spin, or a sleep: the write lands
 // before, while and after the waiter goes to sleep), and then waits for the
-// wake without entering LKL. Without timers, nothing else runs in the
-// kernel while the test waits, so a woken task that nobody schedules stays
-// asleep; with timers, a goroutine keeps short epoll_pwait timeouts
-// pending, whose ticks may hide such a loss as a delay.
+// wake without entering LKL. Without timers, nothing else enters the
+// kernel while the test waits, so only LKL's own tick could rescue a woken
+// task that nobody schedules (it does, without fix 12: docs/lkl-build.md,
+// "Wakes"); with timers, a goroutine keeps short epoll_pwait timeouts
+// pending, as unet's bounded dispatcher did.
 func TestWakeBlockedWait(t *testing.T) {
 	for _, kind := range []string{"eventfd", "pipe", "tcp", "timeout"} {
 		for _, waiters := range []int{1, 4} {
