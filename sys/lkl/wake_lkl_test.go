@@ -67,16 +67,7 @@ func newWakeFDs(t *testing.T, kind string) *wakeFDs {
 		r, w := uintptr(fds[0]), uintptr(fds[1])
 		return &wakeFDs{wait: r, kick: w, events: unix.EPOLLIN | unix.EPOLLET, msg: []byte{1}, close: []uintptr{r, w}}
 	case "tcp":
-		ln := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		defer call(unix.SYS_CLOSE, ln)
-		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
-		mustCall(t, "bind", unix.SYS_BIND, ln, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-		mustCall(t, "listen", unix.SYS_LISTEN, ln, 1)
-		salen := uint32(unsafe.Sizeof(sa))
-		mustCall(t, "getsockname", unix.SYS_GETSOCKNAME, ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-		c := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		mustCall(t, "connect", unix.SYS_CONNECT, c, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-		a := mustCall(t, "accept4", unix.SYS_ACCEPT4, ln, 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		c, a := loopbackTCP(t, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		one := int32(1)
 		mustCall(t, "setsockopt TCP_NODELAY", unix.SYS_SETSOCKOPT, c, unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4)
 		return &wakeFDs{wait: a, kick: c, events: unix.EPOLLIN | unix.EPOLLET, msg: []byte{1}, close: []uintptr{a, c}}
