@@ -127,7 +127,7 @@ LKLENV := eval "$$($(GKLKL) env)" &&
 SOAK             := $(BUILD)/soak
 SOAK_RUNS        ?= 50
 SOAK_TIMEOUT     ?= 120
-SOAK_WAKE_ROUNDS ?= 2000
+SOAK_WAKE_ROUNDS ?= 1000
 
 # $(call soak-run,NAME,RUNS,DIR,COMMAND): run COMMAND in DIR RUNS times ($$i
 # is the run's number); adds NAME's line to $(SOAK)/summary.txt.

@@ -177,6 +177,21 @@ func TestLoopbackUpAndTCP(t *testing.T) {
 	mustCall(t, "SIOCSIFFLAGS", unix.SYS_IOCTL, s, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr)))
 
 	// A TCP round trip over LKL's loopback.
+	c, a := loopbackTCP(t, unix.SOCK_CLOEXEC)
+	defer call(unix.SYS_CLOSE, c)
+	defer call(unix.SYS_CLOSE, a)
+	msg := []byte("over LKL's own TCP/IP stack")
+	mustCall(t, "write", unix.SYS_WRITE, c, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
+	buf := make([]byte, 64)
+	n := mustCall(t, "read", unix.SYS_READ, a, uintptr(unsafe.Pointer(&buf[0])), 64)
+	require.Equal(t, string(msg), string(buf[:n]))
+}
+
+// loopbackTCP connects a socket to a listener on 127.0.0.1 (port 0) in
+// LKL and returns the connected fd and the accepted one, accepted with
+// accept4's acceptFlags; the listener is closed again.
+func loopbackTCP(t *testing.T, acceptFlags uintptr) (client, server uintptr) {
+	t.Helper()
 	ln := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	defer call(unix.SYS_CLOSE, ln)
 	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
@@ -185,16 +200,10 @@ func TestLoopbackUpAndTCP(t *testing.T) {
 	salen := uint32(unsafe.Sizeof(sa))
 	mustCall(t, "getsockname", unix.SYS_GETSOCKNAME, ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
 	require.NotZero(t, sa.Port)
-	c := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	defer call(unix.SYS_CLOSE, c)
-	mustCall(t, "connect", unix.SYS_CONNECT, c, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-	a := mustCall(t, "accept4", unix.SYS_ACCEPT4, ln, 0, 0, unix.SOCK_CLOEXEC)
-	defer call(unix.SYS_CLOSE, a)
-	msg := []byte("over LKL's own TCP/IP stack")
-	mustCall(t, "write", unix.SYS_WRITE, c, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
-	buf := make([]byte, 64)
-	n := mustCall(t, "read", unix.SYS_READ, a, uintptr(unsafe.Pointer(&buf[0])), 64)
-	require.Equal(t, string(msg), string(buf[:n]))
+	client = mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	mustCall(t, "connect", unix.SYS_CONNECT, client, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	server = mustCall(t, "accept4", unix.SYS_ACCEPT4, ln, 0, 0, acceptFlags)
+	return client, server
 }
 
 func TestManyThreadsGetpid(t *testing.T) {

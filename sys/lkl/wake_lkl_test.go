@@ -67,16 +67,7 @@ func newWakeFDs(t *testing.T, kind string) *wakeFDs {
 		r, w := uintptr(fds[0]), uintptr(fds[1])
 		return &wakeFDs{wait: r, kick: w, events: unix.EPOLLIN | unix.EPOLLET, msg: []byte{1}, close: []uintptr{r, w}}
 	case "tcp":
-		ln := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		defer call(unix.SYS_CLOSE, ln)
-		sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
-		mustCall(t, "bind", unix.SYS_BIND, ln, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-		mustCall(t, "listen", unix.SYS_LISTEN, ln, 1)
-		salen := uint32(unsafe.Sizeof(sa))
-		mustCall(t, "getsockname", unix.SYS_GETSOCKNAME, ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-		c := mustCall(t, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		mustCall(t, "connect", unix.SYS_CONNECT, c, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-		a := mustCall(t, "accept4", unix.SYS_ACCEPT4, ln, 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		c, a := loopbackTCP(t, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		one := int32(1)
 		mustCall(t, "setsockopt TCP_NODELAY", unix.SYS_SETSOCKOPT, c, unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4)
 		return &wakeFDs{wait: a, kick: c, events: unix.EPOLLIN | unix.EPOLLET, msg: []byte{1}, close: []uintptr{a, c}}
@@ -89,10 +80,11 @@ func newWakeFDs(t *testing.T, kind string) *wakeFDs {
 // epoll_pwait with no timeout; for each, another thread writes once per
 // round, after a random pause (none, a spin, or a sleep: the write lands
 // before, while and after the waiter goes to sleep), and then waits for the
-// wake without entering LKL. Without timers, nothing else runs in the
-// kernel while the test waits, so a woken task that nobody schedules stays
-// asleep; with timers, a goroutine keeps short epoll_pwait timeouts
-// pending, whose ticks may hide such a loss as a delay.
+// wake without entering LKL. Without timers, nothing else enters the
+// kernel while the test waits, so only LKL's own tick could rescue a woken
+// task that nobody schedules (it does, without fix 12: docs/lkl-build.md,
+// "Wakes"); with timers, a goroutine keeps short epoll_pwait timeouts
+// pending, as unet's bounded dispatcher did.
 func TestWakeBlockedWait(t *testing.T) {
 	for _, kind := range []string{"eventfd", "pipe", "tcp", "timeout"} {
 		for _, waiters := range []int{1, 4} {
