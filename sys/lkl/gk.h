@@ -16,7 +16,9 @@
 #else
 #include <gokernel_lkl.h>
 #include "zrecipe.h"
+#ifndef GK_LKL_STALE
 #include <lkl.h>
+#include <lkl_host.h>
 
 // gk_thread_ready is set on an OS thread once LKL has made the host task
 // that runs that thread's system calls (see gk_thread_enter in gk.c).
@@ -59,5 +61,6 @@ int gk_if_set_ipv6(int ifindex, void *addr, int masklen);
 int gk_set_gateway(int af, void *addr);
 int gk_add_neighbor(int ifindex, int af, void *addr, void *mac);
 
+#endif // GK_LKL_STALE
 #endif // build checks
 #endif

@@ -3,7 +3,6 @@
 package lkl
 
 // #include "gk.h"
-// #include <lkl_host.h>
 import "C"
 
 import (

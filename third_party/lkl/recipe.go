@@ -145,9 +145,11 @@ func (r *Recipe) WantHeader() []byte {
 // The LKL recipe this gokernel was written for. gk.h includes this after
 // gokernel_lkl.h, which gokernel-lkl writes beside the LKL headers it built:
 // a build of another recipe on cgo's include path (CGO_CFLAGS) stops the
-// compile here instead of linking a stale liblkl.a.
+// compile here instead of linking a stale liblkl.a (GK_LKL_STALE tells gk.h
+// to leave out the rest, so that the #error is the only message).
 #define GK_LKL_RECIPE "%s"
 #ifndef %s
+#define GK_LKL_STALE 1
 #error "gokernel: the LKL on cgo's include path (CGO_CFLAGS) is not the one this gokernel needs (recipe %.12s, lkl@%s); run, from your module: %s"
 #endif
 `, r.Hash, r.Macro(), r.Hash, r.Version, InstallCommand)
