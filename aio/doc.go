@@ -33,5 +33,5 @@
 //   - [Kind]: the one place that says which closed error an object
 //     returns, net.ErrClosed for sockets and loops, fs.ErrClosed for files;
 //   - [Poller] and [Waiter]: epoll itself, and the goroutine that waits in
-//     it ([LostWakeBound] is the one bounded wait).
+//     it; no wait is bounded unless a deadline or timer asks for it.
 package aio

@@ -61,14 +61,3 @@ func (w *Waiter) Wait(events []Event, timeout time.Duration) (int, error) {
 	w.found = n > 0
 	return n, err
 }
-
-// LostWakeBound bounds each wait of unet's dispatcher, the one wait in
-// gokernel that is bounded without a deadline or timer asking for it. In
-// runs of the LKL echo demo under load, before LKL fix 12 (third_party/lkl
-// fixes.sh: a host thread leaving LKL runs the tasks it woke), a wait
-// blocked in LKL's epoll_pwait sometimes missed the eventfd write meant to
-// wake it (2 runs of 18 hung at exit; with the bound, 0 of 24). Whether
-// fix 12 removed the cause is under investigation (issue #14, item 2);
-// until it is settled the bound stays, here, at the cost of ten idle
-// wake-ups a second of a dispatcher with sockets open.
-const LostWakeBound = 100 * time.Millisecond

@@ -32,9 +32,8 @@
 // more hop between the event and the goroutine that needs it, and it ties
 // the Stack to a running Loop.
 //
-// The dispatcher's waits end after aio.LostWakeBound (100 ms) at the
-// latest; see that constant for why, and for the investigation that may
-// remove it.
+// The dispatcher's waits are unbounded: adding, removing and closing a
+// socket wake the poller, and a deadline is a timer of its own.
 //
 // Of the fd runtime (aio) unet uses all of it: FD and PollDesc for each
 // socket (reference count, read and write locks, readiness, deadlines,

@@ -107,7 +107,10 @@ func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	// back: yield after every turn with events, so they run first.
 	w.YieldAfterEvents = true
 	for {
-		n, err := w.Wait(evs[:], aio.LostWakeBound)
+		// Unbounded: add, remove and close Wake the poller. (A 100 ms
+		// bound once hid stalls on LKL; docs/lkl-build.md, "Wakes", shows
+		// a blocked epoll_pwait is always woken, with fix 12 at once.)
+		n, err := w.Wait(evs[:], -1)
 		np.mu.Lock()
 		for _, ev := range evs[:n] {
 			if fd, ok := np.fds.Get(ev.Token); ok {
