@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -54,7 +55,13 @@ func openDisk(d Disk, timeout time.Duration) (*attached, error) {
 	}
 	dev, err := disk.Open(disk.Spec{Path: d.Path, Format: d.Format, Overlay: d.Overlay, ReadOnly: d.ReadOnly, Sources: remote.Sources()})
 	if err != nil {
-		return nil, err // names the key: "path: …", "format: …", "overlay: …"
+		// disk.Open names the key ("path: …", "format: …", "overlay: …");
+		// the path's own error already names the file or URL, as an
+		// image's open always has (an *fs.PathError for a missing file).
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "path: ") {
+			return nil, inner
+		}
+		return nil, err
 	}
 	d.ReadOnly = d.ReadOnly || disk.IsReadOnly(dev)
 	a := &attached{disk: d, owned: dev.(io.Closer)}

@@ -100,8 +100,9 @@ func TestDiskSourceErrors(t *testing.T) {
 	}{
 		{"format", lkl.Disk{Path: raw, Format: "vmdk"}, "format"},
 		{"qcow2-writable", lkl.Disk{Path: raw, Format: "qcow2"}, "format"},
-		{"scheme", lkl.Disk{Path: "ftp://127.0.0.1/x.img"}, "path"},
-		{"http-refused", lkl.Disk{Path: "http://127.0.0.1:1/x.img"}, "path"},
+		{"scheme", lkl.Disk{Path: "ftp://127.0.0.1/x.img"}, "no source for ftp:// URLs"},
+		{"http-refused", lkl.Disk{Path: "http://127.0.0.1:1/x.img"}, "127.0.0.1:1"},
+		{"missing", lkl.Disk{Path: "/nonexistent.img"}, "open /nonexistent.img: no such file or directory"},
 		{"overlay-is-image", lkl.Disk{Path: raw, Overlay: raw}, "overlay"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
