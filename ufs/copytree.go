@@ -375,7 +375,7 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 		return perr("fstat", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		c.skipped(path.Join(sd.name, name), fileMode(st.Mode).Type())
+		c.skipped(path.Join(sd.name, name), FileMode(st.Mode).Type())
 		return nil
 	}
 	size, perm := st.Size, fs.FileMode(st.Mode&0o777)

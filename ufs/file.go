@@ -292,7 +292,7 @@ func (f *File) readDir(n int) (ents []*dirEntry, err error) {
 				if err := f.l.Fstatat(f.fd, d.Name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 					continue // gone since getdents
 				}
-				e.typ = fileMode(st.Mode).Type()
+				e.typ = FileMode(st.Mode).Type()
 			}
 			ents = append(ents, e)
 		}

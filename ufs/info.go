@@ -19,7 +19,7 @@ type fileInfo struct {
 
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.st.Size }
-func (fi *fileInfo) Mode() fs.FileMode  { return fileMode(fi.st.Mode) }
+func (fi *fileInfo) Mode() fs.FileMode  { return FileMode(fi.st.Mode) }
 func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
 func (fi *fileInfo) IsDir() bool        { return fi.Mode().IsDir() }
 
@@ -29,8 +29,11 @@ func (fi *fileInfo) Sys() any { return &fi.st }
 
 func (fi *fileInfo) String() string { return fs.FormatFileInfo(fi) }
 
-// fileMode converts a stat(2) st_mode to an fs.FileMode, as os does.
-func fileMode(m uint32) fs.FileMode {
+// FileMode converts a stat(2) st_mode (type, permission and setuid,
+// setgid and sticky bits) to an fs.FileMode, as os does. A mode with no
+// type bits, as chmod(2) and open(2) take it, gives just the permission
+// and special bits.
+func FileMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)
 	switch m & unix.S_IFMT {
 	case unix.S_IFBLK:

@@ -50,7 +50,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 // when the caller gave it).
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	p := n.path(name)
-	f, err := n.s.fsys.OpenFile(p, openFlags(flags)|unix.O_CREAT|int(flags)&unix.O_EXCL, fileMode(mode))
+	f, err := n.s.fsys.OpenFile(p, openFlags(flags)|unix.O_CREAT|int(flags)&unix.O_EXCL, ufs.FileMode(mode))
 	if err != nil {
 		return nil, nil, 0, errno(err)
 	}

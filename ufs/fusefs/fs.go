@@ -84,19 +84,3 @@ func setAttr(a *fuse.Attr, st *unix.Stat_t) {
 	a.Rdev = uint32(st.Rdev)
 	a.Blksize = uint32(st.Blksize)
 }
-
-// fileMode converts the permission and special bits of a kernel mode to an
-// fs.FileMode, as ufs's methods take them.
-func fileMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&unix.S_ISUID != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&unix.S_ISGID != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&unix.S_ISVTX != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}

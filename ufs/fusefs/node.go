@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/ufs"
 )
 
 // A node is one file, directory or symlink of the mount. It holds no fd:
@@ -89,7 +90,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		if h != nil {
 			err = l.Fchmod(h.f.Fd(), m)
 		} else {
-			err = fsys.Chmod(p, fileMode(m))
+			err = fsys.Chmod(p, ufs.FileMode(m))
 		}
 		if err != nil {
 			return errno(err)
@@ -150,7 +151,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 // caller's owner and group, as a local file system would give it.
 func (n *node) made(ctx context.Context, p string, st *unix.Stat_t, perm uint32, chmod bool) error {
 	if chmod && st.Mode&0o7777 != perm&0o7777 {
-		if err := n.s.fsys.Chmod(p, fileMode(perm)); err != nil {
+		if err := n.s.fsys.Chmod(p, ufs.FileMode(perm)); err != nil {
 			return err
 		}
 		st.Mode = st.Mode&unix.S_IFMT | perm&0o7777
@@ -180,7 +181,7 @@ func (n *node) entry(ctx context.Context, name string, perm uint32, chmod bool, 
 
 // Mkdir implements fs.NodeMkdirer.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	if err := n.s.fsys.Mkdir(n.path(name), fileMode(mode)); err != nil {
+	if err := n.s.fsys.Mkdir(n.path(name), ufs.FileMode(mode)); err != nil {
 		return nil, errno(err)
 	}
 	return n.entry(ctx, name, mode, true, out)
