@@ -69,13 +69,13 @@ func startMount(t *testing.T, args ...string) *mountProc {
 			}
 			<-p.done
 		}
-		if mounted(p.dir) {
+		if imagetest.Mounted(p.dir) {
 			exec.Command("umount", "-l", p.dir).Run()
 			t.Errorf("%s was left mounted", p.dir)
 		}
 	})
 	out := p.expect(t, "mounted ")
-	require.True(t, mounted(p.dir), "%s is in /proc/self/mountinfo (%s)", p.dir, out)
+	require.True(t, imagetest.Mounted(p.dir), "%s is in /proc/self/mountinfo (%s)", p.dir, out)
 	return p
 }
 
@@ -124,20 +124,6 @@ func (p *mountProc) wait(t *testing.T) (int, string) {
 	}
 }
 
-// mounted reports whether dir is a mount point in /proc/self/mountinfo.
-func mounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for line := range strings.Lines(string(b)) {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
-}
-
 // shell runs a bash script and returns its output, failing the test if it
 // fails.
 func shell(t *testing.T, script string) string {
@@ -174,7 +160,7 @@ func TestMountCommand(t *testing.T) {
 	code, out := p.wait(t)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "unmounted")
-	require.False(t, mounted(mnt))
+	require.False(t, imagetest.Mounted(mnt))
 	imagetest.Run(t, "e2fsck", "-fn", img)
 	require.Contains(t, imagetest.Run(t, "debugfs", "-R", "cat /new.txt", img), "\nwritten\n")
 
@@ -183,7 +169,7 @@ func TestMountCommand(t *testing.T) {
 	shell(t, "fusermount3 -u "+mnt)
 	code, out = p.wait(t)
 	require.Equal(t, 0, code, out)
-	require.False(t, mounted(mnt))
+	require.False(t, imagetest.Mounted(mnt))
 	imagetest.Run(t, "e2fsck", "-fn", img)
 }
 
@@ -256,11 +242,11 @@ func TestMountErrors(t *testing.T) {
 			require.NotEqual(t, 0, code)
 			require.Contains(t, stderr, tc.want)
 			if tc.dir != "" {
-				require.False(t, mounted(tc.dir), "%s is not mounted", tc.dir)
+				require.False(t, imagetest.Mounted(tc.dir), "%s is not mounted", tc.dir)
 			}
 		})
 	}
-	require.True(t, mounted(busy), "the first mount is still there")
+	require.True(t, imagetest.Mounted(busy), "the first mount is still there")
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGINT))
 	code, out := first.wait(t)
 	require.Equal(t, 0, code, out)
@@ -288,7 +274,7 @@ func TestMountForced(t *testing.T) {
 	code, out := p.wait(t)
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, "detached")
-	require.False(t, mounted(mnt))
+	require.False(t, imagetest.Mounted(mnt))
 }
 
 // TestMountAsUser: a user other than root mounts with fusermount3, and
@@ -319,7 +305,7 @@ func TestMountAsUser(t *testing.T) {
 	out, err := asNobody("/nonexistent", "-o", "ro", img, mnt).CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), "needs fusermount3 (Debian package fuse3)")
-	require.False(t, mounted(mnt))
+	require.False(t, imagetest.Mounted(mnt))
 
 	cmd := asNobody("/usr/bin:/bin", img, mnt)
 	stdout, err := cmd.StdoutPipe()
@@ -330,7 +316,7 @@ func TestMountAsUser(t *testing.T) {
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if mounted(mnt) {
+		if imagetest.Mounted(mnt) {
 			exec.Command("umount", "-l", mnt).Run()
 			t.Errorf("%s was left mounted", mnt)
 		}
@@ -345,6 +331,6 @@ func TestMountAsUser(t *testing.T) {
 	shell(t, "setpriv --reuid=65534 --regid=65534 --clear-groups fusermount3 -u "+mnt)
 	go io.Copy(io.Discard, stdout)
 	require.NoError(t, cmd.Wait(), stderr.String())
-	require.False(t, mounted(mnt))
+	require.False(t, imagetest.Mounted(mnt))
 	imagetest.Run(t, "e2fsck", "-fn", img)
 }

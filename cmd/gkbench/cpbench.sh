@@ -46,15 +46,8 @@ if [ ! -f "$WORK/tree.img" ]; then
 	rm -rf "$WORK/tree-src"
 fi
 
-# seconds runs its arguments with their output discarded and prints the
-# wall time in seconds.
-seconds() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
-}
+# seconds CMD...: wall time of CMD in seconds (benchlib.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
 out=$WORK/out
 tools=(debugfs demo)

@@ -59,15 +59,8 @@ unserve() {
 	while mountpoint -q "$mnt"; do sleep 0.05; done
 }
 
-# seconds runs its arguments with their output discarded and prints the
-# wall time in seconds.
-seconds() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	"$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; return 1; }
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc
-}
+# seconds CMD...: wall time of CMD in seconds (benchlib.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
 image() { if [ "$1" = big ]; then echo "$WORK/big.img"; else echo "$WORK/tree.img"; fi; }
 

@@ -2,14 +2,13 @@ package fusefs_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/ufs"
 	"github.com/gokernel/gokernel/ufs/fusefs"
 )
@@ -34,24 +33,9 @@ func mount(t *testing.T, fsys *ufs.FS, opts fusefs.Options) string {
 		case <-time.After(30 * time.Second):
 			t.Errorf("the server of %s did not stop", mnt)
 		}
-		require.False(t, isMounted(mnt), "%s is still mounted", mnt)
+		require.False(t, imagetest.Mounted(mnt), "%s is still mounted", mnt)
 	})
 	return mnt
-}
-
-// isMounted reports whether /proc/self/mountinfo lists dir as a mount
-// point.
-func isMounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for line := range strings.Lines(string(b)) {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // sh runs a shell script in dir (for at most five minutes) and returns its output; a failure fails
