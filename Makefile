@@ -98,7 +98,7 @@ bench: tools-bench lkl
 FUZZTIME ?= 30s
 FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
-	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV
+	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
