@@ -39,7 +39,7 @@ func twoPVs(t *testing.T) (imgs, loops []string, want map[string][]byte) {
 		if err := os.WriteFile(src, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		imagetest.FillLV(t, loops, imgs, "tvg", name, src)
+		imagetest.FillLV(t, loops, "tvg", name, src)
 		want[name] = b
 	}
 	return imgs, loops, want

@@ -158,10 +158,23 @@ func (a *Array) Name() string {
 	return n
 }
 
-// Names lists the names Find knows the array by.
+// Names lists the names Find knows the array by: its Name, /dev/NAME for
+// an mdN name, /dev/md/N as mdadm links it (N is the name part of 1.x's
+// "host:name", 0.90's minor), the UUID, and 1.x's "host:name".
 func (a *Array) Names() []string {
 	n := a.Name()
-	out := []string{n, "/dev/" + n, "/dev/md/" + n, a.UUID}
+	out := []string{n}
+	if strings.HasPrefix(n, "md") {
+		out = append(out, "/dev/"+n)
+	}
+	part := strconv.Itoa(a.minor)
+	if a.minor < 0 {
+		part = a.name
+		if _, p, ok := strings.Cut(a.name, ":"); ok {
+			part = p
+		}
+	}
+	out = append(out, "/dev/md/"+part, a.UUID)
 	if a.name != "" {
 		out = append(out, a.name)
 	}

@@ -14,10 +14,10 @@ func Example() {
 	for role := range 2 {
 		d := disk.NewMemory(16 << 20)
 		s := layout("1.2", 1)
-		s.role = role
-		b, off := s.bytes()
+		s.Role = role
+		b, off := s.Bytes(d.Size())
 		d.WriteAt(b, off)
-		d.WriteAt([]byte("mirrored"), s.dataOffset)
+		d.WriteAt([]byte("mirrored"), s.DataOffset)
 		m, err := md.ReadMember(d)
 		if err != nil {
 			log.Fatal(err)

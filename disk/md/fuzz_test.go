@@ -14,7 +14,7 @@ import (
 func FuzzSuperblock(f *testing.F) {
 	for _, v := range []string{"0.90", "1.0", "1.1", "1.2"} {
 		for _, level := range []int32{1, 0, -1, 5} {
-			b, _ := layout(v, level).bytes()
+			b, _ := layout(v, level).Bytes(devSize)
 			f.Add(b, uint8(v[2]))
 		}
 	}

@@ -19,22 +19,22 @@ import (
 
 const devSize = 16 << 20
 
-var testUUID = [4]uint32{0x11223344, 0x55667788, 0x99aabbcc, 0xddeeff00}
+var testUUID = [16]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00}
 
 // members makes n images, each with the superblock of s for its role
 // and random data in its data area; it returns the images and the data.
 func members(t *testing.T, s sb, n int) ([]string, [][]byte) {
 	t.Helper()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(n), uint64(s.level+10)))
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(s.Level+10)))
 	var imgs []string
 	var data [][]byte
 	for i := range n {
-		img := imagetest.Blank(t, filepath.Join(dir, fmt.Sprintf("m%d.img", i)), s.devSize)
+		img := imagetest.Blank(t, filepath.Join(dir, fmt.Sprintf("m%d.img", i)), devSize)
 		m := s
-		m.role = i
-		m.write(t, img)
-		b := make([]byte, s.dataSize)
+		m.Role = i
+		imagetest.WriteMDSuperblock(t, img, m)
+		b := make([]byte, s.DataSize)
 		for j := range b {
 			b[j] = byte(rng.Uint32())
 		}
@@ -42,7 +42,7 @@ func members(t *testing.T, s sb, n int) ([]string, [][]byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.WriteAt(b, s.dataOffset); err != nil {
+		if _, err := f.WriteAt(b, s.DataOffset); err != nil {
 			t.Fatal(err)
 		}
 		f.Close()
@@ -72,16 +72,16 @@ func open(t *testing.T, imgs ...string) []*md.Member {
 // layout returns a superblock of each version for level with its data
 // area placed as mdadm places it.
 func layout(version string, level int32) sb {
-	s := sb{version: version, uuid: testUUID, name: "host:0", minor: 0, level: level, chunk: 64 << 10, raidDisks: 2, events: 20, devSize: devSize}
+	s := sb{Version: version, UUID: testUUID, Name: "host:0", Minor: 0, Level: level, Chunk: 64 << 10, RaidDisks: 2, Events: 20}
 	switch {
 	case version == "0.90" && level <= 0:
 		// linear and raid0 use the whole device up to the superblock
 		// (the kernel's super_90_load).
-		s.dataSize = devSize - 64<<10
+		s.DataSize = devSize - 64<<10
 	case version == "0.90", version == "1.0":
-		s.dataSize = 8 << 20
+		s.DataSize = 8 << 20
 	default:
-		s.dataOffset, s.dataSize = 1<<20, 8<<20
+		s.DataOffset, s.DataSize = 1<<20, 8<<20
 	}
 	return s
 }
@@ -145,7 +145,7 @@ func TestArrays(t *testing.T) {
 				if level == 1 {
 					// Mirrors hold the same bytes.
 					f, _ := os.OpenFile(imgs[1], os.O_WRONLY, 0)
-					f.WriteAt(data[0], s.dataOffset)
+					f.WriteAt(data[0], s.DataOffset)
 					f.Close()
 				}
 				arrays := md.Assemble(open(t, imgs...))
@@ -165,8 +165,8 @@ func TestArrays(t *testing.T) {
 				case 1:
 					want = data[0]
 				case 0:
-					for k := 0; k < 2*len(data[0])/int(s.chunk); k++ {
-						c := int(s.chunk)
+					for k := 0; k < 2*len(data[0])/int(s.Chunk); k++ {
+						c := int(s.Chunk)
 						want = append(want, data[k%2][(k/2)*c:(k/2+1)*c]...)
 					}
 				case -1:
@@ -217,8 +217,8 @@ func TestStale(t *testing.T) {
 	s := layout("1.2", 1)
 	imgs, _ := members(t, s, 2)
 	old := s
-	old.role, old.events = 1, 10
-	old.write(t, imgs[1])
+	old.Role, old.Events = 1, 10
+	imagetest.WriteMDSuperblock(t, imgs[1], old)
 	a := md.Assemble(open(t, imgs...))[0]
 	if len(a.Stale) != 1 || a.Members[1] != nil || !a.ReadOnly() {
 		t.Errorf("stale %d, members %v, read-only %v; warnings %q", len(a.Stale), a.Members, a.ReadOnly(), a.Warnings)
@@ -230,7 +230,7 @@ func TestStale(t *testing.T) {
 func TestRefused(t *testing.T) {
 	for _, level := range []int32{4, 5, 6, 10} {
 		s := layout("1.2", level)
-		s.raidDisks = 4
+		s.RaidDisks = 4
 		imgs, _ := members(t, s, 4)
 		a := md.Assemble(open(t, imgs...))[0]
 		name := fmt.Sprintf("raid%d", level)

@@ -265,6 +265,7 @@ func copyRange(t testing.TB, src string, srcOff, n int64, dst string, dstOff int
 		_, err = out.WriteAt(b, dstOff+i)
 		must(t, err)
 	}
+	must(t, out.Sync()) // a loop device: through to its image
 }
 
 // lookSbin finds a tool in PATH or in the sbin directories a non-root PATH

@@ -23,11 +23,23 @@ func Loops(t testing.TB, imgs ...string) []string {
 	t.Helper()
 	var loops []string
 	for _, img := range imgs {
-		out := strings.TrimSpace(Run(t, "losetup", "-f", "--show", img))
-		loops = append(loops, out)
-		t.Cleanup(func() { exec.Command(lookSbin("losetup"), "-d", out).Run() })
+		loops = append(loops, Loop(t, img, 0, 0))
 	}
 	return loops
+}
+
+// Loop attaches size bytes of img from off (all of it from off if size
+// is 0: a partition, an MD member's data area) to a loop device, which is
+// detached when the test ends.
+func Loop(t testing.TB, img string, off, size int64) string {
+	t.Helper()
+	args := []string{"-f", "--show", "--offset", strconv.FormatInt(off, 10)}
+	if size > 0 {
+		args = append(args, "--sizelimit", strconv.FormatInt(size, 10))
+	}
+	dev := strings.TrimSpace(Run(t, "losetup", append(args, img)...))
+	t.Cleanup(func() { exec.Command(lookSbin("losetup"), "-d", dev).Run() })
+	return dev
 }
 
 // LVM runs an lvm2 tool (pvcreate, vgcreate, lvcreate, …) on the loop
@@ -189,23 +201,14 @@ func ThinPool(t testing.TB, loops []string, vg string) {
 }
 
 // FillLV writes the file src into the extents of the LV vg/lv, as lvs and
-// pvs report them (linear and striped segments): imgs[i] is the image
-// behind loops[i]. It is how a test puts a file system into an LV without
-// the device mapper.
-func FillLV(t testing.TB, loops, imgs []string, vg, lv, src string) {
+// pvs report them (linear and striped segments), through the loop
+// devices (and so into their images). It is how a test puts a file
+// system into an LV without the device mapper.
+func FillLV(t testing.TB, loops []string, vg, lv, src string) {
 	t.Helper()
 	pvs := map[string]PVInfo{}
 	for _, p := range PVs(t, loops) {
 		pvs[p.Dev] = p
-	}
-	img := func(dev string) string {
-		for i, l := range loops {
-			if l == dev {
-				return imgs[i]
-			}
-		}
-		t.Fatalf("lvs names %s, not one of %v", dev, loops)
-		return ""
 	}
 	fi, err := os.Stat(src)
 	must(t, err)
@@ -225,7 +228,30 @@ func FillLV(t testing.TB, loops, imgs []string, vg, lv, src string) {
 			r := s.PEs[k%n]
 			p := pvs[r.Dev]
 			at := p.PEStart + r.First*p.ExtSize + (k/n)*chunk
-			CopyRange(t, src, s.Start+k*chunk, min(chunk, fi.Size()-s.Start-k*chunk), img(r.Dev), at)
+			CopyRange(t, src, s.Start+k*chunk, min(chunk, fi.Size()-s.Start-k*chunk), r.Dev, at)
 		}
 	}
+}
+
+// LVMDisk makes the common server layout: a GPT disk image whose
+// partition 3 ("Linux LVM") is the one PV of the VG vg, which has an LV
+// root of 40 MiB holding an ext4 file system with tree (partitions 1 and
+// 2 are a small EFI System and a Linux filesystem partition, empty). It
+// returns the image.
+func LVMDisk(t testing.TB, tree Tree) string {
+	t.Helper()
+	fs := Build(t, "ext4", tree)
+	dir := filepath.Dir(fs)
+	img := Blank(t, filepath.Join(dir, "lvm-disk.img"), 100<<20)
+	RunInput(t, `label: gpt
+start=1MiB, size=1MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
+start=2MiB, size=2MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4
+start=4MiB, size=90MiB, type=E6D6D379-F507-44C2-A23C-238F2A3DF928
+`, "sfdisk", "-q", img)
+	loops := []string{Loop(t, img, 4<<20, 90<<20)}
+	LVM(t, loops, "pvcreate", loops...)
+	LVM(t, loops, "vgcreate", "vg", loops[0])
+	LVM(t, loops, "lvcreate", "-n", "root", "-L", "40M", "vg")
+	FillLV(t, loops, "vg", "root", fs)
+	return img
 }
