@@ -278,3 +278,48 @@ func TestWrappedMetadata(t *testing.T) {
 		t.Errorf("vg0/root: %v", lv)
 	}
 }
+
+// TestSnapshot: LVM names an old-style snapshot after its COW store, a
+// plain LV of changed chunks, and keeps a hidden LV of type snapshot that
+// ties origin and store; the snapshot is refused, its origin opens
+// read-only.
+func TestSnapshot(t *testing.T) {
+	text := strings.Replace(exampleText, "pool {", `snap {
+id = "snapsn-apsn-apsn-apsn-apsn-apsn-apsnap"
+status = ["READ", "WRITE", "VISIBLE"]
+segment1 {
+start_extent = 0
+extent_count = 1
+type = "striped"
+stripe_count = 1
+stripes = ["pv0", 4]
+}
+}
+snapshot0 {
+id = "snapsh-ot0s-naps-hot0-snap-shot-0snaps"
+status = ["READ"]
+segment1 {
+start_extent = 0
+extent_count = 2
+type = "snapshot"
+chunk_size = 8
+origin = "root"
+cow_store = "snap"
+}
+}
+pool {`, 1)
+	vgs, err := lvm.Scan(memPV(32<<20, examplePVUUID, 1<<20, 512, text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := lvm.Find(vgs, "vg0/root").Open()
+	if err != nil || !disk.IsReadOnly(root) {
+		t.Errorf("origin: %v, read-only %v; want it open read-only", err, err == nil && disk.IsReadOnly(root))
+	}
+	if _, err := lvm.Find(vgs, "vg0/snap").Open(); !errors.Is(err, lvm.ErrUnsupported) || !strings.Contains(err.Error(), "vg0/snap is a snapshot LV (of root)") {
+		t.Errorf("snapshot: %v", err)
+	}
+	if _, err := lvm.Find(vgs, "vg0/snapshot0").Open(); !errors.Is(err, lvm.ErrUnsupported) || !strings.Contains(err.Error(), "is a snapshot LV") {
+		t.Errorf("snapshot0: %v", err)
+	}
+}

@@ -258,3 +258,57 @@ func TestBadChecksum(t *testing.T) {
 		t.Errorf("empty device: %v", err)
 	}
 }
+
+// TestUnequalRaid0 refuses a raid0 whose members differ in size.
+func TestUnequalRaid0(t *testing.T) {
+	s := layout("1.2", 0)
+	imgs, _ := members(t, s, 2)
+	small := s
+	small.Role, small.DataSize = 1, 4<<20
+	imagetest.WriteMDSuperblock(t, imgs[1], small)
+	_, err := md.Assemble(open(t, imgs...))[0].Open()
+	if !errors.Is(err, md.ErrUnsupported) || !strings.Contains(err.Error(), "differ in size") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// failing fails every read of its data area (past the superblocks).
+type failing struct{ disk.Device }
+
+func (f failing) ReadAt(p []byte, off int64) (int, error) {
+	if off >= 1<<20 {
+		return 0, errors.New("injected read error")
+	}
+	return f.Device.ReadAt(p, off)
+}
+
+// TestMirrorFallback reads from the other mirror when one fails.
+func TestMirrorFallback(t *testing.T) {
+	s := layout("1.2", 1)
+	var ms []*md.Member
+	for role := range 2 {
+		mem := disk.NewMemory(devSize)
+		m := s
+		m.Role = role
+		b, off := m.Bytes(devSize)
+		mem.WriteAt(b, off)
+		mem.WriteAt([]byte("mirror"), s.DataOffset)
+		var d disk.Device = mem
+		if role == 0 {
+			d = failing{mem}
+		}
+		member, err := md.ReadMember(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, member)
+	}
+	d, err := md.Assemble(ms)[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 6)
+	if _, err := d.ReadAt(got, 0); err != nil || string(got) != "mirror" {
+		t.Errorf("read %q, %v", got, err)
+	}
+}
