@@ -21,14 +21,15 @@
 //     for the closed bit and the reference count, read and write locks,
 //     and a Close that wakes every waiter and lets the last reference
 //     close the fd;
-//   - [PollDesc]: readiness per direction, deadlines, and the
-//     try → wait → try again loop's wait (ErrCanceled for a caller's
+//   - [PollDesc]: readiness per direction, deadlines, and the one
+//     try → wait → try again loop, [PollDesc.Retry] ([FD.ReadRetry] and
+//     [FD.WriteRetry] under the FD's locks; ErrCanceled for a caller's
 //     cancel channel);
 //   - [Slots]: the one table of epoll tokens (slot index and generation;
 //     stale events dropped, ReservedToken never given);
 //   - [Nonblock]: the non-blocking call set (read, write, readv, writev,
 //     pread, pwrite, accept4, connect, sendto, sendmsg, recvfrom, recvmsg,
-//     splice) and the one EAGAIN policy, "would block" as a bool; EINTR
+//     splice, sendfile) and the one EAGAIN policy, "would block" as a bool; EINTR
 //     (and ECONNABORTED for accept4) are retried below, in libgo;
 //   - [Kind]: the one place that says which closed error an object
 //     returns, net.ErrClosed for sockets and loops, fs.ErrClosed for files;

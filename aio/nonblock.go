@@ -266,5 +266,16 @@ func (nb Nonblock) Splice(in, out, n int) (m int, wouldBlock bool, errno error) 
 	return m, false, err
 }
 
+// Sendfile sends up to n bytes of file in, from its offset, to out with
+// sendfile(2). Like Splice it returns the bare errno (EINVAL and ENOSYS
+// say the kernel cannot send these fds); the caller wraps others.
+func (nb Nonblock) Sendfile(out, in, n int) (m int, wouldBlock bool, errno error) {
+	m, err := nb.libc().Sendfile(out, in, nil, n)
+	if err == syscall.EAGAIN {
+		return 0, true, nil
+	}
+	return m, false, err
+}
+
 // SpliceError wraps an errno of Splice as the other calls' errors are.
 func SpliceError(errno error) error { return os.NewSyscallError(spliceName, errno) }

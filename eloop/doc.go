@@ -11,7 +11,12 @@
 // (*os.SyscallError); a stopped Loop says net.ErrClosed.
 //
 // Of the fd runtime (aio) eloop uses the Poller and a Waiter for its loop,
-// Slots for its watches' tokens, Nonblock for its server's calls, and
-// aio.Socket's closed error (net.ErrClosed). Its server's connections are
-// owned by their loop goroutine alone, so they need no FD reference count.
+// Slots for its watches' tokens, Nonblock for its server's calls (and
+// with it the one errno policy: EAGAIN is "would block", EINTR and
+// accept4's ECONNABORTED are retried in libgo), and aio.Socket's closed
+// error (net.ErrClosed). Its server's connections are owned by their
+// loop goroutine alone, so they need no FD reference count, and nothing
+// in eloop blocks: a call that would block returns to the loop, which
+// calls again on the next readiness event, so it has no use for
+// PollDesc's wait loop (Retry).
 package eloop

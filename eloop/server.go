@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -112,10 +111,11 @@ const (
 // and an accept that failed is tried again at the next turn.
 //
 // Accept errors never stop the server: ECONNABORTED and EINTR are retried
-// at once; any other error (EMFILE, ENFILE, ENOMEM, ENOBUFS, …) is counted
-// and the accept is tried again when the listener is next reported
-// readable, which for a level-triggered listener with connections waiting
-// is the next turn of the loop.
+// at once (by libgo's Accept4, the fd runtime's one policy); any other
+// error (EMFILE, ENFILE, ENOMEM, ENOBUFS, …) is counted and the accept
+// is tried again when the listener is next reported readable, which for
+// a level-triggered listener with connections waiting is the next turn
+// of the loop.
 type Server struct {
 	lc    *libgo.Libc
 	nb    aio.Nonblock
@@ -335,8 +335,6 @@ func (sl *serverLoop) onAccept(aio.Events) {
 		switch {
 		case wouldBlock:
 			return
-		case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.ECONNABORTED):
-			continue
 		case err != nil:
 			sl.s.acceptEr.Add(1)
 			return // level-triggered: tried again at the next readiness

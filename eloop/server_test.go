@@ -213,7 +213,7 @@ func TestServerDefaultLoops(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
 		s, _ := startServer(t, k, newHandler(nil), eloop.ServerOptions{})
 		want := 1
-		if k.Name() == "host" {
+		if sys.IsHost(k) {
 			var set unix.CPUSet
 			require.NoError(t, unix.SchedGetaffinity(0, &set))
 			want = min(runtime.GOMAXPROCS(0), set.Count())
@@ -225,7 +225,7 @@ func TestServerDefaultLoops(t *testing.T) {
 // raiseNofile raises k's RLIMIT_NOFILE to at least want: on the host the
 // soft limit up to the hard one, on LKL both to 8192.
 func raiseNofile(t *testing.T, k sys.Kernel, want uint64) {
-	if k.Name() == "host" {
+	if sys.IsHost(k) {
 		var rl syscall.Rlimit
 		require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl))
 		if rl.Cur < want && rl.Cur < rl.Max {

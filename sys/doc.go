@@ -41,9 +41,16 @@
 // [Injector]) pass the question on to the kernel they wrap.
 //
 // Every host call made on the stack's behalf, by a kernel's own plumbing
-// as well (sys/lkl's user-mode network and console), goes through
-// [Host]()'s Syscall, so a Tracer or Injector wrapped around the host
-// sees it.
+// as well, goes through a host Kernel: sys passes [Host]() to LKL when it
+// boots it (lkl.Config.Host, a host.Caller), and sys/lkl's console fds,
+// its user network's socketpair and usernet's own calls (closing its fds,
+// ping sockets) are made through that Caller only, so a Tracer or
+// Injector put there sees them. Outside this rule are the calls made by
+// other packages' code on host fds: package net's sockets for the user
+// network's NAT and port forwards, gVisor's link reads and writes, and
+// the Go runtime's own. The layering test (TestNoDirectSyscallsAboveSys)
+// checks that no file of sys/lkl or above calls golang.org/x/sys/unix's
+// system calls, under whatever name it is imported.
 package sys
 
 //go:generate go run mksysname.go

@@ -15,6 +15,9 @@ func init() {
 				return nil, err
 			}
 		}
+		// LKL's own host calls (console, user network) go through
+		// the host Kernel, the binding rule's one way to the host.
+		cfg.Host = Host()
 		return lkl.Boot(cfg)
 	})
 }

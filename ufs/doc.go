@@ -25,5 +25,6 @@
 // and write locks, close after the last call), Refs for the FS's root
 // directory, and aio.File's closed error (fs.ErrClosed), which Async
 // reports too, for a loop that has stopped. Files are never waited on
-// through a poller: regular files are always "ready".
+// through a poller: regular files are always "ready", so ufs has no
+// PollDesc and no try → wait loop (Retry); its Async API runs on eloop.
 package ufs

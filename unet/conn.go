@@ -140,13 +140,8 @@ func (r *rawConn) loop(mode aio.Mode, f func(fd uintptr) bool) error {
 		return r.err(op, err)
 	}
 	defer unlock()
-	if err := r.fd.PD.Prepare(mode); err != nil {
+	if err := r.fd.PD.Retry(mode, nil, func() (bool, error) { return !f(uintptr(r.fd.Sysfd)), nil }); err != nil {
 		return r.err(op, err)
-	}
-	for !f(uintptr(r.fd.Sysfd)) {
-		if err := r.fd.PD.Wait(mode, nil); err != nil {
-			return r.err(op, err)
-		}
 	}
 	return nil
 }

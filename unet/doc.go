@@ -37,9 +37,11 @@
 //
 // Of the fd runtime (aio) unet uses all of it: FD and PollDesc for each
 // socket (reference count, read and write locks, readiness, deadlines,
-// close), Slots for the dispatcher's tokens, Nonblock for every call,
-// the Poller and a Waiter for the dispatcher, and aio.Socket's closed
-// error (net.ErrClosed).
+// close), the one try → wait → try again loop (FD.ReadRetry and
+// WriteRetry, PollDesc.Retry for connect, RawConn, splice and sendfile),
+// Slots for the dispatcher's tokens, Nonblock for every call, the
+// Poller and a Waiter for the dispatcher, and aio.Socket's closed error
+// (net.ErrClosed).
 //
 // Deadlines are gonet's: per direction, a channel that a timer closes,
 // replaced when a deadline is set again. Close wakes every blocked call

@@ -69,162 +69,99 @@ func (fd *netFD) Close() error {
 }
 
 // Read reads from a stream or a connected datagram socket.
-func (fd *netFD) Read(p []byte) (int, error) {
-	if err := fd.ReadLock(); err != nil {
-		return 0, err
-	}
-	defer fd.ReadUnlock()
-	if len(p) == 0 {
+func (fd *netFD) Read(p []byte) (n int, err error) {
+	if len(p) == 0 { // as net: no wait, no deadline, only the closed check
+		if err := fd.Incref(); err != nil {
+			return 0, err
+		}
+		fd.Decref()
 		return 0, nil
-	}
-	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
-		return 0, err
 	}
 	if fd.sotype == unix.SOCK_STREAM && len(p) > maxRW {
 		p = p[:maxRW]
 	}
-	for {
-		n, wouldBlock, err := fd.s.nb.Read(fd.Sysfd, p)
-		switch {
-		case wouldBlock:
-			if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
-				return 0, err
-			}
-			continue
-		case err != nil:
-			return 0, err
-		case n == 0 && fd.sotype != unix.SOCK_DGRAM && fd.sotype != unix.SOCK_RAW:
-			return 0, io.EOF
-		}
-		return n, nil
+	err = fd.ReadRetry(func() (wouldBlock bool, err error) {
+		n, wouldBlock, err = fd.s.nb.Read(fd.Sysfd, p)
+		return wouldBlock, err
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0 && fd.sotype != unix.SOCK_DGRAM && fd.sotype != unix.SOCK_RAW:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // Write writes all of p to a stream, or one datagram.
-func (fd *netFD) Write(p []byte) (int, error) {
-	if err := fd.WriteLock(); err != nil {
-		return 0, err
-	}
-	defer fd.WriteUnlock()
-	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
-		return 0, err
-	}
-	var nn int
-	for {
-		max := len(p)
-		if fd.sotype == unix.SOCK_STREAM && max-nn > maxRW {
-			max = nn + maxRW
-		}
-		n, wouldBlock, err := fd.s.nb.Write(fd.Sysfd, p[nn:max])
-		nn += n
-		switch {
-		case err != nil:
-			return nn, err
-		case wouldBlock:
-			if err := fd.PD.Wait(aio.ModeWrite, nil); err != nil {
-				return nn, err
+func (fd *netFD) Write(p []byte) (nn int, err error) {
+	err = fd.WriteRetry(func() (bool, error) {
+		for {
+			max := len(p)
+			if fd.sotype == unix.SOCK_STREAM && max-nn > maxRW {
+				max = nn + maxRW
 			}
-			continue
+			n, wouldBlock, err := fd.s.nb.Write(fd.Sysfd, p[nn:max])
+			nn += n
+			if err != nil || wouldBlock || nn == len(p) {
+				return wouldBlock, err
+			}
 		}
-		if nn == len(p) {
-			return nn, nil
-		}
-	}
+	})
+	return nn, err
 }
 
 // readMsg receives one message with recvmsg(2), waiting for readability.
 func (fd *netFD) readMsg(p, oob []byte, flags int) (n, oobn, rflags int, sa libgo.Sockaddr, err error) {
-	if err := fd.ReadLock(); err != nil {
-		return 0, 0, 0, nil, err
-	}
-	defer fd.ReadUnlock()
-	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
-		return 0, 0, 0, nil, err
-	}
-	for {
-		n, oobn, rflags, sa, wouldBlock, err := fd.s.nb.Recvmsg(fd.Sysfd, p, oob, flags)
-		if !wouldBlock {
-			return n, oobn, rflags, sa, err
-		}
-		if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
-			return 0, 0, 0, nil, err
-		}
-	}
+	err = fd.ReadRetry(func() (wouldBlock bool, err error) {
+		n, oobn, rflags, sa, wouldBlock, err = fd.s.nb.Recvmsg(fd.Sysfd, p, oob, flags)
+		return wouldBlock, err
+	})
+	return n, oobn, rflags, sa, err
 }
 
 // readFrom receives one datagram with recvfrom(2).
-func (fd *netFD) readFrom(p []byte) (int, libgo.Sockaddr, error) {
-	if err := fd.ReadLock(); err != nil {
-		return 0, nil, err
-	}
-	defer fd.ReadUnlock()
-	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
-		return 0, nil, err
-	}
-	for {
-		n, sa, wouldBlock, err := fd.s.nb.Recvfrom(fd.Sysfd, p)
-		if !wouldBlock {
-			return n, sa, err
-		}
-		if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
-			return 0, nil, err
-		}
-	}
+func (fd *netFD) readFrom(p []byte) (n int, sa libgo.Sockaddr, err error) {
+	err = fd.ReadRetry(func() (wouldBlock bool, err error) {
+		n, sa, wouldBlock, err = fd.s.nb.Recvfrom(fd.Sysfd, p)
+		return wouldBlock, err
+	})
+	return n, sa, err
 }
 
 // writeMsg sends p and oob with sendmsg(2) (sendto(2) when oob is empty)
 // to sa, or to the connected peer when sa is nil.
 func (fd *netFD) writeMsg(p, oob []byte, sa libgo.Sockaddr) (n, oobn int, err error) {
-	if err := fd.WriteLock(); err != nil {
+	err = fd.WriteRetry(func() (wouldBlock bool, err error) {
+		n, wouldBlock, err = fd.s.nb.SendMsg(fd.Sysfd, p, oob, sa)
+		return wouldBlock, err
+	})
+	if err != nil {
 		return 0, 0, err
 	}
-	defer fd.WriteUnlock()
-	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
-		return 0, 0, err
-	}
-	for {
-		n, wouldBlock, err := fd.s.nb.SendMsg(fd.Sysfd, p, oob, sa)
-		switch {
-		case wouldBlock:
-			if err := fd.PD.Wait(aio.ModeWrite, nil); err != nil {
-				return 0, 0, err
-			}
-			continue
-		case err != nil:
-			return 0, 0, err
-		}
-		return n, len(oob), nil
-	}
+	return n, len(oob), nil
 }
 
 // accept takes one connection, waiting for it.
 func (fd *netFD) accept() (*netFD, error) {
-	if err := fd.ReadLock(); err != nil {
+	var (
+		nfd int
+		rsa libgo.Sockaddr
+	)
+	err := fd.ReadRetry(func() (wouldBlock bool, err error) {
+		nfd, rsa, wouldBlock, err = fd.s.nb.Accept(fd.Sysfd)
+		return wouldBlock, err
+	})
+	if err != nil {
 		return nil, err
 	}
-	defer fd.ReadUnlock()
-	if err := fd.PD.Prepare(aio.ModeRead); err != nil {
+	c, err := fd.s.newFD(nfd, fd.family, fd.sotype, fd.net)
+	if err != nil {
 		return nil, err
 	}
-	for {
-		nfd, rsa, wouldBlock, err := fd.s.nb.Accept(fd.Sysfd)
-		switch {
-		case wouldBlock:
-			if err := fd.PD.Wait(aio.ModeRead, nil); err != nil {
-				return nil, err
-			}
-			continue
-		case err != nil:
-			return nil, err
-		}
-		c, err := fd.s.newFD(nfd, fd.family, fd.sotype, fd.net)
-		if err != nil {
-			return nil, err
-		}
-		lsa, _ := fd.s.lc.Getsockname(nfd)
-		c.laddr, c.raddr = sockaddrToAddr(fd.net, lsa), sockaddrToAddr(fd.net, rsa)
-		return c, nil
-	}
+	lsa, _ := fd.s.lc.Getsockname(nfd)
+	c.laddr, c.raddr = sockaddrToAddr(fd.net, lsa), sockaddrToAddr(fd.net, rsa)
+	return c, nil
 }
 
 // shutdown shuts down one direction or both.

@@ -48,7 +48,7 @@ func raiseNofile(t *testing.T, k sys.Kernel, n uint64) {
 	_, _, e := sys.SyscallOn(k, unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0, uintptr(unsafe.Pointer(&cur)), 0, 0)
 	require.Zero(t, e, "prlimit64 get: %v", e)
 	want := unix.Rlimit{Cur: max(cur.Cur, n), Max: max(cur.Max, n)}
-	if k.Name() == "host" {
+	if sys.IsHost(k) {
 		want = unix.Rlimit{Cur: cur.Max, Max: cur.Max}
 	}
 	_, _, e = sys.SyscallOn(k, unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, uintptr(unsafe.Pointer(&want)), 0, 0, 0)
@@ -98,7 +98,7 @@ func TestScale(t *testing.T) {
 			}
 		}()
 
-		if k.Name() == "host" {
+		if sys.IsHost(k) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestScaleClient$", "-test.v", "-test.timeout=300s")
 			cmd.Env = append(os.Environ(), "UNET_SCALE_ADDR="+ln.Addr().String(), "UNET_SCALE_N="+strconv.Itoa(n))
 			out, err := cmd.CombinedOutput()

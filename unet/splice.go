@@ -112,6 +112,8 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 		return 0, true, err
 	}
 	defer fd.WriteUnlock()
+	// Both ends are prepared once: bytes already in the pipe are
+	// written even if fd's deadline passes meanwhile.
 	if err := src.PD.Prepare(aio.ModeRead); err != nil {
 		return 0, true, err
 	}
@@ -119,35 +121,39 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 		return 0, true, err
 	}
 	for remain > 0 {
-		n, wouldBlock, err := fd.s.nb.Splice(src.Sysfd, p[1], int(min(remain, spliceChunk)))
+		// Closing either end wakes either wait.
+		var (
+			n    int
+			serr error
+		)
+		err := src.PD.RetryPrepared(aio.ModeRead, fd.PD.Closing(), func() (wouldBlock bool, _ error) {
+			n, wouldBlock, serr = fd.s.nb.Splice(src.Sysfd, p[1], int(min(remain, spliceChunk)))
+			return wouldBlock, nil
+		})
 		switch {
-		case wouldBlock:
-			// Closing either end wakes the wait.
-			if err := src.PD.Wait(aio.ModeRead, fd.PD.Closing()); err != nil {
-				return written, true, closedIfCanceled(err)
-			}
-			continue
-		case err != nil && written == 0 && (err == syscall.EINVAL || err == syscall.ENOSYS):
-			return 0, false, nil // no splice for these fds on this kernel
 		case err != nil:
-			return written, true, aio.SpliceError(err)
+			return written, true, closedIfCanceled(err)
+		case serr != nil && written == 0 && (serr == syscall.EINVAL || serr == syscall.ENOSYS):
+			return 0, false, nil // no splice for these fds on this kernel
+		case serr != nil:
+			return written, true, aio.SpliceError(serr)
 		case n == 0:
 			return written, true, nil // end of stream
 		}
 		remain -= int64(n)
 		for n > 0 { // drain the pipe into fd
-			m, wouldBlock, err := fd.s.nb.Splice(p[0], fd.Sysfd, n)
-			switch {
-			case wouldBlock:
-				if err := fd.PD.Wait(aio.ModeWrite, src.PD.Closing()); err != nil {
-					return written, true, closedIfCanceled(err)
+			err := fd.PD.RetryPrepared(aio.ModeWrite, src.PD.Closing(), func() (wouldBlock bool, err error) {
+				m, wouldBlock, err := fd.s.nb.Splice(p[0], fd.Sysfd, n)
+				if err != nil {
+					return false, aio.SpliceError(err)
 				}
-				continue
-			case err != nil:
-				return written, true, aio.SpliceError(err)
+				n -= m
+				written += int64(m)
+				return wouldBlock, nil
+			})
+			if err != nil {
+				return written, true, closedIfCanceled(err)
 			}
-			n -= m
-			written += int64(m)
 		}
 	}
 	return written, true, nil
@@ -173,24 +179,24 @@ func (fd *netFD) sendfileFrom(f *os.File, remain int64) (written int64, handled 
 		return 0, true, err
 	}
 	defer fd.WriteUnlock()
-	if err := fd.PD.Prepare(aio.ModeWrite); err != nil {
-		return 0, true, err
-	}
 	cerr := rc.Control(func(ffd uintptr) {
 		for remain > 0 {
-			n, e := fd.s.lc.Sendfile(fd.Sysfd, int(ffd), nil, int(min(remain, 1<<30)))
+			var (
+				n    int
+				serr error
+			)
+			err = fd.PD.Retry(aio.ModeWrite, nil, func() (wouldBlock bool, _ error) {
+				n, wouldBlock, serr = fd.s.nb.Sendfile(fd.Sysfd, int(ffd), int(min(remain, 1<<30)))
+				return wouldBlock, nil
+			})
 			switch {
-			case e == syscall.EAGAIN:
-				if e := fd.PD.Wait(aio.ModeWrite, nil); e != nil {
-					err = e
-					return
-				}
-				continue
-			case e != nil && written == 0 && (e == syscall.EINVAL || e == syscall.ENOSYS):
+			case err != nil:
+				return
+			case serr != nil && written == 0 && (serr == syscall.EINVAL || serr == syscall.ENOSYS):
 				handled = false
 				return
-			case e != nil:
-				err = os.NewSyscallError(sendfileName, e)
+			case serr != nil:
+				err = os.NewSyscallError(sendfileName, serr)
 				return
 			case n == 0:
 				return // end of file

@@ -263,23 +263,18 @@ func (s *Stack) dialOne(ctx context.Context, family, sotype int, network string,
 // connect connects fd to sa, waiting for a connection in progress until
 // ctx is done; SO_ERROR decides the outcome.
 func (fd *netFD) connect(ctx context.Context, sa libgo.Sockaddr) error {
-	inProgress, err := fd.s.nb.Connect(fd.Sysfd, sa)
-	if err != nil || !inProgress {
-		return err
-	}
-	for {
-		switch err := fd.PD.Wait(aio.ModeWrite, ctx.Done()); err {
-		case nil:
-		case aio.ErrCanceled:
-			return mapCtxErr(ctx.Err())
-		default:
-			return err
+	started := false
+	err := fd.PD.Retry(aio.ModeWrite, ctx.Done(), func() (inProgress bool, err error) {
+		if !started {
+			started = true
+			return fd.s.nb.Connect(fd.Sysfd, sa)
 		}
-		inProgress, err := fd.s.nb.ConnectResult(fd.Sysfd)
-		if err != nil || !inProgress {
-			return err
-		}
+		return fd.s.nb.ConnectResult(fd.Sysfd)
+	})
+	if err == aio.ErrCanceled {
+		return mapCtxErr(ctx.Err())
 	}
+	return err
 }
 
 // mapCtxErr turns a context's error into net's: a deadline is

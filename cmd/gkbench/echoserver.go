@@ -93,7 +93,7 @@ func echoServe(o echoOptions) error {
 		}
 		return echoNetServer(ctx, o.addr, unet.Listen)
 	case "net", "gnet":
-		if k := sys.Default(); k.Name() != "host" {
+		if k := sys.Default(); !sys.IsHost(k) {
 			return fmt.Errorf("echo -api %s runs on the host kernel only, not on %s (use -api loop)", o.api, k.Name())
 		}
 		if o.api == "net" {

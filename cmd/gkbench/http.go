@@ -69,7 +69,7 @@ func httpServe(o httpOptions) error {
 	defer stop()
 	listen := unet.Listen
 	switch {
-	case o.api == "net" && sys.Default().Name() != "host":
+	case o.api == "net" && !sys.IsHost(sys.Default()):
 		return fmt.Errorf("http -api net runs on the host kernel only, not on %s", sys.Default().Name())
 	case o.api == "net":
 		listen = net.Listen

@@ -228,17 +228,28 @@ func (r *loadResult) fill(rtts [][]time.Duration, cpu time.Duration, measured bo
 	return nil
 }
 
+// patternShifts is the number of different messages echoLoop sends on
+// one connection before it repeats one (a prime, so consecutive
+// messages always differ).
+const patternShifts = 251
+
 // echoLoop sends messages on c until deadline and checks each echo.
-// Message n of connection id is filled with a pattern of its own, so a
-// byte from another message or connection is caught.
+// Message n of connection id is a pattern of its own, so a byte from
+// another message or connection is caught.
 func echoLoop(c io.ReadWriter, id, size int, deadline time.Time) ([]time.Duration, error) {
-	msg := make([]byte, size)
+	// Each message is a window of pattern at another offset, so an echo
+	// of an earlier message (or of another connection's) differs; taking
+	// a window costs nothing, where filling size bytes per message cost
+	// the client more CPU than the server's whole echo at 16 KiB.
+	pattern := make([]byte, size+patternShifts)
+	for i := range pattern {
+		pattern[i] = byte(i*7 + id*29 + i>>8)
+	}
 	got := make([]byte, size)
 	var rtts []time.Duration
 	for n := 0; ; n++ {
-		for i := range msg {
-			msg[i] = byte(i*7 + n*13 + id*29 + i>>8)
-		}
+		off := (n*13 + id*29) % patternShifts
+		msg := pattern[off : off+size]
 		t0 := time.Now()
 		if t0.After(deadline) {
 			return rtts, nil

@@ -16,7 +16,7 @@ import (
 // fcntl(F_GETFD) accepts.
 func OpenFDs(t testing.TB, k sys.Kernel) int {
 	t.Helper()
-	if k.Name() == "host" {
+	if sys.IsHost(k) {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			t.Fatal(err)

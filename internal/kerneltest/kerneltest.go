@@ -25,6 +25,9 @@ type stackHog struct{ inner sys.Kernel }
 
 func (h stackHog) Name() string { return h.inner.Name() }
 
+// IsHost passes the inner kernel's capability on (sys.HostKernel).
+func (h stackHog) IsHost() bool { return sys.IsHost(h.inner) }
+
 func (h stackHog) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
 	return deep(48, func() (uintptr, uintptr, sys.Errno) { return h.inner.Syscall(trap, a1, a2, a3, a4, a5, a6) })
 }

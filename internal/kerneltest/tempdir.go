@@ -17,7 +17,7 @@ import (
 // system is discarded when the kernel halts).
 func TempDir(t testing.TB, k sys.Kernel) string {
 	t.Helper()
-	if k.Name() == "host" {
+	if sys.IsHost(k) {
 		return t.TempDir()
 	}
 	mkdir := func(dir string) sys.Errno {

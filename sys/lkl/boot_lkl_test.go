@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/kerneltest"
+	"github.com/gokernel/gokernel/sys"
 )
 
 func TestGetpid(t *testing.T) {
@@ -431,6 +433,17 @@ func TestConsoleFDs(t *testing.T) {
 	require.Equal(t, uintptr(2), mustCall(t, "dup2", unix.SYS_DUP2, 2, 2))
 	_, e = call(unix.SYS_DUP2, 900, 900)
 	require.Equal(t, unix.EBADF, e)
+
+	// A console write is a host call made through the kernel's
+	// Config.Host, so the Tracer TestMain put there sees it.
+	d = mustCall(t, "dup", unix.SYS_DUP, 2)
+	defer call(unix.SYS_CLOSE, d)
+	require.Equal(t, uintptr(0), mustCall(t, "write", unix.SYS_WRITE, d, uintptr(unsafe.Pointer(&buf[0])), 0))
+	hostCalls.Lock()
+	defer hostCalls.Unlock()
+	require.True(t, slices.ContainsFunc(hostCalls.calls, func(c sys.Call) bool {
+		return c.Trap == unix.SYS_WRITE && c.Args[0] == 2 && c.Args[2] == 0
+	}), "the console write reached the host outside Config.Host: %v", hostCalls.calls)
 }
 
 // The measurement in docs/design.md that lost data without //go:uintptrescapes,

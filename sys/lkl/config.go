@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
 
@@ -81,6 +82,15 @@ type Config struct {
 	// "udp:127.0.0.1:5353:53" relays datagrams. Host port 0 picks a free
 	// port (Kernel.Forwards reports it).
 	Forward []string `json:"forward,omitempty"`
+
+	// Host makes the host calls of the kernel's own plumbing: the
+	// console fds' reads and writes, the user network's socketpair and
+	// the user network's own calls (usernet.Config.Host). It is not read
+	// from JSON. nil means the host kernel itself (host.Kernel); sys
+	// passes sys.Host() when it boots LKL, and a test or program may
+	// pass a sys.Tracer or sys.Injector around it to see or break those
+	// calls.
+	Host host.Caller `json:"-"`
 }
 
 // DefaultUserMTU is the MTU of an interface of type user without an mtu

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/sys/host"
 )
 
 // consoleFDs wires LKL's fds 0, 1 and 2 to the process's stdin, stdout and
@@ -79,11 +81,11 @@ func (c *consoleFDs) wire(k *Kernel) error {
 
 // consoleIO answers read, write, readv or writev: on a console fd, by the
 // host fd (buffers and iovecs have the same layout on both sides); else by
-// LKL call nr.
+// LKL call nr. The host call goes through the kernel's Config.Host.
 func consoleIO(nr int, hostTrap uintptr) rewrite {
 	return func(k *Kernel, fd, a2, a3, _, _, _ uintptr) (uintptr, uintptr, syscall.Errno) {
 		if h, ok := k.console.host(fd); ok {
-			return unix.Syscall(hostTrap, uintptr(h), a2, a3)
+			return host.Call(k.cfg.Host, hostTrap, uintptr(h), a2, a3, 0, 0, 0)
 		}
 		return k.call(nr, fd, a2, a3, 0, 0, 0)
 	}

@@ -5,6 +5,7 @@ package lkl_test
 import (
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -21,6 +22,13 @@ import (
 // run this binary again as a child (children.go).
 var kern *lkl.Kernel
 
+// hostCalls records the host calls kern makes on its own behalf: it
+// boots with a Tracer around the host as its Config.Host.
+var hostCalls struct {
+	sync.Mutex
+	calls []sys.Call
+}
+
 func TestMain(m *testing.M) {
 	if name := os.Getenv(childEnv); name != "" {
 		os.Exit(runChild(name))
@@ -32,7 +40,12 @@ func TestMain(m *testing.M) {
 		w.Close()
 	}
 	fdsBefore := openFDs()
-	k, err := lkl.Boot(&lkl.Config{Memory: "512M"})
+	host := sys.NewTracer(sys.Host(), func(c sys.Call) {
+		hostCalls.Lock()
+		hostCalls.calls = append(hostCalls.calls, c)
+		hostCalls.Unlock()
+	})
+	k, err := lkl.Boot(&lkl.Config{Memory: "512M", Host: host})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boot:", err)
 		os.Exit(1)

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 	"golang.org/x/sys/unix"
 )
@@ -98,18 +99,23 @@ func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 		if d.ifc.MTU == "" {
 			d.ifc.MTU = strconv.Itoa(DefaultUserMTU)
 		}
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		h := k.cfg.Host
+		fds, err := host.Socketpair(h, unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("socketpair: %w", err)
 		}
 		for _, f := range fds {
-			unix.SetsockoptInt(f, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-			unix.SetsockoptInt(f, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+			host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+			host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 		}
-		unix.SetNonblock(fds[0], true)
+		if err := host.SetNonblock(h, fds[0], true); err != nil {
+			host.Close(h, fds[0])
+			host.Close(h, fds[1])
+			return nil, fmt.Errorf("socketpair: O_NONBLOCK: %w", err)
+		}
 		d.user, err = usernet.New(fds[1], k.userConfig(d))
 		if err != nil {
-			unix.Close(fds[0])
+			host.Close(h, fds[0])
 			return nil, err
 		}
 		d.gateway = d.user.Config().Gateway
@@ -141,7 +147,7 @@ func (k *Kernel) userConfig(d *netdev) usernet.Config {
 	prefix := d.addr.Masked()
 	base := prefix.Addr().As4()
 	at := func(last byte) netip.Addr { b := base; b[3] |= last; return netip.AddrFrom4(b) }
-	c := usernet.Config{Prefix: prefix, Guest: d.addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: d.ifc.Resolver}
+	c := usernet.Config{Host: k.cfg.Host, Prefix: prefix, Guest: d.addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: d.ifc.Resolver}
 	if gw, err := netip.ParseAddr(d.ifc.IfGateway); err == nil {
 		c.Gateway = gw
 	} else if gw, err := netip.ParseAddr(k.cfg.Gateway); err == nil && prefix.Contains(gw) {

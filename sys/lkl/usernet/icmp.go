@@ -14,6 +14,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/nested"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/gokernel/gokernel/sys/host"
 )
 
 // pingTimeout is how long a forwarded echo request waits for its reply.
@@ -78,7 +80,7 @@ func (l *pingLink) takeEcho(pkt *stack.PacketBuffer) bool {
 // hostPing sends the echo request req to dst from a host ICMP socket and
 // returns the reply, with req's identifier, or nil.
 func (n *Network) hostPing(dst tcpip.Address, req header.ICMPv4) header.ICMPv4 {
-	c, to, err := pingSocket(dst)
+	c, to, err := pingSocket(n.cfg.Host, dst)
 	if err != nil {
 		return nil
 	}
@@ -112,9 +114,12 @@ func (n *Network) hostPing(dst tcpip.Address, req header.ICMPv4) header.ICMPv4 {
 // pingSocket opens a ping socket (socket(AF_INET, SOCK_DGRAM,
 // IPPROTO_ICMP), for the groups in net.ipv4.ping_group_range), else a raw
 // ICMP socket (CAP_NET_RAW), and returns it with dst as its address type.
-func pingSocket(dst tcpip.Address) (net.PacketConn, net.Addr, error) {
+// The ping socket is made through h; from then on it is an *os.File's,
+// read and written by package net (the raw socket is net's from the
+// start).
+func pingSocket(h host.Caller, dst tcpip.Address) (net.PacketConn, net.Addr, error) {
 	ip := net.IP(dst.AsSlice())
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+	fd, err := host.Socket(h, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
 	if err != nil {
 		c, err := net.ListenPacket("ip4:icmp", "0.0.0.0")
 		return c, &net.IPAddr{IP: ip}, err

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
@@ -21,6 +20,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+
+	"github.com/gokernel/gokernel/sys/host"
 )
 
 // Defaults of Config, QEMU's user network.
@@ -67,6 +68,13 @@ type Config struct {
 	// net.Dialer with a 30s timeout. The context ends when the Network
 	// closes. Tests use it to watch or refuse connections.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Host makes the Network's own host calls (closing its fds, opening
+	// ping sockets); nil means the host kernel (host.Kernel). sys/lkl
+	// passes its Config.Host, so a sys.Tracer or sys.Injector around the
+	// host sees them. The fdbased link's reads and writes (gVisor) and
+	// the NAT's host sockets (package net) are made by those packages
+	// and the Go runtime, outside any Kernel.
+	Host host.Caller
 }
 
 // withDefaults fills in zero fields.
@@ -157,7 +165,7 @@ const nicID tcpip.NICID = 1
 func New(fd int, cfg Config) (*Network, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		unix.Close(fd)
+		host.Close(cfg.Host, fd)
 		return nil, err
 	}
 	ep, err := fdbased.New(&fdbased.Options{
@@ -176,7 +184,7 @@ func New(fd int, cfg Config) (*Network, error) {
 		TXChecksumOffload:    cfg.ChecksumOffload,
 	})
 	if err != nil {
-		unix.Close(fd)
+		host.Close(cfg.Host, fd)
 		return nil, fmt.Errorf("usernet: link: %w", err)
 	}
 	s := stack.New(stack.Options{
@@ -272,7 +280,7 @@ func (n *Network) Close() error {
 }
 
 // stop tears the netstack down.
-func (n *Network) stop() { teardown(n.stack, n.link, n.fd) }
+func (n *Network) stop() { teardown(n.cfg.Host, n.stack, n.link, n.fd) }
 
 // teardown stops stack s, whose NIC nicID is the fdbased link ep on fd:
 // the link's goroutines first, then the NIC, every endpoint, fd, and the
@@ -282,14 +290,14 @@ func (n *Network) stop() { teardown(n.stack, n.link, n.fd) }
 // packet needs that lock (ipv4's HandlePacket looks up the NIC's name): a
 // deadlock whenever frames arrive during Close. Stopped first, the link
 // has no dispatcher left and RemoveNIC's detach returns at once.
-func teardown(s *stack.Stack, ep stack.LinkEndpoint, fd int) {
+func teardown(h host.Caller, s *stack.Stack, ep stack.LinkEndpoint, fd int) {
 	stops := stopFDs(ep)
 	ep.Attach(nil)
 	s.RemoveNIC(nicID)
 	s.Destroy()
-	unix.Close(fd)
+	host.Close(h, fd)
 	for _, sfd := range stops {
-		unix.Close(sfd)
+		host.Close(h, sfd)
 	}
 }
 
