@@ -303,3 +303,20 @@ pool {`, 1)
 		t.Errorf("snapshot0: %v", err)
 	}
 }
+
+// TestDuplicatePV: the same PV on two devices is a warning, and the
+// first is used.
+func TestDuplicatePV(t *testing.T) {
+	a := memPV(32<<20, examplePVUUID, 1<<20, 512, exampleText)
+	b := memPV(32<<20, examplePVUUID, 1<<20, 512, exampleText)
+	vgs, err := lvm.Scan(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := vgs[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "is on two devices") {
+		t.Errorf("warnings %q", w)
+	}
+	if vgs[0].PVs[0].PV.Device != a {
+		t.Error("the second device is used")
+	}
+}
