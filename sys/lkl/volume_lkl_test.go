@@ -29,7 +29,7 @@ func TestVolumes(t *testing.T) {
 
 	// A VG across two images: the LV's file system starts on one and
 	// ends on the other.
-	imgs, loops := imagetest.VG(t, "two", 2, 40<<20)
+	imgs, loops := imagetest.VG(t, "two", 2, 64<<20)
 	imagetest.LVM(t, loops, "lvcreate", "-n", "lin", "-L", "48M", "two", loops[1]+":6-8", loops[0]+":0-8")
 	imagetest.ThinPool(t, loops, "two")
 	fs := imagetest.Build(t, "ext4", imagetest.Tree{"spans.txt": "two images\n"})
@@ -45,6 +45,16 @@ func TestVolumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "two images\n", string(readFile(t, "/mnt/two/spans.txt")))
 	require.NoError(t, kern.Unmount("/mnt/two"))
+
+	// A partition table inside an LV: partition applies to the volume,
+	// as LKL partitions the disk it is given.
+	parted := imagetest.Partitioned(t, "gpt", 2, "ext4", imagetest.Tree{"in-lv.txt": "partition 2 of an LV\n"})
+	imagetest.LVM(t, loops, "lvcreate", "-n", "parted", "-L", "40M", "two")
+	imagetest.FillLV(t, loops, "two", "parted", parted)
+	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Images: imgs[1:], Volume: "two/parted", Partition: 2, ReadOnly: true, MountPoint: "/mnt/parted"})
+	require.NoError(t, err)
+	require.Equal(t, "partition 2 of an LV\n", string(readFile(t, "/mnt/parted/in-lv.txt")))
+	require.NoError(t, kern.Unmount("/mnt/parted"))
 
 	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Volume: "two/lin", ReadOnly: true, MountPoint: "/mnt/two"})
 	require.ErrorContains(t, err, "which is missing: give the image that holds it")
