@@ -20,6 +20,10 @@ import (
 
 const devSize = 16 << 20
 
+// sb is one member's superblock, written by imagetest from the
+// documented layout and checked with mdadm --examine (TestExamine).
+type sb = imagetest.MDSuperblock
+
 var testUUID = [16]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00}
 
 // members makes n images, each with the superblock of s for its role
