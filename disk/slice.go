@@ -18,50 +18,23 @@ func Slice(d Device, off, size int64) Device {
 	end := d.Size()
 	off = min(max(off, 0), end)
 	size = min(max(size, 0), end-off)
-	return &slice{d: d, off: off, size: size}
+	s := &slice{joined: joined{devs: []Device{d}, size: size}, off: off}
+	s.locate = func(o int64) (int, int64, int64) { return 0, off + o, size - o }
+	return s
 }
 
+// slice is a window: a joined of one device, which can also discard and
+// write zeroes.
 type slice struct {
-	d         Device
-	off, size int64
+	joined
+	off int64
 }
-
-func (s *slice) ReadAt(p []byte, off int64) (int, error) {
-	k, err := clip("slice", "read", off, len(p), s.size)
-	if k == 0 {
-		return 0, err
-	}
-	n, rerr := s.d.ReadAt(p[:k], s.off+off)
-	if rerr != nil && !(rerr == io.EOF && n == k) {
-		return n, rerr
-	}
-	return n, err
-}
-
-func (s *slice) WriteAt(p []byte, off int64) (int, error) {
-	k, err := clip("slice", "write", off, len(p), s.size)
-	if err != nil && err != io.EOF {
-		return 0, err
-	}
-	n, werr := s.d.WriteAt(p[:k], s.off+off)
-	if werr != nil {
-		return n, werr
-	}
-	if k < len(p) {
-		return n, pastEnd("slice write", off, len(p)-k, s.size)
-	}
-	return n, nil
-}
-
-func (s *slice) Size() int64    { return s.size }
-func (s *slice) Flush() error   { return s.d.Flush() }
-func (s *slice) ReadOnly() bool { return IsReadOnly(s.d) }
 
 // Discard discards the range on the device below, if it can; on one that
 // cannot, the data stays, as the Discarder contract allows.
 func (s *slice) Discard(off, n int64) error {
 	off, n, err := s.window("discard", off, n)
-	if dd, ok := s.d.(Discarder); ok && err == nil {
+	if dd, ok := s.devs[0].(Discarder); ok && err == nil {
 		return dd.Discard(off, n)
 	}
 	return err
@@ -74,7 +47,7 @@ func (s *slice) WriteZeroes(off, n int64) error {
 	if err != nil {
 		return err
 	}
-	if z, ok := s.d.(ZeroWriter); ok {
+	if z, ok := s.devs[0].(ZeroWriter); ok {
 		return z.WriteZeroes(woff, wn)
 	}
 	return writeZeroes(s, off, n)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -63,11 +62,7 @@ func TestVolumeImage(t *testing.T) {
 	})
 
 	t.Run("two images", func(t *testing.T) {
-		dir := t.TempDir()
-		imgs := []string{imagetest.Blank(t, filepath.Join(dir, "a.img"), 40<<20), imagetest.Blank(t, filepath.Join(dir, "b.img"), 40<<20)}
-		loops := imagetest.Loops(t, imgs...)
-		imagetest.LVM(t, loops, "pvcreate", loops...)
-		imagetest.LVM(t, loops, "vgcreate", append([]string{"data"}, loops...)...)
+		imgs, loops := imagetest.VG(t, "data", 2, 40<<20)
 		imagetest.LVM(t, loops, "lvcreate", "-n", "str", "-i", "2", "-I", "64k", "-L", "48M", "data")
 		fs := imagetest.Build(t, "ext4", imagetest.Tree{"striped.txt": "across two images\n"})
 		imagetest.FillLV(t, loops, "data", "str", fs)

@@ -66,9 +66,16 @@ func Assemble(pvs []*PV) ([]*VG, error) {
 		}
 		for _, p := range vg.PVs {
 			for _, pv := range pvs {
-				if pv.UUID == p.UUID {
-					p.PV, inVG[pv] = pv, true
+				if pv.UUID != p.UUID {
+					continue
 				}
+				inVG[pv] = true
+				if p.PV != nil {
+					// The same image given twice, or a copy of it.
+					vg.Warnings = append(vg.Warnings, fmt.Sprintf("PV %s (%s) is on two devices; the first is used", p.Name, p.UUID))
+					continue
+				}
+				p.PV = pv
 			}
 			if p.PV == nil {
 				vg.Warnings = append(vg.Warnings, fmt.Sprintf("PV %s (%s) is missing", p.Name, p.UUID))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/disk/lvm"
+	"github.com/gokernel/gokernel/internal/disktest"
 	"github.com/gokernel/gokernel/internal/imagetest"
 )
 
@@ -21,20 +22,15 @@ import (
 // their loop devices and the LVs' contents.
 func twoPVs(t *testing.T) (imgs, loops []string, want map[string][]byte) {
 	t.Helper()
+	imgs, loops = imagetest.VG(t, "tvg", 2, 64<<20)
 	dir := t.TempDir()
-	imgs = []string{imagetest.Blank(t, filepath.Join(dir, "a.img"), 64<<20), imagetest.Blank(t, filepath.Join(dir, "b.img"), 64<<20)}
-	loops = imagetest.Loops(t, imgs...)
-	imagetest.LVM(t, loops, "pvcreate", loops...)
-	imagetest.LVM(t, loops, "vgcreate", append([]string{"tvg"}, loops...)...)
 	imagetest.LVM(t, loops, "lvcreate", "-n", "str", "-i", "2", "-I", "64k", "-L", "16M", "tvg")
 	imagetest.LVM(t, loops, "lvcreate", "-n", "lin", "-L", "80M", "tvg")
 	want = map[string][]byte{}
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.NewChaCha8([32]byte{1, 2})
 	for name, size := range map[string]int{"str": 16 << 20, "lin": 80 << 20} {
 		b := make([]byte, size)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
+		rng.Read(b)
 		src := filepath.Join(dir, name)
 		if err := os.WriteFile(src, b, 0o644); err != nil {
 			t.Fatal(err)
@@ -45,25 +41,11 @@ func twoPVs(t *testing.T) (imgs, loops []string, want map[string][]byte) {
 	return imgs, loops, want
 }
 
-func openImages(t *testing.T, imgs ...string) []disk.Device {
-	t.Helper()
-	var devs []disk.Device
-	for _, img := range imgs {
-		f, err := disk.OpenFile(img, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		devs = append(devs, f)
-	}
-	return devs
-}
-
 // TestTwoPVs reads the VG with lvm2's tools' report beside it: PVs,
 // LVs, segments, and every byte of the LVs.
 func TestTwoPVs(t *testing.T) {
 	imgs, loops, want := twoPVs(t)
-	vgs, err := lvm.Scan(openImages(t, imgs...)...)
+	vgs, err := lvm.Scan(disktest.Open(t, imgs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +132,7 @@ func TestTwoPVs(t *testing.T) {
 // extents on the other are refused with its name.
 func TestMissingPV(t *testing.T) {
 	imgs, _, _ := twoPVs(t)
-	vgs, err := lvm.Scan(openImages(t, imgs[0])...)
+	vgs, err := lvm.Scan(disktest.Open(t, imgs[0])...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,13 +148,11 @@ func TestMissingPV(t *testing.T) {
 // TestThinPool: the thin pool and the thin LV are listed with their
 // types and refused; the linear LV beside them opens.
 func TestThinPool(t *testing.T) {
-	img := imagetest.Blank(t, filepath.Join(t.TempDir(), "thin.img"), 64<<20)
-	loops := imagetest.Loops(t, img)
-	imagetest.LVM(t, loops, "pvcreate", loops...)
-	imagetest.LVM(t, loops, "vgcreate", "thvg", loops[0])
+	imgs, loops := imagetest.VG(t, "thvg", 1, 64<<20)
+	img := imgs[0]
 	imagetest.LVM(t, loops, "lvcreate", "-n", "lin", "-L", "8M", "thvg")
 	imagetest.ThinPool(t, loops, "thvg")
-	vgs, err := lvm.Scan(openImages(t, img)...)
+	vgs, err := lvm.Scan(disktest.Open(t, img)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +192,7 @@ func TestThinPool(t *testing.T) {
 // corrupt flips a byte in the middle of the newest metadata text on img.
 func corrupt(t *testing.T, img string) {
 	t.Helper()
-	devs := openImages(t, img)
+	devs := disktest.Open(t, img)
 	pv, err := lvm.ReadPV(devs[0])
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +222,7 @@ func corrupt(t *testing.T, img string) {
 func TestCorruptMetadata(t *testing.T) {
 	imgs, _, want := twoPVs(t)
 	corrupt(t, imgs[0])
-	vgs, err := lvm.Scan(openImages(t, imgs...)...)
+	vgs, err := lvm.Scan(disktest.Open(t, imgs...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +239,7 @@ func TestCorruptMetadata(t *testing.T) {
 	}
 
 	corrupt(t, imgs[1])
-	vgs, err = lvm.Scan(openImages(t, imgs...)...)
+	vgs, err = lvm.Scan(disktest.Open(t, imgs...)...)
 	if len(vgs) != 0 || err == nil || !strings.Contains(err.Error(), "metadata checksum") {
 		t.Errorf("both copies damaged: VGs %v, error %v; want none and a checksum error", vgs, err)
 	}
@@ -321,5 +301,22 @@ pool {`, 1)
 	}
 	if _, err := lvm.Find(vgs, "vg0/snapshot0").Open(); !errors.Is(err, lvm.ErrUnsupported) || !strings.Contains(err.Error(), "is a snapshot LV") {
 		t.Errorf("snapshot0: %v", err)
+	}
+}
+
+// TestDuplicatePV: the same PV on two devices is a warning, and the
+// first is used.
+func TestDuplicatePV(t *testing.T) {
+	a := memPV(32<<20, examplePVUUID, 1<<20, 512, exampleText)
+	b := memPV(32<<20, examplePVUUID, 1<<20, 512, exampleText)
+	vgs, err := lvm.Scan(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := vgs[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "is on two devices") {
+		t.Errorf("warnings %q", w)
+	}
+	if vgs[0].PVs[0].PV.Device != a {
+		t.Error("the second device is used")
 	}
 }

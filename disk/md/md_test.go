@@ -14,10 +14,15 @@ import (
 
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/disk/md"
+	"github.com/gokernel/gokernel/internal/disktest"
 	"github.com/gokernel/gokernel/internal/imagetest"
 )
 
 const devSize = 16 << 20
+
+// sb is one member's superblock, written by imagetest from the
+// documented layout and checked with mdadm --examine (TestExamine).
+type sb = imagetest.MDSuperblock
 
 var testUUID = [16]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00}
 
@@ -26,7 +31,7 @@ var testUUID = [16]byte{0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0x
 func members(t *testing.T, s sb, n int) ([]string, [][]byte) {
 	t.Helper()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(n), uint64(s.Level+10)))
+	rng := rand.NewChaCha8([32]byte{byte(n), byte(s.Level + 10)})
 	var imgs []string
 	var data [][]byte
 	for i := range n {
@@ -35,9 +40,7 @@ func members(t *testing.T, s sb, n int) ([]string, [][]byte) {
 		m.Role = i
 		imagetest.WriteMDSuperblock(t, img, m)
 		b := make([]byte, s.DataSize)
-		for j := range b {
-			b[j] = byte(rng.Uint32())
-		}
+		rng.Read(b)
 		f, err := os.OpenFile(img, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -54,15 +57,10 @@ func members(t *testing.T, s sb, n int) ([]string, [][]byte) {
 func open(t *testing.T, imgs ...string) []*md.Member {
 	t.Helper()
 	var ms []*md.Member
-	for _, img := range imgs {
-		f, err := disk.OpenFile(img, true)
+	for i, d := range disktest.Open(t, imgs...) {
+		m, err := md.ReadMember(d)
 		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		m, err := md.ReadMember(f)
-		if err != nil {
-			t.Fatalf("%s: %v", img, err)
+			t.Fatalf("%s: %v", imgs[i], err)
 		}
 		ms = append(ms, m)
 	}

@@ -139,7 +139,7 @@ func read1(d disk.Device, b []byte, version string) (*Member, error) {
 		return nil, bad(version, "max_dev", "%d, more than a superblock holds (%d)", maxDev, sb1MaxDev)
 	}
 	sum := b[:sb1Head+2*maxDev]
-	if want, got := le.Uint32(b[216:]), csum1(sum); want != got {
+	if want, got := le.Uint32(b[216:]), csum(sum, 216); want != got {
 		return nil, bad(version, "sb_csum", "is %#08x, the superblock gives %#08x", want, got)
 	}
 	m := &Member{
@@ -171,15 +171,16 @@ func read1(d disk.Device, b []byte, version string) (*Member, error) {
 	return m, nil
 }
 
-// csum1 is the 1.x superblock checksum (the kernel's calc_sb_1_csum): the
-// sum of its little-endian 32-bit words, sb_csum taken as zero, folded
-// to 32 bits.
-func csum1(b []byte) uint32 {
+// csum is the checksum of an MD superblock b (the kernel's calc_sb_csum
+// for 0.90, calc_sb_1_csum for 1.x): the sum of its little-endian 32-bit
+// words (and of a last 16-bit one), the checksum's own word at skip
+// taken as zero, folded to 32 bits.
+func csum(b []byte, skip int) uint32 {
 	var sum uint64
 	le := binary.LittleEndian
 	i := 0
 	for ; i+4 <= len(b); i += 4 {
-		if i != 216 {
+		if i != skip {
 			sum += uint64(le.Uint32(b[i:]))
 		}
 	}
@@ -192,7 +193,7 @@ func csum1(b []byte) uint32 {
 // read090 reads a 0.90 superblock.
 func read090(d disk.Device, b []byte) (*Member, error) {
 	le := binary.LittleEndian
-	if want, got := le.Uint32(b[152:]), csum090(b); want != got {
+	if want, got := le.Uint32(b[152:]), csum(b, 152); want != got {
 		return nil, bad("0.90", "sb_csum", "is %#08x, the superblock gives %#08x", want, got)
 	}
 	w := func(i int) uint32 { return le.Uint32(b[4*i:]) }
@@ -226,19 +227,6 @@ func read090(d disk.Device, b []byte) (*Member, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// csum090 is the 0.90 checksum (the kernel's calc_sb_csum): the sum of
-// the superblock's 1024 words, sb_csum taken as zero, folded to 32 bits.
-func csum090(b []byte) uint32 {
-	var sum uint64
-	le := binary.LittleEndian
-	for i := 0; i < sb090Size; i += 4 {
-		if i != 152 {
-			sum += uint64(le.Uint32(b[i:]))
-		}
-	}
-	return uint32(sum&0xffffffff + sum>>32)
 }
 
 // check checks the fields the layout depends on against the device.

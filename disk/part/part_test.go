@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/disk/part"
+	"github.com/gokernel/gokernel/internal/disktest"
 	"github.com/gokernel/gokernel/internal/imagetest"
 )
 
@@ -45,16 +46,6 @@ type sfdiskJSON struct {
 			Attrs    string `json:"attrs"`
 		} `json:"partitions"`
 	} `json:"partitiontable"`
-}
-
-func openImage(t testing.TB, img string) disk.Device {
-	t.Helper()
-	f, err := disk.OpenFile(img, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
 }
 
 // check compares Read's table with sfdisk --json's.
@@ -115,7 +106,7 @@ func TestSfdisk(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := sfdiskImage(t, tc.script)
-			tab, err := part.Read(openImage(t, img))
+			tab, err := part.Read(disktest.Open(t, img)[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +131,7 @@ func TestDevice(t *testing.T) {
 	f.WriteAt([]byte("first"), 11<<20)
 	f.WriteAt([]byte("last!"), 15<<20-5)
 	f.Close()
-	d := openImage(t, img)
+	d := disktest.Open(t, img)[0]
 	tab, err := part.Read(d)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +173,7 @@ func TestGPTBackup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img := sfdiskImage(t, gptScript)
-			want, err := part.Read(openImage(t, img))
+			want, err := part.Read(disktest.Open(t, img)[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +183,7 @@ func TestGPTBackup(t *testing.T) {
 			}
 			f.WriteAt([]byte{0x5a}, tc.off)
 			f.Close()
-			got, err := part.Read(openImage(t, img))
+			got, err := part.Read(disktest.Open(t, img)[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +207,7 @@ func TestBothGPTHeadersBad(t *testing.T) {
 	f.WriteAt([]byte{0x5a}, 512+24)
 	f.WriteAt([]byte{0x5a}, 64<<20-512+24)
 	f.Close()
-	_, err = part.Read(openImage(t, img))
+	_, err = part.Read(disktest.Open(t, img)[0])
 	var pe *part.Error
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "header CRC32") || !strings.Contains(err.Error(), "backup header") {
 		t.Errorf("err = %v, want a *part.Error naming the header CRC32 and the backup", err)

@@ -10,22 +10,9 @@ import (
 
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/disk/volume"
+	"github.com/gokernel/gokernel/internal/disktest"
 	"github.com/gokernel/gokernel/internal/imagetest"
 )
-
-func openImages(t *testing.T, imgs ...string) []disk.Device {
-	t.Helper()
-	var devs []disk.Device
-	for _, img := range imgs {
-		f, err := disk.OpenFile(img, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		devs = append(devs, f)
-	}
-	return devs
-}
 
 var tree = imagetest.Tree{"etc/": "", "etc/hostname": "lvm-root\n"}
 
@@ -33,7 +20,7 @@ var tree = imagetest.Tree{"etc/": "", "etc/hostname": "lvm-root\n"}
 // and checks the LV holds the ext4 file system written into it.
 func TestNested(t *testing.T) {
 	img := imagetest.LVMDisk(t, tree)
-	devs := openImages(t, img)
+	devs := disktest.Open(t, img)
 	r := volume.Scan(devs...)
 	if len(r.Problems) != 0 || len(r.VGs) != 1 {
 		t.Fatalf("Scan: VGs %v, problems %v", r.VGs, r.Problems)
@@ -56,7 +43,7 @@ func TestNested(t *testing.T) {
 // TestUnknownName lists the volumes there are.
 func TestUnknownName(t *testing.T) {
 	img := imagetest.LVMDisk(t, tree)
-	_, err := volume.Open(openImages(t, img), "vg/nope")
+	_, err := volume.Open(disktest.Open(t, img), "vg/nope")
 	if err == nil || !strings.Contains(err.Error(), `no volume "vg/nope"`) || !strings.Contains(err.Error(), "vg/root (LVM linear)") {
 		t.Errorf("err = %v", err)
 	}
@@ -69,15 +56,11 @@ func TestUnknownName(t *testing.T) {
 // TestScanAgainstLVS compares Scan with lvs on a VG across two images
 // with a striped LV, a linear one spanning both, and a thin pool.
 func TestScanAgainstLVS(t *testing.T) {
-	dir := t.TempDir()
-	imgs := []string{imagetest.Blank(t, filepath.Join(dir, "a.img"), 64<<20), imagetest.Blank(t, filepath.Join(dir, "b.img"), 64<<20)}
-	loops := imagetest.Loops(t, imgs...)
-	imagetest.LVM(t, loops, "pvcreate", loops...)
-	imagetest.LVM(t, loops, "vgcreate", append([]string{"my-vg"}, loops...)...)
+	imgs, loops := imagetest.VG(t, "my-vg", 2, 64<<20)
 	imagetest.LVM(t, loops, "lvcreate", "-n", "str", "-i", "2", "-I", "64k", "-L", "8M", "my-vg")
 	imagetest.LVM(t, loops, "lvcreate", "-n", "big-lv", "-L", "80M", "my-vg")
 	imagetest.ThinPool(t, loops, "my-vg")
-	r := volume.Scan(openImages(t, imgs...)...)
+	r := volume.Scan(disktest.Open(t, imgs...)...)
 	if len(r.VGs) != 1 || len(r.Problems) != 0 {
 		t.Fatalf("VGs %v, problems %v", r.VGs, r.Problems)
 	}
@@ -134,7 +117,7 @@ func TestLVMOnMD(t *testing.T) {
 	// The mirror: the same data area on the second member.
 	imagetest.CopyRange(t, imgs[0], dataOff, dataSize, imgs[1], dataOff)
 
-	devs := openImages(t, imgs...)
+	devs := disktest.Open(t, imgs...)
 	r := volume.Scan(devs...)
 	if len(r.Arrays) != 1 || len(r.VGs) != 1 || len(r.Problems) != 0 {
 		t.Fatalf("arrays %v, VGs %v, problems %v", r.Arrays, r.VGs, r.Problems)

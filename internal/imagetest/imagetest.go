@@ -1,8 +1,10 @@
 // Package imagetest makes file system images for tests: ext4, xfs, vfat and
 // btrfs images built from a small tree description, whole or inside an MBR
 // or GPT partition table, with the host's mkfs tools (e2fsprogs, xfsprogs,
-// dosfstools + mtools, btrfs-progs, fdisk). It never mounts anything on the
-// host.
+// dosfstools + mtools, btrfs-progs, fdisk). Volume images (lvm.go, md.go)
+// are made with lvm2's tools on loop devices, without the device mapper,
+// and MD superblocks are written from their documented layout. It never
+// mounts anything on the host.
 //
 // imagetest sits beside sys in the stack and imports nothing of gokernel;
 // the LKL tests and, later, ufs's tests use it. A missing tool fails the

@@ -2,6 +2,7 @@ package imagetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,33 +75,21 @@ type PERun struct {
 // LVSegs reports the segments of the LVs of vg on loops with lvs --reportformat json.
 func LVSegs(t testing.TB, loops []string, vg string) []Seg {
 	t.Helper()
-	out := LVM(t, loops, "lvs", "-a", "--reportformat", "json", "--units", "b", "--nosuffix",
-		"-o", "lv_name,vg_name,segtype,stripes,stripe_size,seg_start,seg_size,seg_pe_ranges", vg)
-	var rep struct {
-		Report []struct {
-			LV []map[string]string `json:"lv"`
-		} `json:"report"`
-	}
-	if err := json.Unmarshal([]byte(jsonPart(out)), &rep); err != nil {
-		t.Fatalf("lvs: %v\n%s", err, out)
-	}
 	var segs []Seg
-	for _, r := range rep.Report {
-		for _, m := range r.LV {
-			s := Seg{LV: strings.Trim(m["lv_name"], "[]"), VG: m["vg_name"], Type: m["segtype"]}
-			s.Stripes, _ = strconv.Atoi(m["stripes"])
-			s.StripeSize, _ = strconv.ParseInt(m["stripe_size"], 10, 64)
-			s.Start, _ = strconv.ParseInt(m["seg_start"], 10, 64)
-			s.Size, _ = strconv.ParseInt(m["seg_size"], 10, 64)
-			for _, r := range strings.Fields(m["seg_pe_ranges"]) {
-				dev, rng, _ := strings.Cut(r, ":")
-				a, b, _ := strings.Cut(rng, "-")
-				first, _ := strconv.ParseInt(a, 10, 64)
-				last, _ := strconv.ParseInt(b, 10, 64)
-				s.PEs = append(s.PEs, PERun{dev, first, last})
-			}
-			segs = append(segs, s)
+	for _, m := range lvmReport(t, loops, "lvs", "lv", "lv_name,vg_name,segtype,stripes,stripe_size,seg_start,seg_size,seg_pe_ranges", "-a", vg) {
+		s := Seg{LV: strings.Trim(m["lv_name"], "[]"), VG: m["vg_name"], Type: m["segtype"]}
+		s.Stripes, _ = strconv.Atoi(m["stripes"])
+		s.StripeSize, _ = strconv.ParseInt(m["stripe_size"], 10, 64)
+		s.Start, _ = strconv.ParseInt(m["seg_start"], 10, 64)
+		s.Size, _ = strconv.ParseInt(m["seg_size"], 10, 64)
+		for _, r := range strings.Fields(m["seg_pe_ranges"]) {
+			dev, rng, _ := strings.Cut(r, ":")
+			a, b, _ := strings.Cut(rng, "-")
+			first, _ := strconv.ParseInt(a, 10, 64)
+			last, _ := strconv.ParseInt(b, 10, 64)
+			s.PEs = append(s.PEs, PERun{dev, first, last})
 		}
+		segs = append(segs, s)
 	}
 	return segs
 }
@@ -114,26 +103,33 @@ type PVInfo struct {
 // PVs reports the PVs on loops with pvs --reportformat json.
 func PVs(t testing.TB, loops []string) []PVInfo {
 	t.Helper()
-	out := LVM(t, loops, "pvs", "--reportformat", "json", "--units", "b", "--nosuffix",
-		"-o", "pv_name,vg_name,pv_uuid,pe_start,vg_extent_size")
-	var rep struct {
-		Report []struct {
-			PV []map[string]string `json:"pv"`
-		} `json:"report"`
-	}
-	if err := json.Unmarshal([]byte(jsonPart(out)), &rep); err != nil {
-		t.Fatalf("pvs: %v\n%s", err, out)
-	}
 	var pvs []PVInfo
-	for _, r := range rep.Report {
-		for _, m := range r.PV {
-			p := PVInfo{Dev: m["pv_name"], VG: m["vg_name"], UUID: m["pv_uuid"]}
-			p.PEStart, _ = strconv.ParseInt(m["pe_start"], 10, 64)
-			p.ExtSize, _ = strconv.ParseInt(m["vg_extent_size"], 10, 64)
-			pvs = append(pvs, p)
-		}
+	for _, m := range lvmReport(t, loops, "pvs", "pv", "pv_name,vg_name,pv_uuid,pe_start,vg_extent_size") {
+		p := PVInfo{Dev: m["pv_name"], VG: m["vg_name"], UUID: m["pv_uuid"]}
+		p.PEStart, _ = strconv.ParseInt(m["pe_start"], 10, 64)
+		p.ExtSize, _ = strconv.ParseInt(m["vg_extent_size"], 10, 64)
+		pvs = append(pvs, p)
 	}
 	return pvs
+}
+
+// lvmReport runs an lvm reporting tool (lvs, pvs) with --reportformat
+// json, sizes in bytes, and returns the rows of its report of kind
+// ("lv", "pv").
+func lvmReport(t testing.TB, loops []string, tool, kind, fields string, args ...string) []map[string]string {
+	t.Helper()
+	out := LVM(t, loops, tool, append([]string{"--reportformat", "json", "--units", "b", "--nosuffix", "-o", fields}, args...)...)
+	var rep struct {
+		Report []map[string][]map[string]string `json:"report"`
+	}
+	if err := json.Unmarshal([]byte(jsonPart(out)), &rep); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, out)
+	}
+	var rows []map[string]string
+	for _, r := range rep.Report {
+		rows = append(rows, r[kind]...)
+	}
+	return rows
 }
 
 // jsonPart cuts lvm's warnings (printed on the same output) from around
@@ -254,4 +250,19 @@ start=4MiB, size=90MiB, type=E6D6D379-F507-44C2-A23C-238F2A3DF928
 	LVM(t, loops, "lvcreate", "-n", "root", "-L", "40M", "vg")
 	FillLV(t, loops, "vg", "root", fs)
 	return img
+}
+
+// VG makes n blank images of size bytes, attaches them to loop devices
+// and makes them the PVs of a new VG vg; it returns the images and the
+// loop devices, for LVM and the other helpers.
+func VG(t testing.TB, vg string, n int, size int64) (imgs, loops []string) {
+	t.Helper()
+	dir := t.TempDir()
+	for i := range n {
+		imgs = append(imgs, Blank(t, filepath.Join(dir, fmt.Sprintf("pv%d.img", i)), size))
+	}
+	loops = Loops(t, imgs...)
+	LVM(t, loops, "pvcreate", loops...)
+	LVM(t, loops, "vgcreate", append([]string{vg}, loops...)...)
+	return imgs, loops
 }

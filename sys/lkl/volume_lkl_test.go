@@ -29,11 +29,7 @@ func TestVolumes(t *testing.T) {
 
 	// A VG across two images: the LV's file system starts on one and
 	// ends on the other.
-	dir := t.TempDir()
-	imgs := []string{imagetest.Blank(t, filepath.Join(dir, "a.img"), 40<<20), imagetest.Blank(t, filepath.Join(dir, "b.img"), 40<<20)}
-	loops := imagetest.Loops(t, imgs...)
-	imagetest.LVM(t, loops, "pvcreate", loops...)
-	imagetest.LVM(t, loops, "vgcreate", append([]string{"two"}, loops...)...)
+	imgs, loops := imagetest.VG(t, "two", 2, 64<<20)
 	imagetest.LVM(t, loops, "lvcreate", "-n", "lin", "-L", "48M", "two", loops[1]+":6-8", loops[0]+":0-8")
 	imagetest.ThinPool(t, loops, "two")
 	fs := imagetest.Build(t, "ext4", imagetest.Tree{"spans.txt": "two images\n"})
@@ -50,12 +46,22 @@ func TestVolumes(t *testing.T) {
 	require.Equal(t, "two images\n", string(readFile(t, "/mnt/two/spans.txt")))
 	require.NoError(t, kern.Unmount("/mnt/two"))
 
+	// A partition table inside an LV: partition applies to the volume,
+	// as LKL partitions the disk it is given.
+	parted := imagetest.Partitioned(t, "gpt", 2, "ext4", imagetest.Tree{"in-lv.txt": "partition 2 of an LV\n"})
+	imagetest.LVM(t, loops, "lvcreate", "-n", "parted", "-L", "40M", "two")
+	imagetest.FillLV(t, loops, "two", "parted", parted)
+	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Images: imgs[1:], Volume: "two/parted", Partition: 2, ReadOnly: true, MountPoint: "/mnt/parted"})
+	require.NoError(t, err)
+	require.Equal(t, "partition 2 of an LV\n", string(readFile(t, "/mnt/parted/in-lv.txt")))
+	require.NoError(t, kern.Unmount("/mnt/parted"))
+
 	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Volume: "two/lin", ReadOnly: true, MountPoint: "/mnt/two"})
 	require.ErrorContains(t, err, "which is missing: give the image that holds it")
 	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Images: imgs[1:], Volume: "two/thin", ReadOnly: true, MountPoint: "/mnt/two"})
 	require.ErrorContains(t, err, "two/thin is a thin LV, which gokernel cannot open")
 	_, err = kern.AddDisk(lkl.Disk{Path: nested, Volume: "vg/home", ReadOnly: true, MountPoint: "/mnt/home"})
 	require.ErrorContains(t, err, `no volume "vg/home": there are: vg/root (LVM linear)`)
-	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Images: []string{filepath.Join(dir, "missing.img")}, Volume: "two/lin", ReadOnly: true})
+	_, err = kern.AddDisk(lkl.Disk{Path: imgs[0], Images: []string{filepath.Join(t.TempDir(), "missing.img")}, Volume: "two/lin", ReadOnly: true})
 	require.ErrorContains(t, err, "images[0]")
 }
