@@ -97,7 +97,8 @@ bench: tools-bench lkl
 # committed seed corpora (testdata/fuzz).
 FUZZTIME ?= 30s
 FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
-	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply
+	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
+	disk/fsprobe:FuzzProbe
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -1,0 +1,207 @@
+package fsprobe_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gokernel/gokernel/disk"
+	"github.com/gokernel/gokernel/disk/fsprobe"
+	"github.com/gokernel/gokernel/internal/imagetest"
+)
+
+// probeFile probes an image file.
+func probeFile(t *testing.T, path string) (*fsprobe.Result, error) {
+	t.Helper()
+	f, err := disk.OpenFile(path, true)
+	require.NoError(t, err)
+	defer f.Close()
+	return fsprobe.Probe(f)
+}
+
+// Blkid runs blkid -p -o export on path and returns its keys.
+func Blkid(t testing.TB, path string) map[string]string {
+	t.Helper()
+	out := imagetest.Run(t, "blkid", "-p", "-o", "export", path)
+	kv := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[k] = strings.ReplaceAll(v, `\ `, " ")
+		}
+	}
+	return kv
+}
+
+// TestProbeMatchesBlkid makes an empty image of every kind and checks
+// what Probe finds against blkid's low-level probe of the same file.
+func TestProbeMatchesBlkid(t *testing.T) {
+	for _, kind := range imagetest.EmptyKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			img := imagetest.Empty(t, kind)
+			r, err := probeFile(t, img)
+			require.NoError(t, err)
+			want := Blkid(t, img)
+			assert.Equal(t, want["TYPE"], r.Type, "TYPE")
+			assert.Equal(t, want["USAGE"], r.Usage, "USAGE")
+			assert.Equal(t, want["UUID"], r.UUID, "UUID")
+			if kind != "ntfs" { // ntfs's label is in the MFT, which Probe does not read
+				assert.Equal(t, want["LABEL"], r.Label, "LABEL")
+			}
+			if v, ok := want["VERSION"]; ok {
+				assert.Equal(t, v, r.Version, "VERSION")
+			}
+			if r.Usage == fsprobe.UsageFilesystem && kind != "squashfs" {
+				assert.Positive(t, r.Size)
+				fi, err := os.Stat(img)
+				require.NoError(t, err)
+				assert.LessOrEqual(t, r.Size, fi.Size())
+			}
+		})
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	tests := []struct {
+		name    string
+		kind    string
+		args    []string
+		verdict fsprobe.Verdict
+		missing []string
+		fix     string
+	}{
+		{"xfs defaults", "xfs", nil, fsprobe.NotMountable, []string{"bigtime", "inobtcount"}, "mkfs.xfs -m bigtime=0,inobtcount=0"},
+		{"xfs without bigtime", "xfs", []string{"-m", "bigtime=0"}, fsprobe.ReadOnly, []string{"inobtcount"}, "mkfs.xfs -m inobtcount=0"},
+		{"xfs for 4.9", "xfs", []string{"-m", "bigtime=0,inobtcount=0"}, fsprobe.Mountable, nil, ""},
+		{"ext4 defaults", "ext4", nil, fsprobe.Mountable, nil, ""},
+		{"ext4 verity", "ext4", []string{"-O", "verity"}, fsprobe.ReadOnly, []string{"verity"}, "mke2fs -t ext4 -O ^verity"},
+		{"ext4 large_dir", "ext4", []string{"-O", "large_dir,verity"}, fsprobe.NotMountable, []string{"large_dir", "verity"}, "mke2fs -t ext4 -O ^large_dir,^verity"},
+		{"ext4 orphan_file", "ext4", []string{"-O", "orphan_file"}, fsprobe.Mountable, nil, ""},
+		{"btrfs defaults", "btrfs", nil, fsprobe.Mountable, nil, ""},
+		{"btrfs xxhash", "btrfs", []string{"--csum", "xxhash"}, fsprobe.NotMountable, nil, ""},
+		{"vfat", "vfat", nil, fsprobe.Mountable, nil, ""},
+		{"squashfs", "squashfs", nil, fsprobe.NotInBuild, nil, ""},
+		{"iso9660", "iso9660", nil, fsprobe.NotInBuild, nil, ""},
+		{"f2fs", "f2fs", nil, fsprobe.NotInBuild, nil, ""},
+		{"exfat", "exfat", nil, fsprobe.NotInBuild, nil, ""},
+		{"ntfs", "ntfs", nil, fsprobe.NotInBuild, nil, ""},
+		{"luks2", "luks2", nil, fsprobe.NotFilesystem, nil, ""},
+		{"swap", "swap", nil, fsprobe.NotFilesystem, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := probeFile(t, imagetest.Empty(t, tc.kind, tc.args...))
+			require.NoError(t, err)
+			c := r.Check
+			assert.Equal(t, tc.verdict, c.Verdict, "%+v", c)
+			assert.Equal(t, tc.missing, c.Missing)
+			assert.Equal(t, tc.fix, c.Fix)
+			if tc.verdict != fsprobe.Mountable {
+				assert.NotEmpty(t, c.Reason)
+			}
+		})
+	}
+}
+
+// TestFeaturesMatchDumpe2fs checks the ext feature names against
+// dumpe2fs's list for the same image.
+func TestFeaturesMatchDumpe2fs(t *testing.T) {
+	img := imagetest.Empty(t, "ext4", "-O", "verity,large_dir,orphan_file,metadata_csum_seed")
+	r, err := probeFile(t, img)
+	require.NoError(t, err)
+	out, err := exec.Command("dumpe2fs", "-h", img).Output()
+	require.NoError(t, err)
+	var want []string
+	for line := range strings.Lines(string(out)) {
+		if v, ok := strings.CutPrefix(line, "Filesystem features:"); ok {
+			want = strings.Fields(v)
+		}
+	}
+	var got []string
+	for _, f := range r.Features {
+		got = append(got, f.Name)
+	}
+	assert.ElementsMatch(t, want, got)
+}
+
+func TestPartitionTable(t *testing.T) {
+	for _, table := range []string{"mbr", "gpt"} {
+		t.Run(table, func(t *testing.T) {
+			img := imagetest.Disk(t, table, imagetest.Part{}, imagetest.Part{})
+			r, err := probeFile(t, img)
+			require.NoError(t, err)
+			assert.Equal(t, Blkid(t, img)["PTTYPE"], r.PartitionTable)
+			assert.Equal(t, "", r.Type)
+			assert.Equal(t, fsprobe.NotFilesystem, r.Check.Verdict)
+		})
+	}
+}
+
+func TestUnknownAndErrors(t *testing.T) {
+	_, err := fsprobe.Probe(disk.NewMemory(1 << 20))
+	assert.ErrorIs(t, err, fsprobe.ErrUnknown)
+	_, err = fsprobe.Probe(disk.NewMemory(0))
+	assert.ErrorIs(t, err, fsprobe.ErrUnknown)
+
+	boom := errors.New("boom")
+	_, err = fsprobe.Probe(failing{disk.NewMemory(1 << 20), boom})
+	var pe *fsprobe.Error
+	require.ErrorAs(t, err, &pe)
+	assert.ErrorIs(t, err, boom)
+}
+
+// failing is a device whose reads fail.
+type failing struct {
+	disk.Device
+	err error
+}
+
+func (f failing) ReadAt([]byte, int64) (int, error) { return 0, f.err }
+
+// TestMDSuperblock builds MD 1.2 and 0.90 member superblocks from the
+// layout in the kernel's md_p.h (the container has no md driver for
+// mdadm --create).
+func TestMDSuperblock(t *testing.T) {
+	const size = 8 << 20
+	m := disk.NewMemory(size)
+	sb := make([]byte, 256)
+	le := func(b []byte, v uint64, n int) {
+		for i := range n {
+			b[i] = byte(v >> (8 * i))
+		}
+	}
+	le(sb, 0xa92b4efc, 4)
+	le(sb[4:], 1, 4)
+	copy(sb[16:], bytes.Repeat([]byte{0xab}, 16))
+	copy(sb[32:], "host:md0")
+	le(sb[144:], 4096/512, 8)
+	_, err := m.WriteAt(sb, 4096)
+	require.NoError(t, err)
+	r, err := fsprobe.Probe(m)
+	require.NoError(t, err)
+	assert.Equal(t, "linux_raid_member", r.Type)
+	assert.Equal(t, "1.2", r.Version)
+	assert.Equal(t, "host:md0", r.Label)
+	assert.Equal(t, "abababab-abab-abab-abab-abababababab", r.UUID)
+	assert.Contains(t, r.Check.Reason, "host:md0")
+
+	m = disk.NewMemory(size)
+	sb = make([]byte, 128)
+	le(sb, 0xa92b4efc, 4)
+	le(sb[20:], 0x11223344, 4)
+	_, err = m.WriteAt(sb, size-0x10000)
+	require.NoError(t, err)
+	r, err = fsprobe.Probe(m)
+	require.NoError(t, err)
+	assert.Equal(t, "0.90.0", r.Version)
+	assert.Equal(t, "44332211-0000-0000-0000-000000000000", r.UUID)
+}
