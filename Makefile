@@ -98,7 +98,7 @@ bench: tools-bench lkl
 FUZZTIME ?= 30s
 FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
-	disk/fsprobe:FuzzProbe
+	disk/part:FuzzRead disk/fsprobe:FuzzProbe
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -91,12 +91,20 @@ var tools = map[string]string{
 // Run runs a host tool and fails the test with its output if it fails.
 func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
+	return RunInput(t, "", name, args...)
+}
+
+// RunInput runs a host tool with input on its standard input (sfdisk's
+// script), as Run does.
+func RunInput(t testing.TB, input, name string, args ...string) string {
+	t.Helper()
 	path := lookSbin(name)
 	if !fileExists(path) {
 		t.Fatalf("%s is not installed: apt-get install %s (.ci/run does this)", name, tools[name])
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(path, args...)
+	cmd.Stdin = strings.NewReader(input)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
 	if err := cmd.Run(); err != nil {
@@ -303,14 +311,7 @@ func Disk(t testing.TB, table string, parts ...Part) string {
 	must(t, err)
 	must(t, f.Truncate((start+1)*mib)) // room for the GPT backup header
 	must(t, f.Close())
-	if !fileExists(lookSbin("sfdisk")) {
-		t.Fatalf("sfdisk is not installed: apt-get install fdisk (.ci/run does this)")
-	}
-	cmd := exec.Command(lookSbin("sfdisk"), "-q", disk)
-	cmd.Stdin = strings.NewReader(script.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sfdisk: %v\n%s\n%s", err, out, script.String())
-	}
+	RunInput(t, script.String(), "sfdisk", "-q", disk)
 	for i, p := range parts {
 		if p.Image != "" {
 			copyInto(t, p.Image, disk, starts[i]*mib)
