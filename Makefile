@@ -96,7 +96,7 @@ bench: tools-bench lkl
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
+FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
 	disk/part:FuzzRead disk/fsprobe:FuzzProbe
 

@@ -192,8 +192,8 @@ func check(r *Result) Check {
 			in = append(in, f)
 		}
 	}
-	if other := r.blocker(); other != "" {
-		return Check{Verdict: NotMountable, Reason: other}
+	if other := r.unmountable; other != "" {
+		return Check{Verdict: NotMountable, Reason: fmt.Sprintf("Linux %s (LKL) cannot mount it: %s", Kernel, other)}
 	}
 	switch {
 	case len(in) > 0:
@@ -215,12 +215,6 @@ func check(r *Result) Check {
 		return Check{Verdict: ReadOnly, Reason: "the file system has the readonly feature: it mounts read-only only"}
 	}
 	return Check{Verdict: Mountable}
-}
-
-// blocker names a property other than a feature flag that keeps Linux
-// 4.9 from mounting r, or returns "".
-func (r *Result) blocker() string {
-	return r.unmountable
 }
 
 func ptName(t string) string {

@@ -218,3 +218,21 @@ func mul(a, b uint64) int64 {
 	}
 	return int64(a * b)
 }
+
+// FormatSize prints a size in binary units, as lsblk does: "300 MiB",
+// "32.5 GiB", "512 B".
+func FormatSize(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/1024, 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if f == float64(int64(f)) {
+		return fmt.Sprintf("%d %ciB", int64(f), units[i])
+	}
+	return fmt.Sprintf("%.1f %ciB", f, units[i])
+}

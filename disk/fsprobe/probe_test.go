@@ -205,3 +205,38 @@ func TestMDSuperblock(t *testing.T) {
 	assert.Equal(t, "0.90.0", r.Version)
 	assert.Equal(t, "44332211-0000-0000-0000-000000000000", r.UUID)
 }
+
+// TestProbeLayout: a GPT disk with an EFI system partition (vfat) and an
+// ext4 partition, as an installer makes it.
+func TestProbeLayout(t *testing.T) {
+	img := imagetest.Disk(t, "gpt",
+		imagetest.Part{Type: "U", Image: imagetest.Empty(t, "vfat")},
+		imagetest.Part{Image: imagetest.Empty(t, "ext4")},
+		imagetest.Part{})
+	f, err := disk.OpenFile(img, true)
+	require.NoError(t, err)
+	defer f.Close()
+	l, err := fsprobe.ProbeLayout(f)
+	require.NoError(t, err)
+	require.NotNil(t, l.Whole)
+	assert.Equal(t, "gpt", l.Whole.PartitionTable)
+	require.NotNil(t, l.Table)
+	require.Len(t, l.Partitions, 3)
+	assert.Equal(t, "EFI System", l.Partitions[0].TypeName)
+	require.NotNil(t, l.Partitions[0].Content)
+	assert.Equal(t, "vfat", l.Partitions[0].Content.Type)
+	assert.Equal(t, "GK-VFAT", l.Partitions[0].Content.Label)
+	require.NotNil(t, l.Partitions[1].Content)
+	assert.Equal(t, "ext4", l.Partitions[1].Content.Type)
+	assert.Equal(t, fsprobe.Mountable, l.Partitions[1].Content.Check.Verdict)
+	assert.ErrorIs(t, l.Partitions[2].Err, fsprobe.ErrUnknown)
+
+	// A file system on the whole disk has no table looked for.
+	f2, err := disk.OpenFile(imagetest.Empty(t, "vfat"), true)
+	require.NoError(t, err)
+	defer f2.Close()
+	l, err = fsprobe.ProbeLayout(f2)
+	require.NoError(t, err)
+	assert.Equal(t, "vfat", l.Whole.Type)
+	assert.Nil(t, l.Table)
+}

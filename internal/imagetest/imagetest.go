@@ -200,7 +200,9 @@ var EmptyKinds = []string{"ext4", "xfs", "vfat", "btrfs", "squashfs", "iso9660",
 // kind's mkfs with its own defaults plus args: unlike MakeFS, xfs gets
 // every feature xfsprogs turns on, so a test can see what Linux 4.9
 // refuses ("-m", "bigtime=0" turns one off); ext4's args are mke2fs's
-// ("-O", "verity"). The label, where the kind has one, is "gk-KIND".
+// ("-O", "verity"). The label, where the kind has one, is "gk-KIND"
+// (GK-VFAT, GK-ISO). ext4, squashfs and iso9660 images hold one file,
+// "hello", whose content is "hello\n"; the others are empty.
 func Empty(t testing.TB, kind string, args ...string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -221,7 +223,7 @@ func Empty(t testing.TB, kind string, args ...string) string {
 	must(t, os.WriteFile(filepath.Join(src, "hello"), []byte("hello\n"), 0o644))
 	switch kind {
 	case "ext4":
-		Run(t, "mke2fs", append([]string{"-q", "-F", "-t", "ext4", "-L", label}, append(args, img)...)...)
+		Run(t, "mke2fs", append([]string{"-q", "-F", "-t", "ext4", "-L", label, "-d", src}, append(args, img)...)...)
 	case "xfs":
 		Run(t, "mkfs.xfs", append([]string{"-q", "-f", "-L", label}, append(args, img)...)...)
 	case "btrfs":
