@@ -98,7 +98,8 @@ bench: tools-bench lkl
 FUZZTIME ?= 30s
 FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
-	disk/part:FuzzRead disk/fsprobe:FuzzProbe
+	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock \
+	disk/fsprobe:FuzzProbe
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -64,3 +64,51 @@ func TestSlice(t *testing.T) {
 		t.Errorf("write: %v, want ErrReadOnly", err)
 	}
 }
+
+// TestConcatStripe checks Concat and Stripe against the definition: bytes
+// written through them land where the layout says, and read back.
+func TestConcatStripe(t *testing.T) {
+	a, b, c := disk.NewMemory(64<<10), disk.NewMemory(64<<10), disk.NewMemory(32<<10)
+	cat := disk.Concat(a, b, c)
+	if cat.Size() != 160<<10 {
+		t.Fatalf("concat size %d", cat.Size())
+	}
+	msg := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
+	if _, err := cat.WriteAt(msg, 20<<10); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	b.ReadAt(got, 0) // concat offset 64 KiB = msg offset 44 KiB
+	if string(got) != string(msg[44<<10:44<<10+4]) {
+		t.Errorf("b starts with %q", got)
+	}
+	back := make([]byte, len(msg))
+	if _, err := cat.ReadAt(back, 20<<10); err != nil || !bytes.Equal(back, msg) {
+		t.Errorf("concat read back: %v", err)
+	}
+
+	x, y := disk.NewMemory(64<<10), disk.NewMemory(64<<10)
+	st, err := disk.Stripe(4096, x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.WriteAt(msg, 0); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 32 { // chunk k is on x if even, y if odd, at (k/2)*4096
+		dev := []*disk.Memory{x, y}[k%2]
+		dev.ReadAt(got, int64(k/2)*4096+7)
+		if string(got) != string(msg[k*4096+7:k*4096+11]) {
+			t.Fatalf("chunk %d: %q", k, got)
+		}
+	}
+	if _, err := st.ReadAt(back, 0); err != nil || !bytes.Equal(back, msg) {
+		t.Errorf("stripe read back: %v", err)
+	}
+	if _, err := disk.Stripe(4096, x, disk.NewMemory(8192)); err == nil {
+		t.Error("stripe of unequal devices: no error")
+	}
+	if _, err := disk.Stripe(3000, x, y); err == nil {
+		t.Error("stripe with a chunk not dividing the devices: no error")
+	}
+}

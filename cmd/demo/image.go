@@ -30,8 +30,10 @@ type imageFlags struct {
 	fstype    string
 	partition int
 	readOnly  bool
-	format    string // raw or qcow2; "" detects it
-	overlay   string // "", "memory" or a sidecar file
+	format    string   // raw or qcow2; "" detects it
+	overlay   string   // "", "memory" or a sidecar file
+	volume    string   // an LVM LV or MD array on the image; "" for the image itself
+	images    []string // more images holding the volume's other PVs or members
 }
 
 // define adds the flags to fs; readOnly is the default of --readonly.
@@ -47,6 +49,11 @@ func (f *imageFlags) defineDisk(fs *flag.FlagSet) {
 	fs.IntVar(&f.partition, "partition", 0, "the partition `N` (1-based) of a partitioned disk image; 0 for the whole image")
 	fs.StringVar(&f.format, "format", "", "the image's `format`: raw or qcow2 (default: detect)")
 	fs.StringVar(&f.overlay, "overlay", "", "write to a copy-on-write overlay, never to the image: memory, or a sidecar `FILE` that keeps the writes")
+	fs.StringVar(&f.volume, "volume", "", "open the LVM logical volume or MD array `NAME` on the image (vg/lv, /dev/mapper/vg-lv, md0) instead of the image itself")
+	fs.Func("image", "another image `FILE` holding the volume's other PVs or MD members (repeat it for more)", func(s string) error {
+		f.images = append(f.images, s)
+		return nil
+	})
 }
 
 // image is an image opened by openImage: an FS on its root inside LKL.
@@ -86,7 +93,7 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 // a whole-disk ext4 or xfs image. Elsewhere, or if the file cannot be
 // opened, it returns nil and every byte is copied through LKL.
 func (img *image) directSource() *ufs.File {
-	if !img.flags.readOnly || img.flags.partition != 0 || img.fstype != "ext4" && img.fstype != "xfs" ||
+	if !img.flags.readOnly || img.flags.partition != 0 || img.flags.volume != "" || img.fstype != "ext4" && img.fstype != "xfs" ||
 		img.flags.overlay != "" || img.flags.format != "" && img.flags.format != "raw" || strings.Contains(img.path, "://") {
 		return nil
 	}
@@ -131,7 +138,11 @@ func optPath(args []string) string {
 const imageHelp = `The image is attached to an LKL kernel booted inside this process and
 mounted there; the host kernel is never asked to mount anything. The file
 system type is detected unless --fstype says it; --partition N picks a
-partition of an MBR or GPT disk image.
+partition of an MBR or GPT disk image. --volume vg/lv opens an LVM logical
+volume (linear or striped) or an MD array (--volume md0: raid1, raid0,
+linear) found on the image or its partitions; --image FILE adds an image
+holding more of the volume group's PVs or the array's members, and
+--partition then picks a partition inside the volume (docs/volumes.md).
 
 IMAGE is a file or block device, or a URL: http:// and https:// images are
 read with Range requests (only the blocks the file system needs are

@@ -27,6 +27,7 @@ const imageCmdline = "ihash_entries=65536 dhash_entries=65536"
 func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	cfg := &lkl.Config{BootCmdline: imageCmdline, Disks: []lkl.Disk{{
 		Path: path, Format: f.format, Overlay: f.overlay, ReadOnly: f.readOnly, Partition: f.partition, FSType: f.fstype, MountPoint: imageMount,
+		Volume: f.volume, Images: f.images,
 	}}}
 	if withNet {
 		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
@@ -65,6 +66,8 @@ func imageErr(err error) error {
 	var ce *lkl.ConfigError
 	if errors.As(err, &ce) {
 		switch field, ok := strings.CutPrefix(ce.Key, "disks[0]."); {
+		case strings.HasPrefix(ce.Key, "images[") || ok && strings.HasPrefix(field, "images"):
+			return fmt.Errorf("--image %q: %w", ce.Value, ce.Err)
 		case ok && field == "path":
 			return fmt.Errorf("image %q: %w", ce.Value, ce.Err)
 		case ok:

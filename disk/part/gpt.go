@@ -102,7 +102,7 @@ func readGPTHeader(d disk.Device, lba uint64, ss int64) (*gptHeader, error) {
 		return &Error{Kind: "gpt", Field: fmt.Sprintf("header at LBA %d: %s", lba, field), Err: fmt.Errorf(format, args...)}
 	}
 	buf := make([]byte, ss)
-	if err := readFull(d, buf, int64(lba)*ss); err != nil {
+	if err := disk.ReadFull(d, buf, int64(lba)*ss); err != nil {
 		return nil, bad("read", "%w", err)
 	}
 	if string(buf[:8]) != gptSignature {
@@ -152,7 +152,7 @@ func readGPTHeader(d disk.Device, lba uint64, ss int64) (*gptHeader, error) {
 // readGPTEntries reads and checks the partition entries h points at.
 func readGPTEntries(d disk.Device, h *gptHeader, ss int64) (*Table, error) {
 	buf := make([]byte, int(h.numEntries)*int(h.entrySize)) // bounded by maxEntryBytes and the disk
-	if err := readFull(d, buf, int64(h.entriesLBA)*ss); err != nil {
+	if err := disk.ReadFull(d, buf, int64(h.entriesLBA)*ss); err != nil {
 		return nil, &Error{Kind: "gpt", Field: "partition entries", Err: err}
 	}
 	if got := crc32.ChecksumIEEE(buf); got != h.entryCRC {

@@ -82,7 +82,7 @@ func (t *Table) readLogical(d disk.Device, extStart int64) error {
 			return nil
 		}
 		seen[at] = true
-		if err := readFull(d, rec, at*512); err != nil {
+		if err := disk.ReadFull(d, rec, at*512); err != nil {
 			return &Error{Kind: "mbr", Field: fmt.Sprintf("extended boot record at sector %d", at), Err: err}
 		}
 		if rec[510] != 0x55 || rec[511] != 0xaa {

@@ -3,7 +3,6 @@ package part
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/gokernel/gokernel/disk"
 )
@@ -71,7 +70,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // its logical partitions. A disk with neither is ErrNoTable.
 func Read(d disk.Device) (*Table, error) {
 	mbr := make([]byte, 512)
-	if err := readFull(d, mbr, 0); err != nil {
+	if err := disk.ReadFull(d, mbr, 0); err != nil {
 		if d.Size() < 512 {
 			return nil, ErrNoTable
 		}
@@ -93,19 +92,4 @@ func Read(d disk.Device) (*Table, error) {
 // cut there).
 func (p Partition) Device(d disk.Device) disk.Device {
 	return disk.Slice(d, p.Start, p.Size)
-}
-
-// readFull reads len(p) bytes at off, or fails.
-func readFull(d disk.Device, p []byte, off int64) error {
-	if off < 0 || off > d.Size() || int64(len(p)) > d.Size()-off {
-		return fmt.Errorf("%d bytes at %d: past the end of the disk (%d bytes)", len(p), off, d.Size())
-	}
-	n, err := d.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
 }

@@ -82,7 +82,9 @@ var minSize = map[string]int64{"ext4": 32 << 20, "vfat": 32 << 20, "btrfs": 128 
 var tools = map[string]string{
 	"mke2fs": "e2fsprogs", "e2fsck": "e2fsprogs", "debugfs": "e2fsprogs",
 	"mkfs.xfs": "xfsprogs", "mkfs.vfat": "dosfstools", "mcopy": "mtools",
-	"mkfs.btrfs": "btrfs-progs", "sfdisk": "fdisk",
+	"mkfs.btrfs": "btrfs-progs", "sfdisk": "fdisk", "losetup": "mount",
+	"pvcreate": "lvm2", "vgcreate": "lvm2", "lvcreate": "lvm2", "lvs": "lvm2",
+	"pvs": "lvm2", "vgcfgbackup": "lvm2", "vgcfgrestore": "lvm2", "mdadm": "mdadm",
 	"mksquashfs": "squashfs-tools", "mkfs.f2fs": "f2fs-tools", "mkfs.exfat": "exfatprogs",
 	"mkfs.ntfs": "ntfs-3g", "cryptsetup": "cryptsetup-bin", "genisoimage": "genisoimage",
 	"mkswap": "util-linux", "blkid": "util-linux",
@@ -331,21 +333,36 @@ func partType(label string) string {
 
 // copyInto copies file src into dst at offset off, keeping holes sparse.
 func copyInto(t testing.TB, src, dst string, off int64) {
-	in, err := os.ReadFile(src)
+	copyRange(t, src, 0, -1, dst, off)
+}
+
+// copyRange copies n bytes (all, if n < 0) of file src from srcOff into
+// dst at dstOff, keeping holes sparse.
+func copyRange(t testing.TB, src string, srcOff, n int64, dst string, dstOff int64) {
+	in, err := os.Open(src)
 	must(t, err)
+	defer in.Close()
+	if n < 0 {
+		fi, err := in.Stat()
+		must(t, err)
+		n = fi.Size() - srcOff
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
 	must(t, err)
 	defer out.Close()
 	const chunk = 64 << 10
-	zero := make([]byte, chunk)
-	for i := 0; i < len(in); i += chunk {
-		b := in[i:min(i+chunk, len(in))]
+	buf, zero := make([]byte, chunk), make([]byte, chunk)
+	for i := int64(0); i < n; i += chunk {
+		b := buf[:min(chunk, n-i)]
+		_, err := in.ReadAt(b, srcOff+i)
+		must(t, err)
 		if bytes.Equal(b, zero[:len(b)]) {
 			continue
 		}
-		_, err := out.WriteAt(b, off+int64(i))
+		_, err = out.WriteAt(b, dstOff+i)
 		must(t, err)
 	}
+	must(t, out.Sync()) // a loop device: through to its image
 }
 
 // lookSbin finds a tool in PATH or in the sbin directories a non-root PATH

@@ -31,7 +31,8 @@ import (
 //	  "sysctl": "net.ipv4.tcp_wmem=4096 87380 2147483647",
 //	  "nameserver": "10.0.2.3",
 //	  "disks": [
-//	    {"path": "disk.img", "fstype": "ext4", "partition": 0, "readonly": true, "mountpoint": "/mnt/disk"}
+//	    {"path": "disk.img", "fstype": "ext4", "partition": 0, "readonly": true, "mountpoint": "/mnt/disk"},
+//	    {"path": "a.img", "images": ["b.img"], "volume": "vg/root", "mountpoint": "/mnt/root"}
 //	  ],
 //	  "interfaces": []
 //	}
@@ -114,7 +115,21 @@ type Disk struct {
 	// ReadOnly opens the image read-only on the host and mounts it
 	// read-only: the file is never written.
 	ReadOnly bool `json:"readonly,omitempty"`
-	// Partition is 0 for the whole disk, N for the Nth MBR or GPT partition.
+	// Volume names an LVM logical volume ("vg/lv", "/dev/vg/lv",
+	// "/dev/mapper/vg-lv") or an MD array ("md0", "/dev/md0", its name
+	// or UUID) on the image (its whole disk or any of its partitions)
+	// and on Images; that volume is attached instead of the image, and
+	// Partition, FSType and MountPoint apply to it (docs/volumes.md).
+	// Empty attaches the image itself.
+	Volume string `json:"volume,omitempty"`
+	// Images are more images scanned with Path for Volume: the other PVs
+	// of a VG, the other members of an MD array, that span several
+	// images. They are opened with the same Format and read-only as
+	// Path; Overlay applies to the volume. Relative paths are taken as
+	// Path's are.
+	Images []string `json:"images,omitempty"`
+	// Partition is 0 for the whole disk, N for the Nth MBR or GPT
+	// partition (of the volume, if Volume is set).
 	Partition int `json:"partition,omitempty"`
 	// FSType is one of FSTypes; empty means detect it from the image.
 	FSType string `json:"fstype,omitempty"`
@@ -184,6 +199,11 @@ func LoadConfig(file string) (*Config, error) {
 	for i := range c.Disks {
 		if c.Disks[i].Path != "" && !filepath.IsAbs(c.Disks[i].Path) {
 			c.Disks[i].Path = filepath.Join(dir, c.Disks[i].Path)
+		}
+		for j, img := range c.Disks[i].Images {
+			if img != "" && !filepath.IsAbs(img) && !strings.Contains(img, "://") {
+				c.Disks[i].Images[j] = filepath.Join(dir, img)
+			}
 		}
 	}
 	return c, nil
@@ -315,6 +335,10 @@ func (d *Disk) Validate() error {
 		return bad("format", d.Format, "want raw or qcow2, or leave it out to detect")
 	case strings.ContainsRune(d.Overlay, 0):
 		return bad("overlay", d.Overlay, "contains a NUL byte")
+	case strings.ContainsRune(d.Volume, 0):
+		return bad("volume", d.Volume, "contains a NUL byte")
+	case len(d.Images) > 0 && d.Volume == "":
+		return bad("images", strings.Join(d.Images, ","), "more images are scanned for a volume: set volume too")
 	case d.Partition < 0 || d.Partition > 255:
 		return bad("partition", strconv.Itoa(d.Partition), "want 0 (whole disk) to 255")
 	case d.FSType != "" && !slices.Contains(FSTypes, d.FSType):
@@ -323,6 +347,16 @@ func (d *Disk) Validate() error {
 		return bad("mountpoint", d.MountPoint, "want an absolute path inside LKL, e.g. /mnt/disk")
 	case d.MountPoint != "" && path.Clean(d.MountPoint) == "/":
 		return bad("mountpoint", d.MountPoint, "cannot mount over LKL's root")
+	}
+	for i, img := range d.Images {
+		switch {
+		case img == "":
+			return bad(fmt.Sprintf("images[%d]", i), img, "empty: name an image file, block device or URL")
+		case strings.ContainsRune(img, 0):
+			return bad(fmt.Sprintf("images[%d]", i), img, "contains a NUL byte")
+		case img == d.Path || slices.Contains(d.Images[:i], img):
+			return bad(fmt.Sprintf("images[%d]", i), img, "named twice")
+		}
 	}
 	return nil
 }

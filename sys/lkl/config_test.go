@@ -85,6 +85,11 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"disk without path", `{"disks":[{"fstype":"ext4"}]}`, `disks[0].path=""`},
 		{"bad fstype", `{"disks":[{"path":"a","fstype":"ntfs"}]}`, `disks[0].fstype="ntfs"`},
 		{"bad partition", `{"disks":[{"path":"a","partition":-1}]}`, `disks[0].partition="-1"`},
+		{"images without volume", `{"disks":[{"path":"a","images":["b"]}]}`, `disks[0].images="b": more images are scanned for a volume: set volume too`},
+		{"empty image", `{"disks":[{"path":"a","volume":"vg/lv","images":[""]}]}`, `disks[0].images[0]=""`},
+		{"image twice", `{"disks":[{"path":"a","volume":"vg/lv","images":["b","b"]}]}`, `disks[0].images[1]="b": named twice`},
+		{"image is path", `{"disks":[{"path":"a","volume":"vg/lv","images":["a"]}]}`, `disks[0].images[0]="a": named twice`},
+		{"volume with NUL", `{"disks":[{"path":"a","volume":"vg\u0000"}]}`, `disks[0].volume=`},
 		{"relative mountpoint", `{"disks":[{"path":"a","mountpoint":"mnt"}]}`, `disks[0].mountpoint="mnt"`},
 		{"root mountpoint", `{"disks":[{"path":"a","mountpoint":"/"}]}`, "cannot mount over LKL's root"},
 		{"same mountpoint twice", `{"disks":[{"path":"a","mountpoint":"/m"},{"path":"b","mountpoint":"/m/"}]}`, `disks[1].mountpoint="/m/": disks[0] is mounted there too`},
@@ -116,11 +121,12 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "k.json")
-	require.NoError(t, os.WriteFile(file, []byte(`{"disks":[{"path":"disk.img"},{"path":"/abs.img"}]}`), 0o644))
+	require.NoError(t, os.WriteFile(file, []byte(`{"disks":[{"path":"disk.img"},{"path":"/abs.img","volume":"vg/lv","images":["b.img","/c.img","http://h/d.img"]}]}`), 0o644))
 	c, err := lkl.LoadConfig(file)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(dir, "disk.img"), c.Disks[0].Path, "relative to the file")
 	require.Equal(t, "/abs.img", c.Disks[1].Path)
+	require.Equal(t, []string{filepath.Join(dir, "b.img"), "/c.img", "http://h/d.img"}, c.Disks[1].Images, "images relative to the file, as paths are")
 
 	_, err = lkl.LoadConfig(filepath.Join(dir, "missing.json"))
 	require.ErrorContains(t, err, "missing.json")

@@ -53,7 +53,13 @@ func openDisk(d Disk, timeout time.Duration) (*attached, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	dev, err := disk.Open(disk.Spec{Path: d.Path, Format: d.Format, Overlay: d.Overlay, ReadOnly: d.ReadOnly, Sources: remote.Sources()})
+	var dev disk.Device
+	var err error
+	if d.Volume != "" {
+		dev, err = openVolume(d) // volume.go
+	} else {
+		dev, err = disk.Open(disk.Spec{Path: d.Path, Format: d.Format, Overlay: d.Overlay, ReadOnly: d.ReadOnly, Sources: remote.Sources()})
+	}
 	if err != nil {
 		// disk.Open names the key ("path: …", "format: …", "overlay: …");
 		// the path's own error already names the file or URL, as an
