@@ -13,6 +13,7 @@ import (
 	"github.com/gokernel/gokernel/disk/fsprobe"
 	"github.com/gokernel/gokernel/disk/qcow2"
 	"github.com/gokernel/gokernel/disk/remote"
+	"github.com/gokernel/gokernel/disk/volume"
 	"github.com/gokernel/gokernel/internal/cli"
 )
 
@@ -79,9 +80,31 @@ type Info struct {
 	Content *fsprobe.Result `json:"content,omitempty"`
 	// PartitionTable is the disk's partition table, if any.
 	PartitionTable *Table `json:"partition_table,omitempty"`
+	// Volumes are the LVM logical volumes and MD arrays found on the
+	// disk and its partitions (disk/volume), with what each holds.
+	Volumes []Volume `json:"volumes,omitempty"`
 	// Warnings are what was wrong but did not stop the inspection (a
-	// damaged primary GPT header, a table that cannot be read).
+	// damaged primary GPT header, a table that cannot be read, damaged
+	// LVM metadata, a degraded array).
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Volume is an LVM logical volume or an MD array in Info.
+type Volume struct {
+	Kind string `json:"kind"` // "lvm" or "md"
+	// Name is what --volume (config "volume") takes: "vg/lv", or the
+	// array's name ("md0", or its 1.x name).
+	Name string `json:"name"`
+	UUID string `json:"uuid,omitempty"`
+	Size int64  `json:"size"` // bytes
+	// Type is the LV's segment types ("linear", "striped", "thin", …,
+	// joined by "+") or the array's level ("raid1").
+	Type string `json:"type"`
+	// Error says why gokernel cannot open the volume ("" if it can).
+	Error string `json:"error,omitempty"`
+	// Content is what the volume holds, absent when nothing is
+	// recognised or it cannot be opened.
+	Content *fsprobe.Result `json:"content,omitempty"`
 }
 
 // Table is a partition table in Info.
@@ -140,7 +163,50 @@ func inspect(path, format string) (*Info, error) {
 			info.PartitionTable.Partitions = append(info.PartitionTable.Partitions, ip)
 		}
 	}
+	info.scanVolumes(dev)
 	return info, nil
+}
+
+// scanVolumes fills in Volumes: the LVs and arrays disk/volume finds on
+// dev, each probed for what it holds.
+func (info *Info) scanVolumes(dev disk.Device) {
+	rep := volume.Scan(dev)
+	for _, p := range rep.Problems {
+		info.Warnings = append(info.Warnings, p.Error())
+	}
+	add := func(v Volume, why error, open func() (disk.Device, error)) {
+		if why == nil {
+			d, err := open()
+			if err == nil {
+				if v.Size == 0 {
+					v.Size = d.Size()
+				}
+				v.Content, _ = fsprobe.Probe(d)
+			}
+			why = err
+		}
+		if why != nil {
+			v.Error = why.Error()
+		}
+		info.Volumes = append(info.Volumes, v)
+	}
+	for _, vg := range rep.VGs {
+		for _, w := range vg.Warnings {
+			info.Warnings = append(info.Warnings, "VG "+vg.Name+": "+w)
+		}
+		for _, lv := range vg.LVs {
+			if lv.Visible {
+				add(Volume{Kind: "lvm", Name: lv.String(), UUID: lv.UUID, Size: lv.Size, Type: strings.Join(lv.SegTypes(), "+")}, lv.Supported(), lv.Open)
+			}
+		}
+	}
+	for _, a := range rep.Arrays {
+		for _, w := range a.Warnings {
+			info.Warnings = append(info.Warnings, "array "+a.Name()+": "+w)
+		}
+		v := Volume{Kind: "md", Name: a.Name(), UUID: a.UUID, Type: a.Level}
+		add(v, a.Supported(), a.Open)
+	}
 }
 
 // readFormat fills in the format fields: the source's own bytes (the
@@ -234,6 +300,15 @@ func (info *Info) print(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\n", contentCols(info.Content, ""))
 		if info.Content != nil && info.Content.Type != "" {
 			rows = append(rows, row{"disk", info.Content})
+		}
+	}
+	if len(info.Volumes) > 0 {
+		fmt.Fprintln(tw, "\nVOLUME\tTYPE\tSIZE\tFSTYPE\tLABEL\tUUID\tLKL")
+		for _, v := range info.Volumes {
+			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", v.Name, v.Kind, v.Type, fsprobe.FormatSize(v.Size), contentCols(v.Content, v.Error))
+			if v.Content != nil && v.Content.Type != "" {
+				rows = append(rows, row{"volume " + v.Name, v.Content})
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {

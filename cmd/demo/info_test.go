@@ -173,3 +173,52 @@ func TestInfoURL(t *testing.T) {
 	assert.Equal(t, "btrfs", info.Content.Type)
 	assert.Equal(t, "raw", info.Format)
 }
+
+// The common server layout, GPT → partition 3 → LVM PV → vg/root →
+// ext4: the LV checked against lvs on the same image, its file system
+// against blkid.
+func TestInfoVolumes(t *testing.T) {
+	img := imagetest.LVMDisk(t, imagetest.Tree{"hello.txt": "hello\n"})
+	info := infoJSON(t, img)
+	require.NotNil(t, info.PartitionTable)
+	require.Len(t, info.PartitionTable.Partitions, 3)
+	p3 := info.PartitionTable.Partitions[2]
+	require.NotNil(t, p3.Content)
+	assert.Equal(t, "LVM2_member", p3.Content.Type)
+
+	loops := []string{imagetest.Loop(t, img, p3.Start, p3.Size)}
+	assert.Equal(t, blkid(t, img, p3.Start)["UUID"], p3.Content.UUID, "the PV's UUID")
+	var lvs struct {
+		Report []struct {
+			LV []struct {
+				Name string `json:"lv_name"`
+				VG   string `json:"vg_name"`
+				Size string `json:"lv_size"`
+				UUID string `json:"lv_uuid"`
+				Type string `json:"segtype"`
+			} `json:"lv"`
+		} `json:"report"`
+	}
+	out := imagetest.LVM(t, loops, "lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "lv_name,vg_name,lv_size,lv_uuid,segtype")
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &lvs), out)
+	require.Len(t, lvs.Report, 1)
+	require.Len(t, info.Volumes, len(lvs.Report[0].LV))
+	for i, want := range lvs.Report[0].LV {
+		v := info.Volumes[i]
+		assert.Equal(t, "lvm", v.Kind)
+		assert.Equal(t, want.VG+"/"+want.Name, v.Name)
+		assert.Equal(t, want.Size, fmt.Sprint(v.Size))
+		assert.Equal(t, want.UUID, v.UUID)
+		assert.Equal(t, want.Type, v.Type)
+		assert.Empty(t, v.Error)
+	}
+	root := info.Volumes[0]
+	require.NotNil(t, root.Content)
+	assert.Equal(t, "ext4", root.Content.Type)
+	assert.Equal(t, "mountable", string(root.Content.Check.Verdict))
+
+	stdout, _, code := demo(t, nil, "info", img)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "vg/root")
+	assert.Contains(t, stdout, "volume vg/root: ext4")
+}

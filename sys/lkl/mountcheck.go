@@ -9,6 +9,7 @@ import (
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/disk/fsprobe"
 	"github.com/gokernel/gokernel/disk/part"
+	"github.com/gokernel/gokernel/disk/volume"
 )
 
 // A mountPlan is what checkMount decided: the type to mount, and
@@ -90,13 +91,26 @@ func checkMount(dev disk.Device, d Disk, where string) (mountPlan, error) {
 		if err != nil {
 			return mountPlan{}, fmt.Errorf("%s: reading its partition table: %w", where, err)
 		}
-		return mountPlan{}, errors.New(partitionList(where, l))
-	case r.Type == "LVM2_member":
-		return mountPlan{}, fmt.Errorf(`%s: %s: name a logical volume with --volume VG/LV (config "volume": "VG/LV")`, where, c.Reason)
-	case r.Type == "linux_raid_member":
-		return mountPlan{}, fmt.Errorf(`%s: %s: open the array with --volume (config "volume"), with all its members as disks`, where, c.Reason)
+		msg := partitionList(where, l)
+		if slices.ContainsFunc(l.Partitions, func(p fsprobe.Partition) bool { return p.Content != nil && p.Content.Usage == fsprobe.UsageRAID }) {
+			msg += "\n" + volumeHint(dev)
+		}
+		return mountPlan{}, errors.New(msg)
+	case r.Usage == fsprobe.UsageRAID:
+		return mountPlan{}, fmt.Errorf("%s: %s; %s", where, c.Reason, volumeHint(dev))
 	}
 	return mountPlan{}, fmt.Errorf("%s: %s", where, c.Reason)
+}
+
+// volumeHint says how to open the volumes on dev (disk/volume finds
+// them): the flag and config key, and the names there are.
+func volumeHint(dev disk.Device) string {
+	names := volume.Scan(dev).Names()
+	hint := `open a volume with --volume NAME (config "volume": NAME; more images of it with --image FILE, config "images")`
+	if len(names) == 0 {
+		return hint + ": none is complete on this disk alone"
+	}
+	return hint + ": " + strings.Join(names, ", ")
 }
 
 // mountType is the type LKL mounts a file system of blkid's type t with:

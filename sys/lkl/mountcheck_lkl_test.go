@@ -137,7 +137,7 @@ func TestAbsentTypesNamed(t *testing.T) {
 		{"ntfs", imagetest.Empty(t, "ntfs"), []string{"an ntfs file system", "not in gokernel's LKL build"}},
 		{"luks2", imagetest.Empty(t, "luks2"), []string{"a LUKS2 encrypted volume", "cryptsetup open"}},
 		{"swap", imagetest.Empty(t, "swap"), []string{"a swap area, not a file system"}},
-		{"lvm", lvm, []string{"an LVM2 physical volume", "--volume VG/LV"}},
+		{"lvm", lvm, []string{"an LVM2 physical volume", `--volume NAME (config "volume": NAME`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -151,4 +151,22 @@ func TestAbsentTypesNamed(t *testing.T) {
 			require.Equal(t, uintptr(1), mustCall(t, "getpid", unix.SYS_GETPID), "the kernel keeps running")
 		})
 	}
+}
+
+// The server layout GPT → partition 3 → LVM PV → vg/root, opened whole:
+// the partitions are listed, and the volumes with the flag that opens
+// one.
+func TestLVMDiskListed(t *testing.T) {
+	img := imagetest.LVMDisk(t, imagetest.Tree{"hello.txt": "hello\n"})
+	_, err := kern.AddDisk(lkl.Disk{Path: img, ReadOnly: true, MountPoint: "/mnt/lvm-whole"})
+	require.Error(t, err)
+	t.Log(err)
+	for _, want := range []string{"3: 90 MiB, Linux LVM: LVM2_member (not-a-filesystem)", "--volume NAME", "vg/root (LVM linear)"} {
+		assert.ErrorContains(t, err, want)
+	}
+	_, err = kern.AddDisk(lkl.Disk{Path: img, ReadOnly: true, Partition: 3, MountPoint: "/mnt/lvm-3"})
+	require.Error(t, err)
+	t.Log(err)
+	assert.ErrorContains(t, err, "an LVM2 physical volume")
+	assert.ErrorContains(t, err, "vg/root (LVM linear)")
 }
