@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,20 +23,6 @@ func infoJSON(t *testing.T, args ...string) Info {
 	var info Info
 	require.NoError(t, json.Unmarshal([]byte(stdout), &info), stdout)
 	return info
-}
-
-// blkid runs blkid -p -o export on img at byte offset off.
-func blkid(t *testing.T, img string, off int64) map[string]string {
-	t.Helper()
-	out := imagetest.Run(t, "blkid", "-p", "-o", "export", "-O", fmt.Sprint(off), img)
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.ReplaceAll(v, `\ `, " ")
-		}
-	}
-	return kv
 }
 
 // The GPT disk of an installer, checked against sfdisk --json for the
@@ -74,7 +59,7 @@ func TestInfoPartitionedDisk(t *testing.T) {
 		assert.Equal(t, want.Size*ss, p.Size)
 		assert.Equal(t, want.Type, p.Type)
 		assert.Equal(t, want.UUID, p.UUID)
-		b := blkid(t, img, p.Start)
+		b := imagetest.Blkid(t, img, p.Start)
 		require.NotNil(t, p.Content, "partition %d", p.Number)
 		assert.Equal(t, b["TYPE"], p.Content.Type)
 		assert.Equal(t, b["LABEL"], p.Content.Label)
@@ -113,7 +98,7 @@ func TestInfoQCOW2(t *testing.T) {
 	assert.Equal(t, q.Backing, info.BackingFile)
 	assert.Equal(t, q.Specific.Data.Compat, info.FormatVersion)
 	require.NotNil(t, info.Content, "the file system seen through the qcow2 and its backing file")
-	b := blkid(t, base, 0)
+	b := imagetest.Blkid(t, base, 0)
 	assert.Equal(t, b["UUID"], info.Content.UUID)
 	assert.Equal(t, "ext4", info.Content.Type)
 }
@@ -124,7 +109,7 @@ func TestInfoKinds(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			img := imagetest.Empty(t, kind)
 			info := infoJSON(t, img)
-			b := blkid(t, img, 0)
+			b := imagetest.Blkid(t, img, 0)
 			require.NotNil(t, info.Content)
 			assert.Equal(t, b["TYPE"], info.Content.Type)
 			assert.Equal(t, b["UUID"], info.Content.UUID)
@@ -169,7 +154,7 @@ func TestInfoURL(t *testing.T) {
 	defer srv.Close()
 	info := infoJSON(t, srv.URL+"/btrfs.img")
 	require.NotNil(t, info.Content)
-	assert.Equal(t, blkid(t, img, 0)["UUID"], info.Content.UUID)
+	assert.Equal(t, imagetest.Blkid(t, img, 0)["UUID"], info.Content.UUID)
 	assert.Equal(t, "btrfs", info.Content.Type)
 	assert.Equal(t, "raw", info.Format)
 }
@@ -187,7 +172,7 @@ func TestInfoVolumes(t *testing.T) {
 	assert.Equal(t, "LVM2_member", p3.Content.Type)
 
 	loops := []string{imagetest.Loop(t, img, p3.Start, p3.Size)}
-	assert.Equal(t, blkid(t, img, p3.Start)["UUID"], p3.Content.UUID, "the PV's UUID")
+	assert.Equal(t, imagetest.Blkid(t, img, p3.Start)["UUID"], p3.Content.UUID, "the PV's UUID")
 	var lvs struct {
 		Report []struct {
 			LV []struct {

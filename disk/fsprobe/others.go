@@ -3,11 +3,14 @@ package fsprobe
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gokernel/gokernel/disk/lvm"
+	"github.com/gokernel/gokernel/disk/md"
 )
 
 // The formats LKL does not mount but fsprobe names: squashfs, iso9660,
-// f2fs, LUKS, swap, LVM2 physical volumes, MD RAID members and partition
-// tables.
+// f2fs, LUKS, swap, LVM2 physical volumes and MD RAID members (read by
+// disk/lvm and disk/md), and partition tables.
 
 func (p *prober) squashfs() (*Result, error) {
 	b := p.at(0, 96)
@@ -119,74 +122,34 @@ func (p *prober) swap() (*Result, error) {
 	return nil, nil
 }
 
-// lvm finds an LVM2 label in sectors 0 to 3 (LVM's lib/label/label.c
-// layout: "LABELONE", its sector, a CRC, the pv_header's offset, and
-// "LVM2 001"); the pv_header holds the PV's UUID and size.
+// lvm recognises an LVM2 physical volume with disk/lvm's reader (the
+// label in sectors 0 to 3, its CRC and the PV header). A damaged label
+// is not recognised: blkid does not either.
 func (p *prober) lvm() (*Result, error) {
-	for s := range 4 {
-		l := p.at(s*512, 512)
-		if l == nil || string(l[:8]) != "LABELONE" || string(l[24:32]) != "LVM2 001" {
-			continue
-		}
-		off := int(le.Uint32(l[20:]))
-		if off < 32 || off+40 > 512 {
-			return nil, nil
-		}
-		id := l[off : off+32]
-		r := &Result{
-			Type:    "LVM2_member",
-			Usage:   UsageRAID,
-			Version: "LVM2 001",
-			Size:    int64(min(le.Uint64(l[off+32:]), 1<<63-1)),
-		}
-		// blkid's form: 6-4-4-4-4-4-6 characters.
-		if !allZero(id) {
-			r.UUID = fmt.Sprintf("%s-%s-%s-%s-%s-%s-%s", id[0:6], id[6:10], id[10:14], id[14:18], id[18:22], id[22:26], id[26:32])
-		}
-		return r, nil
+	pv, err := lvm.ReadPV(p.d)
+	if err != nil {
+		return nil, nil
 	}
-	return nil, nil
+	return &Result{Type: "LVM2_member", Usage: UsageRAID, Version: "LVM2 001", UUID: pv.UUID, Size: pv.Size}, nil
 }
 
-// MD RAID superblocks (the kernel's md_p.h): version 1.x at 0 (1.1),
-// 4 KiB (1.2) or 8 KiB before the end (1.0); version 0.90 in the last
-// 64 KiB-aligned 64 KiB.
-const mdMagic = 0xa92b4efc
-
+// md recognises an MD RAID member with disk/md's reader (superblocks
+// 1.1 at the start, 1.2 at 4 KiB, 1.0 and 0.90 near the end, their
+// checksums checked). A damaged superblock is not recognised.
 func (p *prober) md() (*Result, error) {
-	for _, v := range []struct {
-		minor string
-		off   int64
-	}{{"1.1", 0}, {"1.2", 4096}, {"1.0", (p.size - 8192) &^ 4095}} {
-		if v.off < 0 {
-			continue
-		}
-		b, err := p.read(v.off, 256)
-		if err != nil {
-			return nil, err
-		}
-		if len(b) < 256 || le.Uint32(b) != mdMagic || le.Uint32(b[4:]) != 1 || le.Uint64(b[144:]) != uint64(v.off/512) {
-			continue // super_offset (at 144) must say where the superblock is
-		}
-		r := &Result{Type: "linux_raid_member", Usage: UsageRAID, Version: v.minor, UUID: uuid(b[16:]), Label: cstr(b[32:64])}
-		r.Size = mul(le.Uint64(b[80:]), 512)
-		return r, nil
+	m, err := md.ReadMember(p.d)
+	if err != nil {
+		return nil, nil
 	}
-	if off := (p.size &^ 0xffff) - 0x10000; off >= 0 {
-		b, err := p.read(off, 128)
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == 128 && le.Uint32(b) == mdMagic && le.Uint32(b[4:]) == 0 {
-			var id [16]byte
-			copy(id[0:4], b[20:24])
-			copy(id[4:16], b[52:64])
-			r := &Result{Type: "linux_raid_member", Usage: UsageRAID, Version: "0.90.0", UUID: uuid(id[:])}
-			r.Size = mul(uint64(le.Uint32(b[32:])), 1024)
-			return r, nil
-		}
+	r := &Result{Type: "linux_raid_member", Usage: UsageRAID, Version: m.Version, Label: m.Name, Size: m.DataSize}
+	if m.Version == "0.90" {
+		r.Version = "0.90.0" // as blkid prints it
 	}
-	return nil, nil
+	// mdadm's 8:8:8:8 hex digits, in blkid's 8-4-4-4-12 form.
+	if h := strings.ReplaceAll(m.UUID, ":", ""); len(h) == 32 {
+		r.UUID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
+	return r, nil
 }
 
 // partitionTable recognises a GPT header (at 512 or 4096: the sector

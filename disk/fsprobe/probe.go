@@ -80,10 +80,13 @@ const headSize = 0x11000
 // superblock claims, no more is read or allocated.
 const maxExtra = 64 << 10
 
-// Probe identifies what d holds. It reads the first 68 KiB, at most two
-// blocks at the end (MD RAID superblocks 0.90 and 1.0) and at most one
-// root directory cluster (the label of FAT and exFAT). A device on which
-// nothing is recognised returns ErrUnknown; a failed read an *Error.
+// Probe identifies what d holds. It reads the first 68 KiB, at most one
+// root directory cluster (the label of FAT and exFAT), and what disk/md
+// and disk/lvm read to recognise an MD member (its superblock, at the
+// start or near the end) or an LVM PV (its label, header and metadata
+// areas). A device on which nothing is recognised returns ErrUnknown; a
+// failed read of the first 68 KiB or of a root directory an *Error (a
+// failed read of disk/md or disk/lvm is "not a member").
 func Probe(d disk.Device) (*Result, error) {
 	p := &prober{d: d, size: d.Size()}
 	if p.size < 0 {

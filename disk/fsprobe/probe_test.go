@@ -1,11 +1,10 @@
 package fsprobe_test
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,20 +25,6 @@ func probeFile(t *testing.T, path string) (*fsprobe.Result, error) {
 	return fsprobe.Probe(f)
 }
 
-// Blkid runs blkid -p -o export on path and returns its keys.
-func Blkid(t testing.TB, path string) map[string]string {
-	t.Helper()
-	out := imagetest.Run(t, "blkid", "-p", "-o", "export", path)
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.ReplaceAll(v, `\ `, " ")
-		}
-	}
-	return kv
-}
-
 // TestProbeMatchesBlkid makes an empty image of every kind and checks
 // what Probe finds against blkid's low-level probe of the same file.
 func TestProbeMatchesBlkid(t *testing.T) {
@@ -49,7 +34,7 @@ func TestProbeMatchesBlkid(t *testing.T) {
 			img := imagetest.Empty(t, kind)
 			r, err := probeFile(t, img)
 			require.NoError(t, err)
-			want := Blkid(t, img)
+			want := imagetest.Blkid(t, img, 0)
 			assert.Equal(t, want["TYPE"], r.Type, "TYPE")
 			assert.Equal(t, want["USAGE"], r.Usage, "USAGE")
 			assert.Equal(t, want["UUID"], r.UUID, "UUID")
@@ -139,7 +124,7 @@ func TestPartitionTable(t *testing.T) {
 			img := imagetest.Disk(t, table, imagetest.Part{}, imagetest.Part{})
 			r, err := probeFile(t, img)
 			require.NoError(t, err)
-			assert.Equal(t, Blkid(t, img)["PTTYPE"], r.PartitionTable)
+			assert.Equal(t, imagetest.Blkid(t, img, 0)["PTTYPE"], r.PartitionTable)
 			assert.Equal(t, "", r.Type)
 			assert.Equal(t, fsprobe.NotFilesystem, r.Check.Verdict)
 		})
@@ -167,43 +152,45 @@ type failing struct {
 
 func (f failing) ReadAt([]byte, int64) (int, error) { return 0, f.err }
 
-// TestMDSuperblock builds MD 1.2 and 0.90 member superblocks from the
-// layout in the kernel's md_p.h (the container has no md driver for
-// mdadm --create).
-func TestMDSuperblock(t *testing.T) {
-	const size = 8 << 20
-	m := disk.NewMemory(size)
-	sb := make([]byte, 256)
-	le := func(b []byte, v uint64, n int) {
-		for i := range n {
-			b[i] = byte(v >> (8 * i))
-		}
+// MD members (written from md_p.h's layout by imagetest: the container
+// has no md driver for mdadm --create) and an LVM PV (pvcreate on a loop
+// device), checked against blkid -p.
+func TestVolumeMembersMatchBlkid(t *testing.T) {
+	for _, v := range []string{"1.2", "1.1", "1.0", "0.90"} {
+		t.Run("md"+v, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "member.img")
+			require.NoError(t, os.WriteFile(img, nil, 0o644))
+			require.NoError(t, os.Truncate(img, 8<<20))
+			sb := imagetest.MDSuperblock{Version: v, Name: "host:gk", Level: 1, RaidDisks: 2, Role: 0, Events: 1, DataSize: 4 << 20}
+			copy(sb.UUID[:], "0123456789abcdef")
+			if v == "1.2" || v == "1.1" {
+				sb.DataOffset = 1 << 20
+			}
+			imagetest.WriteMDSuperblock(t, img, sb)
+			r, err := probeFile(t, img)
+			require.NoError(t, err)
+			want := imagetest.Blkid(t, img, 0)
+			assert.Equal(t, want["TYPE"], r.Type)
+			assert.Equal(t, want["UUID"], r.UUID)
+			assert.Equal(t, want["LABEL"], r.Label)
+			assert.Equal(t, want["VERSION"], r.Version)
+			assert.Equal(t, fsprobe.NotFilesystem, r.Check.Verdict)
+		})
 	}
-	le(sb, 0xa92b4efc, 4)
-	le(sb[4:], 1, 4)
-	copy(sb[16:], bytes.Repeat([]byte{0xab}, 16))
-	copy(sb[32:], "host:md0")
-	le(sb[144:], 4096/512, 8)
-	_, err := m.WriteAt(sb, 4096)
-	require.NoError(t, err)
-	r, err := fsprobe.Probe(m)
-	require.NoError(t, err)
-	assert.Equal(t, "linux_raid_member", r.Type)
-	assert.Equal(t, "1.2", r.Version)
-	assert.Equal(t, "host:md0", r.Label)
-	assert.Equal(t, "abababab-abab-abab-abab-abababababab", r.UUID)
-	assert.Contains(t, r.Check.Reason, "host:md0")
-
-	m = disk.NewMemory(size)
-	sb = make([]byte, 128)
-	le(sb, 0xa92b4efc, 4)
-	le(sb[20:], 0x11223344, 4)
-	_, err = m.WriteAt(sb, size-0x10000)
-	require.NoError(t, err)
-	r, err = fsprobe.Probe(m)
-	require.NoError(t, err)
-	assert.Equal(t, "0.90.0", r.Version)
-	assert.Equal(t, "44332211-0000-0000-0000-000000000000", r.UUID)
+	t.Run("lvm", func(t *testing.T) {
+		img := filepath.Join(t.TempDir(), "pv.img")
+		require.NoError(t, os.WriteFile(img, nil, 0o644))
+		require.NoError(t, os.Truncate(img, 16<<20))
+		loops := []string{imagetest.Loop(t, img, 0, 0)}
+		imagetest.LVM(t, loops, "pvcreate", loops...)
+		r, err := probeFile(t, img)
+		require.NoError(t, err)
+		want := imagetest.Blkid(t, img, 0)
+		assert.Equal(t, want["TYPE"], r.Type)
+		assert.Equal(t, want["UUID"], r.UUID)
+		assert.Equal(t, want["VERSION"], r.Version)
+		assert.Equal(t, int64(16<<20), r.Size)
+	})
 }
 
 // TestProbeLayout: a GPT disk with an EFI system partition (vfat) and an

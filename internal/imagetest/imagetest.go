@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -258,6 +259,21 @@ func Empty(t testing.TB, kind string, args ...string) string {
 		t.Fatalf("imagetest: Empty cannot make %q (only %v)", kind, EmptyKinds)
 	}
 	return img
+}
+
+// Blkid runs blkid's low-level probe (blkid -p -o export) on img at byte
+// offset off and returns its keys (TYPE, UUID, LABEL, VERSION, …), with
+// blkid's escaped spaces unescaped.
+func Blkid(t testing.TB, img string, off int64) map[string]string {
+	t.Helper()
+	out := Run(t, "blkid", "-p", "-o", "export", "-O", strconv.FormatInt(off, 10), img)
+	kv := map[string]string{}
+	for line := range strings.Lines(out) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			kv[k] = strings.ReplaceAll(v, `\ `, " ")
+		}
+	}
+	return kv
 }
 
 // Partitioned makes a disk image with a partition table ("mbr" or "gpt")

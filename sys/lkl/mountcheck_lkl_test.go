@@ -119,12 +119,10 @@ func TestPartitionedDiskListed(t *testing.T) {
 // What this LKL build cannot mount is named, not "no file system found".
 func TestAbsentTypesNamed(t *testing.T) {
 	lvm := filepath.Join(t.TempDir(), "pv.img")
-	label := make([]byte, 1024)
-	copy(label[512:], "LABELONE")
-	label[512+20] = 32 // offset of the pv_header
-	copy(label[512+24:], "LVM2 001")
-	copy(label[512+32:], "abcdefghijklmnopqrstuvwxyz012345")
-	require.NoError(t, os.WriteFile(lvm, append(label, make([]byte, 1<<20)...), 0o644))
+	require.NoError(t, os.WriteFile(lvm, nil, 0o644))
+	require.NoError(t, os.Truncate(lvm, 16<<20))
+	loops := []string{imagetest.Loop(t, lvm, 0, 0)}
+	imagetest.LVM(t, loops, "pvcreate", loops...)
 	tests := []struct {
 		kind string
 		img  string
