@@ -134,11 +134,6 @@ type Check struct {
 	Fix string `json:"fix,omitempty"`
 }
 
-// LKLTypes are the file system types (blkid's names) gokernel's LKL
-// build mounts: third_party/lkl/gokernel.config. ext2 and ext3 are
-// mounted by ext4.
-var LKLTypes = []string{"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"}
-
 // absent says why each file system fsprobe recognises is not in the LKL
 // build.
 var absent = map[string]string{

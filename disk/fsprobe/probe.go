@@ -66,6 +66,7 @@ type Error struct {
 	Err error
 }
 
+// Error says where the read was and why it failed.
 func (e *Error) Error() string { return fmt.Sprintf("fsprobe: read at %d: %v", e.Off, e.Err) }
 
 // Unwrap returns the device's error.
