@@ -96,9 +96,10 @@ bench: tools-bench lkl
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr sys/lkl:FuzzDetectFS \
+FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
-	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock
+	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock \
+	disk/fsprobe:FuzzProbe
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,9 @@ var tools = map[string]string{
 	"mkfs.btrfs": "btrfs-progs", "sfdisk": "fdisk", "losetup": "mount",
 	"pvcreate": "lvm2", "vgcreate": "lvm2", "lvcreate": "lvm2", "lvs": "lvm2",
 	"pvs": "lvm2", "vgcfgbackup": "lvm2", "vgcfgrestore": "lvm2", "mdadm": "mdadm",
+	"mksquashfs": "squashfs-tools", "mkfs.f2fs": "f2fs-tools", "mkfs.exfat": "exfatprogs",
+	"mkfs.ntfs": "ntfs-3g", "cryptsetup": "cryptsetup-bin", "genisoimage": "genisoimage",
+	"mkswap": "util-linux", "blkid": "util-linux",
 }
 
 // Run runs a host tool and fails the test with its output if it fails.
@@ -192,16 +196,114 @@ func xfsProto(t testing.TB, src string) []byte {
 	return b.Bytes()
 }
 
+// EmptyKinds are the kinds Empty makes: the file systems of FSTypes and
+// those LKL does not mount, and volumes that are not file systems.
+var EmptyKinds = []string{"ext4", "xfs", "vfat", "btrfs", "squashfs", "iso9660", "f2fs", "exfat", "ntfs", "luks1", "luks2", "swap"}
+
+// Empty makes an image holding an empty file system or volume of the
+// given kind (one of EmptyKinds) and returns its path. It runs the
+// kind's mkfs with its own defaults plus args: unlike MakeFS, xfs gets
+// every feature xfsprogs turns on, so a test can see what Linux 4.9
+// refuses ("-m", "bigtime=0" turns one off); ext4's args are mke2fs's
+// ("-O", "verity"). The label, where the kind has one, is "gk-KIND"
+// (GK-VFAT, GK-ISO). ext4, squashfs and iso9660 images hold one file,
+// "hello", whose content is "hello\n"; the others are empty.
+func Empty(t testing.TB, kind string, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	img := filepath.Join(dir, kind+".img")
+	size := map[string]int64{"btrfs": 128 << 20, "xfs": 300 << 20, "f2fs": 64 << 20}[kind]
+	if size == 0 {
+		size = 32 << 20
+	}
+	if kind != "squashfs" && kind != "iso9660" {
+		f, err := os.Create(img)
+		must(t, err)
+		must(t, f.Truncate(size))
+		must(t, f.Close())
+	}
+	label := "gk-" + kind
+	src := filepath.Join(dir, "root")
+	must(t, os.Mkdir(src, 0o755))
+	must(t, os.WriteFile(filepath.Join(src, "hello"), []byte("hello\n"), 0o644))
+	switch kind {
+	case "ext4":
+		Run(t, "mke2fs", append([]string{"-q", "-F", "-t", "ext4", "-L", label, "-d", src}, append(args, img)...)...)
+	case "xfs":
+		Run(t, "mkfs.xfs", append([]string{"-q", "-f", "-L", label}, append(args, img)...)...)
+	case "btrfs":
+		Run(t, "mkfs.btrfs", append([]string{"-q", "-f", "-L", label}, append(args, img)...)...)
+	case "vfat":
+		Run(t, "mkfs.vfat", append([]string{"-n", "GK-VFAT"}, append(args, img)...)...)
+	case "f2fs":
+		Run(t, "mkfs.f2fs", append([]string{"-q", "-f", "-l", label}, append(args, img)...)...)
+	case "exfat":
+		Run(t, "mkfs.exfat", append([]string{"-L", label}, append(args, img)...)...)
+	case "ntfs":
+		Run(t, "mkfs.ntfs", append([]string{"-q", "-F", "-f", "-L", label}, append(args, img)...)...)
+	case "squashfs":
+		Run(t, "mksquashfs", append([]string{src, img, "-noappend", "-quiet"}, args...)...)
+	case "iso9660":
+		Run(t, "genisoimage", append([]string{"-quiet", "-V", "GK-ISO", "-o", img}, append(args, src)...)...)
+	case "luks1", "luks2":
+		// A weak, fast key derivation: the tests never open it.
+		key := filepath.Join(dir, "key")
+		must(t, os.WriteFile(key, []byte("gokernel"), 0o600))
+		a := []string{"luksFormat", "-q", "--type", kind, "--key-file", key, "--pbkdf-force-iterations", "1000"}
+		if kind == "luks2" {
+			a = append(a, "--pbkdf", "pbkdf2", "--label", label)
+		}
+		Run(t, "cryptsetup", append(a, append(args, img)...)...)
+	case "swap":
+		must(t, os.Chmod(img, 0o600))
+		Run(t, "mkswap", append([]string{"-L", label}, append(args, img)...)...)
+	default:
+		t.Fatalf("imagetest: Empty cannot make %q (only %v)", kind, EmptyKinds)
+	}
+	return img
+}
+
+// Blkid runs blkid's low-level probe (blkid -p -o export) on img at byte
+// offset off and returns its keys (TYPE, UUID, LABEL, VERSION, …), with
+// blkid's escaped spaces unescaped.
+func Blkid(t testing.TB, img string, off int64) map[string]string {
+	t.Helper()
+	out := Run(t, "blkid", "-p", "-o", "export", "-O", strconv.FormatInt(off, 10), img)
+	kv := map[string]string{}
+	for line := range strings.Lines(out) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			kv[k] = strings.ReplaceAll(v, `\ `, " ")
+		}
+	}
+	return kv
+}
+
 // Partitioned makes a disk image with a partition table ("mbr" or "gpt")
 // whose partition number part (1-based, at most 3) holds a file system of
 // the given type with tree; the other partitions are small and empty.
 func Partitioned(t testing.TB, table string, part int, fstype string, tree Tree) string {
 	t.Helper()
 	fsimg := Build(t, fstype, tree)
-	fi, err := os.Stat(fsimg)
-	must(t, err)
+	parts := make([]Part, 3)
+	parts[part-1].Image = fsimg
+	return Disk(t, table, parts...)
+}
+
+// A Part is one partition of a Disk: Image is a file (a file system
+// image) copied into it, whose size it takes; without one the partition
+// is 1 MiB and empty. Type is sfdisk's type for it ("U" is an EFI system
+// partition, "L" Linux); "" is Linux.
+type Part struct {
+	Type  string
+	Image string
+}
+
+// Disk makes a disk image with a partition table ("mbr" or "gpt") and
+// the given partitions, in order, each starting on a MiB, and returns
+// its path.
+func Disk(t testing.TB, table string, parts ...Part) string {
+	t.Helper()
 	const mib = 1 << 20
-	fsMiB := (fi.Size() + mib - 1) / mib
 	label := map[string]string{"mbr": "dos", "gpt": "gpt"}[table]
 	if label == "" {
 		t.Fatalf("imagetest: partition table %q: want mbr or gpt", table)
@@ -210,22 +312,33 @@ func Partitioned(t testing.TB, table string, part int, fstype string, tree Tree)
 	var script strings.Builder
 	fmt.Fprintf(&script, "label: %s\n", label)
 	start := int64(1)
-	var fsStart int64
-	for i := 1; i <= 3; i++ {
+	starts := make([]int64, len(parts))
+	for i, p := range parts {
 		size := int64(1)
-		if i == part {
-			size, fsStart = fsMiB, start
+		if p.Image != "" {
+			fi, err := os.Stat(p.Image)
+			must(t, err)
+			size = (fi.Size() + mib - 1) / mib
 		}
-		fmt.Fprintf(&script, "start=%dMiB, size=%dMiB, type=%s\n", start, size, partType(label))
+		typ := p.Type
+		if typ == "" {
+			typ = partType(label)
+		}
+		fmt.Fprintf(&script, "start=%dMiB, size=%dMiB, type=%s\n", start, size, typ)
+		starts[i] = start
 		start += size
 	}
-	disk := filepath.Join(filepath.Dir(fsimg), "disk-"+table+".img")
+	disk := filepath.Join(t.TempDir(), "disk-"+table+".img")
 	f, err := os.Create(disk)
 	must(t, err)
 	must(t, f.Truncate((start+1)*mib)) // room for the GPT backup header
 	must(t, f.Close())
 	RunInput(t, script.String(), "sfdisk", "-q", disk)
-	copyInto(t, fsimg, disk, fsStart*mib)
+	for i, p := range parts {
+		if p.Image != "" {
+			copyInto(t, p.Image, disk, starts[i]*mib)
+		}
+	}
 	return disk
 }
 

@@ -95,6 +95,21 @@ func (a *attached) add() error {
 	return nil
 }
 
+// probeDevice is what Go reads a's superblocks from before a mount
+// (mountcheck.go): the device its requests are served from or, for a
+// disk served in C from its host file, that file (with pread, never
+// written), so that the device's Go methods stay unused.
+func (a *attached) probeDevice() disk.Device {
+	dev := a.device
+	if dev == nil {
+		dev = a.owned.(disk.Device)
+	}
+	if a.file != nil {
+		return disk.ReaderAt(a.file, dev.Size())
+	}
+	return dev
+}
+
 // release lets go of a disk LKL no longer uses: it closes an image opened
 // here, and flushes a device given to AttachDisk (which its owner closes).
 func (a *attached) release() error {
@@ -296,6 +311,17 @@ func (k *Kernel) mount(a *attached) error {
 	if d.Partition > 0 {
 		where = fmt.Sprintf("%s partition %d", d.Path, d.Partition)
 	}
+	// Read the superblock in Go first: what LKL cannot mount is refused
+	// with the reason, not the kernel's EINVAL (mountcheck.go).
+	plan, err := checkMount(a.probeDevice(), d, where)
+	if err != nil {
+		return err
+	}
+	if plan.readOnly {
+		fmt.Fprintf(os.Stderr, "lkl: disk %s\n", plan.warn)
+		d.ReadOnly = true
+		a.disk.ReadOnly = true
+	}
 	var devid C.uint32_t
 	if rc := C.gk_blkdev(C.int(a.id), C.uint(d.Partition), &devid); rc < 0 {
 		if d.Partition > 0 {
@@ -322,20 +348,7 @@ func (k *Kernel) mount(a *attached) error {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 	}
-	fstype := d.FSType
-	if fstype == "" {
-		head, err := k.readHead(a.dev)
-		if err != nil {
-			return fmt.Errorf("%s: reading it to find its file system: %w", where, err)
-		}
-		fstype = detectFS(head)
-		switch {
-		case fstype == "":
-			return fmt.Errorf("%s: no ext2/3/4, xfs, btrfs or vfat file system found (corrupt, or not a file system image; set fstype to force one)", where)
-		case !slices.Contains(FSTypes, fstype):
-			return fmt.Errorf("%s: holds %s, which this LKL build does not have (it has %v)", where, fstype, FSTypes)
-		}
-	}
+	fstype := plan.fstype
 	mp := path.Clean(d.MountPoint)
 	if err := k.mkdirAll(mp); err != nil {
 		return fmt.Errorf("%s: mount point: %w", where, err)
@@ -370,30 +383,6 @@ func (k *Kernel) setReadOnly(dev string) error {
 		return fmt.Errorf("BLKROSET %s: %w", dev, e)
 	}
 	return nil
-}
-
-// readHead reads the first detectSize bytes of an LKL device (fewer if the
-// device is smaller).
-func (k *Kernel) readHead(dev string) ([]byte, error) {
-	p, _ := unix.BytePtrFromString(dev)
-	fd, e := k.internal(lklSYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
-	if e != 0 {
-		return nil, fmt.Errorf("open %s: %w", dev, e)
-	}
-	defer k.internal(lklSYS_CLOSE, fd, 0, 0, 0, 0, 0)
-	buf := make([]byte, detectSize)
-	n := 0
-	for n < len(buf) {
-		r, e := k.internal(lklSYS_PREAD64, fd, uintptr(unsafe.Pointer(&buf[n])), uintptr(len(buf)-n), uintptr(n), 0, 0)
-		if e != 0 {
-			return nil, fmt.Errorf("read %s: %w", dev, e)
-		}
-		if r == 0 {
-			break
-		}
-		n += int(r)
-	}
-	return buf[:n], nil
 }
 
 // mkdirAll makes dir and its parents inside LKL.
