@@ -67,6 +67,7 @@ ECHO_ROUNDS   ?= 3
 ECHO_DURATION ?= 3s
 CP_ROUNDS     ?= 3
 FUSE_ROUNDS   ?= 3
+DISK_ROUNDS   ?= 5
 
 bench: tools-bench lkl
 	@mkdir -p $(BENCH)
@@ -90,6 +91,8 @@ bench: tools-bench lkl
 	ROUNDS=$(CP_ROUNDS) BIN=$(BIN) ./cmd/gkbench/cpbench.sh | tee $(BENCH)/cp.txt
 	@echo "== demo mount (FUSE) vs fuse2fs: cp of 1 GiB, cp -a and ls -lR of 20,000 files (whole processes, alternated; results also in $(BENCH)/fuse.txt)"
 	ROUNDS=$(FUSE_ROUNDS) BIN=$(BIN) ./cmd/gkbench/fusebench.sh | tee $(BENCH)/fuse.txt
+	@echo "== disk sources: demo cat from raw, qcow2, qemu-nbd and HTTP; demo ls over HTTP (whole processes, alternated; results also in $(BENCH)/disk.txt)"
+	ROUNDS=$(DISK_ROUNDS) BIN=$(BIN) ./cmd/gkbench/diskbench.sh | tee $(BENCH)/disk.txt
 	@echo "== user network: 1 GiB TCP stream through the forward and the NAT (results also in $(BENCH)/usernet.txt)"
 	$(LKLENV) $(GO) test -tags lkl -run '^$$' -bench 'UserNetworkTCP/mtu=9000/dir=' -benchtime=1024x ./sys/lkl | tee $(BENCH)/usernet.txt
 

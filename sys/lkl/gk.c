@@ -210,22 +210,23 @@ int gk_disk_add(int fd, void **dev)
 
 // A Go device (sys/lkl's godisk.go) is served by Go: its disk's handle is
 // a cgo.Handle, and both operations call the functions godisk.go exports.
-// LKL calls request on the thread that notified the queue, with the
-// kernel's CPU held, and completes the request when it returns.
+// LKL calls submit on the thread that notified the queue, with the
+// kernel's CPU held; gkBlkSubmit hands the request to a goroutine and
+// returns, and the goroutine calls lkl_blk_req_complete (LKL fix 15).
 static int gk_go_blk_capacity(struct lkl_disk disk, unsigned long long *res)
 {
 	*res = gkBlkSize((uintptr_t)disk.handle);
 	return 0;
 }
 
-static int gk_go_blk_request(struct lkl_disk disk, struct lkl_blk_req *req)
+static void gk_go_blk_submit(struct lkl_disk disk, struct lkl_blk_req *req)
 {
-	return gkBlkRequest((uintptr_t)disk.handle, req->type, req->sector, req->buf, req->count);
+	gkBlkSubmit((uintptr_t)disk.handle, req);
 }
 
 static struct lkl_dev_blk_ops gk_go_blk_ops = {
 	.get_capacity = gk_go_blk_capacity,
-	.request = gk_go_blk_request,
+	.submit = gk_go_blk_submit,
 };
 
 // gk_disk_add_go hands the Go device with handle h to LKL, as gk_disk_add

@@ -20,11 +20,13 @@ import (
 )
 
 // goDisk serves the virtio-blk requests of a disk.Device attached with
-// AttachDisk. LKL 4.9 calls gkBlkRequest synchronously, on the thread that
-// notified the queue and with the kernel's one CPU held, and completes the
-// request when it returns (tools/lkl/lib/virtio.c keeps the request on its
-// stack and advances the used ring in order), so one request is served at
-// a time and the whole kernel waits for it; see docs/disks-lkl.md.
+// AttachDisk. LKL hands each request to gkBlkSubmit on the thread that
+// notified the queue, with the kernel's one CPU held; gkBlkSubmit starts a
+// goroutine for it and returns at once, and the goroutine completes the
+// request (lkl_blk_req_complete, LKL fix 15) when the device has answered.
+// So the kernel runs on while the device works, and it may have many
+// requests outstanding at once, each in a goroutine of its own (up to the
+// queue's depth, 64); see docs/disks-lkl.md.
 type goDisk struct {
 	name    string
 	dev     disk.Device
@@ -32,6 +34,14 @@ type goDisk struct {
 	handle  cgo.Handle
 
 	stuck    atomic.Int64 // timed-out requests whose device call has not returned
+	inflight sync.WaitGroup
+	// gone is set, under its write lock, once the kernel is halted or
+	// about to be: a request finishing after that is not completed (the
+	// kernel's memory, where the ring lives, is unmapped at halt).
+	gone struct {
+		sync.RWMutex
+		yes bool
+	}
 	failed   atomic.Int64 // requests that ended in EIO
 	reported atomic.Bool  // the first failure was printed
 }
@@ -47,10 +57,6 @@ const (
 	blkIOErr  = C.LKL_DEV_BLK_STATUS_IOERR
 	blkUnsupp = C.LKL_DEV_BLK_STATUS_UNSUP
 )
-
-// maxSegs is how many data segments a request can have on the host side
-// (tools/lkl/lib/virtio.h: VIRTIO_REQ_MAX_BUFS, less header and status).
-const maxSegs = 17
 
 func newGoDisk(name string, dev disk.Device, timeout time.Duration) *goDisk {
 	g := &goDisk{name: name, dev: dev, timeout: timeout}
@@ -91,32 +97,52 @@ func gkBlkSize(h C.uintptr_t) C.ulonglong {
 	return C.ulonglong(max(g.dev.Size(), 0))
 }
 
-//export gkBlkRequest
-func gkBlkRequest(h C.uintptr_t, typ C.uint, sector C.ulonglong, iov *C.struct_iovec, n C.int) C.int {
+//export gkBlkSubmit
+func gkBlkSubmit(h C.uintptr_t, req *C.struct_lkl_blk_req) {
 	g := cgo.Handle(h).Value().(*goDisk)
-	var arr [maxSegs][]byte
-	segs := arr[:0]
-	if n > maxSegs {
-		segs = make([][]byte, 0, n)
-	}
-	for _, v := range unsafe.Slice(iov, int(n)) {
-		segs = append(segs, unsafe.Slice((*byte)(v.iov_base), int(v.iov_len)))
-	}
+	typ := req._type
 	switch typ {
 	case blkRead, blkWrite:
 	case blkFlush, blkFlushOut:
 		typ = blkFlush
 	default:
-		return blkUnsupp
+		C.lkl_blk_req_complete(req, blkUnsupp)
+		return
 	}
-	if err := g.serve(typ, segs, int64(sector)*512); err != nil {
-		g.failed.Add(1)
-		if g.reported.CompareAndSwap(false, true) {
-			fmt.Fprintf(os.Stderr, "lkl: disk %s: %v (the kernel sees EIO; later errors of this disk are counted, not printed)\n", g.name, err)
+	iov := unsafe.Slice(req.buf, int(req.count))
+	segs := make([][]byte, len(iov))
+	for i, v := range iov {
+		segs[i] = unsafe.Slice((*byte)(v.iov_base), int(v.iov_len))
+	}
+	off := int64(req.sector) * 512
+	g.inflight.Add(1)
+	go func() {
+		defer g.inflight.Done()
+		status := C.int(blkOK)
+		if err := g.serve(typ, segs, off); err != nil {
+			status = blkIOErr
+			g.failed.Add(1)
+			if g.reported.CompareAndSwap(false, true) {
+				fmt.Fprintf(os.Stderr, "lkl: disk %s: %v (the kernel sees EIO; later errors of this disk are counted, not printed)\n", g.name, err)
+			}
 		}
-		return blkIOErr
-	}
-	return blkOK
+		g.gone.RLock()
+		defer g.gone.RUnlock()
+		if !g.gone.yes {
+			C.lkl_blk_req_complete(req, status)
+		}
+	}()
+}
+
+// quiesce waits for the requests in flight to complete, then lets no
+// more complete: the kernel is about to halt. With a timeout every
+// request completes within it; without one a device that never answers
+// keeps the kernel (and so Halt) waiting, as it would any system call.
+func (g *goDisk) quiesce() {
+	g.inflight.Wait()
+	g.gone.Lock()
+	g.gone.yes = true
+	g.gone.Unlock()
 }
 
 // serve does one request. Without a timeout the device reads and writes

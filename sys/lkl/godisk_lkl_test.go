@@ -4,6 +4,7 @@ package lkl_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -517,4 +518,169 @@ func TestAttachDiskVectored(t *testing.T) {
 	e2fsck(t, dev.bytes())
 	again := attachGo(t, dev, false)
 	require.Equal(t, big, readFile(t, again.MountPoint+"/written.bin"))
+}
+
+// sleepyDevice takes delay for every read and records how many of its
+// reads were in progress at once. While holding is set, every read first
+// says so on entered and waits for release to close.
+type sleepyDevice struct {
+	disk.Device
+	delay     time.Duration
+	now, most atomic.Int64
+	reads     atomic.Int64
+	holding   atomic.Bool
+	entered   chan struct{}
+	release   chan struct{}
+	released  atomic.Bool
+	once      sync.Once
+}
+
+func newSleepyDevice(raw []byte, delay time.Duration) *sleepyDevice {
+	return &sleepyDevice{
+		Device:  disk.ReaderAt(bytes.NewReader(raw), int64(len(raw))),
+		delay:   delay,
+		entered: make(chan struct{}, 1),
+		release: make(chan struct{}),
+	}
+}
+
+func (d *sleepyDevice) ReadAt(p []byte, off int64) (int, error) {
+	d.reads.Add(1)
+	n := d.now.Add(1)
+	defer d.now.Add(-1)
+	for m := d.most.Load(); n > m && !d.most.CompareAndSwap(m, n); m = d.most.Load() {
+	}
+	if d.holding.Load() {
+		select {
+		case d.entered <- struct{}{}:
+		default:
+		}
+		<-d.release
+	}
+	time.Sleep(d.delay)
+	return d.Device.ReadAt(p, off)
+}
+
+func (d *sleepyDevice) letGo() {
+	d.once.Do(func() { d.released.Store(true); close(d.release) })
+}
+
+func (d *sleepyDevice) ReadOnly() bool { return true }
+
+// Requests are served concurrently (LKL fix 15): 8 goroutines read 8
+// files from a device whose reads take 50 ms each, and the device sees
+// several of its reads in progress at once. LKL 4.9 as shipped served one
+// request at a time on the thread that kicked the queue, so the device
+// never saw more than one.
+func TestGoDiskConcurrentRequests(t *testing.T) {
+	const n = 8
+	tree := imagetest.Tree{}
+	for i := range n {
+		tree[fmt.Sprintf("f%d", i)] = strings.Repeat(fmt.Sprintf("file %d ", i), 4000)
+	}
+	raw, err := os.ReadFile(imagetest.Build(t, "ext4", tree))
+	require.NoError(t, err)
+	dev := newSleepyDevice(raw, 50*time.Millisecond)
+	info := attachGo(t, dev, true)
+	dev.most.Store(0) // the mount's own reads do not count
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf("f%d", i)
+			got, err := readOn(kern, info.MountPoint+"/"+name)
+			if err == nil && string(got) != tree[name] {
+				err = fmt.Errorf("%s: wrong content", name)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("%d reads, at most %d at once", dev.reads.Load(), dev.most.Load())
+	require.GreaterOrEqual(t, dev.most.Load(), int64(2), "the device saw its reads one at a time")
+}
+
+// While a request is outstanding, the kernel runs other calls: a getpid
+// returns while the device holds a read (LKL as shipped waited for the
+// read with the kernel's CPU held, so the getpid waited too).
+func TestGoDiskRequestDoesNotStopKernel(t *testing.T) {
+	raw, err := os.ReadFile(imagetest.Build(t, "ext4", imageTree("ext4")))
+	require.NoError(t, err)
+	dev := newSleepyDevice(raw, 0)
+	info := attachGo(t, dev, true)
+	dev.holding.Store(true)
+	// Without fix 15 the getpid below would wait for the read for ever;
+	// let it go after a while so that the test fails instead of hanging.
+	stop := time.AfterFunc(30*time.Second, dev.letGo)
+	defer stop.Stop()
+	var wg sync.WaitGroup
+	var readErr error
+	wg.Go(func() { _, readErr = readOn(kern, info.MountPoint+"/big.bin") })
+	<-dev.entered
+	sys.SyscallOn(kern, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+	held := !dev.released.Load()
+	dev.holding.Store(false)
+	dev.letGo()
+	wg.Wait()
+	require.NoError(t, readErr)
+	require.True(t, held, "getpid returned only after the device's read was let go")
+}
+
+// Files written through an overlay (in memory, or in a sidecar file) over
+// a copy of an image make a clean file system both ways out of it: the
+// overlay exported as a new image, and committed into the copy. The copy
+// is unchanged until Commit.
+func TestOverlayResultsFsck(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imageTree("ext4"))
+	orig, err := os.ReadFile(img)
+	require.NoError(t, err)
+	for _, kind := range []string{"memory", "sidecar"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			baseCopy := filepath.Join(dir, "base.img")
+			require.NoError(t, os.WriteFile(baseCopy, orig, 0o600))
+			base, err := disk.OpenFile(baseCopy, false)
+			require.NoError(t, err)
+			defer base.Close()
+			ov := disk.NewOverlay(base)
+			if kind == "sidecar" {
+				ov, err = disk.OpenOverlay(base, filepath.Join(dir, "changes.ovl"))
+				require.NoError(t, err)
+			}
+			defer ov.Close()
+
+			info := attachGo(t, ov, false)
+			want := map[string][]byte{}
+			mustCall(t, "mkdir", unix.SYS_MKDIR, uintptr(unsafe.Pointer(cstr(t, info.MountPoint+"/copied"))), 0o755)
+			for i := range 30 {
+				name := fmt.Sprintf("copied/f%d.bin", i)
+				want[name] = bytes.Repeat([]byte{byte(i + 1)}, 500+i*2500)
+				writeFile(t, info.MountPoint+"/"+name, want[name])
+			}
+			require.NoError(t, kern.Unmount(info.MountPoint))
+			now, err := os.ReadFile(baseCopy)
+			require.NoError(t, err)
+			require.Equal(t, sha256.Sum256(orig), sha256.Sum256(now), "the base was written before Commit")
+			require.NotEmpty(t, ov.Extents())
+
+			exported := filepath.Join(dir, "exported.img")
+			require.NoError(t, ov.ExportFile(exported))
+			require.NoError(t, ov.Commit())
+			for _, out := range []string{exported, baseCopy} {
+				imagetest.Run(t, "e2fsck", "-fn", out)
+				require.Contains(t, imagetest.Run(t, "debugfs", "-R", "cat /copied/f7.bin", out), string(want["copied/f7.bin"]), out)
+			}
+			committed, err := os.ReadFile(baseCopy)
+			require.NoError(t, err)
+			exp, err := os.ReadFile(exported)
+			require.NoError(t, err)
+			require.Equal(t, sha256.Sum256(exp), sha256.Sum256(committed), "export and commit differ")
+		})
+	}
 }

@@ -57,6 +57,11 @@ func (k *Kernel) Halt() error {
 		}
 	}
 	k.removeNetdevs()
+	for _, a := range k.disks {
+		if a.godisk != nil {
+			a.godisk.quiesce()
+		}
+	}
 	if rc := C.gk_halt(); rc < 0 {
 		errs = append(errs, fmt.Errorf("lkl: halt: %w", syscall.Errno(-rc)))
 	}

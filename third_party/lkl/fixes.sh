@@ -250,3 +250,65 @@ perl -0pi -e 's|(\tdev->dev.device_features = 0;\n)|$1\tdev->dev.device_features
 has tools/lkl/lib/virtio_blk.c '1ULL << LKL_VIRTIO_BLK_F_SEG_MAX;	/* gokernel: fix 14 */'
 has tools/lkl/lib/virtio.h '#define VIRTIO_REQ_MAX_BUFS	(MAX_SKB_FRAGS + 2)'
 has tools/lkl/lib/virtio.h '#define MAX_SKB_FRAGS (65536/PAGE_SIZE + 1)'
+
+# 15. Asynchronous virtio-blk requests. LKL's device (tools/lkl/lib/virtio.c,
+#     virtio_blk.c) serves a request inside the guest's queue notification:
+#     virtio_process_one keeps it on its stack, blk_enqueue calls the
+#     backend's request() and completes it when that returns, and
+#     virtio_req_complete advances last_avail_idx and the used ring in order.
+#     So one request is outstanding in the whole kernel and the thread that
+#     kicked the queue, holding the kernel's only CPU, waits for it: a disk
+#     served over HTTP stops every system call for one round trip per
+#     request, and the kernel's several readahead requests are served one
+#     after another. This fix lets a backend take a request and complete it
+#     later from any host thread, as virtio allows (the used ring names each
+#     finished descriptor, so completions may come in any order):
+#     - lkl_dev_blk_ops gains submit(), used instead of request() when set;
+#       the backend calls lkl_blk_req_complete(req, status) exactly once,
+#       from any thread, and may have many requests outstanding;
+#     - blk_enqueue copies such a request to the heap (virtio_req_detach:
+#       the request with its iovecs, marked detached; last_avail_idx moves
+#       past it at once, so the queue loop goes on to the next request);
+#     - virtio_req_complete takes a per-device lock (recursive: the IRQ it
+#       raises may run inline on the completing thread) around the used
+#       ring, used idx and last_used_idx_signaled, raises the IRQ inside it
+#       (the device cannot be freed under it), leaves last_avail_idx alone
+#       for a detached request, and frees it; int_status is or-ed
+#       atomically (a completing thread races the guest's ACK);
+#     - the queue has 128 entries instead of 32: without indirect
+#       descriptors a 16-segment request takes 18 of them, so 32 allowed
+#       one large request in flight (the guest's queue depth is half the
+#       ring).
+#     Raising the IRQ from a host thread that is not in LKL is what the
+#     netdev poll threads already do (lkl_trigger_irq runs it at once if the
+#     CPU is free, else marks it pending for the CPU's holder). Backends
+#     without submit() (gokernel's host-file preadv path) are unchanged.
+#     Host-library code: no Kconfig switch. Test: sys/lkl's
+#     TestGoDiskConcurrentRequests (a device whose reads sleep: the reads of
+#     8 goroutines overlap inside it).
+perl -0pi -e 's|(\tint \(\*request\)\(struct lkl_disk disk, struct lkl_blk_req \*req\);\n)\};\n|$1\t/**\n\t * \@submit: issue a block request that completes later (gokernel fix 15)\n\t *\n\t * Used instead of \@request when set. The device calls\n\t * lkl_blk_req_complete(req, status) exactly once, from any host thread\n\t * (possibly before submit returns); until then \@req and its buffers\n\t * stay valid. Several requests may be outstanding and complete in any\n\t * order.\n\t */\n\tvoid (*submit)(struct lkl_disk disk, struct lkl_blk_req *req);\n};\n\n/* gokernel fix 15: complete a request given to lkl_dev_blk_ops.submit. */\nvoid lkl_blk_req_complete(struct lkl_blk_req *req, int status);\n|' tools/lkl/include/lkl_host.h
+has tools/lkl/include/lkl_host.h 'void lkl_blk_req_complete(struct lkl_blk_req *req, int status);'
+perl -0pi -e 's|(\tuint32_t virtio_mmio_id;\n)\};|$1\tstruct lkl_mutex *lock;\t/* gokernel fix 15: guards the used rings */\n};|; s|(void virtio_req_complete\(struct virtio_req \*req, uint32_t len\);\n)|$1/* gokernel fix 15: copy a request to be completed after enqueue returns. */\nstruct virtio_req *virtio_req_detach(struct virtio_req *req);\n|' tools/lkl/lib/virtio.h
+has tools/lkl/lib/virtio.h 'struct lkl_mutex *lock;	/* gokernel fix 15: guards the used rings */'
+has tools/lkl/lib/virtio.h 'struct virtio_req *virtio_req_detach(struct virtio_req *req);'
+perl -0pi -e '
+s|(\tuint16_t idx;\n)\};|$1\tint detached;\t/* gokernel fix 15 */\n};|;
+s{\tdev->int_status \|= VIRTIO_MMIO_INT_VRING;}{\t__sync_fetch_and_or(&dev->int_status, VIRTIO_MMIO_INT_VRING);\t/* gokernel fix 15 */};
+s|\tuint16_t used_idx = virtio_get_used_idx\(_req->q\);\n\tint i;\n|\tuint16_t used_idx;\n\tint i;\n\n\tlkl_host_ops.mutex_lock(_req->dev->lock);\t/* gokernel fix 15 */\n\tused_idx = virtio_get_used_idx(q);\n|;
+s|\tq->last_avail_idx = avail_idx;\n(\n\t/\*\n\t \* Triggers the irq)|\tif (!_req->detached)\t/* gokernel fix 15: it moved on at detach */\n\t\tq->last_avail_idx = avail_idx;\n$1|;
+s|(\t\tq->last_used_idx_signaled = virtio_get_used_idx\(q\);\n\t\tvirtio_deliver_irq\(_req->dev\);\n\t\}\n)\}\n|$1\tlkl_host_ops.mutex_unlock(_req->dev->lock);\n\tif (_req->detached)\n\t\tlkl_host_ops.mem_free(_req);\n}\n\n/*\n * gokernel fix 15: virtio_req_detach copies a request that its device will\n * complete after enqueue has returned, from any thread, and moves the queue\n * past it. Only for queues without mergeable buffers (one avail entry per\n * request). Returns NULL if out of memory.\n */\nstruct virtio_req *virtio_req_detach(struct virtio_req *req)\n{\n\tstruct _virtio_req *_req = container_of(req, struct _virtio_req, req);\n\tstruct _virtio_req *d;\n\n\tif (_req->q->max_merge_len)\n\t\treturn NULL;\n\td = lkl_host_ops.mem_alloc(sizeof(*d));\n\tif (!d)\n\t\treturn NULL;\n\tmemcpy(d, _req, sizeof(*d));\n\td->detached = 1;\n\tlkl_host_ops.mutex_lock(_req->dev->lock);\n\t_req->q->last_avail_idx = _req->idx + 1;\n\tlkl_host_ops.mutex_unlock(_req->dev->lock);\n\treturn &d->req;\n}\n|;
+s|(\tdev->queue = lkl_host_ops.mem_alloc\(qsize\);\n\tif \(!dev->queue\)\n\t\treturn -LKL_ENOMEM;\n)|\tdev->lock = lkl_host_ops.mutex_alloc(1);\t/* gokernel fix 15 */\n\tif (!dev->lock)\n\t\treturn -LKL_ENOMEM;\n$1|;
+s|\tif \(!dev->queue\)\n\t\treturn -LKL_ENOMEM;\n|\tif (!dev->queue) {\n\t\tlkl_host_ops.mutex_free(dev->lock);\n\t\treturn -LKL_ENOMEM;\n\t}\n|;
+s|(\t+)(lkl_host_ops\.mem_free\(dev->queue\);\n)|$1$2$1lkl_host_ops.mutex_free(dev->lock);\n|g;
+' tools/lkl/lib/virtio.c
+has tools/lkl/lib/virtio.c 'int detached;	/* gokernel fix 15 */'
+has tools/lkl/lib/virtio.c '__sync_fetch_and_or(&dev->int_status, VIRTIO_MMIO_INT_VRING);	/* gokernel fix 15 */'
+has tools/lkl/lib/virtio.c 'lkl_host_ops.mutex_lock(_req->dev->lock);	/* gokernel fix 15 */'
+has tools/lkl/lib/virtio.c 'if (!_req->detached)	/* gokernel fix 15: it moved on at detach */'
+has tools/lkl/lib/virtio.c 'struct virtio_req *virtio_req_detach(struct virtio_req *req)'
+has tools/lkl/lib/virtio.c 'dev->lock = lkl_host_ops.mutex_alloc(1);	/* gokernel fix 15 */'
+[ "$(grep -c 'lkl_host_ops.mutex_free(dev->lock);' tools/lkl/lib/virtio.c)" = 4 ] || die "fix 15: expected 4 mutex_free in virtio.c"
+perl -0pi -e 's|(static int blk_check_features)|/* gokernel fix 15: a request handed to lkl_dev_blk_ops.submit. */\nstruct blk_async_req {\n\tstruct lkl_blk_req req;\n\tstruct virtio_req *vreq;\n\tuint8_t *status;\n};\n\nvoid lkl_blk_req_complete(struct lkl_blk_req *req, int status)\n{\n\tstruct blk_async_req *a = container_of(req, struct blk_async_req, req);\n\n\t*a->status = status;\n\tvirtio_req_complete(a->vreq, 0);\n\tlkl_host_ops.mem_free(a);\n}\n\n$1|; s|(\tlkl_req.count = req->buf_count - 2;\n)|$1\n\tif (blk_dev->ops->submit) {\t/* gokernel fix 15 */\n\t\tstruct blk_async_req *a = lkl_host_ops.mem_alloc(sizeof(*a));\n\t\tstruct virtio_req *d = a ? virtio_req_detach(req) : NULL;\n\n\t\tif (!d) {\n\t\t\tif (a)\n\t\t\t\tlkl_host_ops.mem_free(a);\n\t\t\tgoto out;\n\t\t}\n\t\ta->req = lkl_req;\n\t\ta->req.buf = &d->buf[1];\n\t\ta->vreq = d;\n\t\ta->status = &t->status;\n\t\tblk_dev->ops->submit(blk_dev->disk, &a->req);\n\t\treturn 0;\n\t}\n|; s|ret = virtio_dev_setup\(&dev->dev, 1, 32\);|ret = virtio_dev_setup(&dev->dev, 1, 128);\t/* gokernel fix 15 */|' tools/lkl/lib/virtio_blk.c
+has tools/lkl/lib/virtio_blk.c 'void lkl_blk_req_complete(struct lkl_blk_req *req, int status)'
+has tools/lkl/lib/virtio_blk.c 'if (blk_dev->ops->submit) {	/* gokernel fix 15 */'
+has tools/lkl/lib/virtio_blk.c 'ret = virtio_dev_setup(&dev->dev, 1, 128);	/* gokernel fix 15 */'
