@@ -46,6 +46,8 @@ comma):
   opts=OPTIONS     mount options passed to the file system inside LKL,
                    e.g. opts=noatime or opts=data=journal\,noatime
   allow_other      let other users use the mount
+  noxattr          no extended attributes (xattr calls fail with
+                   EOPNOTSUPP): fewer requests for cp -a, tar --xattrs
   debug            log every FUSE request to stderr
 
 As root the mount is made with mount(2); any other user needs fusermount3
@@ -75,6 +77,7 @@ type mountOpts struct {
 	raw        []string // as given, one per -o
 	opts       string   // opts=: mount options for the file system in LKL
 	allowOther bool
+	noXattrs   bool
 	debug      bool
 }
 
@@ -100,6 +103,8 @@ func (o *mountOpts) apply(f *imageFlags) error {
 				o.allowOther = true
 			case opt == "debug":
 				o.debug = true
+			case opt == "noxattr":
+				o.noXattrs = true
 			case key == "type" && hasVal:
 				f.fstype = val
 			case key == "part" && hasVal:
@@ -112,7 +117,7 @@ func (o *mountOpts) apply(f *imageFlags) error {
 				o.opts = val
 			case opt == "":
 			default:
-				return fmt.Errorf("-o %s: unknown option (known: ro, rw, type=, part=, opts=, allow_other, debug)", opt)
+				return fmt.Errorf("-o %s: unknown option (known: ro, rw, type=, part=, opts=, allow_other, noxattr, debug)", opt)
 			}
 		}
 	}
@@ -160,7 +165,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	libgo.New(img.kernel).Umask(0)
 	fsys := ufs.New(img.kernel, imageMount)
 	defer fsys.Close()
-	opts := fusefs.Options{ReadOnly: f.readOnly, AllowOther: o.allowOther, FsName: imagePath}
+	opts := fusefs.Options{ReadOnly: f.readOnly, AllowOther: o.allowOther, NoXattrs: o.noXattrs, FsName: imagePath}
 	if o.debug {
 		opts.Debug = log.New(out.Err, "fuse: ", log.Lmicroseconds)
 	}
