@@ -26,9 +26,17 @@ type handle struct {
 // append into a write at the end already, and ufs refuses WriteAt on an
 // O_APPEND file. O_DIRECT is dropped too: the host's page cache is the
 // one that matters, and LKL's block layer may refuse unaligned transfers.
-// The creation flags are Create's business.
+// A write-only open is made read-write: with the writeback cache the host
+// kernel reads pages of it to fill the parts a write does not cover (the
+// host kernel has checked the caller's permission to open it write-only;
+// the kernel serving the FS runs as root). The creation flags are
+// Create's business.
 func openFlags(flags uint32) int {
-	return int(flags) &^ (unix.O_APPEND | unix.O_DIRECT | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | fuse.FMODE_EXEC)
+	f := int(flags) &^ (unix.O_APPEND | unix.O_DIRECT | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | fuse.FMODE_EXEC)
+	if f&unix.O_ACCMODE == unix.O_WRONLY {
+		f = f&^unix.O_ACCMODE | unix.O_RDWR
+	}
+	return f
 }
 
 // handleFlags are the FOPEN flags every handle is opened with: the page

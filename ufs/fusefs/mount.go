@@ -40,6 +40,11 @@ type Options struct {
 	// asks three xattr requests of every file it copies, more than the
 	// file's data takes: this is for trees whose xattrs no one needs.
 	NoXattrs bool
+	// NoWritebackCache turns the host kernel's writeback cache off on a
+	// read-write mount: every write(2) is then a WRITE request before it
+	// returns, instead of pages the kernel writes back in big requests
+	// later (at the latest on fsync(2), close(2) or unmount).
+	NoWritebackCache bool
 	// Debug, if set, receives go-fuse's log of every request and reply.
 	Debug *log.Logger
 }
@@ -137,6 +142,11 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*Server, error) {
 		MaxReadAhead:  maxReadAhead,
 		DirectMount:   true,
 		DisableXAttrs: opts.NoXattrs,
+		// flock locks go to the FS's kernel on a read-write mount, if
+		// it has them; POSIX locks stay with the host kernel (locks.go
+		// says why).
+		EnableLocks:          !opts.ReadOnly && canFlock(fsys),
+		DisabledCapabilities: fuse.CAP_POSIX_LOCKS,
 		// Splicing needs the data in a host fd; it is in LKL's memory.
 		// (go-fuse would keep a pool of pipes for nothing.)
 		DisableSplice: true,
@@ -146,6 +156,13 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*Server, error) {
 	}
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
+	} else if !opts.NoWritebackCache {
+		// FUSE_WRITEBACK_CACHE: the host kernel keeps written pages,
+		// the file's size and its mtime, and writes pages back in big
+		// WRITEs; it may read a page of a file opened write-only to
+		// fill it (openFlags opens those read-write), and sends the
+		// mtime it kept with SETATTR.
+		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	if opts.Debug != nil {
 		mo.Debug, mo.Logger = true, opts.Debug
