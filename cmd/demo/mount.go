@@ -286,7 +286,7 @@ func daemonReady() {
 	}
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
 		for _, std := range []int{0, 1, 2} {
-			unix.Dup2(int(null.Fd()), std)
+			libgo.New(sys.Host()).Dup3(int(null.Fd()), std, 0)
 		}
 		null.Close()
 	}
