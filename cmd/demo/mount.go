@@ -4,8 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -46,23 +48,38 @@ comma):
   opts=OPTIONS     mount options passed to the file system inside LKL,
                    e.g. opts=noatime or opts=data=journal\,noatime
   allow_other      let other users use the mount
+  noxattr          no extended attributes (xattr calls fail with
+                   EOPNOTSUPP): fewer requests for cp -a, tar --xattrs
+  nowriteback      no writeback cache on a read-write mount: each
+                   write(2) reaches LKL before it returns
   debug            log every FUSE request to stderr
 
+--background puts the server in the background once the mount is ready:
+demo mount starts itself again as a daemon (a new session, its standard
+files on /dev/null), waits until that one has mounted, prints where and
+the daemon's pid, and exits 0. An error before the mount is ready is
+printed as in the foreground, and demo mount exits with its status.
+fusermount3 -u MOUNTPOINT (or umount, or SIGTERM to the pid) ends the
+daemon, which flushes the image and halts LKL as above.
+
 As root the mount is made with mount(2); any other user needs fusermount3
-(Debian package fuse3). Not done yet: --background (daemonizing); run it
-with & or under a service manager.
+(Debian package fuse3).
 
 ` + imageHelp,
 		NoKernel: true,
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			f.define(fs, false)
 			fs.Var(&o, "o", "lklfuse-style `options` (see above); may be repeated")
+			background := fs.Bool("background", false, "run in the background once the mount is ready (see above)")
 			return func(args []string) error {
 				if len(args) != 2 {
 					return fmt.Errorf("%w: mount takes an image and a mount point", errUsage)
 				}
 				if err := o.apply(&f); err != nil {
 					return fmt.Errorf("%w: %v", errUsage, err)
+				}
+				if *background && os.Getenv(readyEnv) == "" {
+					return mountBackground(args[1])
 				}
 				return mountImage(f, o, args[0], args[1])
 			}
@@ -75,6 +92,8 @@ type mountOpts struct {
 	raw        []string // as given, one per -o
 	opts       string   // opts=: mount options for the file system in LKL
 	allowOther bool
+	noXattrs   bool
+	noWB       bool
 	debug      bool
 }
 
@@ -100,6 +119,10 @@ func (o *mountOpts) apply(f *imageFlags) error {
 				o.allowOther = true
 			case opt == "debug":
 				o.debug = true
+			case opt == "noxattr":
+				o.noXattrs = true
+			case opt == "nowriteback":
+				o.noWB = true
 			case key == "type" && hasVal:
 				f.fstype = val
 			case key == "part" && hasVal:
@@ -112,7 +135,7 @@ func (o *mountOpts) apply(f *imageFlags) error {
 				o.opts = val
 			case opt == "":
 			default:
-				return fmt.Errorf("-o %s: unknown option (known: ro, rw, type=, part=, opts=, allow_other, debug)", opt)
+				return fmt.Errorf("-o %s: unknown option (known: ro, rw, type=, part=, opts=, allow_other, noxattr, nowriteback, debug)", opt)
 			}
 		}
 	}
@@ -160,7 +183,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	libgo.New(img.kernel).Umask(0)
 	fsys := ufs.New(img.kernel, imageMount)
 	defer fsys.Close()
-	opts := fusefs.Options{ReadOnly: f.readOnly, AllowOther: o.allowOther, FsName: imagePath}
+	opts := fusefs.Options{ReadOnly: f.readOnly, AllowOther: o.allowOther, NoXattrs: o.noXattrs, NoWritebackCache: o.noWB, FsName: imagePath}
 	if o.debug {
 		opts.Debug = log.New(out.Err, "fuse: ", log.Lmicroseconds)
 	}
@@ -173,6 +196,7 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 		mode = "read-only"
 	}
 	fmt.Fprintf(out.W, "mounted %s (%s, %s) at %s; Ctrl-C or fusermount3 -u %s unmounts\n", imagePath, img.fstype, mode, mountpoint, mountpoint)
+	daemonReady()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -200,6 +224,75 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 			}
 		}
 	}
+}
+
+// readyEnv names, in the environment of the daemon demo mount --background
+// starts, the fd on which it says that its mount is ready.
+const readyEnv = "DEMO_MOUNT_READY_FD"
+
+// mountBackground runs demo mount --background: it starts this program
+// again, with the same arguments, as a daemon in a new session whose
+// standard output and error are this one's until its mount is ready; it
+// then exits 0. When the daemon ends before (an error, which it has
+// printed), it exits with the daemon's status.
+func mountBackground(mountpoint string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("--background: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("--background: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), readyEnv+"=3")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{w} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("--background: starting the daemon: %w", err)
+	}
+	// "ready" once mounted; nothing (EOF) when the daemon exits first.
+	msg, _ := io.ReadAll(io.LimitReader(r, 64))
+	if string(msg) == "ready" {
+		fmt.Fprintf(out.W, "demo mount runs in the background as pid %d; fusermount3 -u %s unmounts\n", cmd.Process.Pid, mountpoint)
+		cmd.Process.Release()
+		return nil
+	}
+	cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if code <= 0 {
+		code = 1
+	}
+	os.Exit(code) // the daemon has printed its error
+	return nil
+}
+
+// daemonReady, in the daemon of demo mount --background, puts /dev/null
+// on its standard files (so that it holds none of its starter's) and tells
+// the starter that the mount is ready. Elsewhere it does nothing.
+func daemonReady() {
+	v := os.Getenv(readyEnv)
+	if v == "" {
+		return
+	}
+	os.Unsetenv(readyEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil {
+		return
+	}
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		for _, std := range []int{0, 1, 2} {
+			libgo.New(sys.Host()).Dup3(int(null.Fd()), std, 0)
+		}
+		null.Close()
+	}
+	ready := os.NewFile(uintptr(fd), "ready")
+	ready.Write([]byte("ready"))
+	ready.Close()
 }
 
 // remount mounts the image's file system again, inside LKL, with the

@@ -4,12 +4,16 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -333,4 +337,64 @@ func TestMountAsUser(t *testing.T) {
 	require.NoError(t, cmd.Wait(), stderr.String())
 	require.False(t, imagetest.Mounted(mnt))
 	imagetest.Run(t, "e2fsck", "-fn", img)
+}
+
+// demoMount runs demo mount (the test binary as demo) with args to the
+// end, for at most two minutes, and returns its exit status and output.
+func demoMount(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--", "mount"}, args...)...)
+	cmd.Env = append(os.Environ(), "DEMO_AS_MAIN=1", "DEMO_CHECK_LEAKS=1", "GOKERNEL=", "GOKERNEL_TRACE=")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("demo mount %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
+// TestMountBackground: demo mount --background returns once the mount is
+// ready (its output captured to the end, so the daemon holds none of it),
+// the daemon serves it until fusermount3 -u and then flushes the image;
+// an error before the mount is ready is the starter's own output and
+// exit status, with nothing left mounted or running.
+func TestMountBackground(t *testing.T) {
+	img := imagetest.Build(t, "ext4", mountTree)
+	mnt := t.TempDir()
+	t.Cleanup(func() {
+		if imagetest.Mounted(mnt) {
+			exec.Command("umount", "-l", mnt).Run()
+			t.Errorf("%s was left mounted", mnt)
+		}
+	})
+	code, out := demoMount(t, "--background", img, mnt)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "mounted "+img)
+	m := regexp.MustCompile(`in the background as pid (\d+)`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	pid, _ := strconv.Atoi(m[1])
+	require.True(t, imagetest.Mounted(mnt), "mounted when demo mount returns")
+	require.Equal(t, "hello from the image\n", shell(t, "cat "+mnt+"/hello.txt"))
+	shell(t, "echo background > "+mnt+"/bg.txt")
+	shell(t, "fusermount3 -u "+mnt)
+	// The daemon is not our child: wait for its pid to go.
+	deadline := time.Now().Add(time.Minute)
+	for syscall.Kill(pid, 0) == nil {
+		require.True(t, time.Now().Before(deadline), "the daemon (pid %d) still runs a minute after the unmount", pid)
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.False(t, imagetest.Mounted(mnt))
+	imagetest.Run(t, "e2fsck", "-fn", img)
+	require.Contains(t, imagetest.Run(t, "debugfs", "-R", "cat /bg.txt", img), "background")
+
+	code, out = demoMount(t, "--background", filepath.Join(t.TempDir(), "missing.img"), mnt)
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "missing.img")
+	require.NotContains(t, out, "in the background")
+	code, out = demoMount(t, "--background", img, filepath.Join(mnt, "nodir"))
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "mount point")
+	require.False(t, imagetest.Mounted(mnt))
 }

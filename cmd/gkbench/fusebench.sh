@@ -22,7 +22,7 @@ set -euo pipefail
 BIN=${BIN:-.build/bin}
 WORK=${WORK:-/dev/shm/gk-cpbench}
 ROUNDS=${ROUNDS:-3}
-CASES=${CASES:-big tree ls}
+CASES=${CASES:-big tree ls write}
 DEMO=$BIN/demo
 PATH=$PATH:/usr/sbin:/sbin
 for tool in fuse2fs fusermount3; do
@@ -38,7 +38,7 @@ cleanup() {
 	if mountpoint -q "$mnt"; then fusermount3 -u "$mnt" || umount -l "$mnt"; fi
 	[ -n "$server" ] && wait "$server" 2> /dev/null || true
 	rmdir "$mnt"
-	rm -rf "$out"
+	rm -rf "$out" "$WORK/empty.img"
 }
 trap cleanup EXIT
 
@@ -47,7 +47,11 @@ trap cleanup EXIT
 serve() {
 	case $1 in
 	demo) "$DEMO" mount -o ro "$2" "$mnt" > /dev/null & server=$! ;;
+	demo-nx) "$DEMO" mount -o ro,noxattr "$2" "$mnt" > /dev/null & server=$! ;;
 	fuse2fs) fuse2fs -o ro,fakeroot "$2" "$mnt" > /dev/null ;;
+	demo-w) "$DEMO" mount "$2" "$mnt" > /dev/null & server=$! ;;
+	demo-nowb) "$DEMO" mount -o nowriteback "$2" "$mnt" > /dev/null & server=$! ;;
+	fuse2fs-w) fuse2fs -o rw,fakeroot "$2" "$mnt" > /dev/null ;;
 	esac
 	for _ in $(seq 600); do mountpoint -q "$mnt" && return; sleep 0.05; done
 	echo "fusebench: $1 did not mount $2" >&2
@@ -62,24 +66,42 @@ unserve() {
 # seconds CMD...: wall time of CMD in seconds (benchlib.sh).
 . "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
-image() { if [ "$1" = big ]; then echo "$WORK/big.img"; else echo "$WORK/tree.img"; fi; }
+image() {
+	case $1 in
+	big) echo "$WORK/big.img" ;;
+	write) echo "$WORK/empty.img" ;;
+	*) echo "$WORK/tree.img" ;;
+	esac
+}
+# The write case's source and image (a fresh empty ext4 for every run).
+if [[ " $CASES " == *" write "* ]]; then
+	[ -f "$WORK/write.src" ] || head -c $((1 << 30)) /dev/urandom > "$WORK/write.src"
+fi
+fresh_empty() { rm -f "$WORK/empty.img" && truncate -s 3G "$WORK/empty.img" && mkfs.ext4 -q -F "$WORK/empty.img"; }
 
 # run TOOL CASE: one timed run, checked afterwards.
 run() {
 	rm -rf "$out" && mkdir -p "$out"
 	local t
+	[ "$2" = write ] && fresh_empty
 	if [ "$1" = cp-out ]; then
 		case $2 in
 		big) t=$(seconds "$DEMO" cp-out "$WORK/big.img" /big.bin "$out") ;;
 		tree) t=$(seconds "$DEMO" cp-out "$WORK/tree.img" /tree "$out") ;;
 		esac
+	elif [ "$1" = cp-in ]; then
+		t=$(seconds "$DEMO" cp-in "$WORK/empty.img" "$WORK/write.src" /)
 	else
-		serve "$1" "$(image "$2")"
+		local tool=$1
+		[ "$2" = write ] && [ "$tool" != demo-nowb ] && tool=$tool-w
+		serve "$tool" "$(image "$2")"
 		case $2 in
 		big) t=$(seconds cp "$mnt/big.bin" "$out/") ;;
 		tree) t=$(seconds cp -a "$mnt/tree" "$out/") ;;
 		ls) t=$(seconds ls -lR "$mnt/tree") ;;
+		write) t=$(seconds sh -c 'cp "$1" "$2/write.bin" && sync "$2/write.bin"' - "$WORK/write.src" "$mnt") ;;
 		esac
+		[ "$2" = write ] && { cmp -s "$mnt/write.bin" "$WORK/write.src" || { echo "$1: write.bin differs" >&2; exit 1; }; }
 		unserve
 	fi
 	case $2 in
@@ -94,10 +116,17 @@ run() {
 	echo "$t"
 }
 
-tools() { if [ "$1" = ls ]; then echo "fuse2fs demo"; else echo "fuse2fs demo cp-out"; fi; }
+tools() {
+	case $1 in
+	big) echo "fuse2fs demo cp-out" ;;
+	tree) echo "fuse2fs demo demo-nx cp-out" ;;
+	ls) echo "fuse2fs demo demo-nx" ;;
+	write) echo "fuse2fs demo demo-nowb cp-in" ;;
+	esac
+}
 results=$WORK/fuse-results.txt # "case tool round seconds" lines
 : > "$results"
-echo "round case: seconds per tool (demo = cp or ls through demo mount; cp-out = demo cp-out, whole process)"
+echo "round case: seconds per tool (demo = cp or ls through demo mount; demo-nx: -o noxattr; demo-nowb: -o nowriteback; cp-out, cp-in = demo cp-out, cp-in, whole process)"
 for r in $(seq "$ROUNDS"); do
 	for c in $CASES; do
 		read -r -a ts <<< "$(tools "$c")"
@@ -132,7 +161,7 @@ sort -k1,1 -k2,2 -k3,3n "$results" | awk '
 				if (x[i] > hi) hi = x[i]
 			}
 			m = median(x, n[key])
-			mbs = kc[1] == "big" ? sprintf(" %5.0f MB/s", 1073.741824 / m) : ""
+			mbs = (kc[1] == "big" || kc[1] == "write") ? sprintf(" %5.0f MB/s", 1073.741824 / m) : ""
 			printf "%-5s %-8s %8.3fs (%.3f-%.3f)%s  ratio %.2f\n", kc[1], kc[2], m, lo, hi, mbs, median(r, n[key])
 		}
 	}' | sort -k1,1 -k2,2

@@ -26,9 +26,17 @@ type handle struct {
 // append into a write at the end already, and ufs refuses WriteAt on an
 // O_APPEND file. O_DIRECT is dropped too: the host's page cache is the
 // one that matters, and LKL's block layer may refuse unaligned transfers.
-// The creation flags are Create's business.
+// A write-only open is made read-write: with the writeback cache the host
+// kernel reads pages of it to fill the parts a write does not cover (the
+// host kernel has checked the caller's permission to open it write-only;
+// the kernel serving the FS runs as root). The creation flags are
+// Create's business.
 func openFlags(flags uint32) int {
-	return int(flags) &^ (unix.O_APPEND | unix.O_DIRECT | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | fuse.FMODE_EXEC)
+	f := int(flags) &^ (unix.O_APPEND | unix.O_DIRECT | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | fuse.FMODE_EXEC)
+	if f&unix.O_ACCMODE == unix.O_WRONLY {
+		f = f&^unix.O_ACCMODE | unix.O_RDWR
+	}
+	return f
 }
 
 // handleFlags are the FOPEN flags every handle is opened with: the page
@@ -37,8 +45,17 @@ func openFlags(flags uint32) int {
 // sends no FLUSH, since a handle buffers nothing.
 const handleFlags = fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH
 
-// Open implements fs.NodeOpener.
+// Open implements fs.NodeOpener. On a read-only mount it answers ENOSYS,
+// which tells the host kernel (FUSE_NO_OPEN_SUPPORT) to send no OPEN and
+// no RELEASE for any file of the mount from then on: a read then comes
+// without a handle and uses the node's cached file (files.go). That takes
+// two of the requests a program makes for a small file away. A read-write
+// mount keeps its handles: a file unlinked while open must stay readable
+// and writable through them.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if n.s.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
 	f, err := n.s.fsys.OpenFile(n.path(""), openFlags(flags), 0)
 	if err != nil {
 		return nil, 0, errno(err)
@@ -65,6 +82,24 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	return n.child(ctx, &st, out), &handle{s: n.s, f: f}, handleFlags, 0
 }
 
+// Read implements fs.NodeReader: up to len(dest) bytes at off (fewer only
+// at the end of the file), from the handle, or without one (a read-only
+// mount sends none) from the node's cached file.
+func (n *node) Read(ctx context.Context, f fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h, ok := f.(*handle); ok {
+		return h.Read(ctx, dest, off)
+	}
+	var m int
+	err := n.withFile(func(f *ufs.File) (err error) {
+		m, err = f.ReadAt(dest, off)
+		return err
+	})
+	if err != nil && err != io.EOF {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(dest[:m]), 0
+}
+
 // Read implements fs.FileReader: up to len(dest) bytes at off; fewer only
 // at the end of the file.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -79,6 +114,16 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n, err := h.f.WriteAt(data, off)
 	return uint32(n), errno(err)
+}
+
+// Flush implements fs.NodeFlusher. Without a handle (a read-only mount
+// sends no OPEN) it answers ENOSYS, after which the host kernel sends no
+// FLUSH on close(2) again: nothing is buffered anywhere to flush.
+func (n *node) Flush(ctx context.Context, f fs.FileHandle) syscall.Errno {
+	if h, ok := f.(*handle); ok {
+		return h.Flush(ctx)
+	}
+	return syscall.ENOSYS
 }
 
 // Flush implements fs.FileFlusher. A handle holds no data of its own
@@ -106,11 +151,23 @@ func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) sy
 	return errno(h.s.l.Fallocate(h.f.Fd(), mode, int64(off), int64(size)))
 }
 
-// Lseek implements fs.FileLseeker; the host kernel sends only SEEK_DATA
-// and SEEK_HOLE, which need the file system's map of the file.
-func (h *handle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
-	n, err := h.s.l.Seek(h.f.Fd(), int64(off), int(whence))
-	return uint64(n), errno(err)
+// Lseek implements fs.NodeLseeker; the host kernel sends only SEEK_DATA
+// and SEEK_HOLE, which need the file system's map of the file. It seeks
+// the handle's fd, or without a handle the node's cached file's (whose
+// offset no one uses: reads are pread(2)).
+func (n *node) Lseek(ctx context.Context, f fs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	var m int64
+	seek := func(uf *ufs.File) (err error) {
+		m, err = n.s.l.Seek(uf.Fd(), int64(off), int(whence))
+		return err
+	}
+	var err error
+	if h, ok := f.(*handle); ok {
+		err = seek(h.f)
+	} else {
+		err = n.withFile(seek)
+	}
+	return uint64(m), errno(err)
 }
 
 // CopyFileRange implements fs.NodeCopyFileRanger: copy_file_range(2)
@@ -132,11 +189,13 @@ var (
 	_ fs.NodeOpener         = (*node)(nil)
 	_ fs.NodeCreater        = (*node)(nil)
 	_ fs.NodeCopyFileRanger = (*node)(nil)
+	_ fs.NodeReader         = (*node)(nil)
+	_ fs.NodeFlusher        = (*node)(nil)
+	_ fs.NodeLseeker        = (*node)(nil)
 	_ fs.FileReader         = (*handle)(nil)
 	_ fs.FileWriter         = (*handle)(nil)
 	_ fs.FileFlusher        = (*handle)(nil)
 	_ fs.FileFsyncer        = (*handle)(nil)
 	_ fs.FileReleaser       = (*handle)(nil)
 	_ fs.FileAllocater      = (*handle)(nil)
-	_ fs.FileLseeker        = (*handle)(nil)
 )

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -13,11 +14,16 @@ import (
 	"github.com/gokernel/gokernel/ufs"
 )
 
-// server is what every node of one mount shares: the FS it serves and
-// libgo on the FS's kernel, for the calls ufs has no method for.
+// server is what every node of one mount shares: the FS it serves,
+// libgo on the FS's kernel, for the calls ufs has no method for, and the
+// files it keeps open.
 type server struct {
-	fsys *ufs.FS
-	l    *libgo.Libc
+	fsys  *ufs.FS
+	l     *libgo.Libc
+	files files
+	// noOpen is set on a read-only mount whose host kernel can do
+	// without OPEN and RELEASE (see node.Open).
+	noOpen atomic.Bool
 }
 
 // lstat fills st for the file p names in the FS, without following a

@@ -34,6 +34,17 @@ type Options struct {
 	// FsName is the mount's source, the first field of /proc/mounts
 	// (e.g. the image file); empty: the FS's name.
 	FsName string
+	// NoXattrs answers every extended-attribute request with ENOSYS, after
+	// which the host kernel sends none again and programs see a file
+	// system without xattrs (EOPNOTSUPP; cp -a then copies none). cp -a
+	// asks three xattr requests of every file it copies, more than the
+	// file's data takes: this is for trees whose xattrs no one needs.
+	NoXattrs bool
+	// NoWritebackCache turns the host kernel's writeback cache off on a
+	// read-write mount: every write(2) is then a WRITE request before it
+	// returns, instead of pages the kernel writes back in big requests
+	// later (at the latest on fsync(2), close(2) or unmount).
+	NoWritebackCache bool
 	// Debug, if set, receives go-fuse's log of every request and reply.
 	Debug *log.Logger
 }
@@ -59,7 +70,16 @@ const (
 // Root returns the root node of a FUSE file system serving fsys, for
 // go-fuse's fs.Mount or fs.NewNodeFS, and the attributes that identify
 // it (its inode number in fsys's file system).
+//
+// A file system served this way keeps no file open between requests;
+// Mount's does (a few dozen, for speed), and its Server.Wait closes them.
 func Root(fsys *ufs.FS) (fs.InodeEmbedder, fs.StableAttr, error) {
+	root, attr, err := newRoot(fsys)
+	return root, attr, err
+}
+
+// newRoot is Root, with the node type.
+func newRoot(fsys *ufs.FS) (*node, fs.StableAttr, error) {
 	fi, err := fsys.Lstat(".")
 	if err != nil {
 		return nil, fs.StableAttr{}, err
@@ -67,6 +87,20 @@ func Root(fsys *ufs.FS) (fs.InodeEmbedder, fs.StableAttr, error) {
 	st := fi.Sys().(*unix.Stat_t)
 	root := &node{s: &server{fsys: fsys, l: libgo.New(fsys.Kernel())}}
 	return root, fs.StableAttr{Mode: unix.S_IFDIR, Ino: st.Ino}, nil
+}
+
+// Server is a running mount: go-fuse's server, with Wait extended.
+type Server struct {
+	*fuse.Server
+	s *server
+}
+
+// Wait waits until the mount is gone (Unmount, umount(8) or fusermount
+// -u) and every request has been answered, then closes the files the
+// mount kept open. Call it before closing the FS.
+func (s *Server) Wait() {
+	s.Server.Wait()
+	s.s.files.close()
 }
 
 // Mount serves fsys at the directory mountpoint on the host and returns
@@ -79,7 +113,7 @@ func Root(fsys *ufs.FS) (fs.InodeEmbedder, fs.StableAttr, error) {
 // directory or has a file system mounted on it already is an error, and
 // so is a host without FUSE or, for a user other than root, without
 // fusermount; each error says which.
-func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) {
+func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*Server, error) {
 	dir, err := checkMountpoint(mountpoint)
 	if err != nil {
 		return nil, err
@@ -87,10 +121,11 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 	if err := checkFUSE(); err != nil {
 		return nil, err
 	}
-	root, attr, err := Root(fsys)
+	root, attr, err := newRoot(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("serving %s: %w", fsys.Name(), err)
 	}
+	root.s.files.max = cachedFiles
 	timeout := rwTimeout
 	if opts.ReadOnly {
 		timeout = roTimeout
@@ -100,12 +135,18 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 		fsName = fsys.Name()
 	}
 	mo := fuse.MountOptions{
-		AllowOther:   opts.AllowOther,
-		FsName:       fsName,
-		Name:         "gokernel",
-		MaxWrite:     maxWrite,
-		MaxReadAhead: maxReadAhead,
-		DirectMount:  true,
+		AllowOther:    opts.AllowOther,
+		FsName:        fsName,
+		Name:          "gokernel",
+		MaxWrite:      maxWrite,
+		MaxReadAhead:  maxReadAhead,
+		DirectMount:   true,
+		DisableXAttrs: opts.NoXattrs,
+		// flock locks go to the FS's kernel on a read-write mount, if
+		// it has them; POSIX locks stay with the host kernel (locks.go
+		// says why).
+		EnableLocks:          !opts.ReadOnly && canFlock(fsys),
+		DisabledCapabilities: fuse.CAP_POSIX_LOCKS,
 		// Splicing needs the data in a host fd; it is in LKL's memory.
 		// (go-fuse would keep a pool of pipes for nothing.)
 		DisableSplice: true,
@@ -115,6 +156,13 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 	}
 	if opts.ReadOnly {
 		mo.Options = append(mo.Options, "ro")
+	} else if !opts.NoWritebackCache {
+		// FUSE_WRITEBACK_CACHE: the host kernel keeps written pages,
+		// the file's size and its mtime, and writes pages back in big
+		// WRITEs; it may read a page of a file opened write-only to
+		// fill it (openFlags opens those read-write), and sends the
+		// mtime it kept with SETATTR.
+		mo.ExtraCapabilities |= fuse.CAP_WRITEBACK_CACHE
 	}
 	if opts.Debug != nil {
 		mo.Debug, mo.Logger = true, opts.Debug
@@ -131,7 +179,10 @@ func Mount(mountpoint string, fsys *ufs.FS, opts Options) (*fuse.Server, error) 
 		return nil, fmt.Errorf("mounting FUSE at %s: %w", dir, explainMountError(err))
 	}
 	raiseReadahead(dir)
-	return srv, nil
+	if opts.ReadOnly && srv.KernelSettings().Flags64()&fuse.CAP_NO_OPEN_SUPPORT != 0 {
+		root.s.noOpen.Store(true)
+	}
+	return &Server{Server: srv, s: root.s}, nil
 }
 
 // raiseReadahead sets the readahead of the mount at dir to maxReadAhead:

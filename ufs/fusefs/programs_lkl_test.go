@@ -61,7 +61,7 @@ func TestProgramsLKL(t *testing.T) {
 			fds := kerneltest.OpenFDs(t, k)
 			t.Run("programs", func(t *testing.T) {
 				fsys := attach(t, img, fstype)
-				checkPrograms(t, mount(t, fsys, fusefs.Options{FsName: img}), capsOf(fstype))
+				checkPrograms(t, mount(t, fsys, fusefs.Options{FsName: img}), "", capsOf(fstype))
 			})
 			require.Equal(t, fds, kerneltest.OpenFDs(t, k), "LKL fds before and after: every handle was released")
 			fsck(t, fstype, img)

@@ -64,7 +64,9 @@ chmod 0750 src/dir
 }
 
 // checkPrograms runs the program suite on the mounted tree mnt.
-func checkPrograms(t *testing.T, mnt string, c caps) {
+// backing is the directory the mount serves when it is on the host ("" on
+// LKL).
+func checkPrograms(t *testing.T, mnt, backing string, c caps) {
 	src := makeSource(t, c)
 	work := t.TempDir()
 	cp := "cp -a"
@@ -145,6 +147,7 @@ git fsck --strict --full 2>&1 && test "$(git log --oneline | wc -l)" = 2 && git 
 	t.Run("fsx", func(t *testing.T) {
 		fsx(t, filepath.Join(mnt, "fsx.bin"), filepath.Join(shmDir(t), "fsx.twin"), 1, 3000)
 	})
+	t.Run("locks", func(t *testing.T) { checkLocks(t, mnt, backing) })
 	t.Run("statfs, rm -r", func(t *testing.T) {
 		require.Contains(t, sh(t, mnt, `df -P . | tail -1`), "%")
 		sh(t, mnt, `rm -r copy untarred repo fsx.bin && test -z "$(ls -A | grep -v lost+found)"`)
@@ -165,7 +168,8 @@ func shmDir(t *testing.T) string {
 // TestProgramsHost runs the program suite on a host directory served
 // through ufs on the host kernel.
 func TestProgramsHost(t *testing.T) {
-	fsys := ufs.New(sys.Host(), t.TempDir())
+	dir := t.TempDir()
+	fsys := ufs.New(sys.Host(), dir)
 	defer fsys.Close()
-	checkPrograms(t, mount(t, fsys, fusefs.Options{}), capsOf("host"))
+	checkPrograms(t, mount(t, fsys, fusefs.Options{}), dir, capsOf("host"))
 }

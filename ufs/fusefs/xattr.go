@@ -2,68 +2,65 @@ package fusefs
 
 import (
 	"context"
-	"strings"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
-	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/ufs"
 )
 
-// Extended attributes, through ufs's xattr methods, which open the file
-// (never following a final symlink) and use the f- calls on its fd. A
-// symlink's own attributes are not reachable that way: it lists none and
+// Extended attributes, with the f- calls on the node's open file (files.go
+// keeps it between requests): one call into the FS's kernel per request.
+// The host kernel's buffer goes to the call as it is, so a size query (an
+// empty buffer) and ERANGE for a buffer too small are the system call's own.
+// A symlink's own attributes are not reachable that way: it lists none and
 // refuses new ones with EPERM, as Linux refuses user attributes on
 // symlinks.
 
-// sized answers a getxattr or listxattr the way the system calls do: with
-// an empty dest the size the value needs, ERANGE when dest is too small.
-func sized(v []byte, dest []byte) (uint32, syscall.Errno) {
-	switch {
-	case len(dest) == 0:
-		return uint32(len(v)), 0
-	case len(dest) < len(v):
-		return uint32(len(v)), syscall.ERANGE
-	}
-	return uint32(copy(dest, v)), 0
-}
-
 // Getxattr implements fs.NodeGetxattrer.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	v, err := n.s.fsys.Getxattr(n.path(""), attr)
-	if err != nil {
-		return 0, errno(err)
-	}
-	return sized(v, dest)
+	var m int
+	err := n.withFile(func(f *ufs.File) (err error) {
+		if f == nil {
+			return syscall.ENODATA
+		}
+		m, err = n.s.l.Fgetxattr(f.Fd(), attr, dest)
+		return err
+	})
+	return uint32(max(m, 0)), errno(err)
 }
 
 // Listxattr implements fs.NodeListxattrer.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	names, err := n.s.fsys.Listxattr(n.path(""))
-	if err != nil {
-		return 0, errno(err)
-	}
-	var b strings.Builder
-	for _, name := range names {
-		b.WriteString(name)
-		b.WriteByte(0)
-	}
-	return sized([]byte(b.String()), dest)
+	var m int
+	err := n.withFile(func(f *ufs.File) (err error) {
+		if f == nil {
+			return nil
+		}
+		m, err = n.s.l.Flistxattr(f.Fd(), dest)
+		return err
+	})
+	return uint32(max(m, 0)), errno(err)
 }
 
 // Setxattr implements fs.NodeSetxattrer; flags are XATTR_CREATE or
 // XATTR_REPLACE.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return errno(n.s.fsys.Setxattr(n.path(""), attr, data, int(flags)))
+	return errno(n.withFile(func(f *ufs.File) error {
+		if f == nil {
+			return syscall.EPERM
+		}
+		return n.s.l.Fsetxattr(f.Fd(), attr, data, int(flags))
+	}))
 }
 
-// Removexattr implements fs.NodeRemovexattrer, with fremovexattr(2) on the
-// file opened as ufs opens it for the other xattr calls.
+// Removexattr implements fs.NodeRemovexattrer.
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	if n.StableAttr().Mode == unix.S_IFLNK {
-		return syscall.EPERM
-	}
-	return errno(n.s.withPath(n.path(""), unix.O_RDONLY|unix.O_NONBLOCK, func(fd int) error {
-		return n.s.l.Fremovexattr(fd, attr)
+	return errno(n.withFile(func(f *ufs.File) error {
+		if f == nil {
+			return syscall.EPERM
+		}
+		return n.s.l.Fremovexattr(f.Fd(), attr)
 	}))
 }
 
