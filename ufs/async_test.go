@@ -16,7 +16,7 @@ import (
 // The asynchronous calls deliver their results on the loop goroutine.
 func TestAsync(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		loop, err := eloop.New(k, eloop.Options{Workers: 2})

@@ -30,7 +30,7 @@ func pattern(n int) []byte {
 // same bytes.
 func TestCopy(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		data := pattern(3<<20 + 123)

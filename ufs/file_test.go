@@ -17,7 +17,7 @@ import (
 
 func TestFileIO(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		f, err := fsys.Create("f")
@@ -111,7 +111,7 @@ func TestFileIO(t *testing.T) {
 // ReadDir(n) pages through a directory as fs.ReadDirFile says.
 func TestFileReadDir(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		const files = 300
@@ -154,7 +154,7 @@ func TestFileReadDir(t *testing.T) {
 // fd is closed once, after them (run under -race).
 func TestFileCloseDuringReads(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		require.NoError(t, fsys.WriteFile("f", make([]byte, 1<<20), 0o644))

@@ -18,7 +18,7 @@ import (
 // directory of each kernel.
 func TestFSConformance(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		dir := kerneltest.TempDir(t, k)
 		tr := testTree("")
 		w := ufs.New(k, dir)
@@ -34,7 +34,7 @@ func TestFSConformance(t *testing.T) {
 
 // The same tree made by the host's os package reads the same through ufs.
 func TestFSOnOSTree(t *testing.T) {
-	checkFDs(t, sys.Host())
+	kerneltest.CheckFDs(t, sys.Host())
 	dir := t.TempDir()
 	tr := testTree("")
 	tr.Write(t, dir)
@@ -51,7 +51,7 @@ func TestFSOnOSTree(t *testing.T) {
 // Bad names and closed file systems fail as io/fs says, on every method.
 func TestFSErrors(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		dir := kerneltest.TempDir(t, k)
 		fsys := ufs.New(k, dir)
 		require.NoError(t, fsys.WriteFile("f", []byte("x"), 0o644))

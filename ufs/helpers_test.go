@@ -2,17 +2,13 @@ package ufs_test
 
 import (
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
-	"github.com/gokernel/gokernel/internal/kerneltest"
-	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -74,22 +70,4 @@ func writeTree(t testing.TB, fsys *ufs.FS, tr imagetest.Tree) {
 			require.NoError(t, fsys.WriteFile(name, []byte(tr[name]), 0o644))
 		}
 	}
-}
-
-// checkFDs fails t at its end if k has more fds open than at its start.
-func checkFDs(t *testing.T, k sys.Kernel) {
-	before := kerneltest.OpenFDs(t, k)
-	t.Cleanup(func() {
-		after := kerneltest.OpenFDs(t, k)
-		// An FS from fs.Sub that nobody closed releases its fd when the
-		// garbage collector runs its cleanup.
-		for i := 0; i < 50 && after > before; i++ {
-			runtime.GC()
-			time.Sleep(10 * time.Millisecond)
-			after = kerneltest.OpenFDs(t, k)
-		}
-		if after > before {
-			t.Errorf("%d fds open on %s before the test, %d after", before, k.Name(), after)
-		}
-	})
 }

@@ -37,7 +37,7 @@ var hostileTree = map[string]string{
 
 func TestConfinement(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		base := kerneltest.TempDir(t, k)
 		w := ufs.New(k, base)
 		writeTree(t, w, hostileTree)

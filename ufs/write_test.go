@@ -16,7 +16,7 @@ import (
 
 func TestWrites(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		checkFDs(t, k)
+		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
 		stat := func(t *testing.T, name string) *unix.Stat_t {
