@@ -104,15 +104,7 @@ run() {
 		[ "$2" = write ] && { cmp -s "$mnt/write.bin" "$WORK/write.src" || { echo "$1: write.bin differs" >&2; exit 1; }; }
 		unserve
 	fi
-	case $2 in
-	big)
-		[ "$(stat -c %s "$out/big.bin")" = $((1 << 30)) ] || { echo "$1: big.bin has the wrong size" >&2; exit 1; }
-		cmp -s <(tail -c 1048576 "$out/big.bin") "$WORK/big.ref" || { echo "$1: big.bin differs" >&2; exit 1; } ;;
-	tree)
-		local n
-		n=$(find "$out/tree" -type f | wc -l)
-		[ "$n" = 20000 ] || { echo "$1 copied $n files, not 20000" >&2; exit 1; } ;;
-	esac
+	check_copy "$1" "$2" "$out" "$WORK/big.ref"
 	echo "$t"
 }
 
