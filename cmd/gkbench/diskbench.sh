@@ -7,7 +7,8 @@
 #   qcow2   the same file from the image converted to qcow2 (disk/qcow2)
 #   nbd     the same qcow2 served by qemu-nbd to gokernel's NBD client
 #   http    demo cat of a 256 MiB file from an image served over HTTP with
-#           Range requests by a local server (rangeserver.py)
+#           Range requests by a local server (gkbench rangeserve: Go's
+#           http.ServeContent with sendfile, many connections at once)
 #   httpls  demo ls / of the 1 GiB image over HTTP: the bytes it fetched
 #   old     raw with the demo binary $OLD (if set): the same command from
 #           another build, e.g. main before the Go-device work
@@ -28,6 +29,7 @@ WORK=${WORK:-/dev/shm/gk-diskbench}
 ROUNDS=${ROUNDS:-5}
 OLD=${OLD:-}
 DEMO=$(realpath "$BIN/demo")
+GKBENCH=$(realpath "$BIN/gkbench")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PATH=$PATH:/usr/sbin:/sbin
 mkdir -p "$WORK"
@@ -55,12 +57,12 @@ cleanup() {
 	wait 2>/dev/null || true
 }
 trap cleanup EXIT
-python3 "$here/rangeserver.py" "$WORK" > "$WORK/http.out" 2>&1 &
+"$GKBENCH" rangeserve "$WORK" > "$WORK/http.out" 2>&1 &
 http_pid=$!
 for _ in $(seq 200); do grep -q '^listening on ' "$WORK/http.out" 2>/dev/null && break; sleep 0.05; done
 haddr=$(sed -n 's/^listening on //p' "$WORK/http.out")
-[ -n "$haddr" ] || { echo "rangeserver.py did not start" >&2; cat "$WORK/http.out" >&2; exit 1; }
-served() { python3 -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode().strip())" "http://$haddr/__bytes"; }
+[ -n "$haddr" ] || { echo "gkbench rangeserve did not start" >&2; cat "$WORK/http.out" >&2; exit 1; }
+served() { curl -sf "http://$haddr/__bytes"; }
 
 default=(raw qcow2 http httpls)
 if command -v qemu-nbd > /dev/null; then

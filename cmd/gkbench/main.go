@@ -6,6 +6,7 @@
 //	gkbench echo-bench    TCP echo: eloop, unet, gnet and net (and eloop and unet on LKL)
 //	gkbench http-bench    net/http over unet and net, demo serve on LKL, LKL clients through NAT
 //	cpbench.sh            demo cp-out against debugfs (a script beside this file)
+//	diskbench.sh          disk sources side by side (a script; gkbench rangeserve is its HTTP server)
 //
 // The servers and load generators they run as children are commands of
 // gkbench too (echo, load, http, http-load). The user's tool is
