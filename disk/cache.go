@@ -91,8 +91,9 @@ func (c *Cache) Size() int64 { return c.dev.Size() }
 // Flush flushes the device (the cache holds no writes).
 func (c *Cache) Flush() error { return c.dev.Flush() }
 
-// ReadOnly reports whether the device is read-only.
-func (c *Cache) ReadOnly() bool { return IsReadOnly(c.dev) }
+// Under returns the cached device (Stacked): the cache is read-only and
+// local as it is.
+func (c *Cache) Under() []Device { return []Device{c.dev} }
 
 // Stats returns the cache's counters.
 func (c *Cache) Stats() CacheStats {

@@ -78,11 +78,73 @@ var ErrReadOnly = errors.New("disk: read-only device")
 // ErrClosed is returned by every method of a device that has been closed.
 var ErrClosed = errors.New("disk: device closed")
 
+// A LocalDevice says whether its calls complete quickly without the
+// network: a file on the host, memory, a qcow2 image in a host file. The
+// adapter in sys/lkl serves a local device's requests inline, on the
+// thread that submitted them, instead of handing each to a goroutine (and
+// does not bound them with io_timeout). A device that can wait on a
+// server, a lock held across I/O or a person must not say it is local.
+type LocalDevice interface {
+	Device
+	Local() bool
+}
+
+// A TryReader can serve some reads without waiting: TryReadAt reads
+// len(p) bytes at off and reports ok only if it could do so at once (from
+// memory it holds, such as a block cache), with no I/O and no wait on a
+// lock held across I/O; otherwise it reads nothing that counts and
+// returns ok false, and the caller uses ReadAt. An HTTP disk answers its
+// cached blocks this way, so that sys/lkl serves them inline.
+type TryReader interface {
+	Device
+	TryReadAt(p []byte, off int64) (n int, ok bool)
+}
+
+// A Stacked device is built on other devices (a slice or concatenation of
+// them, a cache or an overlay over one) and Under returns them.
+// IsReadOnly and IsLocal look through a stacked device that does not
+// answer for itself: a wrapper need not forward each upgrade by hand.
+type Stacked interface {
+	Device
+	Under() []Device
+}
+
 // IsReadOnly reports whether d refuses writes, as its ReadOnly method
-// says; a device without one is writable.
+// says; a stacked device without one is read-only if any device under it
+// is (its writes would fail there), and any other device is writable.
 func IsReadOnly(d Device) bool {
-	ro, ok := d.(ReadOnlyDevice)
-	return ok && ro.ReadOnly()
+	if ro, ok := d.(ReadOnlyDevice); ok {
+		return ro.ReadOnly()
+	}
+	if s, ok := d.(Stacked); ok {
+		for _, u := range s.Under() {
+			if IsReadOnly(u) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// IsLocal reports whether d's calls complete without the network, as its
+// Local method says; a stacked device without one is local if it stands
+// on at least one device and every device under it is local; any other
+// device is not (a device of unknown kind may be slow).
+func IsLocal(d Device) bool {
+	if l, ok := d.(LocalDevice); ok {
+		return l.Local()
+	}
+	s, ok := d.(Stacked)
+	if !ok {
+		return false
+	}
+	under := s.Under()
+	for _, u := range under {
+		if !IsLocal(u) {
+			return false
+		}
+	}
+	return len(under) > 0
 }
 
 // ReaderAt makes a read-only Device of r, whose first size bytes are the

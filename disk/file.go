@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/disk/internal/vecio"
 )
 
 // File is a raw disk image: a regular file or a block device on the host,
@@ -79,6 +80,9 @@ func (d *File) Size() int64 { return d.size }
 // ReadOnly reports whether the image was opened read-only.
 func (d *File) ReadOnly() bool { return d.readOnly }
 
+// Local reports true: the image is on the host (LocalDevice).
+func (d *File) Local() bool { return true }
+
 // ReadAt reads len(p) bytes at off, as pread(2) does in a loop.
 func (d *File) ReadAt(p []byte, off int64) (int, error) {
 	n, err := d.f.ReadAt(p, off)
@@ -110,25 +114,18 @@ func (d *File) WritevAt(bufs [][]byte, off int64) (int, error) {
 	return d.vector("pwritev", unix.Pwritev, bufs, off, &os.PathError{Op: "pwritev", Path: d.path, Err: io.ErrShortWrite})
 }
 
-// vector calls preadv or pwritev until bufs are done, again after EINTR
-// or a short transfer; a transfer of nothing returns none.
+// vector calls preadv or pwritev until bufs are done (vecio.Loop); a
+// transfer of nothing returns none.
 func (d *File) vector(op string, fn func(fd int, bufs [][]byte, off int64) (int, error), bufs [][]byte, off int64, none error) (int, error) {
 	total := 0
-	bufs = slices.Clone(bufs) // consume trims the slices in place
 	err := d.each(func(fd int) error {
-		for bufs = skipEmpty(bufs); len(bufs) > 0; bufs = skipEmpty(bufs) {
-			n, err := fn(fd, bufs, off+int64(total))
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				return &os.PathError{Op: op, Path: d.path, Err: err}
-			}
-			if n == 0 {
-				return none
-			}
-			total += n
-			bufs = consume(bufs, n)
+		var err error
+		total, err = vecio.Loop(fd, fn, bufs, off)
+		switch {
+		case err == io.EOF:
+			return none
+		case err != nil:
+			return &os.PathError{Op: op, Path: d.path, Err: err}
 		}
 		return nil
 	})
@@ -238,24 +235,4 @@ func (d *File) fileErr(err error) error {
 		return fmt.Errorf("disk: %s: %w", d.path, ErrClosed)
 	}
 	return err
-}
-
-func skipEmpty(bufs [][]byte) [][]byte {
-	for len(bufs) > 0 && len(bufs[0]) == 0 {
-		bufs = bufs[1:]
-	}
-	return bufs
-}
-
-// consume drops the first n bytes of bufs.
-func consume(bufs [][]byte, n int) [][]byte {
-	for n > 0 && len(bufs) > 0 {
-		if n < len(bufs[0]) {
-			bufs[0] = bufs[0][n:]
-			return bufs
-		}
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	return bufs
 }

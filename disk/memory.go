@@ -31,6 +31,9 @@ func (m *Memory) Size() int64 { return m.size }
 // Flush does nothing: memory holds no write back.
 func (m *Memory) Flush() error { return nil }
 
+// Local reports true: the disk is memory (LocalDevice).
+func (m *Memory) Local() bool { return true }
+
 // Allocated is how many bytes of memory the disk's chunks take.
 func (m *Memory) Allocated() int64 {
 	m.mu.RLock()

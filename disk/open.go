@@ -150,7 +150,7 @@ func openFormat(s Spec, src Device, file *File, baseRO bool) (Device, error) {
 	}
 	d := &imageDevice{img: img}
 	if file == nil {
-		d.src = closerOf(src)
+		d.src = src
 	}
 	return d, nil
 }
@@ -158,20 +158,27 @@ func openFormat(s Spec, src Device, file *File, baseRO bool) (Device, error) {
 // imageDevice is the read-only Device of a qcow2 image.
 type imageDevice struct {
 	img *qcow2.Image
-	src io.Closer // the URL source under it, if any
+	src Device // the URL source under it, if any (else the image is in host files)
 }
 
 func (d *imageDevice) ReadAt(p []byte, off int64) (int, error) { return d.img.ReadAt(p, off) }
+func (d *imageDevice) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	return d.img.ReadvAt(bufs, off)
+}
 func (d *imageDevice) WriteAt(p []byte, off int64) (int, error) {
 	return 0, fmt.Errorf("disk: qcow2 write at %d: %w", off, ErrReadOnly)
 }
 func (d *imageDevice) Size() int64    { return d.img.Size() }
 func (d *imageDevice) Flush() error   { return nil }
 func (d *imageDevice) ReadOnly() bool { return true }
+
+// Local reports whether the image is in host files, or on a local source.
+func (d *imageDevice) Local() bool { return d.src == nil || IsLocal(d.src) }
+
 func (d *imageDevice) Close() error {
 	err := d.img.Close()
-	if d.src != nil {
-		if cerr := d.src.Close(); err == nil {
+	if c := closerOf(d.src); c != nil {
+		if cerr := c.Close(); err == nil {
 			err = cerr
 		}
 	}

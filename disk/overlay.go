@@ -79,6 +79,11 @@ func (o *Overlay) ReadOnly() bool { return o.readOnly }
 // Base returns the device under the overlay.
 func (o *Overlay) Base() Device { return o.base }
 
+// Under returns the base (Stacked): the overlay is local if the base is
+// (its own blocks are in memory or in a host file). Whether it is
+// read-only is its own ReadOnly.
+func (o *Overlay) Under() []Device { return []Device{o.base} }
+
 // ReadAt reads len(p) bytes at off: changed blocks from the overlay, runs
 // of unchanged ones from the base in one read each.
 func (o *Overlay) ReadAt(p []byte, off int64) (int, error) {

@@ -179,14 +179,9 @@ func (j *joined) Flush() error {
 	return errors.Join(errs...)
 }
 
-func (j *joined) ReadOnly() bool {
-	for _, d := range j.devs {
-		if IsReadOnly(d) {
-			return true
-		}
-	}
-	return false
-}
+// Under returns the devices the bytes live on (Stacked): the joined
+// device is read-only if any of them is, local if all of them are.
+func (j *joined) Under() []Device { return j.devs }
 
 // ReadFull reads exactly len(p) bytes of d at off, as io.ReadFull does
 // for a stream: a range not inside d is an error before d is asked, a

@@ -159,6 +159,10 @@ func (r readOnly) WriteAt(p []byte, off int64) (int, error) {
 }
 func (r readOnly) ReadOnly() bool { return true }
 
+// Under returns the LV's device (disk.Stacked), so that disk.IsLocal sees
+// through the wrapper.
+func (r readOnly) Under() []disk.Device { return []disk.Device{r.Device} }
+
 func (vg *VG) pv(name string) *VGPV {
 	for _, p := range vg.PVs {
 		if p.Name == name {

@@ -269,6 +269,10 @@ func (m *mirror) Flush() error {
 	return errors.Join(errs...)
 }
 
+// Under returns the members' data areas (disk.Stacked): the array is
+// local if they all are.
+func (m *mirror) Under() []disk.Device { return m.devs }
+
 func (m *mirror) ReadOnly() bool {
 	return m.ro || slices.ContainsFunc(m.devs, disk.IsReadOnly)
 }

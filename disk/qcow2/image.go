@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/gokernel/gokernel/disk/internal/vecio"
 )
 
 // Options tune an Image; the zero value (or nil) works.
@@ -46,7 +48,9 @@ type Image struct {
 	cs       int64 // cluster size
 	l1       []uint64
 
+	rv          readvFunc   // r's vectored read, if it has one
 	backing     io.ReaderAt // nil: unallocated clusters read as zero
+	backingRv   readvFunc
 	backingSize int64
 	closers     []io.Closer // files Open opened, closed by Close
 
@@ -72,7 +76,7 @@ func newImage(r io.ReaderAt, size int64, opts *Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{r: r, fileSize: size, h: h, cb: h.clusterBits, cs: 1 << h.clusterBits}
+	img := &Image{r: r, rv: readvOf(r), fileSize: size, h: h, cb: h.clusterBits, cs: 1 << h.clusterBits}
 	// The L1 table's size was checked against the file's, so it exists.
 	raw := make([]byte, h.l1Size*8)
 	if _, err := r.ReadAt(raw, h.l1Offset); err != nil {
@@ -173,7 +177,7 @@ func openOn(f *os.File, fi os.FileInfo, path string, opts *Options, seen []os.Fi
 			bf.Close()
 			return nil, err
 		}
-		img.backing, img.backingSize = b, b.Size()
+		img.backing, img.backingRv, img.backingSize = b, b.ReadvAt, b.Size()
 		img.closers = append(img.closers, b)
 	case "raw":
 		for _, s := range seen {
@@ -182,7 +186,7 @@ func openOn(f *os.File, fi os.FileInfo, path string, opts *Options, seen []os.Fi
 				return nil, fmt.Errorf("qcow2: %s: the backing chain loops back to this file", bpath)
 			}
 		}
-		img.backing, img.backingSize = bf, bfi.Size()
+		img.backing, img.backingRv, img.backingSize = bf, readvOf(bf), bfi.Size()
 		img.closers = append(img.closers, bf)
 	default:
 		bf.Close()
@@ -207,7 +211,7 @@ func openRegular(path string) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
-// Cluster kinds of a run of ReadAt.
+// Cluster kinds of a run of ReadvAt.
 const (
 	runNone = iota
 	runData
@@ -215,34 +219,54 @@ const (
 	runBacking
 )
 
-// ReadAt reads len(p) bytes of the disk at off. Clusters adjacent on the
-// disk and in the file are read with one read, as are runs of clusters
-// served by the backing file.
+// ReadAt reads len(p) bytes of the disk at off, as ReadvAt does.
 func (img *Image) ReadAt(p []byte, off int64) (int, error) {
+	return img.ReadvAt([][]byte{p}, off)
+}
+
+// ReadvAt reads consecutive bytes of the disk at off into bufs, as
+// preadv(2) does: it fills them all, or returns an error, or io.EOF with
+// the bytes up to the disk's end. It maps the clusters of the range and
+// reads each run of data clusters that are adjacent in the image file with
+// one vectored read straight into bufs (preadv on a host file), each run
+// of clusters the backing file serves with one read of it; zero and
+// unallocated clusters are cleared, compressed ones decompressed (and
+// cached).
+func (img *Image) ReadvAt(bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
 	if off < 0 || off > img.h.size {
 		return 0, fmt.Errorf("qcow2: read at %d: offset outside the disk (%d bytes)", off, img.h.size)
 	}
 	var eof error
-	if rest := img.h.size - off; int64(len(p)) > rest {
-		p, eof = p[:rest], io.EOF
+	if rest := img.h.size - off; int64(total) > rest {
+		total, eof = int(rest), io.EOF
+		bufs = span(bufs, 0, total)
 	}
-	kind, from, host := runNone, 0, int64(0) // the pending run: p[from:done]
+	kind, from, host := runNone, 0, int64(0) // the pending run: bytes [from, done) of bufs
 	flush := func(to int) error {
-		q := p[from:to]
+		if to == from {
+			return nil
+		}
+		q := span(bufs, from, to)
 		switch kind {
 		case runData:
 			return img.readFile(q, host)
 		case runZero:
-			clear(q)
+			for _, b := range q {
+				clear(b)
+			}
 		case runBacking:
 			return img.readBacking(q, off+int64(from))
 		}
 		return nil
 	}
-	for done := 0; done < len(p); {
+	for done := 0; done < total; {
 		pos := off + int64(done)
 		in := pos & (img.cs - 1)
-		k := int(min(int64(len(p)-done), img.cs-in))
+		k := int(min(int64(total-done), img.cs-in))
 		e, err := img.entry(pos >> img.cb)
 		if err != nil {
 			return 0, err
@@ -258,7 +282,7 @@ func (img *Image) ReadAt(p []byte, off int64) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			copy(p[done:done+k], c[in:])
+			scatter(span(bufs, done, done+k), c[in:])
 			kind, from = runNone, done+k
 			done += k
 			continue
@@ -284,23 +308,98 @@ func (img *Image) ReadAt(p []byte, off int64) (int, error) {
 		}
 		done += k
 	}
-	if err := flush(len(p)); err != nil {
+	if err := flush(total); err != nil {
 		return 0, err
 	}
-	return len(p), eof
+	return total, eof
 }
 
-// readFile reads image bytes at host; bytes past the file's end read as
-// zero, as qemu reads them.
-func (img *Image) readFile(q []byte, host int64) error {
+// span returns the bytes [from, to) of the consecutive buffers bufs, as
+// buffers (sharing their memory).
+func span(bufs [][]byte, from, to int) [][]byte {
+	if len(bufs) == 1 {
+		return [][]byte{bufs[0][from:to]}
+	}
+	var out [][]byte
+	pos := 0
+	for _, b := range bufs {
+		lo, hi := max(from-pos, 0), min(to-pos, len(b))
+		if lo < hi {
+			out = append(out, b[lo:hi])
+		}
+		if pos += len(b); pos >= to {
+			break
+		}
+	}
+	return out
+}
+
+// scatter copies src into bufs, in order, as far as both go.
+func scatter(bufs [][]byte, src []byte) {
+	for _, b := range bufs {
+		src = src[copy(b, src):]
+	}
+}
+
+// length is the bytes in bufs.
+func length(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
+// readvFunc is a vectored read: preadv on a host file, an Image's
+// ReadvAt, or a device's.
+type readvFunc func(bufs [][]byte, off int64) (int, error)
+
+// readvOf returns r's vectored read, or nil if it has none (then a run is
+// read with ReadAt, buffer by buffer).
+func readvOf(r io.ReaderAt) readvFunc {
+	switch v := r.(type) {
+	case *os.File:
+		return func(bufs [][]byte, off int64) (int, error) { return vecio.Preadv(v, bufs, off) }
+	case interface {
+		ReadvAt(bufs [][]byte, off int64) (int, error)
+	}:
+		return v.ReadvAt
+	}
+	return nil
+}
+
+// readv reads consecutive bytes of r at off into q: with readv if it is
+// set, else with one ReadAt per buffer.
+func readv(r io.ReaderAt, rv readvFunc, q [][]byte, off int64) (int, error) {
+	if rv != nil && len(q) > 1 {
+		return rv(q, off)
+	}
+	n := 0
+	for _, b := range q {
+		k, err := r.ReadAt(b, off+int64(n))
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// readFile reads image bytes at host into q; bytes past the file's end
+// read as zero, as qemu reads them.
+func (img *Image) readFile(q [][]byte, host int64) error {
+	want := length(q)
 	if host >= img.fileSize {
-		clear(q)
+		scatterZero(q, 0)
 		return nil
 	}
-	n, err := img.r.ReadAt(q, host)
-	if err == io.EOF && int64(n) == min(int64(len(q)), img.fileSize-host) {
-		clear(q[n:])
+	n, err := readv(img.r, img.rv, q, host)
+	if err == io.EOF && int64(n) == min(int64(want), img.fileSize-host) {
+		scatterZero(q, n)
 		err = nil
+	}
+	if err == nil && n < want {
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
 		return fmt.Errorf("qcow2: reading data at %d: %w", host, err)
@@ -308,22 +407,33 @@ func (img *Image) readFile(q []byte, host int64) error {
 	return nil
 }
 
-// readBacking reads the backing file at off; past its end, or with no
-// backing file, the disk reads as zero.
-func (img *Image) readBacking(q []byte, off int64) error {
+// scatterZero clears the bytes of q from byte from on.
+func scatterZero(q [][]byte, from int) {
+	for _, b := range span(q, from, length(q)) {
+		clear(b)
+	}
+}
+
+// readBacking reads the backing file at off into q; past its end, or with
+// no backing file, the disk reads as zero.
+func (img *Image) readBacking(q [][]byte, off int64) error {
 	if img.backing == nil || off >= img.backingSize {
-		clear(q)
+		scatterZero(q, 0)
 		return nil
 	}
-	k := min(int64(len(q)), img.backingSize-off)
-	n, err := img.backing.ReadAt(q[:k], off)
-	if err == io.EOF && int64(n) == k {
+	want := length(q)
+	k := int(min(int64(want), img.backingSize-off))
+	n, err := readv(img.backing, img.backingRv, span(q, 0, k), off)
+	if err == io.EOF && n == k {
 		err = nil
+	}
+	if err == nil && n < k {
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
 		return fmt.Errorf("qcow2: reading the backing file at %d: %w", off, err)
 	}
-	clear(q[k:])
+	scatterZero(q, k)
 	return nil
 }
 

@@ -69,5 +69,7 @@ type volumeDevice struct {
 	close func() error
 }
 
-func (v *volumeDevice) ReadOnly() bool { return disk.IsReadOnly(v.Device) }
-func (v *volumeDevice) Close() error   { return v.close() }
+// Under returns the volume (disk.Stacked): the device is read-only and
+// local as the volume is.
+func (v *volumeDevice) Under() []disk.Device { return []disk.Device{v.Device} }
+func (v *volumeDevice) Close() error         { return v.close() }
