@@ -313,11 +313,42 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 	if end == off {
 		return 0, nil
 	}
-	blks, err := d.acquire(off, end)
+	blks, err := d.acquire(off, end, false)
 	if err != nil {
 		return 0, err
 	}
+	n, err := d.copyOut(blks, p, off, end)
+	if err != nil {
+		return n, err
+	}
+	return n, eof
+}
+
+// TryReadAt reads len(p) bytes at off if every block they lie in is
+// cached, and reports whether it did (disk.TryReader). It never waits for
+// the network: a read that needs a block not yet arrived returns false
+// and changes nothing, and the caller reads with ReadAt. A read that it
+// serves counts in the sequential run as ReadAt's do, and starts the
+// read-ahead ReadAt would. A read past the end, or of a closed or broken
+// device, returns false (ReadAt gives its error).
+func (d *Device) TryReadAt(p []byte, off int64) (int, bool) {
+	end := off + int64(len(p))
+	if off < 0 || end > d.size || end == off {
+		return 0, false
+	}
+	blks, err := d.acquire(off, end, true)
+	if err != nil || blks == nil {
+		return 0, false
+	}
+	n, err := d.copyOut(blks, p, off, end)
+	return n, err == nil
+}
+
+// copyOut waits for blks, the blocks covering [off, end), copies their
+// bytes into p and drops the references acquire took.
+func (d *Device) copyOut(blks []*block, p []byte, off, end int64) (int, error) {
 	n := 0
+	var err error
 	for _, b := range blks {
 		if err == nil {
 			<-b.done
@@ -330,15 +361,14 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 		}
 		b.refs.Add(-1)
 	}
-	if err != nil {
-		return n, err
-	}
-	return n, eof
+	return n, err
 }
 
 // acquire returns the blocks covering [off, end), starting requests for
 // the missing ones and, for a sequential reader, for the blocks ahead.
-func (d *Device) acquire(off, end int64) ([]*block, error) {
+// With only, it does so only if every one of them has arrived, and else
+// returns no blocks and changes nothing.
+func (d *Device) acquire(off, end int64, only bool) ([]*block, error) {
 	first, last := off>>d.shift, (end-1)>>d.shift
 	nblocks := (d.size + d.bs - 1) >> d.shift
 	d.mu.Lock()
@@ -348,6 +378,13 @@ func (d *Device) acquire(off, end int64) ([]*block, error) {
 	}
 	if d.broken != nil {
 		return nil, d.broken
+	}
+	if only {
+		for i := first; i <= last; i++ {
+			if b := d.blocks[i]; b == nil || b.elem == nil { // missing or loading
+				return nil, nil
+			}
+		}
 	}
 	if off == d.next {
 		d.streak += end - off

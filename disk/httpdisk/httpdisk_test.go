@@ -667,3 +667,89 @@ func openFds(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// TryReadAt serves a read from cached blocks only: a block not there (or
+// still loading) gives false without a request, one that has arrived is
+// copied without one; a sequential run it serves starts read-ahead as
+// ReadAt's does. Past the end and after Close it declines.
+func TestTryReadAt(t *testing.T) {
+	data := randomData(64 * bs)
+	s, ts := newServer(t, data)
+	d := open(t, ts.URL, httpdisk.Options{BlockSize: bs, ReadAhead: 4 * bs, MaxRequest: 4 * bs})
+	requests := func() int64 { return s.requests.Load() }
+
+	p := make([]byte, 4096)
+	before := requests()
+	if n, ok := d.TryReadAt(p, 3*bs); ok || n != 0 {
+		t.Fatalf("TryReadAt of an uncached block = %d, %v", n, ok)
+	}
+	if requests() != before {
+		t.Fatal("TryReadAt of an uncached block sent a request")
+	}
+	// Block 0 came with Open: a read in it and across nothing else works.
+	if n, ok := d.TryReadAt(p, 100); !ok || n != len(p) || !bytes.Equal(p, data[100:100+len(p)]) {
+		t.Fatalf("TryReadAt in block 0 = %d, %v (or wrong bytes)", n, ok)
+	}
+	if _, ok := d.TryReadAt(make([]byte, 2*bs), bs/2); ok {
+		t.Fatal("TryReadAt across a cached and an uncached block succeeded")
+	}
+
+	// A block still loading is not waited for.
+	release := make(chan struct{})
+	slow := fmt.Sprintf("bytes=%d-%d", 10*bs, 11*bs-1)
+	s.set(func(s *server) { s.gate = map[string]chan struct{}{slow: release} })
+	done := make(chan error, 1)
+	go func() { _, err := d.ReadAt(make([]byte, 512), 10*bs); done <- err }()
+	for s.count(slow) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, ok := d.TryReadAt(p, 10*bs); ok {
+		t.Fatal("TryReadAt of a block still loading succeeded")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.TryReadAt(p, 10*bs+512); !ok || !bytes.Equal(p, data[10*bs+512:10*bs+512+len(p)]) {
+		t.Fatal("TryReadAt of a block that has arrived failed (or gave wrong bytes)")
+	}
+
+	// A sequential run: ReadAt of blocks 20, 21 starts read-ahead; once it
+	// has arrived, TryReadAt serves the next blocks and fetches further
+	// ahead, so the run never waits.
+	for off := int64(20 * bs); off < 22*bs; off += 4096 {
+		if _, err := d.ReadAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served := 0
+	for off := int64(22 * bs); off < 40*bs; off += 4096 {
+		ok := false
+		for try := 0; !ok && try < 5000; try++ {
+			if _, ok = d.TryReadAt(p, off); !ok {
+				time.Sleep(time.Millisecond) // the read-ahead has not arrived yet
+			}
+		}
+		if !ok {
+			t.Fatalf("TryReadAt at block %d: the read-ahead never arrived", off/bs)
+		}
+		if !bytes.Equal(p, data[off:off+int64(len(p))]) {
+			t.Fatalf("TryReadAt at %d: wrong bytes", off)
+		}
+		served++
+	}
+	if served == 0 {
+		t.Fatal("no read served")
+	}
+
+	if _, ok := d.TryReadAt(make([]byte, 1024), int64(len(data))-512); ok {
+		t.Error("TryReadAt past the end succeeded")
+	}
+	if _, ok := d.TryReadAt(nil, 0); ok {
+		t.Error("TryReadAt of nothing succeeded")
+	}
+	d.Close()
+	if _, ok := d.TryReadAt(p, 100); ok {
+		t.Error("TryReadAt after Close succeeded")
+	}
+}
