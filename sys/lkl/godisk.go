@@ -21,17 +21,25 @@ import (
 
 // goDisk serves the virtio-blk requests of a disk.Device attached with
 // AttachDisk. LKL hands each request to gkBlkSubmit on the thread that
-// notified the queue, with the kernel's one CPU held; gkBlkSubmit starts a
-// goroutine for it and returns at once, and the goroutine completes the
-// request (lkl_blk_req_complete, LKL fix 15) when the device has answered.
-// So the kernel runs on while the device works, and it may have many
-// requests outstanding at once, each in a goroutine of its own (up to the
-// queue's depth, 64); see docs/disks-lkl.md.
+// notified the queue, with the kernel's one CPU held. A local device
+// (disk.IsLocal: a file, memory, a qcow2 image in host files) is served
+// there and then, and the request completed before gkBlkSubmit returns,
+// as LKL's own host-file backend does; so is a read a disk.TryReader can
+// answer at once (an HTTP disk's cached blocks). Any other request gets a
+// goroutine, and gkBlkSubmit returns at once; the goroutine completes the
+// request (lkl_blk_req_complete, LKL fix 15) when the device has
+// answered. So the kernel runs on while a slow device works, and it may
+// have many requests outstanding at once, each in a goroutine of its own
+// (up to the queue's depth, 64); see docs/disks-lkl.md.
 type goDisk struct {
 	name    string
 	dev     disk.Device
-	timeout time.Duration // 0: none; the device works on the kernel's buffers
+	local   bool           // disk.IsLocal(dev): every request is served inline
+	try     disk.TryReader // dev's, if it has one: reads it answers at once are served inline
+	timeout time.Duration  // 0: none; the device works on the kernel's buffers
 	handle  cgo.Handle
+
+	inline, async atomic.Int64 // requests served inline and by goroutines (tests look)
 
 	stuck    atomic.Int64 // timed-out requests whose device call has not returned
 	inflight sync.WaitGroup
@@ -59,7 +67,8 @@ const (
 )
 
 func newGoDisk(name string, dev disk.Device, timeout time.Duration) *goDisk {
-	g := &goDisk{name: name, dev: dev, timeout: timeout}
+	g := &goDisk{name: name, dev: dev, local: disk.IsLocal(dev), timeout: timeout}
+	g.try, _ = dev.(disk.TryReader)
 	g.handle = cgo.NewHandle(g)
 	return g
 }
@@ -116,22 +125,56 @@ func gkBlkSubmit(h C.uintptr_t, req *C.struct_lkl_blk_req) {
 	}
 	off := int64(req.sector) * 512
 	g.inflight.Add(1)
-	go func() {
-		defer g.inflight.Done()
-		status := C.int(blkOK)
-		if err := g.serve(typ, segs, off); err != nil {
-			status = blkIOErr
-			g.failed.Add(1)
-			if g.reported.CompareAndSwap(false, true) {
-				fmt.Fprintf(os.Stderr, "lkl: disk %s: %v (the kernel sees EIO; later errors of this disk are counted, not printed)\n", g.name, err)
-			}
+	if g.local || (typ == blkRead && g.try != nil && g.tryRead(segs, off)) {
+		// Inline: the device answers without waiting, so the kernel
+		// waits for it as for its own host-file backend, and the request
+		// costs no goroutine, timer or bounce buffer.
+		g.inline.Add(1)
+		var err error
+		if g.local {
+			err = g.call(typ, segs, off)
 		}
-		g.gone.RLock()
-		defer g.gone.RUnlock()
-		if !g.gone.yes {
-			C.lkl_blk_req_complete(req, status)
+		g.complete(req, err)
+		return
+	}
+	g.async.Add(1)
+	go func() { g.complete(req, g.serve(typ, segs, off)) }()
+}
+
+// tryRead reads the consecutive bytes at off into segs with the device's
+// TryReadAt, and reports whether it could serve them all at once.
+func (g *goDisk) tryRead(segs [][]byte, off int64) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false // the goroutine path reads again, and reports the panic
 		}
 	}()
+	for _, s := range segs {
+		if n, done := g.try.TryReadAt(s, off); !done || n != len(s) {
+			return false
+		}
+		off += int64(len(s))
+	}
+	return true
+}
+
+// complete ends a request: an error is EIO, the first one printed. A
+// request finishing after the kernel has gone is not completed.
+func (g *goDisk) complete(req *C.struct_lkl_blk_req, err error) {
+	defer g.inflight.Done()
+	status := C.int(blkOK)
+	if err != nil {
+		status = blkIOErr
+		g.failed.Add(1)
+		if g.reported.CompareAndSwap(false, true) {
+			fmt.Fprintf(os.Stderr, "lkl: disk %s: %v (the kernel sees EIO; later errors of this disk are counted, not printed)\n", g.name, err)
+		}
+	}
+	g.gone.RLock()
+	defer g.gone.RUnlock()
+	if !g.gone.yes {
+		C.lkl_blk_req_complete(req, status)
+	}
 }
 
 // quiesce waits for the requests in flight to complete, then lets no

@@ -684,3 +684,89 @@ func TestOverlayResultsFsck(t *testing.T) {
 		})
 	}
 }
+
+// tryDevice is a memDevice that is a disk.TryReader: TryReadAt answers
+// at once while ready is set, and declines otherwise.
+type tryDevice struct {
+	*memDevice
+	ready           atomic.Bool
+	tries, answered atomic.Int64
+}
+
+func (d *tryDevice) TryReadAt(p []byte, off int64) (int, bool) {
+	d.tries.Add(1)
+	if !d.ready.Load() {
+		return 0, false
+	}
+	n, err := d.memDevice.ReadAt(p, off)
+	if err != nil {
+		return 0, false
+	}
+	d.answered.Add(1)
+	return n, true
+}
+
+// Requests to a local device (disk.IsLocal: here a disk.Memory, and an
+// overlay over it) are served inline, on the thread that submitted them:
+// none goes to a goroutine, and what is written reads back and leaves a
+// clean file system. A device of unknown kind gets a goroutine per
+// request; a disk.TryReader's reads are served inline while it can answer
+// them at once, by goroutines while it cannot.
+func TestGoDiskInline(t *testing.T) {
+	raw, err := os.ReadFile(imagetest.Build(t, "ext4", imageTree("ext4")))
+	require.NoError(t, err)
+	big := bytes.Repeat([]byte("inline!!"), 128<<10) // 1 MiB
+	mem := disk.NewMemory(int64(len(raw)))
+	_, err = mem.WriteAt(raw, 0)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name string
+		dev  disk.Device
+	}{
+		{"memory", mem},
+		{"overlay over memory", disk.NewOverlay(mem)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.True(t, disk.IsLocal(tc.dev))
+			info := attachGo(t, tc.dev, false)
+			require.Equal(t, strings.Repeat("gokernel", 40000), string(readFile(t, info.MountPoint+"/big.bin")))
+			writeFile(t, info.MountPoint+"/written.bin", big)
+			mustCall(t, "sync", unix.SYS_SYNC)
+			inline, async, ok := lkl.GoDiskRequests(kern, info.MountPoint)
+			require.True(t, ok)
+			t.Logf("%d requests inline, %d by goroutines", inline, async)
+			require.Positive(t, inline)
+			require.Zero(t, async, "a local device's requests went to goroutines")
+		})
+	}
+	e2fsck(t, func() []byte { b := make([]byte, mem.Size()); mem.ReadAt(b, 0); return b }())
+
+	t.Run("unknown device", func(t *testing.T) {
+		dev := newMemDevice(t, imagetest.Build(t, "ext4", imageTree("ext4")))
+		require.False(t, disk.IsLocal(dev))
+		info := attachGo(t, dev, false)
+		require.Equal(t, strings.Repeat("gokernel", 40000), string(readFile(t, info.MountPoint+"/big.bin")))
+		inline, async, _ := lkl.GoDiskRequests(kern, info.MountPoint)
+		require.Zero(t, inline)
+		require.Positive(t, async)
+	})
+
+	t.Run("TryReader", func(t *testing.T) {
+		dev := &tryDevice{memDevice: newMemDevice(t, imagetest.Build(t, "ext4", imageTree("ext4")))}
+		info := attachGo(t, dev, true)
+		dropCaches := mountProc(t)
+		dropCaches()
+		require.Equal(t, strings.Repeat("gokernel", 40000), string(readFile(t, info.MountPoint+"/big.bin")))
+		inline0, async0, _ := lkl.GoDiskRequests(kern, info.MountPoint)
+		require.Zero(t, inline0, "TryReadAt declined, yet requests were served inline")
+		require.Positive(t, async0)
+		dev.ready.Store(true)
+		dropCaches()
+		require.Equal(t, strings.Repeat("gokernel", 40000), string(readFile(t, info.MountPoint+"/big.bin")))
+		inline, async, _ := lkl.GoDiskRequests(kern, info.MountPoint)
+		t.Logf("declined: %d by goroutines; ready: %d inline, %d by goroutines; %d TryReadAt calls, %d answered", async0, inline, async-async0, dev.tries.Load(), dev.answered.Load())
+		require.Positive(t, inline)
+		require.Equal(t, async0, async, "TryReadAt answered, yet a request went to a goroutine")
+	})
+}
