@@ -92,18 +92,7 @@ func compare(t *testing.T, img *qcow2.Image, want []byte) {
 	if i := firstDiff(got, want); i >= 0 {
 		t.Fatalf("the image differs from the raw disk at byte %d", i)
 	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for range 200 {
-		n := 1 + rng.IntN(200<<10)
-		off := rng.IntN(len(want) - n)
-		p := make([]byte, n)
-		if _, err := img.ReadAt(p, int64(off)); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(p, want[off:off+n]) {
-			t.Fatalf("ReadAt(%d bytes at %d) differs from the raw disk", n, off)
-		}
-	}
+	randomReads(t, "ReadAt", want, func(p []byte, off int64, _ *rand.Rand) (int, error) { return img.ReadAt(p, off) })
 	if n, err := img.ReadAt(make([]byte, 1024), int64(len(want)-512)); n != 512 || err != io.EOF {
 		t.Errorf("ReadAt across the end = %d, %v; want 512, io.EOF", n, err)
 	}
@@ -129,29 +118,38 @@ func compareVectored(t *testing.T, img *qcow2.Image, want []byte) {
 	if i := firstDiff(got, want); i >= 0 {
 		t.Fatalf("ReadvAt: the image differs from the raw disk at byte %d", i)
 	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	for range 200 {
-		n := 1 + rng.IntN(300<<10)
-		off := rng.IntN(len(want) - n)
-		p := make([]byte, n)
+	randomReads(t, "ReadvAt", want, func(p []byte, off int64, rng *rand.Rand) (int, error) {
 		var bufs [][]byte
 		for rest := p; len(rest) > 0; {
 			k := min(len(rest), rng.IntN(3)*rng.IntN(40<<10))
 			bufs, rest = append(bufs, rest[:k]), rest[k:]
 		}
-		if k, err := img.ReadvAt(bufs, int64(off)); err != nil || k != n {
-			t.Fatalf("ReadvAt(%d bytes at %d in %d buffers) = %d, %v", n, off, len(bufs), k, err)
-		}
-		if !bytes.Equal(p, want[off:off+n]) {
-			t.Fatalf("ReadvAt(%d bytes at %d in %d buffers) differs from the raw disk", n, off, len(bufs))
-		}
-	}
+		return img.ReadvAt(bufs, off)
+	})
 	tail := [][]byte{make([]byte, 256), make([]byte, 256), make([]byte, 512)}
 	if n, err := img.ReadvAt(tail, int64(len(want)-512)); n != 512 || err != io.EOF {
 		t.Errorf("ReadvAt across the end = %d, %v; want 512, io.EOF", n, err)
 	}
 	if !bytes.Equal(append(tail[0], tail[1]...), want[len(want)-512:]) {
 		t.Error("ReadvAt across the end: wrong bytes before the end")
+	}
+}
+
+// randomReads reads 200 random ranges of up to 300 KiB with read and
+// compares each with want.
+func randomReads(t *testing.T, name string, want []byte, read func(p []byte, off int64, rng *rand.Rand) (int, error)) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200 {
+		n := 1 + rng.IntN(300<<10)
+		off := rng.IntN(len(want) - n)
+		p := make([]byte, n)
+		if k, err := read(p, int64(off), rng); err != nil || k != n {
+			t.Fatalf("%s(%d bytes at %d) = %d, %v", name, n, off, k, err)
+		}
+		if !bytes.Equal(p, want[off:off+n]) {
+			t.Fatalf("%s(%d bytes at %d) differs from the raw disk", name, n, off)
+		}
 	}
 }
 
