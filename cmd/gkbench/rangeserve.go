@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gokernel/gokernel/internal/cli"
 )
@@ -41,7 +41,7 @@ much "demo ls" of an image over HTTP fetched.`,
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				return rangeServe(ctx, *addr, args[0], func(a net.Addr) { fmt.Fprintf(out.W, "listening on %s\n", a) })
+				return rangeServe(ctx, *addr, args[0], func(a net.Addr) { cli.PrintListening(out.W, a.String()) })
 			}
 		},
 	})
@@ -63,16 +63,9 @@ func rangeServe(ctx context.Context, addr, dir string, ready func(net.Addr)) err
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: &rangeHandler{root: root}}
+	srv := &http.Server{Handler: &rangeHandler{root: root}, ReadHeaderTimeout: 10 * time.Second}
 	ready(ln.Addr())
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return cli.ServeHTTP(ctx, srv, ln, nil)
 }
 
 // rangeHandler serves the files under root and counts the body bytes it
