@@ -39,50 +39,25 @@ func (d *timedDevice) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// cacheDevice is a prototype read cache with read-ahead: a miss reads the
-// aligned chunk of chunkSize bytes around it from the device below, and
-// chunks stay (no eviction: a benchmark's image fits). It stands in for
-// disk.Cache to measure what a cache at the device can save.
-type cacheDevice struct {
-	disk.Device
-	chunkSize int64
-	mu        sync.Mutex
-	chunks    map[int64][]byte
-}
+// Under returns the device timed (disk.Stacked), so that it is local and
+// read-only as that device is.
+func (d *timedDevice) Under() []disk.Device { return []disk.Device{d.Device} }
 
-func (c *cacheDevice) ReadAt(p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		o := off + int64(done)
-		base := o - o%c.chunkSize
-		c.mu.Lock()
-		chunk, ok := c.chunks[base]
-		c.mu.Unlock()
-		if !ok {
-			chunk = make([]byte, min(c.chunkSize, c.Size()-base))
-			if _, err := c.Device.ReadAt(chunk, base); err != nil {
-				return done, err
-			}
-			c.mu.Lock()
-			c.chunks[base] = chunk
-			c.mu.Unlock()
-		}
-		n := copy(p[done:], chunk[o-base:])
-		if n == 0 {
-			return done, fmt.Errorf("read at %d: beyond the device", o)
-		}
-		done += n
-	}
-	return done, nil
-}
+// localDevice says its device is local (disk.LocalDevice), so that its
+// requests are served inline.
+type localDevice struct{ disk.Device }
+
+func (localDevice) Local() bool { return true }
 
 // BenchmarkGoDiskTree reads every file of a tree of small files (2,000 by
 // default; GK_TREE_IMG=/dev/shm/gk-cpbench/tree.img for cpbench.sh's
 // 20,000) on a fresh mount each time, the LKL side of demo cp-out, with
-// the image served four ways: C preadv on the host file (raw), Go
-// ReaderAt on the file with io_timeout 0 (go-direct) and with the default
-// timeout (go-timeout), and through cacheDevice with 256 KiB chunks
-// (go-cache). Mode warm reads the tree a second time on the same mount,
+// the image served these ways: C preadv on the host file (raw); Go
+// ReaderAt on the file, each request on a goroutine, with io_timeout 0
+// (go-direct) and with the default timeout (go-timeout); the same device
+// said local, so every request is served inline on the submitting thread
+// (go-inline); and through disk.Cache (64 KiB blocks, read-ahead), by
+// goroutines (go-cache) and inline (go-inline-cache). Mode warm reads the tree a second time on the same mount,
 // all of it in the kernel's caches: what a walk costs without requests.
 // It reports wall and CPU time per walk, the virtio requests per walk, the
 // reads that reach the file below the cache, and the share of the walk
@@ -104,7 +79,7 @@ func BenchmarkGoDiskTree(b *testing.B) {
 	fi, err := f.Stat()
 	require.NoError(b, err)
 	defer lkl.SetIOTimeout(kern, "")
-	for _, mode := range []string{"raw", "warm", "go-direct", "go-timeout", "go-cache"} {
+	for _, mode := range []string{"raw", "warm", "go-direct", "go-timeout", "go-inline", "go-cache", "go-inline-cache"} {
 		b.Run("mode="+mode, func(b *testing.B) {
 			lkl.SetIOTimeout(kern, "0")
 			if mode == "go-timeout" {
@@ -117,12 +92,20 @@ func BenchmarkGoDiskTree(b *testing.B) {
 				switch mode {
 				case "raw", "warm":
 					dev = &hostFileDevice{f: f}
+				case "go-inline":
+					dev = localDevice{file}
 				case "go-cache":
-					dev = &cacheDevice{Device: file, chunkSize: 256 << 10, chunks: map[int64][]byte{}}
+					dev = disk.NewCache(file, nil)
+				case "go-inline-cache":
+					dev = disk.NewCache(localDevice{file}, nil)
 				}
 				top := &timedDevice{Device: dev}
+				var attach disk.Device = top
+				if mode == "raw" || mode == "warm" {
+					attach = dev // a lkl.HostFile, served in C (timedDevice would hide its File)
+				}
 				mp := "/mnt/bench-" + mode
-				_, err := kern.AttachDisk(top, lkl.Disk{Path: mode, ReadOnly: true, FSType: "ext4", MountPoint: mp})
+				_, err := kern.AttachDisk(attach, lkl.Disk{Path: mode, ReadOnly: true, FSType: "ext4", MountPoint: mp})
 				require.NoError(b, err)
 				if mode == "warm" {
 					walkTree(b, mp)
