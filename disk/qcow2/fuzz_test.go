@@ -84,6 +84,7 @@ func FuzzQCOW2(f *testing.F) {
 		for _, off := range []int64{0, img.Size() / 2, img.Size() - int64(len(p))} {
 			if off >= 0 {
 				img.ReadAt(p, off)
+				img.ReadvAt([][]byte{p[:1000], p[1000:5000], nil, p[5000:]}, off)
 			}
 		}
 	})
