@@ -195,6 +195,24 @@ func forProcess(t testing.TB, pid int) *lkl.Process {
 	return p
 }
 
+// holderFile starts a holder and, through ForProcess for it, creates the
+// LKL file /remote_NAME_PID (path and data in the holder's memory) with the
+// first n bytes of the holder's pattern; the fd and the file are gone after
+// the test.
+func holderFile(t testing.TB, name string, n uintptr) (*holder, *lkl.Process, uintptr) {
+	t.Helper()
+	path := fmt.Sprintf("/remote_%s_%d", name, os.Getpid())
+	h := startHolder(t, path)
+	p := forProcess(t, h.pid)
+	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	t.Cleanup(func() {
+		call(unix.SYS_CLOSE, fd)
+		call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
+	})
+	require.Equal(t, n, rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), n))
+	return h, p, fd
+}
+
 // rcall makes a call through p and fails the test on an error.
 func rcall(t testing.TB, p sys.Kernel, what string, trap uintptr, a ...uintptr) uintptr {
 	t.Helper()
@@ -330,13 +348,7 @@ func TestForProcessConsole(t *testing.T) {
 // process (and its kernel) carry on.
 func TestForProcessBadPointers(t *testing.T) {
 	kerneltest.CheckFDs(t, kern)
-	path := fmt.Sprintf("/remote_bad_%d", os.Getpid())
-	h := startHolder(t, path)
-	p := forProcess(t, h.pid)
-	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
-	defer call(unix.SYS_CLOSE, fd)
-	rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), 64)
+	h, p, fd := holderFile(t, "bad", 64)
 
 	for name, e := range map[string]sys.Errno{
 		"openat(hole)":               rerr(p, unix.SYS_OPENAT, atFDCWD, h.hole, unix.O_RDONLY),
@@ -387,13 +399,7 @@ func TestForProcessDeadProcess(t *testing.T) {
 // disjoint parts of the holder's buffer at once, next to in-process calls.
 func TestForProcessConcurrent(t *testing.T) {
 	kerneltest.CheckFDs(t, kern)
-	path := fmt.Sprintf("/remote_conc_%d", os.Getpid())
-	h := startHolder(t, path)
-	p := forProcess(t, h.pid)
-	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
-	defer call(unix.SYS_CLOSE, fd)
-	rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), 4096)
+	h, p, fd := holderFile(t, "conc", 4096)
 
 	const workers, chunk = 8, 4096 / 8
 	errs := make(chan error, 2*workers)
