@@ -38,7 +38,7 @@ type Options struct {
 	// fetches ahead of itself. The window grows with the length of the
 	// sequential run (a few small consecutive reads fetch little), and
 	// blocks ahead are fetched in one request once half of the window is
-	// missing. 0 means 4 MiB; a negative value turns read-ahead off.
+	// missing. 0 means 8 MiB; a negative value turns read-ahead off.
 	ReadAhead int64
 
 	// MaxRequest bounds the bytes one request asks for: a longer run of
