@@ -21,8 +21,16 @@ import (
 // no operation outlives the fd or the connection, and no completion
 // arrives for a slot given to another.
 
-// recvBuffers is the number of provided buffers per loop.
-const recvBuffers = 64
+// recvBuffers is the number of provided buffers per loop, of at most
+// maxRecvBuffer bytes each (ServerOptions.ReadBuffer, if smaller). The
+// kernel takes the buffers in turn, so all of them are touched: at 64 ×
+// 64 KiB the copies of the 16 KiB echo ran from cold memory, and its
+// CPU per message fell by about a sixth with 16 KiB buffers (alternated
+// runs on the shared 2-core VM: 4.3-5.8 against 5.7-6.3 µs).
+const (
+	recvBuffers   = 64
+	maxRecvBuffer = 16 << 10
+)
 
 // listenerToken is the token in the user data of a server loop's accept
 // (a connection's is its slot's).
@@ -56,7 +64,7 @@ func (sl *serverLoop) startUring() {
 		sl.watchListener()
 		return
 	}
-	br, err := u.r.NewBufRing(0, recvBuffers, sl.s.opts.ReadBuffer)
+	br, err := u.r.NewBufRing(0, recvBuffers, min(sl.s.opts.ReadBuffer, maxRecvBuffer))
 	if err != nil {
 		sl.watchListener() // the ring has no provided buffers: readiness, then
 		return
@@ -434,7 +442,7 @@ func (c *Conn) flushNow() {
 // buffer goes back when the send is done (giveBack).
 func (c *Conn) lend(p []byte) bool {
 	u := &c.sl.u
-	if u.cur != c || u.curLent || len(p) == 0 || c.pending() > 0 || c.sendBusy || u.lent >= recvBuffers/2 {
+	if u.cur != c || u.curLent || len(p) == 0 || c.pending() > 0 || c.sendBusy || u.lent >= u.br.Count()/2 {
 		return false
 	}
 	start, end := uintptr(unsafe.Pointer(&u.curBuf[0])), uintptr(unsafe.Pointer(&u.curBuf[len(u.curBuf)-1]))
