@@ -29,7 +29,16 @@ type BufRing struct {
 	size    int
 	mask    uint16
 	tail    uint16 // the local tail: Recycle adds here; Publish gives it to the kernel
+
+	incremental bool
 }
+
+// BufRingIncremental (IOU_PBUF_RING_INC, Linux 6.12), a flag of
+// NewBufRingFlags, makes the buffers incremental: a receive takes only
+// the bytes it needs from the buffer at the head, and the next one goes
+// on after them; a completion with CQEFBufMore says the kernel keeps the
+// buffer, one without it that the buffer is done and may be recycled.
+const BufRingIncremental uint16 = 1 << 1
 
 // NewBufRing makes count buffers of size bytes each and registers them
 // with r as buffer group group. count must be a power of two up to 32768
@@ -37,6 +46,12 @@ type BufRing struct {
 // rings says EINVAL or ENOSYS. Errors are *os.SyscallError ("mmap",
 // "io_uring_register").
 func (r *Ring) NewBufRing(group uint16, count, size int) (*BufRing, error) {
+	return r.NewBufRingFlags(group, count, size, 0)
+}
+
+// NewBufRingFlags is NewBufRing with the registration's flags
+// (BufRingIncremental); a kernel that lacks a flag says EINVAL.
+func (r *Ring) NewBufRingFlags(group uint16, count, size int, flags uint16) (*BufRing, error) {
 	if r.closed {
 		return nil, File.ErrClosed()
 	}
@@ -44,17 +59,18 @@ func (r *Ring) NewBufRing(group uint16, count, size int) (*BufRing, error) {
 		return nil, os.NewSyscallError(uringRegisterName, syscall.EINVAL)
 	}
 	b := &BufRing{r: r, group: group, size: size, mask: uint16(count - 1)}
-	const prot, flags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+	const prot, mflags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
 	var err error
-	if b.mem, err = r.lc.Mmap(-1, 0, count*int(unsafe.Sizeof(ringBuf{})), prot, flags); err != nil {
+	if b.mem, err = r.lc.Mmap(-1, 0, count*int(unsafe.Sizeof(ringBuf{})), prot, mflags); err != nil {
 		return nil, os.NewSyscallError(mmapName, err)
 	}
-	if b.bufs, err = r.lc.Mmap(-1, 0, count*size, prot, flags); err != nil {
+	if b.bufs, err = r.lc.Mmap(-1, 0, count*size, prot, mflags); err != nil {
 		r.lc.Munmap(b.mem)
 		return nil, os.NewSyscallError(mmapName, err)
 	}
 	b.entries = unsafe.Slice((*ringBuf)(unsafe.Pointer(&b.mem[0])), count)
-	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&b.mem[0]))), ringEntries: uint32(count), bgid: group}
+	reg := bufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&b.mem[0]))), ringEntries: uint32(count), bgid: group, flags: flags}
+	b.incremental = flags&BufRingIncremental != 0
 	if err := r.register(registerPbufRing, unsafe.Pointer(&reg), 1); err != nil {
 		b.unmap()
 		return nil, err
@@ -68,6 +84,10 @@ func (r *Ring) NewBufRing(group uint16, count, size int) (*BufRing, error) {
 
 // Group returns the buffer group ID.
 func (b *BufRing) Group() uint16 { return b.group }
+
+// Incremental reports whether the buffers are incremental
+// (BufRingIncremental).
+func (b *BufRing) Incremental() bool { return b.incremental }
 
 // Count returns the number of buffers.
 func (b *BufRing) Count() int { return int(b.mask) + 1 }

@@ -403,3 +403,41 @@ func dial(t testing.TB, lc *libgo.Libc, addr libgo.Sockaddr) int {
 	require.NoError(t, lc.Connect(fd, addr))
 	return fd
 }
+
+// Incremental provided buffers (Linux 6.12): small receives share one
+// buffer, one after the other, while the kernel says it keeps it.
+func TestBufRingIncremental(t *testing.T) {
+	onRing(t, aio.RingConfig{}, func(t *testing.T, k sys.Kernel, r *aio.Ring) {
+		lc := libgo.New(k)
+		br, err := r.NewBufRingFlags(3, 2, 4096, aio.BufRingIncremental)
+		require.NoError(t, err, "Linux 6.12 or later has incremental buffer rings")
+		defer br.Close()
+		require.True(t, br.Incremental())
+		require.Equal(t, 2, br.Count())
+		fds, err := lc.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		require.NoError(t, err)
+		closer(t, lc, fds[0])
+		closer(t, lc, fds[1])
+		s := getSQE(t, r)
+		s.PrepRecvMultishot(fds[0], br.Group(), 0)
+		s.UserData = 9
+		_, err = r.Submit()
+		require.NoError(t, err)
+		off := 0
+		for _, msg := range []string{"one", "two!", "three"} {
+			write(t, lc, fds[1], msg)
+			c := reapN(t, r, 1)[0]
+			require.True(t, c.More())
+			id, ok := c.BufferID()
+			require.True(t, ok)
+			require.Zero(t, id, "the same buffer")
+			require.True(t, c.BufMore(), "the kernel keeps it")
+			require.Equal(t, msg, string(br.Buf(id)[off:off+int(c.Res)]))
+			off += int(c.Res)
+		}
+		s = getSQE(t, r)
+		s.PrepCancel(9, 0)
+		r.Submit()
+		reapN(t, r, 2)
+	})
+}

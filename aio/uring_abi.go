@@ -77,6 +77,7 @@ const (
 	CQEFMore         uint32 = 1 << 1 // the (multishot) operation goes on posting
 	CQEFSockNonempty uint32 = 1 << 2 // the socket had more data after this receive
 	CQEFNotif        uint32 = 1 << 3 // a zero-copy send's notification: the buffer is free
+	CQEFBufMore      uint32 = 1 << 4 // an incremental buffer stays the kernel's: later data goes after this
 	cqeBufferShift          = 16
 )
 
@@ -224,6 +225,11 @@ func (c CQE) Err() error {
 // More reports whether the operation will post more completions
 // (CQEFMore): a multishot operation that goes on.
 func (c CQE) More() bool { return c.Flags&CQEFMore != 0 }
+
+// BufMore reports whether the kernel keeps using the rest of the
+// incremental provided buffer this completion used (CQEFBufMore): the
+// buffer is not to be recycled yet, and the next data in it follows this.
+func (c CQE) BufMore() bool { return c.Flags&CQEFBufMore != 0 }
 
 // BufferID returns the ID of the provided buffer the operation used, and
 // whether it used one (CQEFBuffer).

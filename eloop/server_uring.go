@@ -52,8 +52,9 @@ type serverRing struct {
 	curID   uint16
 	curBuf  []byte
 	curLent bool
-	lent    int // buffers lent to sends
-	cancels int // cancellations queued: of a receive (pause, Close), or of all at a close
+	lent    int        // buffers lent to sends
+	bufs    []bufState // by buffer ID
+	cancels int        // cancellations queued: of a receive (pause, Close), or of all at a close
 }
 
 // startUring runs on the loop before its first turn: it sets the server
@@ -64,12 +65,20 @@ func (sl *serverLoop) startUring() {
 		sl.watchListener()
 		return
 	}
-	br, err := u.r.NewBufRing(0, recvBuffers, min(sl.s.opts.ReadBuffer, maxRecvBuffer))
+	size := min(sl.s.opts.ReadBuffer, maxRecvBuffer)
+	br, err := u.r.NewBufRingFlags(0, recvBuffers, size, aio.BufRingIncremental)
+	if err != nil { // before Linux 6.12: whole buffers
+		br, err = u.r.NewBufRing(0, recvBuffers, size)
+	}
 	if err != nil {
 		sl.watchListener() // the ring has no provided buffers: readiness, then
 		return
 	}
 	sl.u.on, sl.u.br = true, br
+	sl.u.bufs = make([]bufState, br.Count())
+	for i := range sl.u.bufs {
+		sl.u.bufs[i].kernel = true // NewBufRing gave every buffer
+	}
 	u.complete, u.turnEnd, u.release = sl.complete, sl.turnEnd, sl.releaseRing
 	sl.armAccept()
 }
@@ -187,11 +196,51 @@ func (sl *serverLoop) openUring(fd int) {
 	c.onOpen()
 }
 
-// recycle gives a completion's provided buffer back.
+// bufState is what the server loop knows of one provided buffer.
+type bufState struct {
+	off    int   // where the next data goes in it (incremental buffers)
+	kernel bool  // the kernel has it: given and not yet done with
+	lends  int16 // sends from it in flight (Conn.lend)
+}
+
+// take returns the bytes a receive's completion put in its provided
+// buffer, and notes what the completion says of the buffer: the kernel
+// is done with it unless CQEFBufMore. The bytes are valid until the
+// buffer goes back (release).
+func (u *serverRing) take(cqe aio.CQE) (id uint16, data []byte, ok bool) {
+	id, ok = cqe.BufferID()
+	if !ok || u.br == nil || int(id) >= len(u.bufs) {
+		return 0, nil, false
+	}
+	b := &u.bufs[id]
+	if n := int(cqe.Res); n > 0 && b.off+n <= u.br.Size() {
+		data = u.br.Buf(id)[b.off : b.off+n]
+	}
+	if cqe.BufMore() {
+		b.off += max(int(cqe.Res), 0)
+	} else {
+		b.off, b.kernel = 0, false
+	}
+	return id, data, true
+}
+
+// release gives buffer id back to the kernel once neither the kernel nor
+// a send uses it.
+func (u *serverRing) release(id uint16) {
+	b := &u.bufs[id]
+	if b.kernel || b.lends > 0 || u.br == nil {
+		return
+	}
+	b.kernel = true
+	u.br.Recycle(id)
+	u.br.Publish()
+}
+
+// recycle settles the provided buffer of a completion whose bytes are
+// dropped.
 func (sl *serverLoop) recycle(cqe aio.CQE) {
-	if id, ok := cqe.BufferID(); ok && sl.u.br != nil {
-		sl.u.br.Recycle(id)
-		sl.u.br.Publish()
+	if id, _, ok := sl.u.take(cqe); ok {
+		sl.u.release(id)
 	}
 }
 
@@ -299,32 +348,27 @@ func (c *Conn) received(cqe aio.CQE) {
 		c.recvArmed, c.recvCancel = false, false
 		c.opDone()
 	}
-	lent := false
-	defer func() {
-		if !lent {
-			c.sl.recycle(cqe)
-		}
-	}()
+	u := &c.sl.u
+	id, data, ok := u.take(cqe)
+	if ok {
+		defer u.release(id)
+	}
 	if c.closed {
 		c.settle()
 		return
 	}
 	switch err := cqe.Err(); {
 	case cqe.Res > 0:
-		id, ok := cqe.BufferID()
 		switch {
-		case !ok || c.closing:
+		case len(data) == 0 || c.closing:
 		case c.reading && len(c.held) == 0:
-			u := &c.sl.u
-			buf := u.br.Buf(id)[:cqe.Res]
-			u.cur, u.curID, u.curBuf, u.curLent = c, id, buf, false
-			c.onData(buf)
-			lent = u.curLent
+			u.cur, u.curID, u.curBuf, u.curLent = c, id, data, false
+			c.onData(data)
 			u.cur, u.curBuf = nil, nil
 		default:
 			// Paused by flow control, and the receive is not cancelled
 			// yet: keep the bytes for when reading resumes.
-			c.held = append(c.held, c.sl.u.br.Buf(id)[:cqe.Res]...)
+			c.held = append(c.held, data...)
 		}
 	case cqe.Res == 0: // the peer ended: send what is pending, then close
 		c.closing = true
@@ -451,6 +495,7 @@ func (c *Conn) lend(p []byte) bool {
 	}
 	u.curLent = true
 	u.lent++
+	u.bufs[u.curID].lends++
 	c.lent, c.lentID, c.sending = true, u.curID, p
 	return true
 }
@@ -464,7 +509,7 @@ func (c *Conn) giveBack() {
 	u := &c.sl.u
 	u.lent--
 	if u.br != nil {
-		u.br.Recycle(c.lentID)
-		u.br.Publish()
+		u.bufs[c.lentID].lends--
+		u.release(c.lentID)
 	}
 }

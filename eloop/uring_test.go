@@ -209,10 +209,9 @@ func TestServerCloseStorm(t *testing.T) {
 		require.Positive(t, h.posted.Load())
 		stale, _, cancels := s.RingStats()
 		require.Zero(t, stale, "stale completions")
-		if backend == "uring" {
-			require.Positive(t, cancels, "cancellations of operations in flight")
-			t.Logf("%d cancellations of operations in flight", cancels)
-		}
+		// How many closes find a receive in flight depends on timing
+		// (TestServerCloseIdle makes every one do).
+		t.Logf("%d cancellations of operations in flight", cancels)
 		requireBackendAfter(t, s, backend)
 	})
 }
