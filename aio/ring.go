@@ -217,6 +217,9 @@ func (r *Ring) CQEntries() uint32 { return r.cqEntries }
 // says the kernel is busy. The entry is the caller's until the next
 // Submit.
 func (r *Ring) GetSQE() *SQE {
+	if r.closed {
+		return nil
+	}
 	head := atomic.LoadUint32(r.sqHead)
 	if r.sqeTail-head >= r.sqEntries {
 		return nil
@@ -229,7 +232,12 @@ func (r *Ring) GetSQE() *SQE {
 
 // Pending returns how many entries GetSQE gave that the kernel has not
 // consumed yet.
-func (r *Ring) Pending() uint32 { return r.sqeTail - atomic.LoadUint32(r.sqHead) }
+func (r *Ring) Pending() uint32 {
+	if r.closed {
+		return 0
+	}
+	return r.sqeTail - atomic.LoadUint32(r.sqHead)
+}
 
 // Submit hands the entries got since the last Submit to the kernel with
 // one io_uring_enter(2), and returns how many it consumed. Nothing
@@ -320,12 +328,18 @@ func RingBusy(err error) bool {
 
 // Ready returns how many completions wait in the completion queue.
 func (r *Ring) Ready() uint32 {
+	if r.closed {
+		return 0
+	}
 	return atomic.LoadUint32(r.cqTail) - atomic.LoadUint32(r.cqHead)
 }
 
 // PeekCQE returns the oldest completion in the queue without consuming
 // it, or nil if there is none. The entry is valid until Advance.
 func (r *Ring) PeekCQE() *CQE {
+	if r.closed {
+		return nil
+	}
 	head := atomic.LoadUint32(r.cqHead)
 	if atomic.LoadUint32(r.cqTail) == head {
 		return nil
@@ -336,6 +350,9 @@ func (r *Ring) PeekCQE() *CQE {
 // Advance consumes the n oldest completions, giving their slots back to
 // the kernel.
 func (r *Ring) Advance(n uint32) {
+	if r.closed {
+		return
+	}
 	atomic.StoreUint32(r.cqHead, atomic.LoadUint32(r.cqHead)+n)
 }
 
@@ -381,7 +398,12 @@ func (r *Ring) copyCQEs(dst []CQE) int {
 // the completion queue was full and it could not keep them (the CQ ring's
 // overflow counter). Kernels with IORING_FEAT_NODROP keep them instead
 // and Reap delivers them late, so this stays 0 unless memory ran out.
-func (r *Ring) Overflowed() uint32 { return atomic.LoadUint32(r.cqOverflow) }
+func (r *Ring) Overflowed() uint32 {
+	if r.closed {
+		return 0
+	}
+	return atomic.LoadUint32(r.cqOverflow)
+}
 
 // OverflowFlushes returns how many times Reap or an enter found that the
 // completion queue had overflowed (completions held in the kernel for
@@ -435,7 +457,8 @@ func (r *Ring) register(op uint32, arg unsafe.Pointer, n uint32) error {
 }
 
 // Close unmaps the queues and closes the ring fd; the kernel cancels the
-// operations still in flight. Close does not wait for them: when they
+// operations still in flight. After Close, GetSQE and PeekCQE return nil,
+// the counts 0, and the calls that reach the kernel fs.ErrClosed. Close does not wait for them: when they
 // use Go memory, cancel them and reap their completions first (eloop
 // does). A second Close is fs.ErrClosed.
 func (r *Ring) Close() error {

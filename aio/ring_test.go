@@ -232,6 +232,20 @@ func TestRingSetupFaults(t *testing.T) {
 		require.Zero(t, r.SetupFlags()&aio.SetupCoopTaskrun, "the second try asks for no task-run flags")
 		require.NoError(t, r.Close())
 		require.ErrorIs(t, r.Close(), fs.ErrClosed, "a second close")
+		// A closed ring is an error, never a crash.
+		require.Nil(t, r.GetSQE())
+		require.Nil(t, r.PeekCQE())
+		require.Zero(t, r.Pending()+r.Ready()+r.Overflowed())
+		r.Advance(1)
+		_, err = r.Submit()
+		require.ErrorIs(t, err, fs.ErrClosed)
+		_, err = r.Reap(make([]aio.CQE, 1))
+		require.ErrorIs(t, err, fs.ErrClosed)
+		require.ErrorIs(t, r.RegisterEventFD(0), fs.ErrClosed)
+		_, err = r.Probe()
+		require.ErrorIs(t, err, fs.ErrClosed)
+		_, err = r.NewBufRing(1, 2, 8)
+		require.ErrorIs(t, err, fs.ErrClosed)
 
 		for nth := 1; nth <= 2; nth++ {
 			in = injector(t, k, 1, sys.Fault{Trap: unix.SYS_MMAP, Nth: nth, Errno: unix.ENOMEM})
@@ -331,6 +345,11 @@ func TestRingMultishotNet(t *testing.T) {
 		defer br.Close()
 		require.Equal(t, 16, br.Size())
 		require.Nil(t, br.Buf(4))
+		br.Recycle(4) // out of range: ignored
+		for _, bad := range [][2]int{{3, 16}, {0, 16}, {4, 0}, {1 << 16, 16}} {
+			_, err := r.NewBufRing(2, bad[0], bad[1])
+			requireSyscallError(t, err, "io_uring_register", syscall.EINVAL)
+		}
 
 		ln, addr := tcpListener(t, lc)
 		s := getSQE(t, r)
