@@ -89,6 +89,8 @@ type ServerOptions struct {
 	// 1 MiB.
 	MaxPending int
 	// ReadBuffer is the size of each loop's read buffer; 0 means 64 KiB.
+	// On io_uring it caps the size of each of the loop's 64 provided
+	// buffers, which are at most 16 KiB.
 	ReadBuffer int
 }
 
@@ -140,6 +142,7 @@ type serverLoop struct {
 	lid   WatchID
 	buf   []byte
 	conns map[*Conn]struct{} // open connections; loop goroutine only
+	u     serverRing         // the io_uring side (server_uring.go)
 }
 
 // defaultLoops is ServerOptions.Loops' default. LKL runs one CPU: a loop
@@ -253,6 +256,13 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	var err error
 	for _, sl := range s.loops {
+		if sl.l.Backend().Backend == aio.Uring {
+			// Set up on the loop, where the ring is (server_uring.go).
+			if err = sl.l.Post(sl.startUring); err != nil {
+				break
+			}
+			continue
+		}
 		sl.buf = make([]byte, s.opts.ReadBuffer)
 		if sl.lid, err = sl.l.Watch(sl.lfd, aio.Read, sl.onAccept); err != nil {
 			break
@@ -369,6 +379,10 @@ func (sl *serverLoop) shutdown() {
 // closeListener closes the listening socket, once.
 func (sl *serverLoop) closeListener() {
 	if sl.lfd < 0 {
+		return
+	}
+	if sl.u.on && sl.l.u.r != nil {
+		sl.closeListenerUring()
 		return
 	}
 	if sl.lid != 0 {
