@@ -77,3 +77,35 @@ func (a *Async) Stat(ctx context.Context, name string, done func(fs.FileInfo, er
 func (a *Async) ReadDir(ctx context.Context, name string, done func([]fs.DirEntry, error)) error {
 	return submit(a, ctx, func() ([]fs.DirEntry, error) { return a.fsys.ReadDir(name) }, done)
 }
+
+// OpenFile opens the named file (FS.OpenFile) and calls done with it.
+// The File is an ordinary File of the FS: its methods work on any
+// goroutine, and the Async methods below take it.
+func (a *Async) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode, done func(*File, error)) error {
+	return submit(a, ctx, func() (*File, error) { return a.fsys.OpenFile(name, flag, perm) }, done)
+}
+
+// ReadAt reads len(p) bytes of f at offset off (File.ReadAt) and calls
+// done with the count and error: fewer bytes come with io.EOF. p belongs
+// to the call until done.
+func (a *Async) ReadAt(ctx context.Context, f *File, p []byte, off int64, done func(int, error)) error {
+	return submit(a, ctx, func() (int, error) { return f.ReadAt(p, off) }, done)
+}
+
+// WriteAt writes p to f at offset off (File.WriteAt) and calls done with
+// the count and error. p belongs to the call until done.
+func (a *Async) WriteAt(ctx context.Context, f *File, p []byte, off int64, done func(int, error)) error {
+	return submit(a, ctx, func() (int, error) { return f.WriteAt(p, off) }, done)
+}
+
+// Sync flushes f to its device (File.Sync) and calls done.
+func (a *Async) Sync(ctx context.Context, f *File, done func(error)) error {
+	return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Sync() },
+		func(_ struct{}, err error) { done(err) })
+}
+
+// CloseFile closes f (File.Close) and calls done with close's error.
+func (a *Async) CloseFile(ctx context.Context, f *File, done func(error)) error {
+	return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Close() },
+		func(_ struct{}, err error) { done(err) })
+}

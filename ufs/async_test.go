@@ -2,10 +2,18 @@ package ufs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/kerneltest"
@@ -13,61 +21,431 @@ import (
 	"github.com/gokernel/gokernel/ufs"
 )
 
+// asyncBackends runs f once per backend ufs.Async can take on k, as
+// subtests named after it, chosen through GOKERNEL_AIO: "epoll" (the
+// loop's worker pool) on every kernel, and "uring" on the host when its
+// kernel has io_uring. Each subtest checks that the Async took the
+// backend it asked for.
+func asyncBackends(t *testing.T, k sys.Kernel, f func(t *testing.T)) {
+	for _, b := range ufs.AsyncBackends(k) {
+		t.Run(b, func(t *testing.T) {
+			t.Setenv("GOKERNEL_AIO", b)
+			f(t)
+		})
+	}
+}
+
+// asyncRig is an Async on a loop that runs until the test ends.
+type asyncRig struct {
+	fsys *ufs.FS
+	loop *eloop.Loop
+	a    *ufs.Async
+}
+
+// newAsyncRig makes an FS on a fresh directory of k and an Async for it
+// on a running loop; at the end of the test the loop is stopped and Run
+// must have returned nil.
+func newAsyncRig(t *testing.T, k sys.Kernel) *asyncRig {
+	t.Helper()
+	fsys := ufs.New(k, kerneltest.TempDir(t, k))
+	loop, err := eloop.New(k, eloop.Options{Workers: 2})
+	require.NoError(t, err)
+	r := &asyncRig{fsys: fsys, loop: loop, a: ufs.NewAsync(fsys, loop)}
+	ran := make(chan error, 1)
+	go func() { ran <- loop.Run(context.Background()) }()
+	t.Cleanup(func() {
+		loop.Stop()
+		select {
+		case err := <-ran:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after Stop")
+		}
+		fsys.Close()
+	})
+	return r
+}
+
+// await makes an Async call from the test goroutine and waits for its
+// done; the call's own error comes back as err with called false.
+func await[T any](t *testing.T, call func(done func(T, error)) error) (v T, err error) {
+	t.Helper()
+	type result struct {
+		v   T
+		err error
+	}
+	c := make(chan result, 1)
+	if err := call(func(v T, err error) { c <- result{v, err} }); err != nil {
+		return v, fmt.Errorf("call: %w", err)
+	}
+	select {
+	case r := <-c:
+		return r.v, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatal("done was not called")
+		panic("unreachable")
+	}
+}
+
+// await0 is await for a done without a value.
+func await0(t *testing.T, call func(done func(error)) error) error {
+	t.Helper()
+	_, err := await(t, func(done func(struct{}, error)) error {
+		return call(func(err error) { done(struct{}{}, err) })
+	})
+	return err
+}
+
+// describe prints an error with its types, so two backends' errors can be
+// compared: a PathError's op, path and errno, or an error's text.
+func describe(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		var errno syscall.Errno
+		if errors.As(pe.Err, &errno) {
+			return fmt.Sprintf("PathError{%s %q errno %d}", pe.Op, pe.Path, int(errno))
+		}
+		return fmt.Sprintf("PathError{%s %q %v}", pe.Op, pe.Path, pe.Err)
+	}
+	if err == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("%T %v", err, err)
+}
+
 // The asynchronous calls deliver their results on the loop goroutine.
 func TestAsync(t *testing.T) {
 	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		kerneltest.CheckFDs(t, k)
-		fsys := ufs.New(k, kerneltest.TempDir(t, k))
-		defer fsys.Close()
-		loop, err := eloop.New(k, eloop.Options{Workers: 2})
-		require.NoError(t, err)
-		a := ufs.NewAsync(fsys, loop)
-		ctx := context.Background()
-		var (
-			onLoop  []bool
-			got     []byte
-			info    fs.FileInfo
-			ents    []fs.DirEntry
-			missing error
-		)
-		loopG := make(chan struct{})
-		check := func() { // true on the loop: only it ever runs these
-			select {
-			case <-loopG:
-				onLoop = append(onLoop, true)
-			default:
-				onLoop = append(onLoop, false)
-			}
-		}
-		require.NoError(t, loop.Post(func() { close(loopG) }))
-		require.NoError(t, a.WriteFile(ctx, "f", []byte("async"), 0o644, func(err error) {
-			check()
+		asyncBackends(t, k, func(t *testing.T) {
+			kerneltest.CheckFDs(t, k)
+			fsys := ufs.New(k, kerneltest.TempDir(t, k))
+			defer fsys.Close()
+			loop, err := eloop.New(k, eloop.Options{Workers: 2})
 			require.NoError(t, err)
-			require.NoError(t, a.ReadFile(ctx, "f", func(b []byte, err error) {
+			a := ufs.NewAsync(fsys, loop)
+			ctx := context.Background()
+			var (
+				onLoop  []bool
+				got     []byte
+				info    fs.FileInfo
+				ents    []fs.DirEntry
+				missing error
+			)
+			loopG := make(chan struct{})
+			check := func() { // true on the loop: only it ever runs these
+				select {
+				case <-loopG:
+					onLoop = append(onLoop, true)
+				default:
+					onLoop = append(onLoop, false)
+				}
+			}
+			require.NoError(t, loop.Post(func() { close(loopG) }))
+			require.NoError(t, a.WriteFile(ctx, "f", []byte("async"), 0o644, func(err error) {
 				check()
-				got = b
 				require.NoError(t, err)
-				require.NoError(t, a.Stat(ctx, "f", func(fi fs.FileInfo, err error) {
+				require.NoError(t, a.ReadFile(ctx, "f", func(b []byte, err error) {
 					check()
-					info = fi
+					got = b
 					require.NoError(t, err)
-					require.NoError(t, a.ReadDir(ctx, ".", func(e []fs.DirEntry, err error) {
+					require.NoError(t, a.Stat(ctx, "f", func(fi fs.FileInfo, err error) {
 						check()
-						ents = e
+						info = fi
 						require.NoError(t, err)
-						require.NoError(t, a.Stat(ctx, "missing", func(_ fs.FileInfo, err error) {
-							missing = err
-							loop.Stop()
+						require.NoError(t, a.ReadDir(ctx, ".", func(e []fs.DirEntry, err error) {
+							check()
+							ents = e
+							require.NoError(t, err)
+							require.NoError(t, a.Stat(ctx, "missing", func(_ fs.FileInfo, err error) {
+								missing = err
+								loop.Stop()
+							}))
 						}))
 					}))
 				}))
 			}))
-		}))
-		require.NoError(t, loop.Run(ctx))
-		require.Equal(t, []bool{true, true, true, true}, onLoop)
-		require.Equal(t, "async", string(got))
-		require.EqualValues(t, 5, info.Size())
-		require.Len(t, ents, 1)
-		require.ErrorIs(t, missing, fs.ErrNotExist)
+			require.NoError(t, loop.Run(ctx))
+			require.Equal(t, []bool{true, true, true, true}, onLoop)
+			require.Equal(t, "async", string(got))
+			require.EqualValues(t, 5, info.Size())
+			require.Len(t, ents, 1)
+			require.ErrorIs(t, missing, fs.ErrNotExist)
+		})
+	})
+}
+
+// A file opened, written, synced, read and closed through the Async, and
+// the same calls on a closed file, with the same results on each backend.
+func TestAsyncFile(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		results := map[string][]string{}
+		asyncBackends(t, k, func(t *testing.T) {
+			kerneltest.CheckFDs(t, k)
+			r := newAsyncRig(t, k)
+			a, ctx := r.a, context.Background()
+			var log []string
+			note := func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) }
+
+			// ".." is taken lexically, once what comes before it is found.
+			open := func() (*ufs.File, error) {
+				return await(t, func(done func(*ufs.File, error)) error {
+					return a.OpenFile(ctx, "dir/../f", unix.O_RDWR|unix.O_CREAT|unix.O_EXCL, 0o600, done)
+				})
+			}
+			_, err := open()
+			require.ErrorIs(t, err, fs.ErrNotExist)
+			note("open dir/../f: %v", describe(err))
+			require.NoError(t, r.fsys.Mkdir("dir", 0o755))
+			f, err := open()
+			require.NoError(t, err)
+			require.Equal(t, "dir/../f", f.Name())
+			n, err := await(t, func(done func(int, error)) error {
+				return a.WriteAt(ctx, f, []byte("hello, async world"), 0, done)
+			})
+			require.NoError(t, err)
+			require.Equal(t, 18, n)
+			require.NoError(t, await0(t, func(done func(error)) error { return a.Sync(ctx, f, done) }))
+			buf := make([]byte, 5)
+			n, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, buf, 7, done) })
+			require.NoError(t, err)
+			require.Equal(t, "async", string(buf[:n]))
+			big := make([]byte, 100)
+			n, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, big, 13, done) })
+			require.Equal(t, io.EOF, err, "a short ReadAt ends with bare io.EOF")
+			require.Equal(t, "world", string(big[:n]))
+			n, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, big, 1000, done) })
+			require.Equal(t, io.EOF, err)
+			require.Zero(t, n)
+			n, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, nil, 0, done) })
+			require.NoError(t, err, "a zero-length ReadAt is not EOF")
+			require.Zero(t, n)
+			_, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, buf, -1, done) })
+			require.ErrorIs(t, err, syscall.EINVAL)
+			note("readat -1: %v", describe(err))
+			_, err = await(t, func(done func(int, error)) error { return a.WriteAt(ctx, f, buf, -1, done) })
+			require.ErrorIs(t, err, syscall.EINVAL)
+			note("writeat -1: %v", describe(err))
+			require.NoError(t, await0(t, func(done func(error)) error { return a.CloseFile(ctx, f, done) }))
+
+			// A closed File: fs.ErrClosed in a PathError with the op.
+			err = await0(t, func(done func(error)) error { return a.CloseFile(ctx, f, done) })
+			require.ErrorIs(t, err, fs.ErrClosed)
+			note("close twice: %v", describe(err))
+			_, err = await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, buf, 0, done) })
+			require.ErrorIs(t, err, fs.ErrClosed)
+			note("readat closed: %v", describe(err))
+			_, err = await(t, func(done func(int, error)) error { return a.WriteAt(ctx, f, buf, 0, done) })
+			require.ErrorIs(t, err, fs.ErrClosed)
+			note("writeat closed: %v", describe(err))
+			err = await0(t, func(done func(error)) error { return a.Sync(ctx, f, done) })
+			require.ErrorIs(t, err, fs.ErrClosed)
+			note("sync closed: %v", describe(err))
+
+			got, err := r.fsys.ReadFile("f")
+			require.NoError(t, err)
+			require.Equal(t, "hello, async world", string(got))
+
+			// A read-only file refuses writes (EBADF); O_APPEND refuses
+			// WriteAt (EINVAL), as File.WriteAt does.
+			ro, err := await(t, func(done func(*ufs.File, error)) error {
+				return a.OpenFile(ctx, "f", unix.O_RDONLY, 0, done)
+			})
+			require.NoError(t, err)
+			_, err = await(t, func(done func(int, error)) error { return a.WriteAt(ctx, ro, buf, 0, done) })
+			require.ErrorIs(t, err, syscall.EBADF)
+			note("writeat read-only: %v", describe(err))
+			require.NoError(t, await0(t, func(done func(error)) error { return a.CloseFile(ctx, ro, done) }))
+			ap, err := await(t, func(done func(*ufs.File, error)) error {
+				return a.OpenFile(ctx, "f", unix.O_WRONLY|unix.O_APPEND, 0, done)
+			})
+			require.NoError(t, err)
+			_, err = await(t, func(done func(int, error)) error { return a.WriteAt(ctx, ap, buf, 0, done) })
+			require.ErrorIs(t, err, syscall.EINVAL)
+			note("writeat append: %v", describe(err))
+			require.NoError(t, await0(t, func(done func(error)) error { return a.CloseFile(ctx, ap, done) }))
+			results[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = log
+		})
+		for b, log := range results {
+			require.Equal(t, results["epoll"], log, "backend %s", b)
+		}
+	})
+}
+
+// Names that are bad, escape the root, go through symlinks or do not
+// exist give the same results through the Async on every backend, and the
+// errors the FS gives.
+func TestAsyncNames(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		results := map[string][]string{}
+		asyncBackends(t, k, func(t *testing.T) {
+			kerneltest.CheckFDs(t, k)
+			r := newAsyncRig(t, k)
+			a, fsys, ctx := r.a, r.fsys, context.Background()
+			require.NoError(t, fsys.MkdirAll("sub/deeper", 0o755))
+			require.NoError(t, fsys.WriteFile("sub/in.txt", []byte("inside"), 0o644))
+			require.NoError(t, fsys.Symlink("sub/in.txt", "link"))
+			require.NoError(t, fsys.Symlink("sub", "dirlink"))
+			require.NoError(t, fsys.Symlink("../../etc/passwd", "climb"))
+			require.NoError(t, fsys.Symlink("/etc/passwd", "abs"))
+			require.NoError(t, fsys.Symlink("loop2", "loop1"))
+			require.NoError(t, fsys.Symlink("loop1", "loop2"))
+
+			tests := []struct {
+				name string
+				want error // nil: the call succeeds with "inside"
+			}{
+				{"sub/in.txt", nil},
+				{"sub/./in.txt", nil},
+				{"sub//in.txt", nil},
+				{"sub/deeper/../in.txt", nil},
+				{"sub/in.txt/", nil},
+				{"link", nil},
+				{"dirlink/in.txt", nil},
+				{"missing", syscall.ENOENT},
+				{"sub/missing/in.txt", syscall.ENOENT},
+				{"sub/in.txt/x", syscall.ENOTDIR},
+				{"sub", syscall.EISDIR},
+				{"../x", syscall.EXDEV},
+				{"sub/../../x", syscall.EXDEV},
+				{"/etc/passwd", syscall.EXDEV},
+				{"climb", syscall.EXDEV},
+				{"abs", syscall.EXDEV},
+				{"loop1", syscall.ELOOP},
+				{"nul\x00byte", syscall.EINVAL},
+				{"", syscall.ENOENT},
+			}
+			var log []string
+			for _, tc := range tests {
+				// OpenFile takes os.Root's names; a directory opens.
+				f, err := await(t, func(done func(*ufs.File, error)) error {
+					return a.OpenFile(ctx, tc.name, unix.O_RDONLY, 0, done)
+				})
+				want := fsysOpen(fsys, tc.name)
+				require.Equal(t, describe(want), describe(err), "OpenFile %q", tc.name)
+				if err == nil {
+					b := make([]byte, 16)
+					n, rerr := await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, b, 0, done) })
+					log = append(log, fmt.Sprintf("open %q: read %q %v", tc.name, b[:n], describe(rerr)))
+					require.NoError(t, await0(t, func(done func(error)) error { return a.CloseFile(ctx, f, done) }))
+				} else {
+					require.ErrorIs(t, err, tc.want, "OpenFile %q", tc.name)
+					log = append(log, fmt.Sprintf("open %q: %v", tc.name, describe(err)))
+				}
+
+				// ReadFile takes io/fs's names.
+				data, err := await(t, func(done func([]byte, error)) error { return a.ReadFile(ctx, tc.name, done) })
+				wantData, wantErr := fsys.ReadFile(tc.name)
+				require.Equal(t, describe(wantErr), describe(err), "ReadFile %q", tc.name)
+				require.Equal(t, string(wantData), string(data), "ReadFile %q", tc.name)
+				if !fs.ValidPath(tc.name) {
+					require.ErrorIs(t, err, fs.ErrInvalid, "ReadFile %q", tc.name)
+				} else if tc.want == nil {
+					require.Equal(t, "inside", string(data))
+				} else {
+					require.ErrorIs(t, err, tc.want, "ReadFile %q", tc.name)
+				}
+				log = append(log, fmt.Sprintf("readfile %q: %q %v", tc.name, data, describe(err)))
+			}
+
+			// Writing through names: creating through a climbing link or
+			// over a final symlink with O_EXCL is refused as the FS does.
+			for _, name := range []string{"climb", "../out", "sub/new", "link", "nul\x00"} {
+				err := await0(t, func(done func(error)) error {
+					return a.WriteFile(ctx, name, []byte("w"), 0o644, done)
+				})
+				log = append(log, fmt.Sprintf("writefile %q: %v", name, describe(err)))
+				f, err := await(t, func(done func(*ufs.File, error)) error {
+					return a.OpenFile(ctx, name+"-x", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644, done)
+				})
+				if err == nil {
+					require.NoError(t, f.Close())
+				}
+				log = append(log, fmt.Sprintf("create-excl %q: %v", name+"-x", describe(err)))
+			}
+			_, err := await(t, func(done func(*ufs.File, error)) error {
+				return a.OpenFile(ctx, "link", unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644, done)
+			})
+			require.ErrorIs(t, err, fs.ErrExist, "O_EXCL over a symlink")
+			log = append(log, fmt.Sprintf("create-excl link: %v", describe(err)))
+			got, err := fsys.ReadFile("link")
+			require.NoError(t, err)
+			require.Equal(t, "w", string(got), "WriteFile through link wrote sub/in.txt")
+			results[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = log
+		})
+		for b, log := range results {
+			require.Equal(t, results["epoll"], log, "backend %s", b)
+		}
+	})
+}
+
+// fsysOpen opens name with FS.OpenFile O_RDONLY, closes it, and returns
+// the error.
+func fsysOpen(fsys *ufs.FS, name string) error {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err == nil {
+		f.Close()
+	}
+	return err
+}
+
+// Calls on a stopped loop, or with a context that has ended, fail at
+// once with fs.ErrClosed or the context's error; a closed FS is
+// fs.ErrClosed through done.
+func TestAsyncClosed(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		asyncBackends(t, k, func(t *testing.T) {
+			kerneltest.CheckFDs(t, k)
+			r := newAsyncRig(t, k)
+			a := r.a
+			require.NoError(t, r.fsys.WriteFile("f", []byte("x"), 0o644))
+			f, err := r.fsys.OpenFile("f", unix.O_RDWR, 0)
+			require.NoError(t, err)
+			defer f.Close()
+
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			buf := make([]byte, 1)
+			calls := map[string]func() error{
+				"ReadFile":  func() error { return a.ReadFile(ctx, "f", func([]byte, error) { t.Error("done called") }) },
+				"OpenFile":  func() error { return a.OpenFile(ctx, "f", 0, 0, func(*ufs.File, error) { t.Error("done called") }) },
+				"ReadAt":    func() error { return a.ReadAt(ctx, f, buf, 0, func(int, error) { t.Error("done called") }) },
+				"WriteAt":   func() error { return a.WriteAt(ctx, f, buf, 0, func(int, error) { t.Error("done called") }) },
+				"Sync":      func() error { return a.Sync(ctx, f, func(error) { t.Error("done called") }) },
+				"CloseFile": func() error { return a.CloseFile(ctx, f, func(error) { t.Error("done called") }) },
+			}
+			for name, call := range calls {
+				require.ErrorIs(t, call(), context.Canceled, name)
+			}
+
+			require.NoError(t, r.fsys.Close())
+			_, err = await(t, func(done func([]byte, error)) error {
+				return a.ReadFile(context.Background(), "f", done)
+			})
+			require.ErrorIs(t, err, fs.ErrClosed, "ReadFile on a closed FS")
+			_, err = await(t, func(done func(*ufs.File, error)) error {
+				return a.OpenFile(context.Background(), "f", 0, 0, done)
+			})
+			require.ErrorIs(t, err, fs.ErrClosed, "OpenFile on a closed FS")
+			n, err := await(t, func(done func(int, error)) error { return a.ReadAt(context.Background(), f, buf, 0, done) })
+			require.NoError(t, err, "a File outlives its FS's Close")
+			require.Equal(t, 1, n)
+
+			r.loop.Stop()
+			ctx = context.Background()
+			calls = map[string]func() error{
+				"ReadFile":  func() error { return a.ReadFile(ctx, "f", func([]byte, error) {}) },
+				"OpenFile":  func() error { return a.OpenFile(ctx, "f", 0, 0, func(*ufs.File, error) {}) },
+				"ReadAt":    func() error { return a.ReadAt(ctx, f, buf, 0, func(int, error) {}) },
+				"WriteAt":   func() error { return a.WriteAt(ctx, f, buf, 0, func(int, error) {}) },
+				"Sync":      func() error { return a.Sync(ctx, f, func(error) {}) },
+				"CloseFile": func() error { return a.CloseFile(ctx, f, func(error) {}) },
+			}
+			require.Eventually(t, func() bool {
+				return errors.Is(a.Sync(ctx, f, func(error) {}), fs.ErrClosed)
+			}, 10*time.Second, time.Millisecond)
+			for name, call := range calls {
+				require.ErrorIs(t, call(), fs.ErrClosed, name)
+			}
+		})
 	})
 }
