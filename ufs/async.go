@@ -30,6 +30,10 @@ type Async struct {
 // NewAsync returns the asynchronous API of fsys on loop.
 func NewAsync(fsys *FS, loop *eloop.Loop) *Async { return &Async{fsys: fsys, loop: loop} }
 
+// Backend names what runs the Async's calls, as GOKERNEL_AIO names it:
+// "epoll" for the loop's worker pool.
+func (a *Async) Backend() string { return "epoll" }
+
 // submit runs work on the pool and passes its result, of type T, to done.
 func submit[T any](a *Async, ctx context.Context, work func() (T, error), done func(T, error)) error {
 	ran := false

@@ -51,6 +51,7 @@ func newAsyncRig(t *testing.T, k sys.Kernel) *asyncRig {
 	loop, err := eloop.New(k, eloop.Options{Workers: 2})
 	require.NoError(t, err)
 	r := &asyncRig{fsys: fsys, loop: loop, a: ufs.NewAsync(fsys, loop)}
+	require.Equal(t, os.Getenv("GOKERNEL_AIO"), r.a.Backend(), "GOKERNEL_AIO names the backend")
 	ran := make(chan error, 1)
 	go func() { ran <- loop.Run(context.Background()) }()
 	t.Cleanup(func() {
@@ -68,7 +69,7 @@ func newAsyncRig(t *testing.T, k sys.Kernel) *asyncRig {
 
 // await makes an Async call from the test goroutine and waits for its
 // done; the call's own error comes back as err with called false.
-func await[T any](t *testing.T, call func(done func(T, error)) error) (v T, err error) {
+func await[T any](t testing.TB, call func(done func(T, error)) error) (v T, err error) {
 	t.Helper()
 	type result struct {
 		v   T
@@ -88,7 +89,7 @@ func await[T any](t *testing.T, call func(done func(T, error)) error) (v T, err 
 }
 
 // await0 is await for a done without a value.
-func await0(t *testing.T, call func(done func(error)) error) error {
+func await0(t testing.TB, call func(done func(error)) error) error {
 	t.Helper()
 	_, err := await(t, func(done func(struct{}, error)) error {
 		return call(func(err error) { done(struct{}{}, err) })
