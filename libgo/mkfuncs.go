@@ -28,10 +28,11 @@ var outDir = flag.String("o", ".", "write zfuncs.go into `dir`")
 
 // importPaths are the packages a wrapper's signature may name.
 var importPaths = map[string]string{
-	"time": "time",
-	"io":   "io",
-	"unix": "golang.org/x/sys/unix",
-	"sys":  "github.com/gokernel/gokernel/sys",
+	"time":   "time",
+	"unsafe": "unsafe",
+	"io":     "io",
+	"unix":   "golang.org/x/sys/unix",
+	"sys":    "github.com/gokernel/gokernel/sys",
 }
 
 // skip are methods that make no sense without a receiver.

@@ -5,6 +5,7 @@ package libgo
 
 import (
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -269,6 +270,21 @@ func Getxattr(path, attr string, dest []byte) (sz int, err error) {
 	return std.Getxattr(path, attr, dest)
 }
 
+// IoUringEnter is [Libc.IoUringEnter] on the process default kernel.
+func IoUringEnter(fd int, toSubmit, minComplete, flags uint32, arg unsafe.Pointer, argSize int) (n int, err error) {
+	return std.IoUringEnter(fd, toSubmit, minComplete, flags, arg, argSize)
+}
+
+// IoUringRegister is [Libc.IoUringRegister] on the process default kernel.
+func IoUringRegister(fd int, opcode uint32, arg unsafe.Pointer, nrArgs uint32) (int, error) {
+	return std.IoUringRegister(fd, opcode, arg, nrArgs)
+}
+
+// IoUringSetup is [Libc.IoUringSetup] on the process default kernel.
+func IoUringSetup(entries uint32, p *IoUringParams) (fd int, err error) {
+	return std.IoUringSetup(entries, p)
+}
+
 // IoctlFiemap is [Libc.IoctlFiemap] on the process default kernel.
 func IoctlFiemap(fd int, start, length uint64, flags uint32, extents []FiemapExtent) (n int, err error) {
 	return std.IoctlFiemap(fd, start, length, flags, extents)
@@ -329,9 +345,19 @@ func Mkdirat(dirfd int, path string, mode uint32) error {
 	return std.Mkdirat(dirfd, path, mode)
 }
 
+// Mmap is [Libc.Mmap] on the process default kernel.
+func Mmap(fd int, offset int64, length, prot, flags int) ([]byte, error) {
+	return std.Mmap(fd, offset, length, prot, flags)
+}
+
 // Mount is [Libc.Mount] on the process default kernel.
 func Mount(source, target, fstype string, flags uintptr, data string) error {
 	return std.Mount(source, target, fstype, flags, data)
+}
+
+// Munmap is [Libc.Munmap] on the process default kernel.
+func Munmap(b []byte) error {
+	return std.Munmap(b)
 }
 
 // Nanosleep is [Libc.Nanosleep] on the process default kernel.
