@@ -51,7 +51,7 @@ func newAsyncRig(t *testing.T, k sys.Kernel) *asyncRig {
 	loop, err := eloop.New(k, eloop.Options{Workers: 2})
 	require.NoError(t, err)
 	r := &asyncRig{fsys: fsys, loop: loop, a: ufs.NewAsync(fsys, loop)}
-	require.Equal(t, os.Getenv("GOKERNEL_AIO"), r.a.Backend(), "GOKERNEL_AIO names the backend")
+	require.Equal(t, os.Getenv("GOKERNEL_AIO"), r.a.Backend().Backend.String(), "GOKERNEL_AIO names the backend")
 	ran := make(chan error, 1)
 	go func() { ran <- loop.Run(context.Background()) }()
 	t.Cleanup(func() {

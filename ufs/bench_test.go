@@ -174,7 +174,7 @@ func asyncBench(b *testing.B, root string, f func(b *testing.B, loop *eloop.Loop
 				}
 			}()
 			a := ufs.NewAsync(fsys, loop)
-			if got := a.Backend(); got != backend {
+			if got := a.Backend().Backend.String(); got != backend {
 				b.Fatalf("GOKERNEL_AIO=%s: the Async took %s", backend, got)
 			}
 			cpu0 := kerneltest.CPUTime()

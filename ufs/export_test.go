@@ -1,9 +1,17 @@
 package ufs
 
-import "github.com/gokernel/gokernel/sys"
+import (
+	"github.com/gokernel/gokernel/aio"
+	"github.com/gokernel/gokernel/sys"
+)
 
 // AsyncBackends returns the backends an Async can take on k, by the names
-// GOKERNEL_AIO takes.
+// GOKERNEL_AIO takes: epoll always, and uring where aio.Choose would pick
+// it for the Async's operations.
 func AsyncBackends(k sys.Kernel) []string {
-	return []string{"epoll"}
+	backends := []string{aio.Epoll.String()}
+	if sys.IsHost(k) && aio.Choose(k, ringOps...).Backend == aio.Uring {
+		backends = append(backends, aio.Uring.String())
+	}
+	return backends
 }
