@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -118,17 +117,12 @@ func (a *Async) ReadFile(ctx context.Context, name string, done func([]byte, err
 	if a.ring == nil || !fs.ValidPath(name) || !ringName(name) {
 		return submit(a, ctx, pool, done)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
-	err := a.ring.open(a.fsys, name, unix.O_RDONLY, 0, func(fd int, ok bool) {
-		if !ok {
-			resubmit(a, ctx, pool, done)
-			return
-		}
-		a.ring.readAll(fd, name, done)
-	})
-	if err != nil {
+	op := &readFileOp{r: a.ring, fsys: a.fsys, name: name, then: done,
+		pool: func() { resubmit(a, ctx, pool, done) }}
+	if err := op.start(); err != nil {
 		return a.fallback(err, func() error { return submit(a, ctx, pool, done) })
 	}
 	return nil
@@ -144,70 +138,6 @@ func (a *Async) fallback(err error, pool func() error) error {
 	return pool()
 }
 
-// readAll reads the file open as fd to its end, closes it and calls done
-// with what FS.ReadFile returns. The size statx gives sizes the buffer;
-// a short read at or past that size of a regular file is its end (the
-// kernel reads regular files in full up to their end), so a small file
-// takes one read.
-func (r *fileRing) readAll(fd int, name string, done func([]byte, error)) {
-	finish := func(data []byte, err error) {
-		r.closeFd(fd, nil) // FS.ReadFile ignores close's error too
-		done(data, err)
-	}
-	stx := new(unix.Statx_t)
-	empty := new(byte)
-	err := r.next(&ringOp{
-		prep: func(s *aio.SQE) {
-			s.PrepStatx(fd, empty, unix.AT_EMPTY_PATH, unix.STATX_TYPE|unix.STATX_SIZE, stx)
-		},
-		done: func(res int32, err error) {
-			if err != nil {
-				finish(nil, err)
-				return
-			}
-			size := 0
-			if res == 0 && stx.Mode&unix.S_IFMT == unix.S_IFREG {
-				size = int(stx.Size)
-			}
-			data := make([]byte, 0, size+1) // +1: the read that sees the end
-			var read func()
-			read = func() {
-				if len(data) == cap(data) {
-					data = slices.Grow(data, 512)
-				}
-				buf := data[len(data):cap(data)]
-				err := r.next(&ringOp{
-					prep: func(s *aio.SQE) { s.PrepRead(fd, buf, -1) },
-					done: func(res int32, err error) {
-						switch {
-						case err != nil:
-							finish(data, err)
-						case res < 0:
-							finish(data, &fs.PathError{Op: "read", Path: name, Err: unix.Errno(-res)})
-						case res == 0:
-							finish(data, nil)
-						default:
-							data = data[:len(data)+int(res)]
-							if size > 0 && len(data) >= size && int(res) < len(buf) {
-								finish(data, nil)
-								return
-							}
-							read()
-						}
-					},
-				})
-				if err != nil {
-					finish(data, err)
-				}
-			}
-			read()
-		},
-	})
-	if err != nil {
-		finish(nil, err)
-	}
-}
-
 // WriteFile writes data to the named file (FS.WriteFile) and calls done.
 func (a *Async) WriteFile(ctx context.Context, name string, data []byte, perm fs.FileMode, done func(error)) error {
 	pool := func() (struct{}, error) { return struct{}{}, a.fsys.WriteFile(name, data, perm) }
@@ -215,7 +145,7 @@ func (a *Async) WriteFile(ctx context.Context, name string, data []byte, perm fs
 	if a.ring == nil || !ringName(name) {
 		return submit(a, ctx, pool, done1)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
 	r := a.ring
@@ -257,9 +187,9 @@ func (r *fileRing) writeAll(fd int, p []byte, off int64, done func(n int, res in
 		if off >= 0 {
 			at = off + int64(n)
 		}
-		err := r.next(&ringOp{
-			prep: func(s *aio.SQE) { s.PrepWrite(fd, buf, at) },
-			done: func(res int32, err error) {
+		err := r.next(&funcOp{
+			prepFn: func(s *aio.SQE) { s.PrepWrite(fd, buf, at) },
+			doneFn: func(res int32, err error) {
 				if err != nil || res <= 0 {
 					done(n, res, err)
 					return
@@ -303,7 +233,7 @@ func (a *Async) OpenFile(ctx context.Context, name string, flag int, perm fs.Fil
 	if a.ring == nil || !ringName(name) {
 		return submit(a, ctx, pool, done)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
 	err := a.ring.open(a.fsys, name, flag, sysMode(perm), func(fd int, ok bool) {
@@ -325,7 +255,7 @@ func (a *Async) ReadAt(ctx context.Context, f *File, p []byte, off int64, done f
 	if !a.onRing(f) {
 		return submit(a, ctx, func() (int, error) { return f.ReadAt(p, off) }, done)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
 	switch {
@@ -342,9 +272,9 @@ func (a *Async) ReadAt(ctx context.Context, f *File, p []byte, off int64, done f
 	var read func(first bool) error
 	read = func(first bool) error {
 		buf := p[n:]
-		op := &ringOp{
-			prep: func(s *aio.SQE) { s.PrepRead(f.fd, buf, off+int64(n)) },
-			done: func(res int32, err error) {
+		op := &funcOp{
+			prepFn: func(s *aio.SQE) { s.PrepRead(f.fd, buf, off+int64(n)) },
+			doneFn: func(res int32, err error) {
 				switch {
 				case err != nil:
 				case res < 0:
@@ -381,7 +311,7 @@ func (a *Async) WriteAt(ctx context.Context, f *File, p []byte, off int64, done 
 	if !a.onRing(f) {
 		return submit(a, ctx, func() (int, error) { return f.WriteAt(p, off) }, done)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
 	switch {
@@ -405,9 +335,9 @@ func (a *Async) WriteAt(ctx context.Context, f *File, p []byte, off int64, done 
 		f.pfd.Decref()
 		done(n, err)
 	}
-	err := r.begin(&ringOp{
-		prep: func(s *aio.SQE) { s.PrepWrite(f.fd, p, off) },
-		done: func(res int32, err error) {
+	err := r.begin(&funcOp{
+		prepFn: func(s *aio.SQE) { s.PrepWrite(f.fd, p, off) },
+		doneFn: func(res int32, err error) {
 			if err != nil || res <= 0 || int(res) == len(p) {
 				finish(max(int(res), 0), res, err)
 				return
@@ -428,15 +358,15 @@ func (a *Async) Sync(ctx context.Context, f *File, done func(error)) error {
 		return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Sync() },
 			func(_ struct{}, err error) { done(err) })
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
 	if f.pfd.Incref() != nil {
 		return a.post(func() { done(&fs.PathError{Op: "sync", Path: f.name, Err: aio.File.ErrClosed()}) })
 	}
-	err := a.ring.begin(&ringOp{
-		prep: func(s *aio.SQE) { s.PrepFsync(f.fd, 0) },
-		done: func(res int32, err error) {
+	err := a.ring.begin(&funcOp{
+		prepFn: func(s *aio.SQE) { s.PrepFsync(f.fd, 0) },
+		doneFn: func(res int32, err error) {
 			if err == nil && res < 0 {
 				err = fileErr("sync", f, res)
 			}
@@ -458,14 +388,8 @@ func (a *Async) CloseFile(ctx context.Context, f *File, done func(error)) error 
 		return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Close() },
 			func(_ struct{}, err error) { done(err) })
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.ring.check(ctx); err != nil {
 		return err
-	}
-	a.ring.mu.Lock()
-	closing := a.ring.closing
-	a.ring.mu.Unlock()
-	if closing {
-		return errRingClosed
 	}
 	idle, err := f.pfd.CloseNoWait()
 	if err != nil {

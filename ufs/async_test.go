@@ -389,6 +389,35 @@ func fsysOpen(fsys *ufs.FS, name string) error {
 	return err
 }
 
+// ReadFile and WriteFile of files of every size around the buffers'
+// edges give the bytes written, on every backend.
+func TestAsyncSizes(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		asyncBackends(t, k, func(t *testing.T) {
+			kerneltest.CheckFDs(t, k)
+			r := newAsyncRig(t, k)
+			ctx := context.Background()
+			for _, size := range []int{0, 1, 1000, 4095, 4096, 4097, 4607, 4608, 4609, 10000, 1 << 20} {
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i*7 + size)
+				}
+				name := fmt.Sprintf("f%d", size)
+				require.NoError(t, await0(t, func(done func(error)) error {
+					return r.a.WriteFile(ctx, name, data, 0o644, done)
+				}))
+				got, err := await(t, func(done func([]byte, error)) error { return r.a.ReadFile(ctx, name, done) })
+				require.NoError(t, err)
+				require.NotNil(t, got, "size %d", size)
+				require.Equal(t, data, got, "size %d", size)
+				again, err := r.fsys.ReadFile(name)
+				require.NoError(t, err)
+				require.Equal(t, data, again, "size %d, read by the FS", size)
+			}
+		})
+	})
+}
+
 // Calls on a stopped loop, or with a context that has ended, fail at
 // once with fs.ErrClosed or the context's error; a closed FS is
 // fs.ErrClosed through done.

@@ -1,8 +1,10 @@
 package ufs
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +32,7 @@ import (
 // pool.
 
 // ringOps are the io_uring operations an Async's ring must have.
-var ringOps = []uint8{aio.OpOpenat2, aio.OpRead, aio.OpWrite, aio.OpFsync, aio.OpClose, aio.OpStatx}
+var ringOps = []uint8{aio.OpOpenat2, aio.OpRead, aio.OpWrite, aio.OpFsync, aio.OpClose}
 
 // ringEntries is the size of an Async's submission queue, and the most
 // operations it has in flight; the completion queue is twice as large,
@@ -43,12 +45,22 @@ var errRingClosed = fmt.Errorf("ufs: async: %w", aio.File.ErrClosed())
 
 // A ringOp is one operation on the ring: prep fills its SQE, done gets
 // its result on the loop goroutine, or err if the ring closed before the
-// operation went to the kernel. prep's closure holds the memory the
-// kernel uses (buffers, path, open_how, statx) until done.
-type ringOp struct {
-	prep func(*aio.SQE)
-	done func(res int32, err error)
+// operation went to the kernel. The ringOp holds the memory the kernel
+// uses (buffers, path, open_how) until done. One ringOp may be started
+// again from its done, for a call's next step.
+type ringOp interface {
+	prep(s *aio.SQE)
+	done(res int32, err error)
 }
+
+// funcOp is a ringOp made of two funcs.
+type funcOp struct {
+	prepFn func(*aio.SQE)
+	doneFn func(res int32, err error)
+}
+
+func (o *funcOp) prep(s *aio.SQE)           { o.prepFn(s) }
+func (o *funcOp) done(res int32, err error) { o.doneFn(res, err) }
 
 // fileRing is an Async's ring. Operations may be started on any
 // goroutine; their done callbacks run on the loop goroutine, from the
@@ -59,13 +71,13 @@ type fileRing struct {
 	lc   *libgo.Libc
 
 	mu       sync.Mutex
-	ring     *aio.Ring          // guarded by mu
-	ops      aio.Slots[*ringOp] // the operations given to the ring, by user data; guarded by mu
-	backlog  []*ringOp          // started while ringEntries were in flight; guarded by mu
-	batching bool               // done callbacks are running: reap submits; guarded by mu
-	closing  bool               // the loop stops: new calls fail; guarded by mu
-	closed   bool               // the ring is closed; guarded by mu
-	retry    bool               // a flush is posted after a failed submit; guarded by mu
+	ring     *aio.Ring         // guarded by mu
+	ops      aio.Slots[ringOp] // the operations given to the ring, by user data; guarded by mu
+	backlog  []ringOp          // started while ringEntries were in flight; guarded by mu
+	batching bool              // done callbacks are running: reap submits; guarded by mu
+	closing  bool              // the loop stops: new calls fail; guarded by mu
+	closed   bool              // the ring is closed; guarded by mu
+	retry    bool              // a flush is posted after a failed submit; guarded by mu
 	watch    eloop.WatchID
 
 	cqes []aio.CQE   // reap's buffer; loop goroutine only
@@ -74,7 +86,7 @@ type fileRing struct {
 
 // dueResult is a completion matched with its operation.
 type dueResult struct {
-	op  *ringOp
+	op  ringOp
 	res int32
 }
 
@@ -104,9 +116,23 @@ func newFileRing(loop *eloop.Loop) (*fileRing, error) {
 	return r, nil
 }
 
+// check is the start of every Async call on the ring: ctx's error if it
+// has ended, errRingClosed once the loop stops.
+func (r *fileRing) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return errRingClosed
+	}
+	return nil
+}
+
 // begin starts the first operation of an Async call: it fails with
 // errRingClosed once the loop stops.
-func (r *fileRing) begin(op *ringOp) error {
+func (r *fileRing) begin(op ringOp) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
@@ -118,7 +144,7 @@ func (r *fileRing) begin(op *ringOp) error {
 
 // next starts a later operation of a call already under way, which the
 // loop's stop waits for; it fails only once the ring is closed.
-func (r *fileRing) next(op *ringOp) error {
+func (r *fileRing) next(op ringOp) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -129,7 +155,7 @@ func (r *fileRing) next(op *ringOp) error {
 }
 
 // add queues op, and submits it unless reap will. With mu held.
-func (r *fileRing) add(op *ringOp) {
+func (r *fileRing) add(op ringOp) {
 	if r.ops.Len() >= ringEntries || len(r.backlog) > 0 {
 		r.backlog = append(r.backlog, op)
 		return
@@ -142,7 +168,7 @@ func (r *fileRing) add(op *ringOp) {
 
 // queue puts op in the submission queue, which has room: no more than
 // ringEntries operations are ever in flight. With mu held.
-func (r *fileRing) queue(op *ringOp) {
+func (r *fileRing) queue(op ringOp) {
 	s := r.ring.GetSQE()
 	op.prep(s)
 	s.UserData = r.ops.Add(op)
@@ -232,8 +258,8 @@ func (r *fileRing) stop() {
 		r.mu.Lock()
 	}
 	r.closed = true
-	var left []*ringOp
-	r.ops.All(func(op *ringOp) { left = append(left, op) })
+	var left []ringOp
+	r.ops.All(func(op ringOp) { left = append(left, op) })
 	left = append(left, r.backlog...)
 	r.backlog = nil
 	r.mu.Unlock()
@@ -247,9 +273,9 @@ func (r *fileRing) stop() {
 // closeFd closes fd on the ring, or at once if the ring is closed, and
 // calls done, if not nil, with close's errno.
 func (r *fileRing) closeFd(fd int, done func(error)) {
-	err := r.next(&ringOp{
-		prep: func(s *aio.SQE) { s.PrepClose(fd) },
-		done: func(res int32, err error) {
+	err := r.next(&funcOp{
+		prepFn: func(s *aio.SQE) { s.PrepClose(fd) },
+		doneFn: func(res int32, err error) {
 			if err != nil {
 				err = r.lc.Close(fd)
 			} else if res < 0 {
@@ -302,16 +328,11 @@ func (r *fileRing) open(fsys *FS, name string, flag int, perm uint32, then func(
 		fsys.r.decref()
 		return err
 	}
-	how := &unix.OpenHow{
-		Flags:   uint64(flag | unix.O_CLOEXEC | unix.O_NOFOLLOW),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	if flag&unix.O_CREAT != 0 || flag&unix.O_TMPFILE == unix.O_TMPFILE {
-		how.Mode = uint64(perm)
-	}
-	err = r.begin(&ringOp{
-		prep: func(s *aio.SQE) { s.PrepOpenat2(rootfd, path, how) },
-		done: func(res int32, err error) {
+	how := new(unix.OpenHow)
+	*how = openHow(flag, perm)
+	err = r.begin(&funcOp{
+		prepFn: func(s *aio.SQE) { s.PrepOpenat2(rootfd, path, how) },
+		doneFn: func(res int32, err error) {
 			fsys.r.decref()
 			if err != nil || res < 0 {
 				then(-1, false)
@@ -329,4 +350,122 @@ func (r *fileRing) open(fsys *FS, name string, flag int, perm uint32, then func(
 // fileErr is the PathError a File method gives for errno res.
 func fileErr(op string, f *File, res int32) error {
 	return &fs.PathError{Op: op, Path: f.name, Err: unix.Errno(-res)}
+}
+
+// firstRead is the buffer a ReadFile on the ring reads into first: a
+// page and some, so a file of up to a page takes one read, one allocation
+// and no copy. A file that fills it is sized with fstat(2) (statx on
+// io_uring always goes to a worker thread); a file much smaller than it
+// is copied out at its size.
+const firstRead = 4096 + 512
+
+// readFileOp is one Async.ReadFile on the ring, one ringOp started again
+// for each step: openat2, then reads until one returns 0 (as FS.ReadFile
+// does), then close.
+type readFileOp struct {
+	r      *fileRing
+	fsys   *FS
+	name   string
+	path   []byte // name, NUL-terminated
+	how    unix.OpenHow
+	rootfd int
+	fd     int                 // -1 while opening
+	data   []byte              // what was read; the next read goes to its spare capacity
+	sized  bool                // data was grown to the size fstat gave
+	then   func([]byte, error) // the caller's done
+	pool   func()              // redoes the call on the pool
+}
+
+// start begins the open; an error means nothing was started.
+func (o *readFileOp) start() error {
+	rootfd, err := o.fsys.r.incref()
+	if err != nil {
+		return err
+	}
+	o.rootfd, o.fd = rootfd, -1
+	o.path = append([]byte(o.name), 0)
+	o.how = openHow(unix.O_RDONLY, 0)
+	if err := o.r.begin(o); err != nil {
+		o.fsys.r.decref()
+		return err
+	}
+	return nil
+}
+
+// target is where the next read goes: data's spare capacity, grown when
+// there is none.
+func (o *readFileOp) target() []byte {
+	if len(o.data) == cap(o.data) {
+		size := 0
+		if !o.sized {
+			o.sized = true
+			var st unix.Stat_t
+			if o.fsys.l.Fstat(o.fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				size = int(st.Size)
+			}
+		}
+		o.data = slices.Grow(o.data, max(size+1-len(o.data), 512))
+	}
+	return o.data[len(o.data):cap(o.data)]
+}
+
+func (o *readFileOp) prep(s *aio.SQE) {
+	if o.fd < 0 {
+		s.PrepOpenat2(o.rootfd, &o.path[0], &o.how)
+		return
+	}
+	s.PrepRead(o.fd, o.target(), -1)
+}
+
+func (o *readFileOp) done(res int32, err error) {
+	if o.fd < 0 { // the open
+		o.fsys.r.decref()
+		if err != nil || res < 0 {
+			o.pool()
+			return
+		}
+		o.fd = int(res)
+		o.data = make([]byte, 0, firstRead)
+	} else {
+		switch {
+		case err != nil:
+			o.finish(err)
+			return
+		case res < 0:
+			o.finish(&fs.PathError{Op: "read", Path: o.name, Err: unix.Errno(-res)})
+			return
+		case res == 0:
+			o.finish(nil)
+			return
+		}
+		o.data = o.data[:len(o.data)+int(res)]
+	}
+	if err := o.r.next(o); err != nil {
+		o.finish(err)
+	}
+}
+
+// finish closes the file and calls done with what was read and err.
+func (o *readFileOp) finish(err error) {
+	o.r.closeFd(o.fd, nil) // FS.ReadFile ignores close's error too
+	data := o.data
+	if cap(data) == firstRead && len(data) < firstRead/4 {
+		data = append(make([]byte, 0, len(data)), data...)
+	}
+	o.data = nil
+	o.then(data, err)
+}
+
+// openHow is the open_how of an open on the ring: flag (O_CLOEXEC and
+// O_NOFOLLOW added), perm when the open may create, and the resolution
+// that keeps the kernel beneath the root and off symlinks.
+func openHow(flag int, perm uint32) unix.OpenHow {
+	how := unix.OpenHow{
+		Flags:   uint64(flag | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if flag&unix.O_CREAT != 0 || flag&unix.O_TMPFILE == unix.O_TMPFILE {
+		how.Mode = uint64(perm)
+	}
+	return how
 }
