@@ -113,19 +113,28 @@ func (a *Async) onRing(f *File) bool {
 // ReadFile reads the named file (FS.ReadFile) and calls done with its
 // contents.
 func (a *Async) ReadFile(ctx context.Context, name string, done func([]byte, error)) error {
-	pool := func() ([]byte, error) { return a.fsys.ReadFile(name) }
 	if a.ring == nil || !fs.ValidPath(name) || !ringName(name) {
-		return submit(a, ctx, pool, done)
+		return a.readFilePool(ctx, name, done, false)
 	}
 	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
-	op := &readFileOp{r: a.ring, fsys: a.fsys, name: name, then: done,
-		pool: func() { resubmit(a, ctx, pool, done) }}
+	op := &readFileOp{r: a.ring, fsys: a.fsys, name: name, a: a, ctx: ctx, then: done}
 	if err := op.start(); err != nil {
-		return a.fallback(err, func() error { return submit(a, ctx, pool, done) })
+		return a.fallback(err, func() error { return a.readFilePool(ctx, name, done, false) })
 	}
 	return nil
+}
+
+// readFilePool is ReadFile on the pool; started says that the call has
+// started on the ring already: done then gets the pool's error.
+func (a *Async) readFilePool(ctx context.Context, name string, done func([]byte, error), started bool) error {
+	work := func() ([]byte, error) { return a.fsys.ReadFile(name) }
+	if started {
+		resubmit(a, ctx, work, done)
+		return nil
+	}
+	return submit(a, ctx, work, done)
 }
 
 // fallback handles the error of a ring call that started nothing: a

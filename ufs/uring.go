@@ -218,27 +218,42 @@ func (r *fileRing) runDue() {
 	r.due = r.due[:0]
 }
 
+// reapRounds bounds the rounds of one reap: operations on files in the
+// page cache complete during the submit, so a reap that has submitted
+// finds new completions at once and takes them without going back to the
+// poller, a few times before it leaves the loop to its timers, tasks and
+// other fds.
+const reapRounds = 4
+
 // reap is the watch callback of the ring's fd: it runs the done callbacks
-// of every completion, then submits what they started.
+// of every completion, then submits what they started, and again while
+// that completes at once, up to reapRounds times.
 func (r *fileRing) reap(aio.Events) {
-	r.mu.Lock()
-	r.batching = true
-	r.mu.Unlock()
-	for {
+	for round := 1; ; round++ {
 		r.mu.Lock()
-		n, _ := r.take()
+		r.batching = true
 		r.mu.Unlock()
-		r.runDue()
-		if n < len(r.cqes) {
-			break
+		for {
+			r.mu.Lock()
+			n, _ := r.take()
+			r.mu.Unlock()
+			r.runDue()
+			if n < len(r.cqes) {
+				break
+			}
+		}
+		r.mu.Lock()
+		r.batching = false
+		more := false
+		if !r.closed {
+			r.flush()
+			more = r.ring.Ready() > 0
+		}
+		r.mu.Unlock()
+		if !more || round == reapRounds {
+			return
 		}
 	}
-	r.mu.Lock()
-	r.batching = false
-	if !r.closed {
-		r.flush()
-	}
-	r.mu.Unlock()
 }
 
 // stop is the loop's OnStop hook: new calls fail from now on, the calls
@@ -271,26 +286,31 @@ func (r *fileRing) stop() {
 }
 
 // closeFd closes fd on the ring, or at once if the ring is closed, and
-// calls done, if not nil, with close's errno.
-func (r *fileRing) closeFd(fd int, done func(error)) {
-	err := r.next(&funcOp{
-		prepFn: func(s *aio.SQE) { s.PrepClose(fd) },
-		doneFn: func(res int32, err error) {
-			if err != nil {
-				err = r.lc.Close(fd)
-			} else if res < 0 {
-				err = unix.Errno(-res)
-			}
-			if done != nil {
-				done(err)
-			}
-		},
-	})
-	if err != nil {
-		err = r.lc.Close(fd)
-		if done != nil {
-			done(err)
-		}
+// calls then, if not nil, with close's errno.
+func (r *fileRing) closeFd(fd int, then func(error)) {
+	op := &closeOp{r: r, fd: fd, then: then}
+	if err := r.next(op); err != nil {
+		op.done(0, err)
+	}
+}
+
+// closeOp is a close on the ring.
+type closeOp struct {
+	r    *fileRing
+	fd   int
+	then func(error)
+}
+
+func (o *closeOp) prep(s *aio.SQE) { s.PrepClose(o.fd) }
+
+func (o *closeOp) done(res int32, err error) {
+	if err != nil { // the ring is closed: close it here
+		err = o.r.lc.Close(o.fd)
+	} else if res < 0 {
+		err = unix.Errno(-res)
+	}
+	if o.then != nil {
+		o.then(err)
 	}
 }
 
@@ -369,11 +389,12 @@ type readFileOp struct {
 	path   []byte // name, NUL-terminated
 	how    unix.OpenHow
 	rootfd int
-	fd     int                 // -1 while opening
-	data   []byte              // what was read; the next read goes to its spare capacity
-	sized  bool                // data was grown to the size fstat gave
+	fd     int    // -1 while opening
+	data   []byte // what was read; the next read goes to its spare capacity
+	sized  bool   // data was grown to the size fstat gave
+	a      *Async
+	ctx    context.Context
 	then   func([]byte, error) // the caller's done
-	pool   func()              // redoes the call on the pool
 }
 
 // start begins the open; an error means nothing was started.
@@ -421,7 +442,7 @@ func (o *readFileOp) done(res int32, err error) {
 	if o.fd < 0 { // the open
 		o.fsys.r.decref()
 		if err != nil || res < 0 {
-			o.pool()
+			o.a.readFilePool(o.ctx, o.name, o.then, true)
 			return
 		}
 		o.fd = int(res)
