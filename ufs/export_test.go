@@ -15,3 +15,14 @@ func AsyncBackends(k sys.Kernel) []string {
 	}
 	return backends
 }
+
+// RingOps returns how many operations a's ring has started (0 without a
+// ring).
+func RingOps(a *Async) uint64 {
+	if a.ring == nil {
+		return 0
+	}
+	a.ring.mu.Lock()
+	defer a.ring.mu.Unlock()
+	return a.ring.started
+}

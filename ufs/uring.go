@@ -79,6 +79,7 @@ type fileRing struct {
 	closed   bool              // the ring is closed; guarded by mu
 	retry    bool              // a flush is posted after a failed submit; guarded by mu
 	watch    eloop.WatchID
+	started  uint64 // operations given to the ring, for tests; guarded by mu
 
 	cqes []aio.CQE   // reap's buffer; loop goroutine only
 	due  []dueResult // reap's results; loop goroutine only
@@ -172,6 +173,7 @@ func (r *fileRing) queue(op ringOp) {
 	s := r.ring.GetSQE()
 	op.prep(s)
 	s.UserData = r.ops.Add(op)
+	r.started++
 }
 
 // flush submits what is queued. If the kernel cannot take it now, or
