@@ -85,30 +85,36 @@ type Choice struct {
 func (c Choice) String() string { return c.Backend.String() + " (" + c.Reason + ")" }
 
 // Choose picks the backend for work on kernel k (nil: the process
-// default) that needs the io_uring operations ops (none: NetOps). The
-// environment's GOKERNEL_AIO decides first: "epoll" is epoll; "uring" and
-// "auto" (or unset) are io_uring if k is the host and its probe has every
-// op, else epoll, with the reason (LKL, Linux 4.9, has no io_uring). An
-// unknown value counts as auto and the reason says so. The probe costs a
-// ring's setup and is made once for the plain host kernel.
+// default) that needs the io_uring operations ops (none: NetOps), as the
+// environment's GOKERNEL_AIO asks: it is Decide(k, os.Getenv(EnvBackend),
+// ops...).
 func Choose(k sys.Kernel, ops ...uint8) Choice {
+	return Decide(k, os.Getenv(EnvBackend), ops...)
+}
+
+// Decide picks the backend for work on kernel k (nil: the process
+// default) that needs the io_uring operations ops (none: NetOps), as want
+// asks: "epoll" is epoll; "uring", "auto" and "" are io_uring if k is the
+// host and its probe has every op, else epoll, with the reason (LKL,
+// Linux 4.9, has no io_uring). Another value counts as auto and the
+// reason says so. The probe costs a ring's setup and is made once for the
+// plain host kernel.
+func Decide(k sys.Kernel, want string, ops ...uint8) Choice {
 	if k == nil {
 		k = sys.Default()
 	}
 	if len(ops) == 0 {
 		ops = NetOps
 	}
-	env := os.Getenv(EnvBackend)
 	prefix := ""
-	switch env {
+	switch want {
 	case "epoll":
 		return Choice{Epoll, EnvBackend + "=epoll"}
-	case "", "auto", "uring":
-	default:
-		prefix = fmt.Sprintf("%s=%q is not epoll, uring or auto: auto; ", EnvBackend, env)
-	}
-	if env == "uring" {
+	case "uring":
 		prefix = EnvBackend + "=uring; "
+	case "", "auto":
+	default:
+		prefix = fmt.Sprintf("%s=%q is not epoll, uring or auto: auto; ", EnvBackend, want)
 	}
 	if !sys.IsHost(k) {
 		return Choice{Epoll, prefix + "kernel " + k.Name() + " is not the host: io_uring needs the host's (LKL, Linux 4.9, has none)"}

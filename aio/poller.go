@@ -112,6 +112,11 @@ func New(k sys.Kernel) (*Poller, error) {
 	return p, nil
 }
 
+// Fd returns the epoll fd. It is pollable (readable while events are
+// ready), so a Ring can watch a Poller: eloop's io_uring loop submits a
+// poll of it and calls Wait when that completes.
+func (p *Poller) Fd() int { return p.epfd }
+
 // Add registers fd, which should be non-blocking, for the events ev, with
 // epoll_ctl(2) EPOLL_CTL_ADD. Every event Wait reports for fd carries
 // token, all 64 bits of it; ReservedToken is refused. HUP and Error are

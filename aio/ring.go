@@ -345,7 +345,12 @@ func (r *Ring) Reap(dst []CQE) (int, error) {
 	}
 	n := r.copyCQEs(dst)
 	if n == 0 && len(dst) > 0 && r.needFlush() {
-		if _, err := r.lc.IoUringEnter(r.fd, 0, 0, enterGetEvents, nil, 0); err != nil && err != syscall.EINTR {
+		_, err := r.lc.IoUringEnter(r.fd, 0, 0, enterGetEvents, nil, 0)
+		switch err {
+		case nil, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY, syscall.ENOMEM:
+			// Interrupted or busy: what did come is reaped; the rest
+			// waits for the next Reap or wait.
+		default:
 			return 0, os.NewSyscallError(uringEnterName, err)
 		}
 		n = r.copyCQEs(dst)

@@ -79,6 +79,17 @@ func (s *Slots[T]) All(f func(T)) {
 	}
 }
 
+// GetIndex returns the value in slot idx and the slot's generation, for
+// a caller that keeps fewer than 32 bits of the generation (eloop's
+// io_uring user data) and compares them itself; ok is false if the slot
+// is free.
+func (s *Slots[T]) GetIndex(idx uint32) (v T, gen uint32, ok bool) {
+	if uint64(idx) >= uint64(len(s.slots)) || !s.slots[idx].used {
+		return v, 0, false
+	}
+	return s.slots[idx].v, s.slots[idx].gen, true
+}
+
 func (s *Slots[T]) lookup(token uint64) *slot[T] {
 	idx, gen := uint32(token), uint32(token>>32)
 	if uint64(idx) >= uint64(len(s.slots)) {

@@ -24,6 +24,21 @@ type Conn struct {
 	watched aio.Events // the events registered with the poller
 	closing bool       // Close was called or the peer ended: close once flushed
 	closed  bool       // the socket is closed and OnClose called (or under way)
+
+	// On io_uring (server_uring.go): output goes out one send at a time
+	// from sending, while out collects the next; the two buffers swap.
+	slot       uint64 // the token in the user data of c's operations
+	ops        int    // c's operations in flight
+	sending    []byte // the unsent rest of the send in flight or to resume
+	sendBase   []byte // sending's whole buffer, reused once sent
+	spare      []byte // the other buffer, empty
+	held       []byte // received while paused, for OnData when reading resumes
+	sendBusy   bool   // a send is in flight
+	recvArmed  bool   // the multishot receive is in flight
+	recvCancel bool   // its cancellation is queued
+	udirty     bool   // on the loop's list for the end of the turn
+	settled    bool   // fd closed, slot freed, OnClose called
+	closeErr   error  // for OnClose once settled
 }
 
 // Write copies p into c's output: what the socket takes is written at
@@ -35,6 +50,11 @@ type Conn struct {
 func (c *Conn) Write(p []byte) error {
 	if c.closing || c.closed {
 		return fmt.Errorf("eloop: write: %w", aio.Socket.ErrClosed())
+	}
+	if c.sl.u.on { // sent at the end of the turn, with the others
+		c.out = append(c.out, p...)
+		c.update()
+		return nil
 	}
 	if c.pending() == 0 {
 		n, wouldBlock, err := c.sl.s.nb.Write(c.fd, p)
@@ -63,7 +83,7 @@ func (c *Conn) queue(p []byte) {
 }
 
 // pending returns the number of bytes of output not yet written.
-func (c *Conn) pending() int { return len(c.out) - c.head }
+func (c *Conn) pending() int { return len(c.out) - c.head + len(c.sending) }
 
 // Close flushes c's pending output as the socket allows, without
 // blocking, then closes it; OnClose(c, nil) follows, on a later turn of
@@ -109,6 +129,10 @@ func (c *Conn) update() {
 	case p <= max/2:
 		c.reading = true
 	}
+	if c.sl.u.on {
+		c.markDirty() // the end of the turn sends, and arms or cancels the receive
+		return
+	}
 	var ev aio.Events
 	if c.reading {
 		ev |= aio.Read
@@ -153,6 +177,10 @@ func (c *Conn) onEvent(ev aio.Events) {
 func (c *Conn) flush() bool {
 	if c.pending() == 0 || c.closed {
 		return !c.closed
+	}
+	if c.sl.u.on {
+		c.flushNow()
+		return true
 	}
 	n, _, err := c.sl.s.nb.Write(c.fd, c.out[c.head:])
 	c.head += n
@@ -208,6 +236,10 @@ func (c *Conn) closeNow(err error) {
 		return
 	}
 	c.closed, c.closing = true, true
+	if c.sl.u.on {
+		c.closeUring(err)
+		return
+	}
 	c.sl.l.Unwatch(c.id) // errors: the registration is gone regardless
 	c.sl.s.lc.Close(c.fd)
 	delete(c.sl.conns, c)

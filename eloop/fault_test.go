@@ -13,10 +13,15 @@ import (
 )
 
 // TestInterruptedWaits makes a third of the loop's epoll_pwait calls fail
-// with EINTR; every timer and every posted task must still run, in order.
+// with EINTR, and on io_uring a third of its io_uring_enter calls with
+// EINTR and some with EAGAIN, EBUSY and ENOMEM (the kernel busy: reap,
+// then submit again); every timer and every posted task must still run,
+// in order.
 func TestInterruptedWaits(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
-		in, err := sys.NewInjector(k, 7, sys.Fault{Trap: unix.SYS_EPOLL_PWAIT, Probability: 0.3, Errno: unix.EINTR})
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+		in, err := sys.NewInjector(k, 7, append([]sys.Fault{
+			{Trap: unix.SYS_EPOLL_PWAIT, Probability: 0.3, Errno: unix.EINTR}},
+			enterFaults(backend)...)...)
 		require.NoError(t, err)
 		l, _ := startLoop(t, in, eloop.Options{MaxTasksPerTurn: 3})
 
@@ -40,4 +45,19 @@ func TestInterruptedWaits(t *testing.T) {
 		}
 		require.NotEmpty(t, in.Fired(), "no fault fired")
 	})
+}
+
+// enterFaults are the io_uring_enter faults of the fault tests on the
+// uring backend (none on epoll): EINTR often, and the three "busy"
+// errnos a few times each.
+func enterFaults(backend string) []sys.Fault {
+	if backend != "uring" {
+		return nil
+	}
+	return []sys.Fault{
+		{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.3, Errno: unix.EINTR},
+		{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.EAGAIN},
+		{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.EBUSY},
+		{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.ENOMEM},
+	}
 }

@@ -41,6 +41,12 @@ type Options struct {
 	// it is nil, the loop goes on as well, and Run returns the first
 	// such panic as a *PanicError when it ends.
 	OnPanic func(v any, stack []byte)
+	// Backend picks how the loop waits: aio.Epoll waits in its Poller,
+	// aio.Uring in an io_uring Ring (which also watches the Poller, so
+	// Watch works the same), where the kernel has one. 0 follows
+	// GOKERNEL_AIO (aio.Choose): io_uring on the host, epoll elsewhere.
+	// Backend says what was chosen and why.
+	Backend aio.Backend
 }
 
 // A PanicError is a panic recovered from a callback when Options.OnPanic
@@ -89,6 +95,9 @@ type Loop struct {
 	onStop   []func()         // OnStop's hooks, in order; guarded by mu
 
 	pool pool
+
+	choice aio.Choice // the backend; guarded by mu once Run started
+	u      uloop      // the io_uring side; loop goroutine only
 }
 
 // New makes a Loop on kernel k, with its poller; nil k means the process
@@ -116,8 +125,22 @@ func New(k sys.Kernel, opts Options) (*Loop, error) {
 		return nil, err
 	}
 	l := &Loop{opts: opts, k: k, p: p}
+	if opts.Backend == 0 {
+		l.choice = aio.Choose(k)
+	} else {
+		l.choice = aio.Decide(k, opts.Backend.String())
+	}
 	l.pool.init(opts.QueueSize)
 	return l, nil
+}
+
+// Backend returns the backend the loop runs on and why: what New chose,
+// or, once Run has started, what Run got (epoll, with the reason, when
+// setting up io_uring failed).
+func (l *Loop) Backend() aio.Choice {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.choice
 }
 
 // Kernel returns the kernel the Loop's poller and calls run on.
@@ -147,7 +170,11 @@ func (l *Loop) Run(ctx context.Context) (err error) {
 		close(woke)
 	})
 	l.pool.start(l, l.opts.Workers)
-	err = l.loop(ctx)
+	if l.Backend().Backend == aio.Uring {
+		err = l.loopUring(ctx)
+	} else {
+		err = l.loop(ctx)
+	}
 	if !stopWake() {
 		<-woke // the wake has started: no goroutine outlives Run
 	}

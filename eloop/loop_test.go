@@ -18,7 +18,7 @@ import (
 )
 
 func TestPostOrder(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		tests := []struct {
 			name string
 			opts eloop.Options
@@ -51,7 +51,7 @@ func TestPostOrder(t *testing.T) {
 }
 
 func TestPostManyGoroutines(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{MaxTasksPerTurn: 7})
 		const senders, each = 8, 200
 		last := make([]int, senders) // touched on the loop goroutine only
@@ -86,7 +86,7 @@ func TestPostManyGoroutines(t *testing.T) {
 }
 
 func TestPostAfterStop(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, err := eloop.New(k, eloop.Options{})
 		require.NoError(t, err)
 		ran := make(chan struct{})
@@ -140,7 +140,7 @@ func TestOnStop(t *testing.T) {
 }
 
 func TestContextCancelStopsRun(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, err := eloop.New(k, eloop.Options{})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -154,7 +154,7 @@ func TestContextCancelStopsRun(t *testing.T) {
 }
 
 func TestPanicsAreReported(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		panics := make(chan any, 10)
 		l, _ := startLoop(t, k, eloop.Options{OnPanic: func(v any, stack []byte) {
 			require.NotEmpty(t, stack)
@@ -193,7 +193,7 @@ func TestPanicsAreReported(t *testing.T) {
 }
 
 func TestPanicWithoutOnPanic(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, err := eloop.New(k, eloop.Options{})
 		require.NoError(t, err)
 		done := make(chan error, 1)

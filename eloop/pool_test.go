@@ -23,7 +23,7 @@ type result struct {
 }
 
 func TestSubmitDeliversOnLoop(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{})
 		loop := loopGoid(t, l)
 		got := make(chan result, 10)
@@ -70,7 +70,7 @@ func blockWorkers(t *testing.T, l *eloop.Loop, workers int, release <-chan struc
 }
 
 func TestSubmitBackPressure(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{Workers: 1, QueueSize: 1})
 		release := make(chan struct{})
 		blockWorkers(t, l, 1, release)
@@ -100,7 +100,7 @@ func TestSubmitBackPressure(t *testing.T) {
 }
 
 func TestSubmitCancelledBeforeStart(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{Workers: 2})
 		release := make(chan struct{})
 		blockWorkers(t, l, 2, release)
@@ -117,7 +117,7 @@ func TestSubmitCancelledBeforeStart(t *testing.T) {
 }
 
 func TestStopSettlesEveryWork(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, err := eloop.New(k, eloop.Options{Workers: 2, QueueSize: 16})
 		require.NoError(t, err)
 		runDone := make(chan error, 1)

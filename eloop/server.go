@@ -140,6 +140,7 @@ type serverLoop struct {
 	lid   WatchID
 	buf   []byte
 	conns map[*Conn]struct{} // open connections; loop goroutine only
+	u     serverRing         // the io_uring side (server_uring.go)
 }
 
 // defaultLoops is ServerOptions.Loops' default. LKL runs one CPU: a loop
@@ -253,6 +254,13 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	var err error
 	for _, sl := range s.loops {
+		if sl.l.Backend().Backend == aio.Uring {
+			// Set up on the loop, where the ring is (server_uring.go).
+			if err = sl.l.Post(sl.startUring); err != nil {
+				break
+			}
+			continue
+		}
 		sl.buf = make([]byte, s.opts.ReadBuffer)
 		if sl.lid, err = sl.l.Watch(sl.lfd, aio.Read, sl.onAccept); err != nil {
 			break
@@ -369,6 +377,10 @@ func (sl *serverLoop) shutdown() {
 // closeListener closes the listening socket, once.
 func (sl *serverLoop) closeListener() {
 	if sl.lfd < 0 {
+		return
+	}
+	if sl.u.on && sl.l.u.r != nil {
+		sl.closeListenerUring()
 		return
 	}
 	if sl.lid != 0 {

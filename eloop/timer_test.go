@@ -12,7 +12,7 @@ import (
 )
 
 func TestTimersFireInDeadlineOrder(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{})
 		got := make(chan int, 10)
 		// Made in one task, so that no timer fires while they are made.
@@ -29,7 +29,7 @@ func TestTimersFireInDeadlineOrder(t *testing.T) {
 }
 
 func TestTimerStopAndReset(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{})
 		got := make(chan string, 10)
 		stopped := l.AfterFunc(time.Millisecond, func() { got <- "stopped" })
@@ -65,7 +65,7 @@ func TestTimerStopAndReset(t *testing.T) {
 }
 
 func TestTimersMadeInCallbacks(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, _ := startLoop(t, k, eloop.Options{})
 		got := make(chan int, 10)
 		var step func(i int)

@@ -23,7 +23,7 @@ func pipe(t *testing.T, lc *libgo.Libc) (r, w int) {
 }
 
 func TestWatchPipe(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		lc := libgo.New(k)
 		l, _ := startLoop(t, k, eloop.Options{})
 		r, w := pipe(t, lc)
@@ -46,7 +46,7 @@ func TestWatchPipe(t *testing.T) {
 }
 
 func TestUnwatchStopsEvents(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		lc := libgo.New(k)
 		l, _ := startLoop(t, k, eloop.Options{})
 		r, w := pipe(t, lc)
