@@ -104,7 +104,7 @@ func TestPostAfterStop(t *testing.T) {
 // OnStop's hooks run once, in order, on the loop goroutine when it shuts
 // down, while a watch can still be removed; after the stop OnStop fails.
 func TestOnStop(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		l, err := eloop.New(k, eloop.Options{})
 		require.NoError(t, err)
 		lc := libgo.New(k)
