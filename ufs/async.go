@@ -81,6 +81,12 @@ func submit[T any](a *Async, ctx context.Context, work func() (T, error), done f
 	return fileClosed(err)
 }
 
+// submitErr is submit for work that returns only an error.
+func submitErr(a *Async, ctx context.Context, work func() error, done func(error)) error {
+	return submit(a, ctx, func() (struct{}, error) { return struct{}{}, work() },
+		func(_ struct{}, err error) { done(err) })
+}
+
 // resubmit is submit from a done callback of the ring, on the loop
 // goroutine, for a call that has started: done gets submit's error.
 func resubmit[T any](a *Async, ctx context.Context, work func() (T, error), done func(T, error)) {
@@ -264,17 +270,8 @@ func (a *Async) ReadAt(ctx context.Context, f *File, p []byte, off int64, done f
 	if !a.onRing(f) {
 		return submit(a, ctx, func() (int, error) { return f.ReadAt(p, off) }, done)
 	}
-	if err := a.ring.check(ctx); err != nil {
+	if ok, err := a.hold(ctx, "readat", f, off < 0, len(p) == 0, done); !ok {
 		return err
-	}
-	switch {
-	case off < 0:
-		return a.post(func() { done(0, &fs.PathError{Op: "readat", Path: f.name, Err: syscall.EINVAL}) })
-	case f.pfd.Incref() != nil:
-		return a.post(func() { done(0, &fs.PathError{Op: "readat", Path: f.name, Err: aio.File.ErrClosed()}) })
-	case len(p) == 0:
-		f.pfd.Decref()
-		return a.post(func() { done(0, nil) })
 	}
 	r := a.ring
 	n := 0
@@ -314,23 +311,35 @@ func (a *Async) ReadAt(ctx context.Context, f *File, p []byte, off int64, done f
 	return nil
 }
 
+// hold begins a ReadAt or WriteAt (op) on the ring: it takes a reference
+// to f's fd for the call, unless the call ends at once: an ended ctx or a
+// stopped loop (its error), an invalid offset (EINVAL, as the File's
+// method says), a closed f, or nothing to do, whose results go to done.
+// ok says the call goes on, holding the reference.
+func (a *Async) hold(ctx context.Context, op string, f *File, invalid, empty bool, done func(int, error)) (ok bool, err error) {
+	if err := a.ring.check(ctx); err != nil {
+		return false, err
+	}
+	switch {
+	case invalid:
+		return false, a.post(func() { done(0, &fs.PathError{Op: op, Path: f.name, Err: syscall.EINVAL}) })
+	case f.pfd.Incref() != nil:
+		return false, a.post(func() { done(0, &fs.PathError{Op: op, Path: f.name, Err: aio.File.ErrClosed()}) })
+	case empty:
+		f.pfd.Decref()
+		return false, a.post(func() { done(0, nil) })
+	}
+	return true, nil
+}
+
 // WriteAt writes p to f at offset off (File.WriteAt) and calls done with
 // the count and error.
 func (a *Async) WriteAt(ctx context.Context, f *File, p []byte, off int64, done func(int, error)) error {
 	if !a.onRing(f) {
 		return submit(a, ctx, func() (int, error) { return f.WriteAt(p, off) }, done)
 	}
-	if err := a.ring.check(ctx); err != nil {
+	if ok, err := a.hold(ctx, "writeat", f, f.append || off < 0, len(p) == 0, done); !ok {
 		return err
-	}
-	switch {
-	case f.append || off < 0:
-		return a.post(func() { done(0, &fs.PathError{Op: "writeat", Path: f.name, Err: syscall.EINVAL}) })
-	case f.pfd.Incref() != nil:
-		return a.post(func() { done(0, &fs.PathError{Op: "writeat", Path: f.name, Err: aio.File.ErrClosed()}) })
-	case len(p) == 0:
-		f.pfd.Decref()
-		return a.post(func() { done(0, nil) })
 	}
 	// The first write is begun here, so that a stopped loop is an error
 	// of WriteAt's; writeAll goes on from its result.
@@ -364,8 +373,7 @@ func (a *Async) WriteAt(ctx context.Context, f *File, p []byte, off int64, done 
 // Sync flushes f to its device (File.Sync) and calls done.
 func (a *Async) Sync(ctx context.Context, f *File, done func(error)) error {
 	if !a.onRing(f) {
-		return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Sync() },
-			func(_ struct{}, err error) { done(err) })
+		return submitErr(a, ctx, f.Sync, done)
 	}
 	if err := a.ring.check(ctx); err != nil {
 		return err
@@ -394,8 +402,7 @@ func (a *Async) Sync(ctx context.Context, f *File, done func(error)) error {
 // still in progress: then a job on the pool waits for them and closes f.
 func (a *Async) CloseFile(ctx context.Context, f *File, done func(error)) error {
 	if !a.onRing(f) {
-		return submit(a, ctx, func() (struct{}, error) { return struct{}{}, f.Close() },
-			func(_ struct{}, err error) { done(err) })
+		return submitErr(a, ctx, f.Close, done)
 	}
 	if err := a.ring.check(ctx); err != nil {
 		return err

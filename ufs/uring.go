@@ -133,22 +133,17 @@ func (r *fileRing) check(ctx context.Context) error {
 
 // begin starts the first operation of an Async call: it fails with
 // errRingClosed once the loop stops.
-func (r *fileRing) begin(op ringOp) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
-		return errRingClosed
-	}
-	r.add(op)
-	return nil
-}
+func (r *fileRing) begin(op ringOp) error { return r.start(op, true) }
 
 // next starts a later operation of a call already under way, which the
 // loop's stop waits for; it fails only once the ring is closed.
-func (r *fileRing) next(op ringOp) error {
+func (r *fileRing) next(op ringOp) error { return r.start(op, false) }
+
+// start is begin (first) or next.
+func (r *fileRing) start(op ringOp, first bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.closed || first && r.closing {
 		return errRingClosed
 	}
 	r.add(op)
