@@ -3,6 +3,7 @@ package ufs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -221,8 +222,9 @@ func window(loop *eloop.Loop, n, width int, start func(i int, next func(error)) 
 }
 
 // BenchmarkAsyncSmallFiles reads 10,000 files of 4 KiB (100 directories
-// of 100, in the page cache) with ReadFile, 64 at a time: one op is all
-// 10,000.
+// of 100, in the page cache), 64 at a time: one op is all 10,000. With
+// api=ReadFile each file is one ReadFile; with api=OpenReadClose it is
+// OpenFile, ReadAt of 4 KiB and CloseFile, three calls in turn.
 func BenchmarkAsyncSmallFiles(b *testing.B) {
 	const dirs, files, width = 100, 100, 64
 	root := benchTree(b, sys.Host(), dirs, files)
@@ -232,21 +234,51 @@ func BenchmarkAsyncSmallFiles(b *testing.B) {
 			names = append(names, fmt.Sprintf("d%03d/f%04d", d, f))
 		}
 	}
-	asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
-		ctx := context.Background()
-		for b.Loop() {
-			err := window(loop, len(names), width, func(i int, next func(error)) error {
-				return a.ReadFile(ctx, names[i], func(data []byte, err error) {
-					if err == nil && len(data) != 4096 {
-						err = fmt.Errorf("%s: %d bytes", names[i], len(data))
-					}
-					next(err)
+	ctx := context.Background()
+	b.Run("api=ReadFile", func(b *testing.B) {
+		asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
+			for b.Loop() {
+				err := window(loop, len(names), width, func(i int, next func(error)) error {
+					return a.ReadFile(ctx, names[i], func(data []byte, err error) {
+						if err == nil && len(data) != 4096 {
+							err = fmt.Errorf("%s: %d bytes", names[i], len(data))
+						}
+						next(err)
+					})
 				})
-			})
-			if err != nil {
-				b.Fatal(err)
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
+		})
+	})
+	b.Run("api=OpenReadClose", func(b *testing.B) {
+		asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
+			for b.Loop() {
+				err := window(loop, len(names), width, func(i int, next func(error)) error {
+					return a.OpenFile(ctx, names[i], os.O_RDONLY, 0, func(f *ufs.File, err error) {
+						if err != nil {
+							next(err)
+							return
+						}
+						buf := make([]byte, 4096)
+						err = a.ReadAt(ctx, f, buf, 0, func(n int, rerr error) {
+							err := a.CloseFile(ctx, f, func(cerr error) { next(errors.Join(rerr, cerr)) })
+							if err != nil {
+								next(err)
+							}
+						})
+						if err != nil {
+							f.Close()
+							next(err)
+						}
+					})
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	})
 }
 
