@@ -89,7 +89,8 @@ type Ring struct {
 	arg getEventsArg
 	ts  unix.Timespec
 
-	closed bool
+	overflowFlushes uint64 // flushes of completions held back for want of room
+	closed          bool
 }
 
 // NewRing makes a Ring on kernel k (nil: the process default) with
@@ -269,6 +270,9 @@ func (r *Ring) enter(wait uint32, timeout time.Duration, waiting bool) (int, err
 	var flags uint32
 	if waiting && wait > 0 || r.needFlush() {
 		flags |= enterGetEvents
+		if atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
+			r.overflowFlushes++
+		}
 	}
 	if toSubmit == 0 && flags == 0 {
 		return 0, nil
@@ -337,14 +341,17 @@ func (r *Ring) Advance(n uint32) {
 
 // Reap copies up to len(dst) completions from the queue into dst,
 // consumes them, and returns how many. When the queue is empty but the
-// kernel holds completions back (overflowed ones, deferred task work), it
-// flushes them with an io_uring_enter(GETEVENTS) first. It never waits.
+// kernel holds completions back because it overflowed, it flushes them
+// with an io_uring_enter(GETEVENTS) first. It never waits. Completions
+// whose task work has not run yet (with COOP_TASKRUN or DEFER_TASKRUN)
+// come with the next Submit or wait, which run it.
 func (r *Ring) Reap(dst []CQE) (int, error) {
 	if r.closed {
 		return 0, File.ErrClosed()
 	}
 	n := r.copyCQEs(dst)
-	if n == 0 && len(dst) > 0 && r.needFlush() {
+	if n == 0 && len(dst) > 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
+		r.overflowFlushes++
 		_, err := r.lc.IoUringEnter(r.fd, 0, 0, enterGetEvents, nil, 0)
 		switch err {
 		case nil, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY, syscall.ENOMEM:
@@ -375,6 +382,12 @@ func (r *Ring) copyCQEs(dst []CQE) int {
 // overflow counter). Kernels with IORING_FEAT_NODROP keep them instead
 // and Reap delivers them late, so this stays 0 unless memory ran out.
 func (r *Ring) Overflowed() uint32 { return atomic.LoadUint32(r.cqOverflow) }
+
+// OverflowFlushes returns how many times Reap or an enter found that the
+// completion queue had overflowed (completions held in the kernel for
+// want of room) and flushed it: a sign that the queue is small for the
+// load.
+func (r *Ring) OverflowFlushes() uint64 { return r.overflowFlushes }
 
 // RegisterEventFD makes the kernel signal the eventfd fd whenever it posts
 // a completion (IORING_REGISTER_EVENTFD), so a loop waiting elsewhere (in

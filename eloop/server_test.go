@@ -1,12 +1,17 @@
 package eloop_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -228,13 +233,18 @@ func raiseNofile(t *testing.T, k sys.Kernel, want uint64) {
 	if sys.IsHost(k) {
 		var rl syscall.Rlimit
 		require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl))
-		if rl.Cur < want && rl.Cur < rl.Max {
+		if rl.Cur < want {
 			old := rl
-			rl.Cur = min(rl.Max, want)
-			require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl))
+			rl.Cur, rl.Max = want, max(rl.Max, want)
+			if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+				// A higher hard limit needs CAP_SYS_RESOURCE: up to it, then.
+				rl = old
+				rl.Cur = min(rl.Max, want)
+				require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl))
+			}
 			t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) })
 		}
-		require.GreaterOrEqual(t, rl.Cur, want, "RLIMIT_NOFILE hard limit too low")
+		require.GreaterOrEqual(t, rl.Cur, want, "RLIMIT_NOFILE")
 		return
 	}
 	kerneltest.Differs(t, k, "lkl", "LKL's fd table holds both ends of every connection and starts at RLIMIT_NOFILE 1024: raise it with setrlimit")
@@ -245,68 +255,208 @@ func raiseNofile(t *testing.T, k sys.Kernel, want uint64) {
 
 func TestServerManyConns(t *testing.T) {
 	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
-		const msgs, size, perWorker = 3, 1024, 50
-		conns := 1000
-		raiseNofile(t, k, 4096)
-		h := newHandler(nil)
-		s, _ := startServer(t, k, h, eloop.ServerOptions{Loops: 4})
+		manyConns(t, k, 1000, 4)
+	})
+}
 
-		// Connect all, at most 64 at a time so no accept queue overflows.
-		cs := make([]*client, conns)
-		sem := make(chan struct{}, 64)
+// 10,000 connections open at once on the host through io_uring, every
+// byte checked. The clients are another process (this test binary, run
+// by TestMain as runClients): the hard RLIMIT_NOFILE here (20,000, and no
+// CAP_SYS_RESOURCE to raise it) does not hold both ends of 10,000
+// connections in one process.
+func TestServerTenThousandConns(t *testing.T) {
+	const conns = 10000
+	t.Setenv(kerneltest.EnvBackend, "uring")
+	k := sys.Host()
+	kerneltest.CheckFDs(t, k)
+	raiseNofile(t, k, conns+1024)
+	h := &testHandler{opens: make(chan *eloop.Conn, conns), closes: make(chan error, conns)}
+	s, _ := startServer(t, k, h, eloop.ServerOptions{Loops: 2})
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envClient+"="+s.Addr().String(), envClientConns+"="+strconv.Itoa(conns))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer cmd.Wait()
+	defer stdin.Close()
+
+	// The client says "open" once every connection has echoed its first
+	// message, and holds them all open until its stdin closes.
+	line := make(chan string, 1)
+	go func() {
+		b, _ := bufio.NewReader(stdout).ReadString('\n')
+		line <- b
+	}()
+	select {
+	case got := <-line:
+		require.Equal(t, "open\n", got)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the client did not open its connections")
+	}
+	require.Len(t, h.opens, conns, "connections open at once")
+	requireBackend(t, s)
+	stdin.Close()
+	require.NoError(t, cmd.Wait(), "the client checked every byte")
+	for range conns {
+		require.NoError(t, recv(t, h.closes))
+	}
+}
+
+// The client process of TestServerTenThousandConns.
+const (
+	envClient      = "ELOOP_TEST_CLIENT"       // the server's address
+	envClientConns = "ELOOP_TEST_CLIENT_CONNS" // how many connections
+)
+
+// runClients opens the connections to addr with package net, echoes a
+// message on each, says "open", echoes 2 more once stdin has closed,
+// then closes them; it returns the exit code.
+func runClients(addr string) int {
+	n, _ := strconv.Atoi(os.Getenv(envClientConns))
+	const size = 1024
+	cs := make([]net.Conn, n)
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	echo := func(i, m int) error {
+		c := cs[i]
+		c.SetDeadline(time.Now().Add(time.Minute))
+		want := pattern(size, i, m)
+		if _, err := c.Write(want); err != nil {
+			return fmt.Errorf("conn %d write %d: %w", i, m, err)
+		}
+		got := make([]byte, size)
+		if _, err := io.ReadFull(c, got); err != nil {
+			return fmt.Errorf("conn %d read %d: %w", i, m, err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("conn %d message %d differs", i, m)
+		}
+		return nil
+	}
+	// each runs f on every connection, 256 at a time.
+	each := func(f func(i int) error) error {
 		var wg sync.WaitGroup
-		dialErrs := make([]error, conns)
-		for i := range cs {
+		errs := make([]error, n)
+		sem := make(chan struct{}, 256)
+		for i := range n {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				cs[i], dialErrs[i] = dialErr(k, s, 0)
+				errs[i] = f(i)
 			})
 		}
 		wg.Wait()
-		defer func() {
-			for _, c := range cs {
-				if c != nil {
-					c.close()
+		return errors.Join(errs...)
+	}
+	err := each(func(i int) (err error) {
+		if cs[i], err = net.Dial("tcp", addr); err != nil {
+			return err
+		}
+		return echo(i, 0)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println("open")
+	io.Copy(io.Discard, os.Stdin)
+	err = each(func(i int) error {
+		defer cs[i].Close()
+		for m := 1; m < 3; m++ {
+			if err := echo(i, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// manyConns opens conns connections to a server of loops loops, all open
+// at once, and echoes 3 messages on each, checking every byte.
+func manyConns(t *testing.T, k sys.Kernel, conns, loops int) {
+	const msgs, size, perWorker = 3, 1024, 50
+	raiseNofile(t, k, uint64(2*conns+1024))
+	h := &testHandler{opens: make(chan *eloop.Conn, conns), closes: make(chan error, conns)}
+	s, _ := startServer(t, k, h, eloop.ServerOptions{Loops: loops})
+	// Connect all, at most 64 at a time so no accept queue overflows.
+	cs := make([]*client, conns)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	dialErrs := make([]error, conns)
+	for i := range cs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cs[i], dialErrs[i] = dialErr(k, s, 0)
+		})
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range cs {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	require.NoError(t, errors.Join(dialErrs...))
+	// Every connection is open at once; each worker sends a message on
+	// each of its connections, then reads them all back.
+	errs := make(chan error, conns/perWorker)
+	for w := 0; w < conns; w += perWorker {
+		wg.Go(func() {
+			for m := range msgs {
+				for i := w; i < w+perWorker; i++ {
+					if err := cs[i].write(pattern(size, i, m)); err != nil {
+						errs <- fmt.Errorf("conn %d write %d: %w", i, m, err)
+						return
+					}
+				}
+				got := make([]byte, size)
+				for i := w; i < w+perWorker; i++ {
+					if err := cs[i].readFull(got); err != nil {
+						errs <- fmt.Errorf("conn %d read %d: %w", i, m, err)
+						return
+					}
+					if !bytes.Equal(got, pattern(size, i, m)) {
+						errs <- fmt.Errorf("conn %d message %d differs", i, m)
+						return
+					}
 				}
 			}
-		}()
-		require.NoError(t, errors.Join(dialErrs...))
-		// Every connection is open at once; each worker sends a message on
-		// each of its connections, then reads them all back.
-		errs := make(chan error, conns/perWorker)
-		for w := 0; w < conns; w += perWorker {
-			wg.Go(func() {
-				for m := range msgs {
-					for i := w; i < w+perWorker; i++ {
-						if err := cs[i].write(pattern(size, i, m)); err != nil {
-							errs <- fmt.Errorf("conn %d write %d: %w", i, m, err)
-							return
-						}
-					}
-					got := make([]byte, size)
-					for i := w; i < w+perWorker; i++ {
-						if err := cs[i].readFull(got); err != nil {
-							errs <- fmt.Errorf("conn %d read %d: %w", i, m, err)
-							return
-						}
-						if !bytes.Equal(got, pattern(size, i, m)) {
-							errs <- fmt.Errorf("conn %d message %d differs", i, m)
-							return
-						}
-					}
-				}
-			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for range conns {
+		recv(t, h.opens)
+	}
+	requireBackend(t, s)
+}
+
+// requireBackend checks that every loop of s runs on the backend the test
+// asked for (GOKERNEL_AIO, which RunBackends sets), and logs why.
+func requireBackend(t *testing.T, s *eloop.Server) {
+	t.Helper()
+	want := os.Getenv(kerneltest.EnvBackend)
+	for _, l := range s.Loops() {
+		c := l.Backend()
+		t.Logf("backend: %v", c)
+		if want != "" {
+			require.Equal(t, want, c.Backend.String(), c.Reason)
 		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-		for range conns {
-			recv(t, h.opens)
-		}
-	})
+	}
 }
 
 func TestServerFlowControl(t *testing.T) {

@@ -36,6 +36,7 @@ type serverRing struct {
 	acceptArmed  bool
 	acceptCancel bool // the accept is being cancelled: close the listener when it ends
 	stale        int  // completions that matched no current connection (never expected)
+	cancels      int  // cancellations queued: of a receive (pause, Close), or of all at a close
 }
 
 // startUring runs on the loop before its first turn: it sets the server
@@ -255,6 +256,7 @@ func (c *Conn) queueOps() bool {
 			return false
 		}
 		c.recvCancel = true
+		c.sl.u.cancels++
 	}
 	return true
 }
@@ -355,6 +357,7 @@ func (c *Conn) closeUring(err error) {
 	c.closeErr = err
 	c.out, c.spare = nil, nil
 	if c.ops > 0 && c.sl.l.u.r != nil {
+		c.sl.u.cancels++
 		c.sl.l.u.cancel(0, c.fd, aio.CancelFD|aio.CancelAll)
 		return
 	}

@@ -18,10 +18,10 @@ import (
 // writes the Poller's eventfd, which makes the epoll fd readable and so
 // completes that poll.
 
-// Sizes of a loop's ring.
+// ringConfig sizes a loop's ring (a variable: the tests make it tiny).
+var ringConfig = aio.RingConfig{Entries: 1024, CQEntries: 8192, SingleIssuer: true}
+
 const (
-	ringEntries   = 1024
-	ringCQEntries = 8192
 	// drainLimit bounds how long a stopping loop waits for its
 	// cancelled operations' last completions.
 	drainLimit = 5 * time.Second
@@ -48,9 +48,10 @@ func userData(kind uint8, token uint64) uint64 {
 type uloop struct {
 	r         *aio.Ring
 	cqes      []aio.CQE
-	ops       int  // operations submitted whose last completion has not been reaped
-	pollArmed bool // the poll of the epoll fd is in flight
-	draining  bool // the loop is stopping: completions are only settled
+	ops       int    // operations submitted whose last completion has not been reaped
+	pollArmed bool   // the poll of the epoll fd is in flight
+	draining  bool   // the loop is stopping: completions are only settled
+	overflows uint64 // the ring's OverflowFlushes, once it is closed
 
 	// The server loop on this loop, if any, sets these.
 	complete func(c aio.CQE) // a completion of kindAccept, kindRecv or kindSend
@@ -98,7 +99,7 @@ func (u *uloop) cancel(ud uint64, fd int, flags uint32) bool {
 func (l *Loop) loopUring(ctx context.Context) error {
 	runtime.LockOSThread() // SINGLE_ISSUER: the ring is this thread's
 	defer runtime.UnlockOSThread()
-	r, err := aio.NewRing(l.k, aio.RingConfig{Entries: ringEntries, CQEntries: ringCQEntries, SingleIssuer: true})
+	r, err := aio.NewRing(l.k, ringConfig)
 	if err != nil {
 		l.mu.Lock()
 		l.choice = aio.Choice{Backend: aio.Epoll, Reason: "io_uring chosen (" + l.choice.Reason + "), but " + err.Error()}
@@ -180,8 +181,8 @@ func (l *Loop) reapRing(events []aio.Event) error {
 				}
 			}
 		}
-		if n < len(u.cqes) {
-			break
+		if n == 0 {
+			break // (after an overflow, Reap has flushed what was held)
 		}
 	}
 	if !polled || u.draining {
@@ -218,6 +219,7 @@ func (l *Loop) closeRing(events []aio.Event) {
 	if u.release != nil {
 		u.release()
 	}
+	u.overflows = u.r.OverflowFlushes()
 	u.r.Close()
 	u.r = nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -26,13 +27,16 @@ func init() {
 		Args:     "[-rounds 3] [-duration 3s]",
 		Summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
 		NoKernel: true,
-		Help: `echo-bench runs "gkbench echo" as a child process with -api loop, unet, gnet and net
-in turn (loop unet gnet net loop …, one turn per round), drives each
-with the load generator of "gkbench load" in this process, stops it with
-SIGTERM, and prints a table per configuration (64 connections × 64 bytes,
-8 connections × 16 KiB): messages per second, p50 and p99 round-trip
-latency, and the server's CPU time per message, each the median over the
-rounds, with ratios against gnet and net.
+		Help: `echo-bench runs "gkbench echo" as a child process with -api loop (on io_uring
+and on epoll: GOKERNEL_AIO=uring, =epoll), unet, gnet and net in turn,
+one turn each per round; drives each with the load generator of "gkbench
+load" in this process, stops it with SIGTERM, and prints a table per
+configuration (64 connections × 64 bytes, 8 connections × 16 KiB):
+messages per second, p50 and p99 round-trip latency, and the server's CPU
+time per message, each the median over the rounds, with ratios against
+gnet and net. After the rounds it runs each host server once more under
+"perf stat" to count its system calls per message (a "-" where perf is
+missing or may not read the syscall tracepoints).
 
 In a binary with LKL (-tags lkl) it also runs the eloop and unet servers
 on LKL (GOKERNEL=lkl). Only that process can reach LKL's loopback, so the
@@ -67,8 +71,19 @@ var benchConfigs = []benchConfig{
 }
 
 // benchAPIs are the host servers echo-bench compares, in the order it
-// runs them each round.
-var benchAPIs = []string{"loop", "unet", "gnet", "net"}
+// runs them each round: eloop's on io_uring and on epoll (-api loop with
+// GOKERNEL_AIO set), unet's, gnet's and net's.
+var benchAPIs = []string{"loop-uring", "loop-epoll", "unet", "gnet", "net"}
+
+// echoArgs returns the echo command's arguments and environment for a
+// benchAPIs entry.
+func echoArgs(api string) (args, env []string) {
+	env = []string{"GOKERNEL=host"}
+	if backend, ok := strings.CutPrefix(api, "loop-"); ok {
+		return []string{"echo", "-api", "loop"}, append(env, "GOKERNEL_AIO="+backend)
+	}
+	return []string{"echo", "-api", api}, env
+}
 
 // lklAPIs are the servers echo-bench also runs on LKL, with the load
 // generator in their process, and their rows' keys and labels.
@@ -103,7 +118,17 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 		if err != nil {
 			return err
 		}
-		printBenchTable(cfg, rounds, dur, results, withLKL)
+		sys := map[string]syscallCount{}
+		for _, api := range benchAPIs {
+			c, err := countSyscalls(api, cfg, min(dur, 2*time.Second))
+			if err != nil {
+				fmt.Fprintf(out.Err, "%s, %s: no system call count: %v\n", cfg.name, api, err)
+				continue
+			}
+			fmt.Fprintf(out.Err, "%s, %s: %s\n", cfg.name, api, c)
+			sys[api] = c
+		}
+		printBenchTable(cfg, rounds, dur, results, sys, withLKL)
 	}
 	return nil
 }
@@ -188,11 +213,12 @@ func loadServer(cmd *exec.Cmd, env []string, load func(addr string, pid int) (lo
 func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	cmd, err := selfCommand(ctx, "echo", "-api", api)
+	args, env := echoArgs(api)
+	cmd, err := selfCommand(ctx, args...)
 	if err != nil {
 		return loadResult{}, err
 	}
-	return loadServer(cmd, []string{"GOKERNEL=host"}, func(addr string, pid int) (loadResult, error) {
+	return loadServer(cmd, env, func(addr string, pid int) (loadResult, error) {
 		return runLoad(loadConfig{conns: cfg.conns, size: cfg.size, duration: dur, serverPID: pid},
 			func() (io.ReadWriteCloser, error) { return net.Dial("tcp", addr) })
 	})
@@ -257,7 +283,117 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f", a/b)
 }
 
-func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map[string][]loadResult, withLKL bool) {
+// A syscallCount is what countSyscalls measured of one server.
+type syscallCount struct {
+	msgs          int
+	total, enters int64 // system calls, and io_uring_enter among them
+}
+
+// String says the counts per message.
+func (c syscallCount) String() string {
+	return fmt.Sprintf("%.2f syscalls/msg (%.2f io_uring_enter) over %d msgs", c.perMsg(c.total), c.perMsg(c.enters), c.msgs)
+}
+
+func (c syscallCount) perMsg(n int64) float64 { return float64(n) / float64(max(c.msgs, 1)) }
+
+// perfEvents are the tracepoints countSyscalls counts.
+var perfEvents = []string{"raw_syscalls:sys_enter", "syscalls:sys_enter_io_uring_enter"}
+
+// countSyscalls runs server api under "perf stat" (every system call of
+// the process, its threads included, from its start to its exit), loads
+// it for dur, and counts the system calls per message. The count
+// includes the server's start, its accepts and its exit, a few hundred
+// calls against the hundreds of thousands of a run. perf must be
+// installed and allowed to read the syscall tracepoints (root, or
+// perf_event_paranoid <= -1).
+func countSyscalls(api string, cfg benchConfig, dur time.Duration) (syscallCount, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
+	defer cancel()
+	perf, err := exec.LookPath("perf")
+	if err != nil {
+		return syscallCount{}, err
+	}
+	args, env := echoArgs(api)
+	self, err := selfCommand(ctx, args...)
+	if err != nil {
+		return syscallCount{}, err
+	}
+	outFile, err := os.CreateTemp("", "gkbench-perf-*.csv")
+	if err != nil {
+		return syscallCount{}, err
+	}
+	outFile.Close()
+	defer os.Remove(outFile.Name())
+	pargs := []string{"stat", "-x", ",", "-o", outFile.Name()}
+	for _, e := range perfEvents {
+		pargs = append(pargs, "-e", e)
+	}
+	cmd := exec.CommandContext(ctx, perf, append(append(pargs, "--", self.Path), self.Args[1:]...)...)
+	cmd.Env = self.Env
+	cmd, addr, rest, stderr, err := startServer(cmd, env)
+	if err != nil {
+		return syscallCount{}, err
+	}
+	// The server is perf's child; load and stop it, not perf, which
+	// writes its counts when the server has exited.
+	pid, perr := onlyChild(cmd.Process.Pid)
+	var res loadResult
+	if perr == nil {
+		res, perr = runLoad(loadConfig{conns: cfg.conns, size: cfg.size, duration: dur},
+			func() (io.ReadWriteCloser, error) { return net.Dial("tcp", addr) })
+		syscall.Kill(pid, syscall.SIGTERM)
+	} else {
+		cmd.Process.Kill()
+	}
+	io.Copy(io.Discard, rest)
+	if err := cmd.Wait(); err != nil {
+		perr = errors.Join(perr, fmt.Errorf("perf or server: %w: %s", err, strings.TrimSpace(stderr.String())))
+	}
+	if perr != nil {
+		return syscallCount{}, perr
+	}
+	b, err := os.ReadFile(outFile.Name())
+	if err != nil {
+		return syscallCount{}, err
+	}
+	c := syscallCount{msgs: res.msgs}
+	seen := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("perf stat: %q: %w", line, err)
+		}
+		switch f[2] {
+		case perfEvents[0]:
+			c.total, seen = n, seen+1
+		case perfEvents[1]:
+			c.enters, seen = n, seen+1
+		}
+	}
+	if seen != len(perfEvents) {
+		return c, fmt.Errorf("perf stat printed no counts: %s", strings.TrimSpace(string(b)))
+	}
+	return c, nil
+}
+
+// onlyChild returns the pid of process pid's one child.
+func onlyChild(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 1 {
+		return 0, fmt.Errorf("process %d has children %q, not one", pid, f)
+	}
+	return strconv.Atoi(f[0])
+}
+
+func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map[string][]loadResult, sys map[string]syscallCount, withLKL bool) {
 	fmt.Fprintf(out.W, "\n%s: median of %d rounds of %s; cpu/msg is the server process's user+system time (/proc/PID/stat, CLK_TCK=%d)\n",
 		cfg.name, rounds, dur, clockTicks())
 	rows := map[string]benchRow{}
@@ -266,7 +402,8 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	}
 	gnetRow, netRow := rows["gnet"], rows["net"]
 	tw := tabwriter.NewWriter(out.W, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\t")
+	fmt.Fprintln(out.W, "syscalls/msg: one run of min(duration, 2s) under perf stat, after the rounds (whole server process, start to exit)")
+	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\tsyscalls/msg\t")
 	names := benchAPIs
 	labels := map[string]string{}
 	for _, l := range lklAPIs {
@@ -281,9 +418,16 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 		if l, ok := labels[api]; ok {
 			label, cpu = l, fmtDur(r.cpu)+"*"
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, r.mps, fmtDur(r.p50), fmtDur(r.p99), cpu,
+		calls := "-"
+		if c, ok := sys[api]; ok {
+			calls = fmt.Sprintf("%.2f", c.perMsg(c.total))
+			if c.enters > 0 {
+				calls += fmt.Sprintf(" (%.2f enter)", c.perMsg(c.enters))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", label, r.mps, fmtDur(r.p50), fmtDur(r.p99), cpu,
 			ratio(r.mps, gnetRow.mps), ratio(r.mps, netRow.mps),
-			ratio(float64(r.cpu), float64(gnetRow.cpu)), ratio(float64(r.cpu), float64(netRow.cpu)))
+			ratio(float64(r.cpu), float64(gnetRow.cpu)), ratio(float64(r.cpu), float64(netRow.cpu)), calls)
 	}
 	tw.Flush()
 	if withLKL {

@@ -33,7 +33,8 @@ func init() {
 
   -api loop  eloop's stream server, on the selected kernel (GOKERNEL). On LKL
              it listens on LKL's own loopback, which only this process can
-             reach.
+             reach. On the host it runs on io_uring (GOKERNEL_AIO=epoll:
+             on epoll); it says which on stderr.
   -api unet  the same net.Conn server as -api net, on unet.Listen: on the
              selected kernel (GOKERNEL), LKL's loopback included.
   -api net   the standard library: net.Listen and a goroutine per connection
@@ -122,6 +123,7 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 		return err
 	}
 	cli.PrintListening(out.W, s.Addr().String())
+	fmt.Fprintf(out.Err, "eloop on %s: %v\n", k.Name(), s.Loops()[0].Backend())
 	if !o.selfLoad {
 		if err := s.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return err
