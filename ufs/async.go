@@ -171,7 +171,7 @@ func (a *Async) WriteFile(ctx context.Context, name string, data []byte, perm fs
 		}
 		r.writeAll(fd, data, -1, func(_ int, res int32, err error) {
 			if err == nil && res < 0 {
-				err = &fs.PathError{Op: "write", Path: name, Err: unix.Errno(-res)}
+				err = &fs.PathError{Op: "write", Path: name, Err: syscall.Errno(-res)}
 			} else if err == nil && res == 0 {
 				err = &fs.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
 			}

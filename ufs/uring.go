@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"slices"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -304,7 +305,7 @@ func (o *closeOp) done(res int32, err error) {
 	if err != nil { // the ring is closed: close it here
 		err = o.r.lc.Close(o.fd)
 	} else if res < 0 {
-		err = unix.Errno(-res)
+		err = syscall.Errno(-res)
 	}
 	if o.then != nil {
 		o.then(err)
@@ -366,7 +367,7 @@ func (r *fileRing) open(fsys *FS, name string, flag int, perm uint32, then func(
 
 // fileErr is the PathError a File method gives for errno res.
 func fileErr(op string, f *File, res int32) error {
-	return &fs.PathError{Op: op, Path: f.name, Err: unix.Errno(-res)}
+	return &fs.PathError{Op: op, Path: f.name, Err: syscall.Errno(-res)}
 }
 
 // firstRead is the buffer a ReadFile on the ring reads into first: a
@@ -450,7 +451,7 @@ func (o *readFileOp) done(res int32, err error) {
 			o.finish(err)
 			return
 		case res < 0:
-			o.finish(&fs.PathError{Op: "read", Path: o.name, Err: unix.Errno(-res)})
+			o.finish(&fs.PathError{Op: "read", Path: o.name, Err: syscall.Errno(-res)})
 			return
 		case res == 0:
 			o.finish(nil)
