@@ -621,3 +621,44 @@ func recvResult[T any](t *testing.T, c <-chan T) T {
 		panic("unreachable")
 	}
 }
+
+// With io_uring_enter failing now and then (EINTR often; EAGAIN, EBUSY
+// and ENOMEM, the kernel busy, a few times each) and epoll waits
+// interrupted, every call still completes with the right bytes: what
+// the kernel did not take is submitted again.
+func TestAsyncFaults(t *testing.T) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+		kerneltest.CheckFDs(t, k)
+		faults := []sys.Fault{{Trap: unix.SYS_EPOLL_PWAIT, Probability: 0.3, Errno: unix.EINTR}}
+		if backend == "uring" {
+			faults = append(faults,
+				sys.Fault{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.3, Errno: unix.EINTR},
+				sys.Fault{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.EAGAIN},
+				sys.Fault{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.EBUSY},
+				sys.Fault{Trap: unix.SYS_IO_URING_ENTER, Probability: 0.1, Count: 3, Errno: unix.ENOMEM})
+		}
+		in, err := sys.NewInjector(k, 21, faults...)
+		require.NoError(t, err)
+		r := newAsyncRig(t, in)
+		require.Equal(t, backend, r.a.Backend().Backend.String(), r.a.Backend().String())
+		a, ctx := r.a, context.Background()
+		for i := range 100 {
+			name := fmt.Sprintf("f%d", i)
+			want := bytes.Repeat([]byte{byte(i)}, 100*i)
+			require.NoError(t, await0(t, func(done func(error)) error { return a.WriteFile(ctx, name, want, 0o644, done) }))
+			got, err := await(t, func(done func([]byte, error)) error { return a.ReadFile(ctx, name, done) })
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+			f, err := await(t, func(done func(*ufs.File, error)) error { return a.OpenFile(ctx, name, os.O_RDONLY, 0, done) })
+			require.NoError(t, err)
+			b := make([]byte, len(want))
+			n, err := await(t, func(done func(int, error)) error { return a.ReadAt(ctx, f, b, 0, done) })
+			require.NoError(t, err)
+			require.Equal(t, len(want), n)
+			require.NoError(t, await0(t, func(done func(error)) error { return a.CloseFile(ctx, f, done) }))
+		}
+		if backend == "uring" {
+			require.NotEmpty(t, in.Fired(), "no fault fired")
+		}
+	})
+}

@@ -172,11 +172,11 @@ func (r *fileRing) queue(op ringOp) {
 	r.started++
 }
 
-// flush submits what is queued. If the kernel cannot take it now, or
-// the call fails, it stays queued and a task on the loop tries again. With
-// mu held.
+// flush submits what is queued. If the kernel cannot take it all now
+// (the call fails, or an interrupted call took none), the rest stays
+// queued and a task on the loop tries again. With mu held.
 func (r *fileRing) flush() {
-	if _, err := r.ring.Submit(); err == nil || r.retry {
+	if _, err := r.ring.Submit(); err == nil && r.ring.Pending() == 0 || r.retry {
 		return
 	}
 	r.retry = true
