@@ -69,6 +69,9 @@ func (r *Ring) NewBufRing(group uint16, count, size int) (*BufRing, error) {
 // Group returns the buffer group ID.
 func (b *BufRing) Group() uint16 { return b.group }
 
+// Count returns the number of buffers.
+func (b *BufRing) Count() int { return int(b.mask) + 1 }
+
 // Size returns the size of each buffer.
 func (b *BufRing) Size() int { return b.size }
 

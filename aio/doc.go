@@ -1,7 +1,8 @@
-// Package aio gives epoll readiness for non-blocking fds, on any kernel:
-// a [Poller] that reports which fds can be read or written without
-// blocking, a [Waiter] for the goroutine that waits in one, and
-// [Nonblock] calls that say "would block" instead of blocking.
+// Package aio gives epoll readiness for non-blocking fds, on any kernel
+// (and io_uring on the host, below): a [Poller] that reports which fds
+// can be read or written without blocking, a [Waiter] for the goroutine
+// that waits in one, and [Nonblock] calls that say "would block" instead
+// of blocking.
 //
 // aio sits on libgo, which makes every system call through a sys.Kernel,
 // and on sys for the Kernel type; it imports nothing above them, and of
@@ -35,4 +36,15 @@
 //     returns, net.ErrClosed for sockets and loops, fs.ErrClosed for files;
 //   - [Poller] and [Waiter]: epoll itself, and the goroutine that waits in
 //     it; no wait is bounded unless a deadline or timer asks for it.
+//
+// # io_uring
+//
+// The second backend, on the host only: a [Ring] is an io_uring instance
+// (submission and completion queues mapped with mmap, system calls
+// through libgo, so traced and fault-injected like the rest), with Prep
+// methods on [SQE] for each operation, a [BufRing] of provided buffers,
+// and a [Probe] of the kernel's operations. [Choose] says which backend
+// to use on a kernel (GOKERNEL_AIO=epoll|uring|auto): LKL, Linux 4.9, has
+// no io_uring and is always epoll. eloop's loop and stream server run on
+// either; docs/aio.md compares them.
 package aio

@@ -33,12 +33,14 @@ type Conn struct {
 	sendBase   []byte // sending's whole buffer, reused once sent
 	spare      []byte // the other buffer, empty
 	held       []byte // received while paused, for OnData when reading resumes
-	sendBusy   bool   // a send is in flight
-	recvArmed  bool   // the multishot receive is in flight
-	recvCancel bool   // its cancellation is queued
-	udirty     bool   // on the loop's list for the end of the turn
-	settled    bool   // fd closed, slot freed, OnClose called
-	closeErr   error  // for OnClose once settled
+	lent       bool   // sending is in a provided buffer, lentID, not Go memory
+	lentID     uint16
+	sendBusy   bool  // a send is in flight
+	recvArmed  bool  // the multishot receive is in flight
+	recvCancel bool  // its cancellation is queued
+	udirty     bool  // on the loop's list for the end of the turn
+	settled    bool  // fd closed, slot freed, OnClose called
+	closeErr   error // for OnClose once settled
 }
 
 // Write copies p into c's output: what the socket takes is written at
@@ -52,7 +54,9 @@ func (c *Conn) Write(p []byte) error {
 		return fmt.Errorf("eloop: write: %w", aio.Socket.ErrClosed())
 	}
 	if c.sl.u.on { // sent at the end of the turn, with the others
-		c.out = append(c.out, p...)
+		if !c.lend(p) {
+			c.out = append(c.out, p...)
+		}
 		c.update()
 		return nil
 	}

@@ -19,4 +19,9 @@
 // in eloop blocks: a call that would block returns to the loop, which
 // calls again on the next readiness event, so it has no use for
 // PollDesc's wait loop (Retry).
+//
+// On the host a loop waits in an io_uring Ring instead (aio.Choose; see
+// Options.Backend), which also watches its Poller, and the stream server
+// accepts, receives and sends through the ring; docs/aio.md and
+// docs/eloop.md describe both paths.
 package eloop

@@ -89,6 +89,8 @@ type ServerOptions struct {
 	// 1 MiB.
 	MaxPending int
 	// ReadBuffer is the size of each loop's read buffer; 0 means 64 KiB.
+	// On io_uring it caps the size of each of the loop's 64 provided
+	// buffers, which are at most 16 KiB.
 	ReadBuffer int
 }
 

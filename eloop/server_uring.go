@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -20,8 +21,16 @@ import (
 // no operation outlives the fd or the connection, and no completion
 // arrives for a slot given to another.
 
-// recvBuffers is the number of provided buffers per loop.
-const recvBuffers = 64
+// recvBuffers is the number of provided buffers per loop, of at most
+// maxRecvBuffer bytes each (ServerOptions.ReadBuffer, if smaller). The
+// kernel takes the buffers in turn, so all of them are touched: at 64 ×
+// 64 KiB the copies of the 16 KiB echo ran from cold memory, and its
+// CPU per message fell by about a sixth with 16 KiB buffers (alternated
+// runs on the shared 2-core VM: 4.3-5.8 against 5.7-6.3 µs).
+const (
+	recvBuffers   = 64
+	maxRecvBuffer = 16 << 10
+)
 
 // listenerToken is the token in the user data of a server loop's accept
 // (a connection's is its slot's).
@@ -36,7 +45,15 @@ type serverRing struct {
 	acceptArmed  bool
 	acceptCancel bool // the accept is being cancelled: close the listener when it ends
 	stale        int  // completions that matched no current connection (never expected)
-	cancels      int  // cancellations queued: of a receive (pause, Close), or of all at a close
+
+	// The provided buffer OnData is reading, so that a Write of those
+	// bytes can send them from it instead of copying them (lend).
+	cur     *Conn
+	curID   uint16
+	curBuf  []byte
+	curLent bool
+	lent    int // buffers lent to sends
+	cancels int // cancellations queued: of a receive (pause, Close), or of all at a close
 }
 
 // startUring runs on the loop before its first turn: it sets the server
@@ -47,7 +64,7 @@ func (sl *serverLoop) startUring() {
 		sl.watchListener()
 		return
 	}
-	br, err := u.r.NewBufRing(0, recvBuffers, sl.s.opts.ReadBuffer)
+	br, err := u.r.NewBufRing(0, recvBuffers, min(sl.s.opts.ReadBuffer, maxRecvBuffer))
 	if err != nil {
 		sl.watchListener() // the ring has no provided buffers: readiness, then
 		return
@@ -282,7 +299,12 @@ func (c *Conn) received(cqe aio.CQE) {
 		c.recvArmed, c.recvCancel = false, false
 		c.opDone()
 	}
-	defer c.sl.recycle(cqe)
+	lent := false
+	defer func() {
+		if !lent {
+			c.sl.recycle(cqe)
+		}
+	}()
 	if c.closed {
 		c.settle()
 		return
@@ -293,7 +315,12 @@ func (c *Conn) received(cqe aio.CQE) {
 		switch {
 		case !ok || c.closing:
 		case c.reading && len(c.held) == 0:
-			c.onData(c.sl.u.br.Buf(id)[:cqe.Res])
+			u := &c.sl.u
+			buf := u.br.Buf(id)[:cqe.Res]
+			u.cur, u.curID, u.curBuf, u.curLent = c, id, buf, false
+			c.onData(buf)
+			lent = u.curLent
+			u.cur, u.curBuf = nil, nil
 		default:
 			// Paused by flow control, and the receive is not cancelled
 			// yet: keep the bytes for when reading resumes.
@@ -326,12 +353,23 @@ func (c *Conn) sent(cqe aio.CQE) {
 		return
 	}
 	if err := cqe.Err(); err != nil {
+		c.giveBack()
 		c.sending, c.sendBase = nil, nil
 		c.fail(os.NewSyscallError("send", err))
 		return
 	}
 	c.sending = c.sending[cqe.Res:]
-	if len(c.sending) == 0 {
+	switch {
+	case c.lent && len(c.sending) > 0:
+		// A short send from a lent buffer: the rest goes to Go memory,
+		// so that the buffer goes back now, not when the peer reads.
+		rest := append(c.spare[:0], c.sending...)
+		c.sending, c.sendBase, c.spare = rest, rest, nil
+		c.giveBack()
+	case c.lent:
+		c.giveBack()
+		c.sending = nil
+	case len(c.sending) == 0:
 		c.spare, c.sending, c.sendBase = c.sendBase[:0], nil, nil
 	}
 	if c.closing && c.pending() == 0 {
@@ -371,6 +409,7 @@ func (c *Conn) settle() {
 		return
 	}
 	c.settled = true
+	c.giveBack()
 	c.sl.u.conns.Remove(c.slot)
 	c.sl.s.lc.Close(c.fd)
 	delete(c.sl.conns, c)
@@ -393,5 +432,39 @@ func (c *Conn) flushNow() {
 		if err != nil || n < len(b) {
 			return
 		}
+	}
+}
+
+// lend makes p, the bytes OnData was given (or part of them), c's next
+// send, straight from the provided buffer they are in, when c has no
+// output before them and no more than half the buffers are lent: the
+// echo of a message then costs no copy. It reports whether it did; the
+// buffer goes back when the send is done (giveBack).
+func (c *Conn) lend(p []byte) bool {
+	u := &c.sl.u
+	if u.cur != c || u.curLent || len(p) == 0 || c.pending() > 0 || c.sendBusy || u.lent >= u.br.Count()/2 {
+		return false
+	}
+	start, end := uintptr(unsafe.Pointer(&u.curBuf[0])), uintptr(unsafe.Pointer(&u.curBuf[len(u.curBuf)-1]))
+	if a, b := uintptr(unsafe.Pointer(&p[0])), uintptr(unsafe.Pointer(&p[len(p)-1])); a < start || b > end {
+		return false
+	}
+	u.curLent = true
+	u.lent++
+	c.lent, c.lentID, c.sending = true, u.curID, p
+	return true
+}
+
+// giveBack returns the buffer c's send was lent, if any.
+func (c *Conn) giveBack() {
+	if !c.lent {
+		return
+	}
+	c.lent = false
+	u := &c.sl.u
+	u.lent--
+	if u.br != nil {
+		u.br.Recycle(c.lentID)
+		u.br.Publish()
 	}
 }
