@@ -416,12 +416,24 @@ func (a *Async) CloseFile(ctx context.Context, f *File, done func(error)) error 
 		return pathErr("close", f.name, err)
 	}
 	if !idle {
+		// A job waits for the calls under way, then closes. If the loop
+		// stops before a worker takes it, a goroutine does that instead:
+		// f is closed already, and its fd must not stay open.
+		later := func() { go func() { f.pfd.WaitClose(); release(f.l.Close(f.fd)) }() }
+		ran := false
 		err := a.loop.Submit(context.Background(), func(context.Context) (any, error) {
+			ran = true
 			f.pfd.WaitClose()
 			return nil, release(f.l.Close(f.fd))
-		}, func(_ any, err error) { done(err) })
-		if err != nil { // the loop stopped meanwhile: close f when it can be
-			go func() { f.pfd.WaitClose(); release(f.l.Close(f.fd)) }()
+		}, func(_ any, err error) {
+			if !ran {
+				later()
+				err = fileClosed(err)
+			}
+			done(err)
+		})
+		if err != nil {
+			later()
 			return fileClosed(err)
 		}
 		return nil
