@@ -173,17 +173,34 @@ func (fd *FD) WriteUnlock() { fd.wmu.Unlock(); fd.refs.Decref() }
 // Closed reports whether Close has begun.
 func (fd *FD) Closed() bool { return fd.refs.Closed() }
 
+// CloseNoWait is Close for a caller that must not block, such as an event
+// loop's goroutine: it marks fd closed and wakes its waiters as Close
+// does, and reports idle when no call is in progress: the caller then
+// releases the fd at once. Otherwise the caller calls WaitClose, where it
+// may block, before it releases the fd. A second close returns Kind's
+// closed error.
+func (fd *FD) CloseNoWait() (idle bool, err error) {
+	ok, idle := fd.refs.Close()
+	if !ok {
+		return false, fd.Kind.ErrClosed()
+	}
+	if fd.PD != nil {
+		fd.PD.evict()
+	}
+	return idle, nil
+}
+
+// WaitClose waits, after CloseNoWait, until the calls in progress are
+// done.
+func (fd *FD) WaitClose() { fd.refs.Wait() }
+
 // Close marks fd closed, wakes its waiters, waits for the calls in
 // progress, then calls release, which closes Sysfd (and whatever else
 // goes with it) and returns its error. A second Close returns Kind's
 // closed error and does not call release.
 func (fd *FD) Close(release func() error) error {
-	ok, _ := fd.refs.Close()
-	if !ok {
-		return fd.Kind.ErrClosed()
-	}
-	if fd.PD != nil {
-		fd.PD.evict()
+	if _, err := fd.CloseNoWait(); err != nil {
+		return err
 	}
 	fd.refs.Wait()
 	return release()

@@ -2,6 +2,7 @@ package aio_test
 
 import (
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"testing"
@@ -80,4 +81,34 @@ func TestRetry(t *testing.T) {
 		require.ErrorIs(t, <-done, net.ErrClosed)
 		require.ErrorIs(t, fd.WriteRetry(func() (bool, error) { t.Fatal("tried after Close"); return false, nil }), net.ErrClosed)
 	})
+}
+
+// CloseNoWait does not wait: idle when no call holds the FD, else
+// WaitClose returns once the last call is done; a second close fails.
+func TestCloseNoWait(t *testing.T) {
+	var fd aio.FD
+	fd.Init(-1, aio.File, nil)
+	idle, err := fd.CloseNoWait()
+	require.NoError(t, err)
+	require.True(t, idle)
+	_, err = fd.CloseNoWait()
+	require.ErrorIs(t, err, fs.ErrClosed)
+	require.ErrorIs(t, fd.Close(func() error { t.Error("released twice"); return nil }), fs.ErrClosed)
+
+	var busy aio.FD
+	busy.Init(-1, aio.File, nil)
+	require.NoError(t, busy.Incref())
+	idle, err = busy.CloseNoWait()
+	require.NoError(t, err)
+	require.False(t, idle, "a call holds a reference")
+	require.ErrorIs(t, busy.Incref(), fs.ErrClosed)
+	waited := make(chan struct{})
+	go func() { busy.WaitClose(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("WaitClose returned while a call held a reference")
+	case <-time.After(10 * time.Millisecond):
+	}
+	busy.Decref()
+	<-waited
 }

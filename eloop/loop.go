@@ -92,6 +92,7 @@ type Loop struct {
 	timerSeq uint64
 	watches  aio.Slots[watch] // guarded by mu
 	firstPan *PanicError      // guarded by mu
+	onStop   []func()         // OnStop's hooks, in order; guarded by mu
 
 	pool pool
 
@@ -147,10 +148,10 @@ func (l *Loop) Kernel() sys.Kernel { return l.k }
 
 // Run runs the loop on the calling goroutine until Stop is called or ctx
 // is done, then shuts down: later Posts and Submits fail with
-// net.ErrClosed, work queued in the pool is cancelled and work running
-// there is waited for (their done callbacks run before Run returns),
-// tasks posted before the end run, pending timers are dropped, and the
-// poller is closed. Run returns nil after Stop, ctx.Err() after ctx is
+// net.ErrClosed, the OnStop hooks run, work queued in the pool is
+// cancelled and work running there is waited for (their done callbacks
+// run before Run returns), tasks posted before the end run, pending
+// timers are dropped, and the poller is closed. Run returns nil after Stop, ctx.Err() after ctx is
 // done, or the poller's error if waiting failed; see Options.OnPanic for
 // panics. A Loop runs once: a second Run returns an error satisfying
 // errors.Is(err, net.ErrClosed).
@@ -214,8 +215,8 @@ func (l *Loop) loop(ctx context.Context) error {
 	}
 }
 
-// shutdown closes the loop to new work, settles the pool, runs the tasks
-// left, and closes the poller.
+// shutdown closes the loop to new work, runs the OnStop hooks, settles
+// the pool, runs the tasks left, and closes the poller.
 func (l *Loop) shutdown() {
 	l.mu.Lock()
 	l.state = stateClosed
@@ -223,7 +224,12 @@ func (l *Loop) shutdown() {
 		t.index = -1
 	}
 	l.timers = nil
+	hooks := l.onStop
+	l.onStop = nil
 	l.mu.Unlock()
+	for _, f := range hooks {
+		l.call(f)
+	}
 	l.pool.stop(l)
 	for {
 		batch := l.takeTasks(nil, -1)
@@ -235,6 +241,24 @@ func (l *Loop) shutdown() {
 		}
 	}
 	l.p.Close()
+}
+
+// OnStop registers f to run on the loop goroutine when the loop shuts
+// down (see Run): after its last turn, once Posts and Watches fail, and
+// before the pool settles and the poller closes, so f may still
+// Unwatch its fds, call callbacks, and finish what pool work in progress
+// may be waiting for. Hooks run in the order they were registered, once.
+// It is for what lives as long as the loop, such as ufs's io_uring. On a
+// stopped loop OnStop returns an error satisfying
+// errors.Is(err, net.ErrClosed) and f never runs.
+func (l *Loop) OnStop(f func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state == stateClosed {
+		return fmt.Errorf("eloop: on stop: %w", aio.Socket.ErrClosed())
+	}
+	l.onStop = append(l.onStop, f)
+	return nil
 }
 
 // Stop makes Run return nil: the loop finishes its turn and shuts down

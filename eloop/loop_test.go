@@ -101,6 +101,44 @@ func TestPostAfterStop(t *testing.T) {
 	})
 }
 
+// OnStop's hooks run once, in order, on the loop goroutine when it shuts
+// down, while a watch can still be removed; after the stop OnStop fails.
+func TestOnStop(t *testing.T) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
+		l, err := eloop.New(k, eloop.Options{})
+		require.NoError(t, err)
+		lc := libgo.New(k)
+		efd, err := lc.EventFD(0, 0)
+		require.NoError(t, err)
+		defer lc.Close(efd)
+		id, err := l.Watch(efd, aio.Read, func(aio.Events) {})
+		require.NoError(t, err)
+		var (
+			got    []int
+			loopID uint64
+			hookID []uint64
+		)
+		require.NoError(t, l.Post(func() { loopID = goid() }))
+		require.NoError(t, l.OnStop(func() {
+			got = append(got, 1)
+			hookID = append(hookID, goid())
+			require.NoError(t, l.Unwatch(id))
+		}))
+		require.NoError(t, l.OnStop(func() {
+			got = append(got, 2)
+			hookID = append(hookID, goid())
+		}))
+		done := make(chan error, 1)
+		go func() { done <- l.Run(context.Background()) }()
+		require.NotZero(t, loopGoid(t, l))
+		l.Stop()
+		require.NoError(t, recv(t, done))
+		require.Equal(t, []int{1, 2}, got)
+		require.Equal(t, []uint64{loopID, loopID}, hookID)
+		require.ErrorIs(t, l.OnStop(func() { t.Error("ran after Stop") }), net.ErrClosed)
+	})
+}
+
 func TestContextCancelStopsRun(t *testing.T) {
 	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		l, err := eloop.New(k, eloop.Options{})

@@ -1,12 +1,16 @@
 package ufs_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/ufs"
@@ -142,5 +146,196 @@ func BenchmarkPaired(b *testing.B) {
 		kerneltest.Paired(b, 1, "ufs/os",
 			func() { filepath.WalkDir(root, walk(&n)) },
 			func() { fs.WalkDir(fsys, ".", walk(&n)) })
+	})
+}
+
+// The async API's backends, as GOKERNEL_AIO names them: impl=epoll (the
+// loop's worker pool) and impl=uring (io_uring, where the host has it).
+// Each reports cpu-ns/op, the process's CPU time (user+system, getrusage)
+// per op, beside the wall time; benchstat -col /impl prints the ratios.
+
+// asyncBench runs f as impl=BACKEND for each backend of ufs.Async on the
+// host, with an Async on a loop running on its own goroutine.
+func asyncBench(b *testing.B, root string, f func(b *testing.B, loop *eloop.Loop, a *ufs.Async)) {
+	for _, backend := range ufs.AsyncBackends(sys.Host()) {
+		b.Run("impl="+backend, func(b *testing.B) {
+			b.Setenv("GOKERNEL_AIO", backend)
+			fsys := ufs.New(sys.Host(), root)
+			defer fsys.Close()
+			loop, err := eloop.New(sys.Host(), eloop.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ran := make(chan error, 1)
+			go func() { ran <- loop.Run(context.Background()) }()
+			defer func() {
+				loop.Stop()
+				if err := <-ran; err != nil {
+					b.Error(err)
+				}
+			}()
+			a := ufs.NewAsync(fsys, loop)
+			if got := a.Backend().Backend.String(); got != backend {
+				b.Fatalf("GOKERNEL_AIO=%s: the Async took %s", backend, got)
+			}
+			cpu0 := kerneltest.CPUTime()
+			f(b, loop, a)
+			b.ReportMetric(float64(kerneltest.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// window runs n calls through start, keeping up to width in flight, from
+// the loop goroutine; start calls next once its call is done, with its
+// error. It returns the first error.
+func window(loop *eloop.Loop, n, width int, start func(i int, next func(error)) error) error {
+	res := make(chan error, 1)
+	issued, finished := 0, 0
+	var first error
+	var next func(error)
+	issue := func() {
+		i := issued
+		issued++
+		if err := start(i, next); err != nil {
+			next(err)
+		}
+	}
+	next = func(err error) {
+		finished++
+		if err != nil && first == nil {
+			first = err
+		}
+		if issued < n && first == nil {
+			issue()
+		} else if finished == issued {
+			res <- first
+		}
+	}
+	if err := loop.Post(func() {
+		for issued < min(width, n) {
+			issue()
+		}
+	}); err != nil {
+		return err
+	}
+	return <-res
+}
+
+// BenchmarkAsyncSmallFiles reads 10,000 files of 4 KiB (100 directories
+// of 100, in the page cache), 64 at a time: one op is all 10,000. With
+// api=ReadFile each file is one ReadFile; with api=OpenReadClose it is
+// OpenFile, ReadAt of 4 KiB and CloseFile, three calls in turn.
+func BenchmarkAsyncSmallFiles(b *testing.B) {
+	const dirs, files, width = 100, 100, 64
+	root := benchTree(b, sys.Host(), dirs, files)
+	names := make([]string, 0, dirs*files)
+	for d := range dirs {
+		for f := range files {
+			names = append(names, fmt.Sprintf("d%03d/f%04d", d, f))
+		}
+	}
+	ctx := context.Background()
+	b.Run("api=ReadFile", func(b *testing.B) {
+		asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
+			for b.Loop() {
+				err := window(loop, len(names), width, func(i int, next func(error)) error {
+					return a.ReadFile(ctx, names[i], func(data []byte, err error) {
+						if err == nil && len(data) != 4096 {
+							err = fmt.Errorf("%s: %d bytes", names[i], len(data))
+						}
+						next(err)
+					})
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("api=OpenReadClose", func(b *testing.B) {
+		asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
+			for b.Loop() {
+				err := window(loop, len(names), width, func(i int, next func(error)) error {
+					return a.OpenFile(ctx, names[i], os.O_RDONLY, 0, func(f *ufs.File, err error) {
+						if err != nil {
+							next(err)
+							return
+						}
+						buf := make([]byte, 4096)
+						err = a.ReadAt(ctx, f, buf, 0, func(n int, rerr error) {
+							err := a.CloseFile(ctx, f, func(cerr error) { next(errors.Join(rerr, cerr)) })
+							if err != nil {
+								next(err)
+							}
+						})
+						if err != nil {
+							f.Close()
+							next(err)
+						}
+					})
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkAsyncSeqRead reads a 1 GiB file (64 MiB with -short), in the
+// page cache, with ReadAt in 1 MiB chunks, 4 in flight: one op is the
+// whole file.
+func BenchmarkAsyncSeqRead(b *testing.B) {
+	const chunk, width = 1 << 20, 4
+	size := 1 << 30
+	if testing.Short() {
+		size = 64 << 20
+	}
+	root := kerneltest.TempDir(b, sys.Host())
+	fsys := ufs.New(sys.Host(), root)
+	f, err := fsys.Create("big")
+	if err != nil {
+		b.Fatal(err)
+	}
+	block := bytes.Repeat([]byte("gokernel"), chunk/8)
+	for off := 0; off < size; off += chunk {
+		if _, err := f.Write(block); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.Close()
+	fsys.Close()
+	asyncBench(b, root, func(b *testing.B, loop *eloop.Loop, a *ufs.Async) {
+		ctx := context.Background()
+		free := make([][]byte, width) // touched on the loop goroutine only
+		for i := range free {
+			free[i] = make([]byte, chunk)
+		}
+		b.SetBytes(int64(size))
+		for b.Loop() {
+			f, err := await(b, func(done func(*ufs.File, error)) error {
+				return a.OpenFile(ctx, "big", os.O_RDONLY, 0, done)
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			err = window(loop, size/chunk, width, func(i int, next func(error)) error {
+				buf := free[len(free)-1]
+				free = free[:len(free)-1]
+				return a.ReadAt(ctx, f, buf, int64(i)*chunk, func(n int, err error) {
+					if err == nil && (n != chunk || buf[n-1] != 'l') {
+						err = fmt.Errorf("chunk %d: %d bytes", i, n)
+					}
+					free = append(free, buf)
+					next(err)
+				})
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := await0(b, func(done func(error)) error { return a.CloseFile(ctx, f, done) }); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
