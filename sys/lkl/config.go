@@ -183,6 +183,37 @@ type Interface struct {
 	// ("ip" or "ip:port") that the DNS forwarder asks. Empty means the
 	// first nameserver of the host's /etc/resolv.conf.
 	Resolver string `json:"resolver,omitempty"`
+	// Restrict is gokernel's key for type "user", QEMU's restrict: "on"
+	// lets the guest open no connection or flow through the NAT (not to
+	// the host's loopback through the gateway, not to the DNS forwarder,
+	// not out), except to the destinations of Allow; port forwards into
+	// the guest still work. "off" is QEMU's default, everything the host
+	// can reach. Empty means "off", or "on" for an isolated kernel
+	// (Config.Isolation "process").
+	Restrict string `json:"restrict,omitempty"`
+	// Allow lists the destinations a restricted guest may still reach, as
+	// usernet.ParseRule reads them: "tcp:10.0.2.2:8080" (the host's
+	// 127.0.0.1:8080), "udp:10.0.2.3:53" (the DNS forwarder),
+	// "tcp:192.0.2.0/24:*". An allow list restricts the interface to it
+	// (restrict "off" with an allow list is an error).
+	Allow []string `json:"allow,omitempty"`
+}
+
+// policy returns the interface's NAT policy; restricted is the default
+// when Restrict is empty (Validate has checked the values).
+func (ifc *Interface) policy(restricted bool) usernet.Policy {
+	p := usernet.Policy{Restrict: restricted || len(ifc.Allow) > 0}
+	switch ifc.Restrict {
+	case "on":
+		p.Restrict = true
+	case "off":
+		p.Restrict = false
+	}
+	for _, a := range ifc.Allow {
+		r, _ := usernet.ParseRule(a)
+		p.Allow = append(p.Allow, r)
+	}
+	return p
 }
 
 // FSTypes are the file system types the kernel is built with. ext4 also
@@ -429,6 +460,24 @@ func (ifc *Interface) validate() error {
 			if _, err := netip.ParseAddrPort(ifc.Resolver); err != nil {
 				return bad("resolver", ifc.Resolver, "want ip or ip:port")
 			}
+		}
+	}
+	if ifc.Restrict != "" && ifc.Type != "user" {
+		return bad("restrict", ifc.Restrict, "only interfaces of type user have a NAT to restrict")
+	}
+	if ifc.Restrict != "" && ifc.Restrict != "on" && ifc.Restrict != "off" {
+		return bad("restrict", ifc.Restrict, "want on or off")
+	}
+	for i, a := range ifc.Allow {
+		key := fmt.Sprintf("allow[%d]", i)
+		if ifc.Type != "user" {
+			return bad(key, a, "only interfaces of type user have a NAT to allow through")
+		}
+		if _, err := usernet.ParseRule(a); err != nil {
+			return bad(key, a, "want tcp:IP:PORT or udp:IP:PORT (IP may be a prefix, PORT may be *)")
+		}
+		if ifc.Restrict == "off" {
+			return bad(key, a, "an allow list restricts the interface: drop restrict \"off\" or the list")
 		}
 	}
 	if ifc.Type == "tap" && ifc.Param == "" {
