@@ -43,6 +43,33 @@ static inline long gk_syscall(long no, long a1, long a2, long a3, long a4, long 
 	gk_enter();
 	return lkl_syscall(no, params);
 }
+
+// GK_HAVE_REMOTE is 1 when LKL was built with third_party/lkl's fix 16
+// (CONFIG_GOKERNEL_REMOTE_USER), which adds lkl_syscall_remote: a system
+// call whose user pointers are addresses in another host process, read and
+// written with process_vm_readv/process_vm_writev.
+#ifdef LKL_CONFIG_GOKERNEL_REMOTE_USER
+#define GK_HAVE_REMOTE 1
+long lkl_syscall_remote(int pid, long no, long *params);
+#else
+#define GK_HAVE_REMOTE 0
+#endif
+
+// gk_syscall_remote is gk_syscall for host process pid (Kernel.ForProcess);
+// -ENOSYS without fix 16.
+static inline long gk_syscall_remote(int pid, long no, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+#if GK_HAVE_REMOTE
+	long params[6] = {a1, a2, a3, a4, a5, a6};
+
+	gk_enter();
+	return lkl_syscall_remote(pid, no, params);
+#else
+	(void)pid, (void)no, (void)a1, (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;
+	return -38; // ENOSYS
+#endif
+}
+
 int gk_start(unsigned long mem, const char *cmdline, int debug);
 int gk_disk_add(int fd, void **dev);
 int gk_disk_add_go(uintptr_t h, void **dev);

@@ -185,7 +185,34 @@ func (k *Kernel) Config() Config { return k.cfg }
 // Syscall answers a host-ABI system call (see the package doc for the
 // translation). Once the kernel is halting it returns ErrHalted.
 func (k *Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno) {
-	if k.state.Load() != stateRunning {
+	if trap < uintptr(len(table)) && table[trap].noSleep {
+		// Not counted: LKL's own CPU gate refuses such a call cleanly if a
+		// halt overtakes it. The cgo call is made right here, because
+		// this is the path BenchmarkGetpid measures.
+		if k.state.Load() != stateRunning {
+			return failed(ErrHalted)
+		}
+		r := C.gk_syscall(C.long(table[trap].nr), C.long(a1), C.long(a2), C.long(a3), C.long(a4), C.long(a5), C.long(a6))
+		return k.result(int64(r))
+	}
+	return caller{k: k}.syscall(trap, a1, a2, a3, a4, a5, a6)
+}
+
+// A caller is whom a system call is made for: the kernel that answers it,
+// and the host process whose memory its pointer arguments are addresses
+// in. The rewrites (rewrite.go, console.go) take one, so that the same
+// translation serves this process (Kernel.Syscall) and another
+// (Process.Syscall, LKL fix 16); what they read or write themselves goes
+// through read and write (remote.go).
+type caller struct {
+	k   *Kernel
+	pid int // 0: this process; else the host process of a Process
+}
+
+// syscall answers host-ABI call trap for c: through a rewrite, or as the
+// LKL call of the same name.
+func (c caller) syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, syscall.Errno) {
+	if c.k.state.Load() != stateRunning {
 		return failed(ErrHalted)
 	}
 	if trap >= uintptr(len(table)) {
@@ -194,31 +221,32 @@ func (k *Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, 
 	e := &table[trap]
 	switch {
 	case e.rw != nil:
-		return e.rw(k, a1, a2, a3, a4, a5, a6)
+		return e.rw(c, a1, a2, a3, a4, a5, a6)
 	case e.nr < 0:
 		return failed(syscall.ENOSYS)
-	case e.noSleep:
-		// Not counted: LKL's own CPU gate refuses such a call cleanly if a
-		// halt overtakes it. The cgo call is made right here, because
-		// this is the path BenchmarkGetpid measures.
-		r := C.gk_syscall(C.long(e.nr), C.long(a1), C.long(a2), C.long(a3), C.long(a4), C.long(a5), C.long(a6))
-		return k.result(int64(r))
 	}
-	return k.call(int(e.nr), a1, a2, a3, a4, a5, a6)
+	return c.call(int(e.nr), a1, a2, a3, a4, a5, a6)
 }
 
-// call makes LKL system call nr (an LKL number), counting it as in flight.
-// Callers inside this package pass pointers to their own buffers;
+// call makes LKL system call nr (an LKL number) for c, counting it as in
+// flight. Callers inside this package pass pointers to their own buffers
+// (only for c.pid == 0, whose pointers are this process's);
 // //go:uintptrescapes keeps those alive and unmoved, as in sys.Syscall.
 //
 //go:uintptrescapes
-func (k *Kernel) call(nr int, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, syscall.Errno) {
+func (c caller) call(nr int, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, syscall.Errno) {
+	k := c.k
 	k.inflight.Add(1)
 	if k.state.Load() != stateRunning {
 		k.inflight.Add(-1)
 		return failed(ErrHalted)
 	}
-	r := C.gk_syscall(C.long(nr), C.long(a1), C.long(a2), C.long(a3), C.long(a4), C.long(a5), C.long(a6))
+	var r C.long
+	if c.pid == 0 {
+		r = C.gk_syscall(C.long(nr), C.long(a1), C.long(a2), C.long(a3), C.long(a4), C.long(a5), C.long(a6))
+	} else {
+		r = C.gk_syscall_remote(C.int(c.pid), C.long(nr), C.long(a1), C.long(a2), C.long(a3), C.long(a4), C.long(a5), C.long(a6))
+	}
 	k.inflight.Add(-1)
 	return k.result(int64(r))
 }

@@ -24,8 +24,3 @@ func statToHost(s *lklStat) unix.Stat_t {
 		Ctim:    unix.Timespec{Sec: s.Lkl_st_ctime, Nsec: int64(s.St_ctime_nsec)},
 	}
 }
-
-// putStat writes st to the caller's struct stat at address p.
-func putStat(p uintptr, st *unix.Stat_t) {
-	*(*unix.Stat_t)(hostPtr(p)) = *st
-}

@@ -6,8 +6,8 @@
 // a build of another recipe on cgo's include path (CGO_CFLAGS) stops the
 // compile here instead of linking a stale liblkl.a (GK_LKL_STALE tells gk.h
 // to leave out the rest, so that the #error is the only message).
-#define GK_LKL_RECIPE "91bcca70fbee255fae1ac1b643bfddcdc532fb839013791df149911f034ecdee"
-#ifndef GOKERNEL_LKL_RECIPE_91bcca70fbee255fae1ac1b643bfddcdc532fb839013791df149911f034ecdee
+#define GK_LKL_RECIPE "7e596038cafa2633f88e8bd1d297eb8d65a2505d9ac366cc9bac4441252e4071"
+#ifndef GOKERNEL_LKL_RECIPE_7e596038cafa2633f88e8bd1d297eb8d65a2505d9ac366cc9bac4441252e4071
 #define GK_LKL_STALE 1
-#error "gokernel: the LKL on cgo's include path (CGO_CFLAGS) is not the one this gokernel needs (recipe 91bcca70fbee, lkl@1.0.3); run, from your module: go run github.com/gokernel/gokernel/cmd/gokernel-lkl install"
+#error "gokernel: the LKL on cgo's include path (CGO_CFLAGS) is not the one this gokernel needs (recipe 7e596038cafa, lkl@1.0.3); run, from your module: go run github.com/gokernel/gokernel/cmd/gokernel-lkl install"
 #endif

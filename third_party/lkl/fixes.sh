@@ -85,6 +85,13 @@ config GOKERNEL_HW_CRC32C
 	default n
 	help
 	  Added at build time by gokernel's third_party/lkl/fixes.sh.
+
+config GOKERNEL_REMOTE_USER
+	bool "gokernel: lkl_syscall_remote, user memory in another host process"
+	depends on GOKERNEL_FAST_GETNAME
+	default n
+	help
+	  Added at build time by gokernel's third_party/lkl/fixes.sh.
 EOF
 
 # 5. Fast boot, part 1: btrfs pulls in lib/raid6, whose initcall
@@ -312,3 +319,212 @@ perl -0pi -e 's|(static int blk_check_features)|/* gokernel fix 15: a request ha
 has tools/lkl/lib/virtio_blk.c 'void lkl_blk_req_complete(struct lkl_blk_req *req, int status)'
 has tools/lkl/lib/virtio_blk.c 'if (blk_dev->ops->submit) {	/* gokernel fix 15 */'
 has tools/lkl/lib/virtio_blk.c 'ret = virtio_dev_setup(&dev->dev, 1, 128);	/* gokernel fix 15 */'
+
+# 16. System calls on behalf of another host process. LKL has no MMU and no
+#     user address space: a "user" pointer is an address in the calling
+#     process, and copy_{from,to}_user are memcpy. A supervisor answering a
+#     traced program's calls (seccomp user notification) or a parent whose
+#     calls a sandboxed LKL child runs must otherwise copy every pointer
+#     argument by hand, per call, nested ones (iovecs, msghdrs, ioctls)
+#     included. With CONFIG_GOKERNEL_REMOTE_USER:
+#     - lkl_syscall_remote(pid, no, params) is lkl_syscall with the calling
+#       host thread's task marked for host process pid (thread_info gains
+#       gk_remote_pid and gk_remote_err) and running with addr_limit
+#       USER_DS; both are restored when the call returns, whatever it
+#       returns. It is an LKL entry point (kept global in lkl.o). reboot is
+#       refused (EPERM): a remote call cannot halt the kernel;
+#     - the user-access primitives of arch/lkl's asm/uaccess.h (fix 11's
+#       file): __copy_from_user, __copy_to_user (and so get_user, put_user,
+#       the _inatomic forms and iov_iter's user iovecs), __strncpy_from_user,
+#       __strnlen_user and __clear_user go, when gk_remote_pid is set and
+#       the task is not inside set_fs(KERNEL_DS), to arch/lkl/kernel/
+#       remote_user.c, which reads and writes that process's memory with the
+#       host C library's process_vm_readv/process_vm_writev (undefined in
+#       lkl.o, resolved at the final link as fix 7's memcpy). Kernel-space
+#       accesses under set_fs(KERNEL_DS) stay plain copies; other tasks
+#       (in-process calls, kernel threads) have gk_remote_pid 0;
+#     - unreadable or unwritable remote memory is a short copy, so the call
+#       fails with EFAULT as on Linux (access_ok's NULL page check of fix 10
+#       still applies first). If the host refused the access itself (the
+#       process is gone: ESRCH; not allowed to trace it: EPERM), a call that
+#       failed with EFAULT returns that errno instead.
+#     Paths are read a page at a time up to the NUL (never across a page
+#     the string does not reach). Not covered: get_user_pages (O_DIRECT,
+#     vmsplice), which LKL's no-MMU mm answers with local addresses.
+#     Tests: sys/lkl's remote_lkl_test.go (lkl.Kernel.ForProcess).
+perl -0pi -e 's|(\tunsigned long stackend;\n)|$1#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n\tint gk_remote_pid;\t/* host process whose memory user pointers are in; 0: ours */\n\tint gk_remote_err;\t/* host errno of a refused remote access, or 0 */\n#endif\n|' arch/lkl/include/asm/thread_info.h
+has arch/lkl/include/asm/thread_info.h 'int gk_remote_pid;	/* host process whose memory user pointers are in; 0: ours */'
+perl -0pi -e 's|(\tti->tid = 0;\n)|$1#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n\tti->gk_remote_pid = 0;\n\tti->gk_remote_err = 0;\n#endif\n|' arch/lkl/kernel/threads.c
+has arch/lkl/kernel/threads.c 'ti->gk_remote_pid = 0;'
+perl -0pi -e 's|(#include <linux/string.h>\n)(#define __strncpy_from_user __strncpy_from_user\n)|$1#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n#include <linux/thread_info.h>\n\n/* arch/lkl/kernel/remote_user.c: the same contracts as the primitives below. */\nunsigned long gk_remote_copy_from_user(void *to, const void __user *from, unsigned long n);\nunsigned long gk_remote_copy_to_user(void __user *to, const void *from, unsigned long n);\nlong gk_remote_strncpy_from_user(char *dst, const char __user *src, long count);\nlong gk_remote_strnlen_user(const char __user *src, long n);\nunsigned long gk_remote_clear_user(void __user *to, unsigned long n);\n\n/*\n * A user access goes to host process gk_remote_pid when the task runs a\n * call for it (lkl_syscall_remote) and is not inside set_fs(KERNEL_DS).\n */\nstatic inline int gk_remote_user(void)\n{\n\tstruct thread_info *ti = current_thread_info();\n\n\treturn unlikely(ti->gk_remote_pid != 0) \&\& ti->addr_limit.seg != ~0UL;\n}\n\n#define __copy_from_user __copy_from_user\nstatic inline __must_check long __copy_from_user(void *to,\n\t\tconst void __user *from, unsigned long n)\n{\n\tif (gk_remote_user())\n\t\treturn gk_remote_copy_from_user(to, from, n);\n\tif (__builtin_constant_p(n)) {\n\t\tswitch (n) {\n\t\tcase 1: *(u8 *)to = *(u8 __force *)from; return 0;\n\t\tcase 2: *(u16 *)to = *(u16 __force *)from; return 0;\n\t\tcase 4: *(u32 *)to = *(u32 __force *)from; return 0;\n\t\tcase 8: *(u64 *)to = *(u64 __force *)from; return 0;\n\t\t}\n\t}\n\tmemcpy(to, (const void __force *)from, n);\n\treturn 0;\n}\n\n#define __copy_to_user __copy_to_user\nstatic inline __must_check long __copy_to_user(void __user *to,\n\t\tconst void *from, unsigned long n)\n{\n\tif (gk_remote_user())\n\t\treturn gk_remote_copy_to_user(to, from, n);\n\tif (__builtin_constant_p(n)) {\n\t\tswitch (n) {\n\t\tcase 1: *(u8 __force *)to = *(u8 *)from; return 0;\n\t\tcase 2: *(u16 __force *)to = *(u16 *)from; return 0;\n\t\tcase 4: *(u32 __force *)to = *(u32 *)from; return 0;\n\t\tcase 8: *(u64 __force *)to = *(u64 *)from; return 0;\n\t\t}\n\t}\n\tmemcpy((void __force *)to, from, n);\n\treturn 0;\n}\n\n#define __strnlen_user __strnlen_user\nstatic inline long __strnlen_user(const char __user *src, long n)\n{\n\tif (gk_remote_user())\n\t\treturn gk_remote_strnlen_user(src, n);\n\treturn strnlen((const char __force *)src, n) + 1;\n}\n\n#define __clear_user __clear_user\nstatic inline __must_check unsigned long\n__clear_user(void __user *to, unsigned long n)\n{\n\tif (gk_remote_user())\n\t\treturn gk_remote_clear_user(to, n);\n\tmemset((void __force *)to, 0, n);\n\treturn 0;\n}\n#endif\n$2|; s|(\tif \(count <= 0\)\n\t\treturn 0;\n)(\tn = strnlen)|$1#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n\tif (gk_remote_user())\n\t\treturn gk_remote_strncpy_from_user(dst, src, count);\n#endif\n$2|' arch/lkl/include/asm/uaccess.h
+has arch/lkl/include/asm/uaccess.h 'static inline int gk_remote_user(void)'
+has arch/lkl/include/asm/uaccess.h 'return gk_remote_strncpy_from_user(dst, src, count);'
+for m in __copy_from_user __copy_to_user __strnlen_user __clear_user; do
+	has include/asm-generic/uaccess.h "#ifndef $m"
+done
+[ ! -e arch/lkl/kernel/remote_user.c ] || die "arch/lkl/kernel/remote_user.c already exists"
+cat > arch/lkl/kernel/remote_user.c <<'EOC'
+/*
+ * Written at build time by gokernel's third_party/lkl/fixes.sh (fix 16):
+ * user memory of another host process, for lkl_syscall_remote.
+ */
+#include <linux/kernel.h>
+#include <linux/errno.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/page.h>
+
+/*
+ * The host C library's (undefined in lkl.o, resolved at the final link as
+ * memcpy in fix 7): process_vm_readv/process_vm_writev with the layout of
+ * struct iovec, and errno.
+ */
+struct gk_host_iovec {
+	void *base;
+	unsigned long len;
+};
+extern long process_vm_readv(int pid, const struct gk_host_iovec *local,
+			     unsigned long liovcnt,
+			     const struct gk_host_iovec *remote,
+			     unsigned long riovcnt, unsigned long flags);
+extern long process_vm_writev(int pid, const struct gk_host_iovec *local,
+			      unsigned long liovcnt,
+			      const struct gk_host_iovec *remote,
+			      unsigned long riovcnt, unsigned long flags);
+extern int *__errno_location(void);
+
+/*
+ * gk_remote_rw moves n bytes between local and address addr of the current
+ * task's remote process and returns how many it moved: fewer where the
+ * remote memory ends (EFAULT). A refusal by the host for another reason
+ * (ESRCH: the process is gone; EPERM: not allowed) is kept in
+ * gk_remote_err for lkl_syscall_remote.
+ */
+static unsigned long gk_remote_rw(int write, void *local, unsigned long addr,
+				  unsigned long n)
+{
+	struct thread_info *ti = current_thread_info();
+	unsigned long done = 0;
+
+	while (done < n) {
+		struct gk_host_iovec l = { (char *)local + done, n - done };
+		struct gk_host_iovec r = { (void *)(addr + done), n - done };
+		long got;
+
+		if (write)
+			got = process_vm_writev(ti->gk_remote_pid, &l, 1, &r, 1, 0);
+		else
+			got = process_vm_readv(ti->gk_remote_pid, &l, 1, &r, 1, 0);
+		if (got <= 0) {
+			int e = got < 0 ? *__errno_location() : 0;
+
+			if (e && e != EFAULT)
+				ti->gk_remote_err = e;
+			break;
+		}
+		done += got;
+	}
+	return done;
+}
+
+unsigned long gk_remote_copy_from_user(void *to, const void __user *from,
+				       unsigned long n)
+{
+	return n - gk_remote_rw(0, to, (unsigned long)from, n);
+}
+
+unsigned long gk_remote_copy_to_user(void __user *to, const void *from,
+				     unsigned long n)
+{
+	return n - gk_remote_rw(1, (void *)from, (unsigned long)to, n);
+}
+
+/* The bytes from addr to the end of its page, at most max. */
+static unsigned long gk_page_rest(unsigned long addr, unsigned long max)
+{
+	unsigned long rest = PAGE_SIZE - (addr & (PAGE_SIZE - 1));
+
+	return rest < max ? rest : max;
+}
+
+/*
+ * The contract of fix 11's __strncpy_from_user: the length without the NUL
+ * if a NUL lies within count bytes (dst is then NUL-terminated), else
+ * count; -EFAULT if the string runs into unreadable memory first.
+ */
+long gk_remote_strncpy_from_user(char *dst, const char __user *src, long count)
+{
+	unsigned long addr = (unsigned long)src;
+	long done = 0;
+
+	while (done < count) {
+		unsigned long want = gk_page_rest(addr + done, count - done);
+		unsigned long got = gk_remote_rw(0, dst + done, addr + done, want);
+		char *nul = memchr(dst + done, 0, got);
+
+		if (nul)
+			return nul - dst;
+		done += got;
+		if (got < want)
+			return -EFAULT;
+	}
+	return count;
+}
+
+/*
+ * The contract of __strnlen_user: the length including the NUL, n + 1 if
+ * there is none within n bytes, 0 if the memory cannot be read.
+ */
+long gk_remote_strnlen_user(const char __user *src, long n)
+{
+	unsigned long addr = (unsigned long)src;
+	char buf[256];
+	long done = 0;
+
+	while (done < n) {
+		unsigned long want = gk_page_rest(addr + done, n - done);
+		unsigned long got;
+		char *nul;
+
+		if (want > sizeof(buf))
+			want = sizeof(buf);
+		got = gk_remote_rw(0, buf, addr + done, want);
+		nul = memchr(buf, 0, got);
+		if (nul)
+			return done + (nul - buf) + 1;
+		done += got;
+		if (got < want)
+			return 0;
+	}
+	return n + 1;
+}
+
+static const char gk_zeros[PAGE_SIZE];
+
+/* The contract of __clear_user: the number of bytes not cleared. */
+unsigned long gk_remote_clear_user(void __user *to, unsigned long n)
+{
+	unsigned long addr = (unsigned long)to;
+	unsigned long done = 0;
+
+	while (done < n) {
+		unsigned long want = n - done < PAGE_SIZE ? n - done : PAGE_SIZE;
+		unsigned long got = gk_remote_rw(1, (void *)gk_zeros, addr + done, want);
+
+		done += got;
+		if (got < want)
+			break;
+	}
+	return n - done;
+}
+EOC
+has arch/lkl/kernel/remote_user.c 'unsigned long gk_remote_clear_user(void __user *to, unsigned long n)'
+printf '\nobj-$(CONFIG_GOKERNEL_REMOTE_USER) += remote_user.o\t# gokernel fix 16\n' >> arch/lkl/kernel/Makefile
+has arch/lkl/kernel/Makefile 'obj-$(CONFIG_GOKERNEL_REMOTE_USER) += remote_user.o	# gokernel fix 16'
+perl -0pi -e 's|(#include <linux/platform_device.h>\n)|$1#include <linux/uaccess.h>\t/* gokernel fix 16 */\n|; s|(\ttask_work_run\(\);\n\n\treturn ret;\n\}\n)|$1\n#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n/*\n * run_syscall for host process pid: user pointers are addresses in that\n * process (asm/uaccess.h, remote_user.c). The marks are the calling task\x27s\n * own and are removed whatever the call returns.\n */\nstatic long run_syscall_remote(int pid, long no, long *params)\n{\n\tstruct thread_info *ti = current_thread_info();\n\tmm_segment_t old_fs = get_fs();\n\tlong ret;\n\n\tti->gk_remote_pid = pid;\n\tti->gk_remote_err = 0;\n\tset_fs(USER_DS);\n\tret = run_syscall(no, params);\n\tset_fs(old_fs);\n\tti->gk_remote_pid = 0;\n\tif (ret == -EFAULT \&\& ti->gk_remote_err)\n\t\tret = -ti->gk_remote_err;\n\treturn ret;\n}\n#endif\n|; s|^long lkl_syscall\(long no, long \*params\)\n\{\n|#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\nstatic long gk_lkl_syscall(int pid, long no, long *params)\n#else\nlong lkl_syscall(long no, long *params)\n#endif\n{\n|m; s|(\tswitch_to_host_task\(task\);\n\n)\tret = run_syscall\(no, params\);\n|$1#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\n\tret = pid ? run_syscall_remote(pid, no, params) : run_syscall(no, params);\n#else\n\tret = run_syscall(no, params);\n#endif\n|m; s|(\nint syscalls_init\(void\)\n)|\n#ifdef CONFIG_GOKERNEL_REMOTE_USER\t/* gokernel fix 16 */\nlong lkl_syscall(long no, long *params)\n{\n\treturn gk_lkl_syscall(0, no, params);\n}\n\n/* lkl_syscall with user pointers into host process pid\x27s memory. */\nlong lkl_syscall_remote(int pid, long no, long *params)\n{\n\tif (pid <= 0)\n\t\treturn -ESRCH;\n\tif (no == __NR_reboot)\n\t\treturn -EPERM;\n\treturn gk_lkl_syscall(pid, no, params);\n}\n#endif\n$1|' arch/lkl/kernel/syscalls.c
+has arch/lkl/kernel/syscalls.c 'static long run_syscall_remote(int pid, long no, long *params)'
+has arch/lkl/kernel/syscalls.c 'static long gk_lkl_syscall(int pid, long no, long *params)'
+has arch/lkl/kernel/syscalls.c 'ret = pid ? run_syscall_remote(pid, no, params) : run_syscall(no, params);'
+has arch/lkl/kernel/syscalls.c 'long lkl_syscall_remote(int pid, long no, long *params)'
+sed -i 's|^\(LKL_ENTRY_POINTS := lkl_start_kernel lkl_sys_halt lkl_syscall \)|\1lkl_syscall_remote |' arch/lkl/Makefile
+has arch/lkl/Makefile 'lkl_sys_halt lkl_syscall lkl_syscall_remote '
