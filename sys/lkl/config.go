@@ -82,6 +82,20 @@ type Config struct {
 	// "udp:127.0.0.1:5353:53" relays datagrams. Host port 0 picks a free
 	// port (Kernel.Forwards reports it).
 	Forward []string `json:"forward,omitempty"`
+	// Isolation says where the kernel runs when sys boots it
+	// (GOKERNEL=lkl): "" or "none" in this process, "process" in a
+	// sandboxed child process that answers this one's calls (package
+	// sys/isolated, docs/isolation.md). An isolated kernel's user
+	// networks are restricted unless their restrict key says "off". Boot
+	// itself always boots in the calling process.
+	Isolation string `json:"isolation,omitempty"`
+	// IsolationDeadline bounds how long an isolated kernel may go without
+	// answering (its heartbeat, a call into LKL, stops) before its process
+	// is killed and every call fails with EIO: a Go duration ("10s");
+	// "0" means no bound. Empty means DefaultIsolationDeadline. A call
+	// that blocks for long (a read of an empty pipe) is not a missed
+	// heartbeat.
+	IsolationDeadline string `json:"isolation_deadline,omitempty"`
 
 	// Host makes the host calls of the kernel's own plumbing: the
 	// console fds' reads and writes, the user network's socketpair and
@@ -104,6 +118,10 @@ const (
 
 // DefaultMemory is the kernel memory used when Config.Memory is empty.
 const DefaultMemory = 64 << 20
+
+// DefaultIsolationDeadline is how long an isolated kernel may stop
+// answering when Config.IsolationDeadline is empty.
+const DefaultIsolationDeadline = 10 * time.Second
 
 // DefaultIOTimeout is the bound on a Go disk's request when
 // Config.IOTimeout is empty.
@@ -318,6 +336,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseIOTimeout(c.IOTimeout); err != nil {
 		return bad("io_timeout", c.IOTimeout, "%v", err)
+	}
+	if c.Isolation != "" && c.Isolation != "none" && c.Isolation != "process" {
+		return bad("isolation", c.Isolation, "want none or process")
+	}
+	if _, err := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline); err != nil {
+		return bad("isolation_deadline", c.IsolationDeadline, "%v", err)
 	}
 	mounts := map[string]int{}
 	for i, d := range c.Disks {
@@ -540,10 +564,22 @@ func (c *Config) ioTimeout() time.Duration {
 	return d
 }
 
-func parseIOTimeout(s string) (time.Duration, error) {
+func parseIOTimeout(s string) (time.Duration, error) { return parseDuration(s, DefaultIOTimeout) }
+
+// Isolated reports whether the configuration asks for an isolated kernel.
+func (c *Config) Isolated() bool { return c.Isolation == "process" }
+
+// Deadline returns IsolationDeadline as a duration (0: none).
+func (c *Config) Deadline() time.Duration {
+	d, _ := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline)
+	return d
+}
+
+// parseDuration reads a positive Go duration, "0" for none, "" for def.
+func parseDuration(s string, def time.Duration) (time.Duration, error) {
 	switch s {
 	case "":
-		return DefaultIOTimeout, nil
+		return def, nil
 	case "0":
 		return 0, nil
 	}

@@ -114,6 +114,8 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"allow icmp", `{"interfaces":[{"type":"user","allow":["icmp:10.0.2.2:1"]}]}`, `interfaces[0].allow[0]=`},
 		{"allow on tap", `{"interfaces":[{"type":"tap","param":"t0","allow":["tcp:10.0.2.2:80"]}]}`, `interfaces[0].allow[0]=`},
 		{"allow with restrict off", `{"interfaces":[{"type":"user","restrict":"off","allow":["udp:10.0.2.3:53"]}]}`, `interfaces[0].allow[0]="udp:10.0.2.3:53": an allow list restricts`},
+		{"bad isolation", `{"isolation":"vm"}`, `isolation="vm": want none or process`},
+		{"bad isolation deadline", `{"isolation":"process","isolation_deadline":"soon"}`, `isolation_deadline="soon"`},
 		{"forward without user", `{"forward":["tcp:127.0.0.1:8080:80"]}`, `need an interface of type user`},
 	}
 	for _, tc := range tests {

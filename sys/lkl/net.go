@@ -148,7 +148,7 @@ func (k *Kernel) userConfig(d *netdev) usernet.Config {
 	base := prefix.Addr().As4()
 	at := func(last byte) netip.Addr { b := base; b[3] |= last; return netip.AddrFrom4(b) }
 	c := usernet.Config{Host: k.cfg.Host, Prefix: prefix, Guest: d.addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: d.ifc.Resolver,
-		Policy: d.ifc.policy(false)}
+		Policy: d.ifc.policy(k.cfg.Isolated())}
 	if gw, err := netip.ParseAddr(d.ifc.IfGateway); err == nil {
 		c.Gateway = gw
 	} else if gw, err := netip.ParseAddr(k.cfg.Gateway); err == nil && prefix.Contains(gw) {
