@@ -5,6 +5,7 @@ package isolated_test
 import (
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,9 @@ import (
 	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
+
+// kernelLine is a kernel message on LKL's console.
+var kernelLine = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]{6}\] `)
 
 func start(t *testing.T, cfg *lkl.Config) *isolated.Kernel {
 	t.Helper()
@@ -141,6 +145,9 @@ func TestChildKilled(t *testing.T) {
 	if !errors.As(err, &d) || d.Signal != syscall.SIGKILL || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("halt: %v, want a DiedError for SIGKILL", err)
 	}
+	if !kernelLine.MatchString(d.Console) {
+		t.Errorf("the DiedError's console has no kernel message: %q", d.Console)
+	}
 }
 
 // TestDeadline stops the child: once its heartbeat has stood still for
@@ -176,3 +183,4 @@ func TestBootError(t *testing.T) {
 		t.Fatalf("Start = %v, want an error naming the missing image", err)
 	}
 }
+
