@@ -93,6 +93,7 @@ func serve() int {
 
 	i := <-s.halt
 	sl := ch.slot(i)
+	sl.r1, sl.r2, sl.errno = 0, 0, 0
 	if err := k.Halt(); err != nil {
 		n := copy(ch.head.errMsg[:], err.Error())
 		atomic.StoreUint32(&ch.head.errLen, uint32(n))
