@@ -188,4 +188,3 @@ func TestBootError(t *testing.T) {
 		t.Fatalf("Start = %v, want an error naming the missing image", err)
 	}
 }
-
