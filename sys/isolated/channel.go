@@ -69,9 +69,13 @@ type slot struct {
 
 const respDead = ^uint32(0)
 
-// ctlHalt is the trap of the parent's request to halt: not a system call
-// number (those are below 1024).
-const ctlHalt = 1 << 32
+// Control requests: traps that are not system call numbers (those are
+// below 1024). ctlHalt asks the child to halt; ctlProbe runs the test
+// hook (probeHook) in the child.
+const (
+	ctlHalt  = 1 << 32
+	ctlProbe = ctlHalt + 1
+)
 
 // Spin budgets: a waiter first polls its word this many times, then
 // yields this many times, then sleeps in futex(2).

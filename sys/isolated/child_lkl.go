@@ -34,6 +34,10 @@ func init() {
 	}
 }
 
+// probeHook, set only by this package's tests, runs in the child on the
+// parent's ctlProbe request: it tries what the sandbox must deny.
+var probeHook func(a [6]uintptr) (r1, r2 uintptr, e syscall.Errno)
+
 // heartbeat is how often the child proves that LKL answers.
 const heartbeat = 100 * time.Millisecond
 
@@ -72,6 +76,9 @@ func serve() int {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fail(fmt.Errorf("isolated: the configuration: %w", err))
 	}
+	if err := lockDownBeforeBoot(h, &cfg); err != nil {
+		return fail(err)
+	}
 	// Kernel messages go to the console (the parent keeps its end for a
 	// DiedError and shows them only if the configuration's debug is on).
 	cfg.Debug = "1"
@@ -82,6 +89,15 @@ func serve() int {
 	}
 	p, err := k.ForProcess(parent)
 	if err != nil {
+		k.Halt()
+		return fail(err)
+	}
+	// A parent that died before Pdeathsig was armed has no one to serve.
+	if ppid, _, _ := host.Call(h, unix.SYS_GETPPID, 0, 0, 0, 0, 0, 0); int(ppid) != parent {
+		k.Halt()
+		return fail(fmt.Errorf("isolated: the parent %d is gone", parent))
+	}
+	if err := lockDownAfterBoot(parent, &cfg); err != nil {
 		k.Halt()
 		return fail(err)
 	}
@@ -146,7 +162,18 @@ func (s *server) worker(i int) {
 		for j := range a {
 			a[j] = uintptr(sl.args[j])
 		}
-		r1, r2, e := s.p.Syscall(trap, a[0], a[1], a[2], a[3], a[4], a[5])
+		var (
+			r1, r2 uintptr
+			e      syscall.Errno
+		)
+		switch {
+		case trap == ctlProbe && probeHook != nil:
+			r1, r2, e = probeHook(a)
+		case trap >= ctlHalt:
+			e = syscall.ENOSYS
+		default:
+			r1, r2, e = s.p.Syscall(trap, a[0], a[1], a[2], a[3], a[4], a[5])
+		}
 		sl.r1, sl.r2, sl.errno = uint64(r1), uint64(r2), uint64(e)
 		publish(s.h, &sl.resp, seq, &sl.parentSleeping)
 	}

@@ -3,9 +3,13 @@
 package isolated_test
 
 import (
+	"bytes"
 	"errors"
+	"net"
 	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
@@ -187,4 +192,138 @@ func TestBootError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/disk.img") {
 		t.Fatalf("Start = %v, want an error naming the missing image", err)
 	}
+}
+
+// fileOn reads path through k.
+func fileOn(t *testing.T, k sys.Kernel, path string) (string, syscall.Errno) {
+	t.Helper()
+	p, _ := unix.BytePtrFromString(path)
+	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY, 0, 0, 0, 0)
+	if e != 0 {
+		return "", e
+	}
+	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	buf := make([]byte, 4096)
+	n, _, e := sys.SyscallOn(k, unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+	return string(buf[:n]), e
+}
+
+// writeOn creates path through k with content.
+func writeOn(t *testing.T, k sys.Kernel, path, content string) syscall.Errno {
+	t.Helper()
+	p, _ := unix.BytePtrFromString(path)
+	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC, 0o644, 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	b := []byte(content)
+	_, _, e = sys.SyscallOn(k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	return e
+}
+
+// TestDisk: an isolated kernel writes a file into an image, halts (the
+// child flushes it), and a second one reads it back; a read-only image is
+// never written, not even by a kernel that tries.
+func TestDisk(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	img := imagetest.Build(t, "ext4", imagetest.Tree{"hello.txt": "hello from the image\n"})
+	k := start(t, &lkl.Config{Disks: []lkl.Disk{{Path: img, MountPoint: "/mnt/d"}}})
+	if got, e := fileOn(t, k, "/mnt/d/hello.txt"); e != 0 || got != "hello from the image\n" {
+		t.Fatalf("read: %q, %v", got, e)
+	}
+	if e := writeOn(t, k, "/mnt/d/new.txt", "written in the child\n"); e != 0 {
+		t.Fatalf("write: %v", e)
+	}
+	if err := k.Halt(); err != nil {
+		t.Fatal(err)
+	}
+
+	before, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k = start(t, &lkl.Config{Disks: []lkl.Disk{{Path: img, ReadOnly: true, MountPoint: "/mnt/d"}}})
+	if got, e := fileOn(t, k, "/mnt/d/new.txt"); e != 0 || got != "written in the child\n" {
+		t.Fatalf("read back: %q, %v", got, e)
+	}
+	if e := writeOn(t, k, "/mnt/d/other.txt", "x"); e != unix.EROFS {
+		t.Fatalf("write to a read-only image: %v, want EROFS", e)
+	}
+	if err := k.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("a read-only image was written")
+	}
+}
+
+// TestSandbox tries, from inside the child (a test-only hook), what a
+// hostile image that took over LKL would try first: each is denied, while
+// reading the parent's memory, which every call needs, still works.
+func TestSandbox(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	otherAddr := firstMapping(t, other.Process.Pid)
+	// This process may read the other one: a denial in the child is the
+	// sandbox's.
+	var word uint64
+	if _, err := unix.ProcessVMReadv(other.Process.Pid, []unix.Iovec{{Base: (*byte)(unsafe.Pointer(&word)), Len: 8}},
+		[]unix.RemoteIovec{{Base: otherAddr, Len: 8}}, 0); err != nil {
+		t.Fatalf("the test process cannot read the other process either: %v", err)
+	}
+
+	k := start(t, nil)
+	port := uintptr(l.Addr().(*net.TCPAddr).Port)
+	var mine uint64 = 42
+	for _, tc := range []struct {
+		name       string
+		what, arg  uintptr
+		addr       uintptr
+		wantDenied bool
+	}{
+		{"open a host file", isolated.ProbeOpen, 0, 0, true},
+		{"execve", isolated.ProbeExec, 0, 0, true},
+		{"connect to a host socket", isolated.ProbeConnect, port, 0, true},
+		{"read another process's memory", isolated.ProbeReadOther, uintptr(other.Process.Pid), otherAddr, true},
+		{"read the parent's memory", isolated.ProbeReadParent, 0, uintptr(unsafe.Pointer(&mine)), false},
+	} {
+		e := k.Probe(tc.what, tc.arg, tc.addr)
+		if tc.wantDenied && e != unix.EPERM {
+			t.Errorf("%s: %v, want EPERM from the sandbox", tc.name, e)
+		}
+		if !tc.wantDenied && e != 0 {
+			t.Errorf("%s: %v, want it to work", tc.name, e)
+		}
+	}
+	if err := k.Halt(); err != nil {
+		t.Fatalf("halt after the probes: %v", err)
+	}
+}
+
+// firstMapping returns the start of the first mapping of process pid.
+func firstMapping(t *testing.T, pid int) uintptr {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, _, _ := strings.Cut(string(b), "-")
+	a, err := strconv.ParseUint(start, 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uintptr(a)
 }
