@@ -12,10 +12,10 @@ func TestConsole(t *testing.T) {
 		var out bytes.Buffer
 		c := newConsole(&out, debug)
 		c.Write([]byte("[    0.000000] Linux version 4.9.0\nprogram says hi\n"))
-		c.Write([]byte("[    1.234567] Kernel panic - not syncing: test\n[not a kernel line]\n"))
+		c.Write([]byte("[    1.234567] Kernel panic - not syncing: test\n kobject_put+0x84/0x100\n\n[not a kernel line]\n"))
 		want := "program says hi\n[not a kernel line]\n"
 		if debug {
-			want = "[    0.000000] Linux version 4.9.0\nprogram says hi\n[    1.234567] Kernel panic - not syncing: test\n[not a kernel line]\n"
+			want = "[    0.000000] Linux version 4.9.0\nprogram says hi\n[    1.234567] Kernel panic - not syncing: test\n kobject_put+0x84/0x100\n\n[not a kernel line]\n"
 		}
 		if out.String() != want {
 			t.Errorf("debug=%v: stderr got %q, want %q", debug, out.String(), want)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,10 +370,11 @@ func haltWait(deadline time.Duration) time.Duration {
 // parent's stderr (kernel messages only with debug on) and the last
 // consoleTail bytes kept for a DiedError.
 type console struct {
-	dst   io.Writer
-	debug bool
-	mu    sync.Mutex
-	buf   []byte
+	dst      io.Writer
+	debug    bool
+	mu       sync.Mutex
+	buf      []byte
+	inKernel bool // the last line was the kernel's: a bare newline after it is too
 }
 
 const consoleTail = 8 << 10
@@ -386,13 +388,19 @@ func (c *console) Write(p []byte) (int, error) {
 	if len(c.buf) > consoleTail {
 		c.buf = append(c.buf[:0], c.buf[len(c.buf)-consoleTail:]...)
 	}
-	c.mu.Unlock()
 	var out bytes.Buffer
 	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
-		if c.debug || !kernelMessage(line) {
+		if len(line) == 0 {
+			continue
+		}
+		if string(line) != "\n" {
+			c.inKernel = kernelMessage(line)
+		}
+		if c.debug || !c.inKernel {
 			out.Write(line)
 		}
 	}
+	c.mu.Unlock()
 	if out.Len() > 0 {
 		c.dst.Write(out.Bytes())
 	}
@@ -406,19 +414,13 @@ func (c *console) tail() string {
 }
 
 // kernelMessage reports whether line is a kernel message, as LKL prints
-// them on its console: "[    0.000000] text" (CONFIG_PRINTK_TIME).
+// them on its console: "[    0.000000] text" (CONFIG_PRINTK_TIME), or a
+// stack trace's frame, which comes without a time: " kobject_put+0x84/0x100".
+// The program's own stderr (LKL's fd 2) shares the child's stderr with
+// the kernel's messages; a program line of either form is taken for the
+// kernel's.
 func kernelMessage(line []byte) bool {
-	if len(line) < 15 || line[0] != '[' {
-		return false
-	}
-	end := bytes.IndexByte(line, ']')
-	if end < 8 {
-		return false
-	}
-	for _, b := range bytes.TrimLeft(line[1:end], " ") {
-		if (b < '0' || b > '9') && b != '.' {
-			return false
-		}
-	}
-	return true
+	return kernelLine.Match(line)
 }
+
+var kernelLine = regexp.MustCompile(`^(\[ *[0-9]+\.[0-9]+\] | [A-Za-z0-9_.]+\+0x[0-9a-f]+/0x[0-9a-f]+\n?$)`)
