@@ -34,12 +34,14 @@ type imageFlags struct {
 	overlay   string   // "", "memory" or a sidecar file
 	volume    string   // an LVM LV or MD array on the image; "" for the image itself
 	images    []string // more images holding the volume's other PVs or members
+	isolate   bool     // LKL in a sandboxed child process (sys/isolated)
 }
 
 // define adds the flags to fs; readOnly is the default of --readonly.
 func (f *imageFlags) define(fs *flag.FlagSet, readOnly bool) {
 	f.defineDisk(fs)
 	fs.BoolVar(&f.readOnly, "readonly", readOnly, "open the image read-only (nothing can change it)")
+	fs.BoolVar(&f.isolate, "isolate", false, "run LKL in a sandboxed child process, for an untrusted image: a kernel bug it hits cannot reach this process (docs/isolation.md)")
 }
 
 // defineDisk adds the flags that pick the file system: --fstype and

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 	"github.com/gokernel/gokernel/ufs"
@@ -32,6 +33,9 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	if withNet {
 		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
 	}
+	if f.isolate {
+		return openIsolated(path, f, cfg)
+	}
 	k, err := lkl.Boot(cfg)
 	if err != nil {
 		return nil, imageErr(err)
@@ -55,6 +59,26 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 		}
 	}
 	return img, nil
+}
+
+// openIsolated is openImage with --isolate: LKL runs in a sandboxed child
+// process (sys/isolated). The file system type is what --fstype says
+// (the child detects it, the parent is not told), so ufs's direct copies
+// from the image file, which need it, are off.
+func openIsolated(path string, f imageFlags, cfg *lkl.Config) (*image, error) {
+	cfg.Isolation = "process"
+	k, err := isolated.Start(cfg)
+	if err != nil {
+		return nil, imageErr(err)
+	}
+	fsys := ufs.New(k, imageMount)
+	return &image{fs: fsys, path: path, flags: f, fstype: "", kernel: k, close: func() error {
+		fsys.Close()
+		if err := k.Halt(); err != nil {
+			return fmt.Errorf("halting LKL: %w", err)
+		}
+		return nil
+	}}, nil
 }
 
 // imageErr makes an error of lkl.Boot about the image speak of what the
