@@ -76,7 +76,7 @@ func program(def linux.BPFAction, sets ...seccomp.RuleSet) ([]bpf.Instruction, e
 	insns, _, err := seccomp.BuildProgram(sets, seccomp.ProgramOptions{
 		DefaultAction: def,
 		BadArchAction: linux.SECCOMP_RET_KILL_PROCESS,
-		Optimize:      true,
+		Optimize:      false,
 	})
 	return insns, err
 }
