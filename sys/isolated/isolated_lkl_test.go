@@ -327,3 +327,19 @@ func firstMapping(t *testing.T, pid int) uintptr {
 	}
 	return uintptr(a)
 }
+
+// TestHaltRepeatedly starts and halts kernels in a row: the child answers
+// the halt and exits at once, and the parent may see the exit before the
+// answer; that is a clean halt, never an error.
+func TestHaltRepeatedly(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for i := range 10 {
+		k, err := isolated.Start(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Halt(); err != nil {
+			t.Fatalf("halt %d: %v", i, err)
+		}
+	}
+}

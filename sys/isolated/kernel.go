@@ -302,14 +302,7 @@ func (k *Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, 
 }
 
 func (k *Kernel) call(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
-	i := k.slots.get()
-	seq := k.slots.seq[i] + 1
-	if seq == respDead || seq == 0 {
-		seq = 1
-	}
-	k.slots.seq[i] = seq
-	r1, r2, e, err := k.ch.call(i, seq, trap, a)
-	k.slots.put(i)
+	r1, r2, e, err := k.request(trap, a)
 	if err != nil {
 		if k.state.Load() != stateRunning && k.died.Load() == nil {
 			return ^uintptr(0), 0, errHalted
@@ -317,6 +310,20 @@ func (k *Kernel) call(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Err
 		return ^uintptr(0), 0, syscall.EIO
 	}
 	return r1, r2, e
+}
+
+// request makes one request on a free slot; err is errDead if the child
+// is gone.
+func (k *Kernel) request(trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.Errno, err error) {
+	i := k.slots.get()
+	seq := k.slots.seq[i] + 1
+	if seq == respDead || seq == 0 {
+		seq = 1
+	}
+	k.slots.seq[i] = seq
+	r1, r2, e, err = k.ch.call(i, seq, trap, a)
+	k.slots.put(i)
+	return r1, r2, e, err
 }
 
 // Halt halts LKL in the child (it unmounts and flushes the disks) and
@@ -335,13 +342,16 @@ func (k *Kernel) halt() error {
 		}
 		return nil
 	}
-	_, _, e := k.call(ctlHalt, [6]uintptr{})
+	// The answer may be lost to a race: the child answers and exits at
+	// once, and k.wait may mark the slots dead before this reads it. A
+	// child that exits cleanly while halting has halted.
+	_, _, e, err := k.request(ctlHalt, [6]uintptr{})
 	var herr error
-	if e != 0 {
+	if err == nil && e != 0 {
 		n := min(int(atomic.LoadUint32(&k.ch.head.errLen)), errSize)
 		herr = fmt.Errorf("isolated: halt: %s", k.ch.head.errMsg[:n])
 	}
-	if e == 0 {
+	if err == nil {
 		k.state.CompareAndSwap(stateHalting, stateHalted)
 	}
 	select {
@@ -355,6 +365,7 @@ func (k *Kernel) halt() error {
 	if d := k.died.Load(); d != nil {
 		return d
 	}
+	k.state.CompareAndSwap(stateHalting, stateHalted)
 	return herr
 }
 
