@@ -113,21 +113,32 @@ func TestCalls(t *testing.T) {
 	}
 }
 
-// blockedRead starts a read of an empty LKL pipe and returns its errno's
-// channel.
-func blockedRead(t *testing.T, k *isolated.Kernel) <-chan syscall.Errno {
+// signalUnderRead sends sig to the child while a call (a read of an empty
+// LKL pipe) is blocked in it, and checks that the call ends with EIO.
+func signalUnderRead(t *testing.T, k *isolated.Kernel, sig syscall.Signal) {
+	t.Helper()
 	var p [2]int32
 	if _, _, e := sys.SyscallOn(k, unix.SYS_PIPE2, uintptr(unsafe.Pointer(&p)), 0, 0, 0, 0, 0); e != 0 {
 		t.Fatalf("pipe2: %v", e)
 	}
-	got := make(chan syscall.Errno, 1)
+	read := make(chan syscall.Errno, 1)
 	go func() {
 		b := make([]byte, 8)
 		_, _, e := sys.SyscallOn(k, unix.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), 8, 0, 0, 0)
-		got <- e
+		read <- e
 	}()
 	time.Sleep(50 * time.Millisecond) // let it block in the child
-	return got
+	if err := syscall.Kill(k.Pid(), sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-read:
+		if e != syscall.EIO {
+			t.Fatalf("blocked read after %v: %v, want EIO", sig, e)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the blocked read never returned after %v", sig)
+	}
 }
 
 // TestChildKilled kills the child under a blocked call: the call and every
@@ -135,18 +146,7 @@ func blockedRead(t *testing.T, k *isolated.Kernel) <-chan syscall.Errno {
 func TestChildKilled(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	k := start(t, nil)
-	read := blockedRead(t, k)
-	if err := syscall.Kill(k.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case e := <-read:
-		if e != syscall.EIO {
-			t.Fatalf("blocked read: %v, want EIO", e)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocked read never returned")
-	}
+	signalUnderRead(t, k, syscall.SIGKILL)
 	if _, _, e := sys.SyscallOn(k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != syscall.EIO {
 		t.Fatalf("getpid after the child died: %v, want EIO", e)
 	}
@@ -165,18 +165,7 @@ func TestChildKilled(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	k := start(t, &lkl.Config{IsolationDeadline: "400ms"})
-	read := blockedRead(t, k)
-	if err := syscall.Kill(k.Pid(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case e := <-read:
-		if e != syscall.EIO {
-			t.Fatalf("blocked read: %v, want EIO", e)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the stopped child was never killed")
-	}
+	signalUnderRead(t, k, syscall.SIGSTOP)
 	err := k.Halt()
 	var d *isolated.DiedError
 	if !errors.As(err, &d) || !strings.Contains(d.Reason, "isolation_deadline") {
