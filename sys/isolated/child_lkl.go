@@ -172,6 +172,10 @@ func (s *server) worker(i int) {
 		case trap >= ctlHalt:
 			e = syscall.ENOSYS
 		default:
+			var ok bool
+			if r1, e, ok = s.bounce(trap, a); ok {
+				break
+			}
 			r1, r2, e = s.p.Syscall(trap, a[0], a[1], a[2], a[3], a[4], a[5])
 		}
 		sl.r1, sl.r2, sl.errno = uint64(r1), uint64(r2), uint64(e)

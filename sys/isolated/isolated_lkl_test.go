@@ -224,6 +224,7 @@ func TestDisk(t *testing.T) {
 	if e := writeOn(t, k, "/mnt/d/new.txt", "written in the child\n"); e != 0 {
 		t.Fatalf("write: %v", e)
 	}
+	bigData(t, k, "/mnt/d/big.bin")
 	if err := k.Halt(); err != nil {
 		t.Fatal(err)
 	}
@@ -330,5 +331,43 @@ func TestHaltRepeatedly(t *testing.T) {
 		if err := k.Halt(); err != nil {
 			t.Fatalf("halt %d: %v", i, err)
 		}
+	}
+}
+
+// bigData writes, preads and reads a file of more than 3 MiB with single
+// calls: the data calls' bounce path in the child, in chunks of 1 MiB.
+func bigData(t *testing.T, k sys.Kernel, path string) {
+	t.Helper()
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i*7 + i>>12)
+	}
+	p, _ := unix.BytePtrFromString(path)
+	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_CREAT|unix.O_RDWR|unix.O_TRUNC, 0o644, 0, 0, 0)
+	if e != 0 {
+		t.Fatalf("open %s: %v", path, e)
+	}
+	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	if n, _, e := sys.SyscallOn(k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), 0, 0, 0); e != 0 || n != uintptr(len(data)) {
+		t.Fatalf("write: %d, %v", n, e)
+	}
+	got := make([]byte, 2<<20)
+	if n, _, e := sys.SyscallOn(k, unix.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&got[0])), uintptr(len(got)), 1<<20+5, 0, 0); e != 0 || n != uintptr(len(got)) {
+		t.Fatalf("pread: %d, %v", n, e)
+	}
+	if !bytes.Equal(got, data[1<<20+5:3<<20+5]) {
+		t.Fatal("pread: wrong bytes")
+	}
+	if _, _, e := sys.SyscallOn(k, unix.SYS_LSEEK, fd, 0, 0, 0, 0, 0); e != 0 {
+		t.Fatalf("lseek: %v", e)
+	}
+	all := make([]byte, len(data)+100)
+	n, _, e := sys.SyscallOn(k, unix.SYS_READ, fd, uintptr(unsafe.Pointer(&all[0])), uintptr(len(all)), 0, 0, 0)
+	if e != 0 || !bytes.Equal(all[:n], data) {
+		t.Fatalf("read: %d bytes, %v (or wrong bytes)", n, e)
+	}
+	// A buffer the parent has not mapped is EFAULT, as on Linux.
+	if _, _, e := sys.SyscallOn(k, unix.SYS_PREAD64, fd, 4096, 1<<20, 0, 0, 0); e != unix.EFAULT {
+		t.Fatalf("pread into unmapped memory: %v, want EFAULT", e)
 	}
 }
