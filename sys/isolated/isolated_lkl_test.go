@@ -320,9 +320,23 @@ func firstMapping(t *testing.T, pid int) uintptr {
 
 // TestHaltRepeatedly starts and halts kernels in a row: the child answers
 // the halt and exits at once, and the parent may see the exit before the
-// answer; that is a clean halt, never an error.
+// answer; that is a clean halt, never an error. Halted kernels leave no
+// channel mapped.
 func TestHaltRepeatedly(t *testing.T) {
 	defer goleak.VerifyNone(t)
+	channels := func() int {
+		b, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(string(b), "memfd:gokernel-isolated")
+	}
+	before := channels()
+	defer func() {
+		if n := channels(); n != before {
+			t.Errorf("%d channels mapped after the halts, %d before", n, before)
+		}
+	}()
 	for i := range 10 {
 		k, err := isolated.Start(nil)
 		if err != nil {

@@ -60,6 +60,11 @@ type Kernel struct {
 	cmd   *exec.Cmd
 	con   *console
 
+	// chMu guards the channel's mapping: a request holds it for reading,
+	// Halt takes it to unmap the channel once the child is gone (gone).
+	chMu sync.RWMutex
+	gone bool
+
 	state    atomic.Int32
 	died     atomic.Pointer[DiedError]
 	exited   chan struct{} // closed once the child has been waited for
@@ -162,10 +167,11 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 	if err := k.awaitBoot(); err != nil {
 		k.cmd.Process.Kill()
 		<-k.exited
+		k.unmap()
 		return nil, err
 	}
 	if d := k.cfg.Deadline(); d > 0 {
-		go k.watch(d)
+		go k.watch(d, atomic.LoadUint64(&k.ch.head.beats))
 	}
 	return k, nil
 }
@@ -244,18 +250,26 @@ func (k *Kernel) wait() {
 	close(k.exited)
 }
 
-// watch kills the child when its heartbeat has not moved for d.
-func (k *Kernel) watch(d time.Duration) {
+// watch kills the child when its heartbeat has not moved for d (last is
+// its value at the start).
+func (k *Kernel) watch(d time.Duration, last uint64) {
 	t := time.NewTicker(d / 4)
 	defer t.Stop()
-	last, since := atomic.LoadUint64(&k.ch.head.beats), time.Now()
+	since := time.Now()
 	for {
 		select {
 		case <-k.exited:
 			return
 		case <-t.C:
 		}
-		if b := atomic.LoadUint64(&k.ch.head.beats); b != last {
+		k.chMu.RLock()
+		if k.gone {
+			k.chMu.RUnlock()
+			return
+		}
+		b := atomic.LoadUint64(&k.ch.head.beats)
+		k.chMu.RUnlock()
+		if b != last {
 			last, since = b, time.Now()
 			continue
 		}
@@ -315,6 +329,11 @@ func (k *Kernel) call(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Err
 // request makes one request on a free slot; err is errDead if the child
 // is gone.
 func (k *Kernel) request(trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.Errno, err error) {
+	k.chMu.RLock()
+	defer k.chMu.RUnlock()
+	if k.gone {
+		return 0, 0, 0, errDead
+	}
 	i := k.slots.get()
 	seq := k.slots.seq[i] + 1
 	if seq == respDead || seq == 0 {
@@ -330,8 +349,23 @@ func (k *Kernel) request(trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.
 // waits for the child to exit. If the child had died, Halt returns its
 // *DiedError; a second Halt returns what the first did.
 func (k *Kernel) Halt() error {
-	k.haltOnce.Do(func() { k.haltErr = k.halt() })
+	k.haltOnce.Do(func() {
+		k.haltErr = k.halt()
+		k.unmap()
+	})
 	return k.haltErr
+}
+
+// unmap releases the channel once the child has exited: a program that
+// starts many isolated kernels keeps no memory of the halted ones. A call
+// that comes later finds the kernel halted or dead without touching it.
+func (k *Kernel) unmap() {
+	k.chMu.Lock()
+	defer k.chMu.Unlock()
+	if !k.gone {
+		k.gone = true
+		k.ch.unmap()
+	}
 }
 
 func (k *Kernel) halt() error {
