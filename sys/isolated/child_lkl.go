@@ -76,6 +76,14 @@ func serve() int {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fail(fmt.Errorf("isolated: the configuration: %w", err))
 	}
+	// The user networks run in the parent; LKL gets their ends.
+	next := childNetFD
+	for i := range cfg.Interfaces {
+		if cfg.Interfaces[i].Type == "user" {
+			cfg.Interfaces[i].ServedFD = next
+			next++
+		}
+	}
 	if err := lockDownBeforeBoot(h, &cfg); err != nil {
 		return fail(err)
 	}
@@ -97,7 +105,7 @@ func serve() int {
 		k.Halt()
 		return fail(fmt.Errorf("isolated: the parent %d is gone", parent))
 	}
-	if err := lockDownAfterBoot(parent, &cfg); err != nil {
+	if err := lockDownAfterBoot(parent); err != nil {
 		k.Halt()
 		return fail(err)
 	}

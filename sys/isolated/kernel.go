@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl"
+	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
 
 // Environment of the child: EnvChild marks the process as an isolated
@@ -30,11 +32,12 @@ const (
 	envParent = "GOKERNEL_ISOLATED_PARENT"
 )
 
-// The child's extra files: the configuration (JSON, read to EOF) and the
-// channel's memfd.
+// The child's extra files: the configuration (JSON, read to EOF), the
+// channel's memfd, and LKL's ends of the user networks' socketpairs.
 const (
 	childConfigFD = 3
 	childChanFD   = 4
+	childNetFD    = 5 // LKL's end of the first user network, then the next...
 )
 
 // errHalted is the errno of a call once the kernel is halting: the same
@@ -64,6 +67,9 @@ type Kernel struct {
 	// Halt takes it to unmap the channel once the child is gone (gone).
 	chMu sync.RWMutex
 	gone bool
+
+	nets     []*usernet.Network // the user networks, run here; set in Start
+	forwards []net.Addr
 
 	state    atomic.Int32
 	died     atomic.Pointer[DiedError]
@@ -127,18 +133,33 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 		return nil, errors.New("isolated: an isolated kernel's child cannot start one")
 	}
 	k := &Kernel{cfg: *cfg, h: cfg.Host, slots: newSlots(), exited: make(chan struct{})}
-	k.cfg.Isolation = "process" // the child's user networks are restricted by default
-	conf, err := json.Marshal(&k.cfg)
+	k.cfg.Isolation = "process" // user networks are restricted by default
+	// The child gets the configuration without the port forwards, which
+	// this process runs, with its user networks.
+	childCfg := k.cfg
+	childCfg.Forward = nil
+	conf, err := json.Marshal(&childCfg)
 	if err != nil {
 		return nil, fmt.Errorf("isolated: %w", err)
 	}
+	lklEnds, err := k.startNetworks()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range lklEnds {
+			f.Close() // the child has its copies
+		}
+	}()
 	k.ch, err = newChannel(k.h)
 	if err != nil {
+		k.closeNetworks()
 		return nil, err
 	}
 	cr, cw, err := os.Pipe()
 	if err != nil {
 		k.ch.unmap()
+		k.closeNetworks()
 		return nil, fmt.Errorf("isolated: %w", err)
 	}
 	chanFile := os.NewFile(uintptr(k.ch.fd), "gokernel-isolated")
@@ -148,7 +169,7 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 	k.cmd.Args = []string{os.Args[0] + " [gokernel isolated]"}
 	k.cmd.Env = append(childEnviron(), EnvChild+"=1", envParent+"="+strconv.Itoa(os.Getpid()))
 	k.cmd.Stdin, k.cmd.Stdout, k.cmd.Stderr = os.Stdin, os.Stdout, k.con
-	k.cmd.ExtraFiles = []*os.File{cr, chanFile} // fds 3 and 4
+	k.cmd.ExtraFiles = append([]*os.File{cr, chanFile}, lklEnds...) // fds 3, 4, then 5... (childNetFD)
 	k.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = k.cmd.Start()
 	cr.Close()
@@ -156,6 +177,7 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 	if err != nil {
 		cw.Close()
 		k.ch.unmap()
+		k.closeNetworks()
 		return nil, fmt.Errorf("isolated: starting the child: %w", err)
 	}
 	allowTracer(k.h, k.cmd.Process.Pid)
@@ -168,13 +190,92 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 		k.cmd.Process.Kill()
 		<-k.exited
 		k.unmap()
+		k.closeNetworks()
 		return nil, err
 	}
 	if d := k.cfg.Deadline(); d > 0 {
 		go k.watch(d, atomic.LoadUint64(&k.ch.head.beats))
 	}
+	for i, s := range k.cfg.Forward {
+		f, _ := usernet.ParseForward(s)
+		a, err := k.Forward(f)
+		if err != nil {
+			k.Halt()
+			return nil, fmt.Errorf("lkl config: forward[%d]: %w", i, err)
+		}
+		k.forwards = append(k.forwards, a)
+	}
 	return k, nil
 }
+
+// startNetworks starts the configuration's user networks in this process
+// and returns LKL's ends of their socketpairs, for the child: the NAT, the
+// DNS forwarder, the port forwards and their policy run here, and the
+// child makes no socket call at all.
+func (k *Kernel) startNetworks() ([]*os.File, error) {
+	var ends []*os.File
+	for i, ifc := range k.cfg.Interfaces {
+		if ifc.Type != "user" {
+			continue
+		}
+		ucfg, err := k.cfg.UserNetConfig(i)
+		if err == nil {
+			var fds [2]int
+			if fds, err = lkl.UserSocketpair(k.h); err == nil {
+				var n *usernet.Network
+				if n, err = usernet.New(fds[1], ucfg); err == nil {
+					k.nets = append(k.nets, n)
+					ends = append(ends, os.NewFile(uintptr(fds[0]), "usernet"))
+					continue
+				}
+				host.Close(k.h, fds[0])
+			}
+		}
+		for _, f := range ends {
+			f.Close()
+		}
+		k.closeNetworks()
+		return nil, fmt.Errorf("isolated: interfaces[%d]: %w", i, err)
+	}
+	return ends, nil
+}
+
+// closeNetworks stops the user networks (the program may have closed
+// them already).
+func (k *Kernel) closeNetworks() error {
+	var errs []error
+	for _, n := range k.nets {
+		if err := n.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	k.nets = nil
+	return errors.Join(errs...)
+}
+
+// UserNetwork returns the user network of the first interface of type
+// "user" (it runs in this process), or nil; as lkl.Kernel.UserNetwork.
+func (k *Kernel) UserNetwork() *usernet.Network {
+	if len(k.nets) == 0 {
+		return nil
+	}
+	return k.nets[0]
+}
+
+// Forward starts a port forward into the kernel through its first user
+// network and returns the host address it listens on; as
+// lkl.Kernel.Forward.
+func (k *Kernel) Forward(f usernet.Forward) (net.Addr, error) {
+	n := k.UserNetwork()
+	if n == nil {
+		return nil, errors.New("isolated: port forwards need an interface of type user")
+	}
+	return n.Forward(f)
+}
+
+// Forwards returns the host addresses of the configuration's port
+// forwards, in order.
+func (k *Kernel) Forwards() []net.Addr { return k.forwards }
 
 // childEnviron is this process's environment without the variables that
 // select a default kernel: the child boots LKL itself.
@@ -371,6 +472,7 @@ func (k *Kernel) unmap() {
 func (k *Kernel) halt() error {
 	if !k.state.CompareAndSwap(stateRunning, stateHalting) {
 		<-k.exited
+		k.closeNetworks()
 		if d := k.died.Load(); d != nil {
 			return d
 		}
@@ -396,11 +498,12 @@ func (k *Kernel) halt() error {
 		k.cmd.Process.Kill()
 		<-k.exited
 	}
+	nerr := k.closeNetworks()
 	if d := k.died.Load(); d != nil {
 		return d
 	}
 	k.state.CompareAndSwap(stateHalting, stateHalted)
-	return herr
+	return errors.Join(herr, nerr)
 }
 
 // haltWait is how long Halt waits for the child to exit after its answer.

@@ -53,8 +53,8 @@ func lockDownBeforeBoot(h host.Caller, cfg *lkl.Config) error {
 }
 
 // lockDownAfterBoot installs the allow-list filter.
-func lockDownAfterBoot(parent int, cfg *lkl.Config) error {
-	insns, err := postBootFilter(parent, os.Getpid(), len(cfg.Interfaces) > 0)
+func lockDownAfterBoot(parent int) error {
+	insns, err := postBootFilter(parent, os.Getpid())
 	if err != nil {
 		return fmt.Errorf("isolated: seccomp: %w", err)
 	}

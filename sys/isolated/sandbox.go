@@ -18,9 +18,9 @@ import (
 //     sys/isolated's tests and the conformance suites on isolated LKL
 //     (make test-isolated; docs/isolation.md says how to redo it). No
 //     open or exec of any kind; process_vm_readv and process_vm_writev
-//     only on the parent; signals only to the child itself; sockets only
-//     when the kernel has a user network, whose NAT and forwards run in
-//     the child.
+//     only on the parent; signals only to the child itself; no socket
+//     calls (a user network runs in the parent; LKL has its end of the
+//     socketpair, read and written like a disk).
 //
 // A denied call fails with EPERM (the filters never kill: a Go runtime
 // path the trace did not see then fails one call instead of the kernel).
@@ -61,14 +61,6 @@ var postBootCalls = []uintptr{
 	unix.SYS_IOCTL, unix.SYS_FCNTL, unix.SYS_CLOSE, unix.SYS_DUP, unix.SYS_DUP3, unix.SYS_PPOLL, unix.SYS_POLL,
 }
 
-// netCalls are allowed as well when the kernel has a user network.
-var netCalls = []uintptr{
-	unix.SYS_SOCKET, unix.SYS_CONNECT, unix.SYS_BIND, unix.SYS_LISTEN, unix.SYS_ACCEPT4,
-	unix.SYS_GETSOCKOPT, unix.SYS_SETSOCKOPT, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME,
-	unix.SYS_SENDTO, unix.SYS_RECVFROM, unix.SYS_SENDMSG, unix.SYS_RECVMSG, unix.SYS_SENDMMSG, unix.SYS_RECVMMSG,
-	unix.SYS_SHUTDOWN, unix.SYS_SOCKETPAIR,
-}
-
 // program builds a filter that answers each rule set's calls with its
 // action and every other call with def (and kills a call of another
 // architecture).
@@ -91,16 +83,11 @@ func preBootFilter() ([]bpf.Instruction, error) {
 }
 
 // postBootFilter is the allow list's program for a child serving parent
-// (its pid) as process self, with or without a user network.
-func postBootFilter(parent, self int, network bool) ([]bpf.Instruction, error) {
+// (its pid) as process self.
+func postBootFilter(parent, self int) ([]bpf.Instruction, error) {
 	rules := seccomp.NewSyscallRules()
 	for _, nr := range postBootCalls {
 		rules.Set(nr, seccomp.MatchAll{})
-	}
-	if network {
-		for _, nr := range netCalls {
-			rules.Set(nr, seccomp.MatchAll{})
-		}
 	}
 	// The calls' memory is the parent's, and only the parent's.
 	for _, nr := range []uintptr{unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV} {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
@@ -209,12 +211,97 @@ type Interface struct {
 	// can reach. Empty means "off", or "on" for an isolated kernel
 	// (Config.Isolation "process").
 	Restrict string `json:"restrict,omitempty"`
+	// ServedFD, for type user, is the host fd of LKL's end of a user
+	// network's socketpair whose other end is already served elsewhere
+	// (UserNetConfig, UserSocketpair: an isolated kernel's parent runs
+	// the network, its child gets this end); Boot then starts no network
+	// for the interface, and Kernel.UserNetwork and Forward do not see it.
+	// Not read from JSON.
+	ServedFD int `json:"-"`
 	// Allow lists the destinations a restricted guest may still reach, as
 	// usernet.ParseRule reads them: "tcp:10.0.2.2:8080" (the host's
 	// 127.0.0.1:8080), "udp:10.0.2.3:53" (the DNS forwarder),
 	// "tcp:192.0.2.0/24:*". An allow list restricts the interface to it
 	// (restrict "off" with an allow list is an error).
 	Allow []string `json:"allow,omitempty"`
+}
+
+// Virtio-net feature bits of the offload key (linux/virtio_net.h).
+const (
+	virtioNetFGuestCsum = 1  // LKL accepts frames without checking checksums
+	virtioNetFMrgRxbuf  = 15 // LKL takes frames above 1500 bytes in merged buffers
+)
+
+// userNet derives a user network from an interface (its MTU defaulted)
+// and LKL's address on it: LKL's address and mask, the gateway
+// (ifgateway, the global gateway if it is on the network, else the
+// network's .2), DNS at .3, the MTU and the reach policy.
+func (c *Config) userNet(ifc Interface, addr netip.Prefix) usernet.Config {
+	prefix := addr.Masked()
+	base := prefix.Addr().As4()
+	at := func(last byte) netip.Addr { b := base; b[3] |= last; return netip.AddrFrom4(b) }
+	u := usernet.Config{Host: c.Host, Prefix: prefix, Guest: addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: ifc.Resolver,
+		Policy: ifc.policy(c.Isolated())}
+	if gw, err := netip.ParseAddr(ifc.IfGateway); err == nil {
+		u.Gateway = gw
+	} else if gw, err := netip.ParseAddr(c.Gateway); err == nil && prefix.Contains(gw) {
+		u.Gateway = gw
+	}
+	if n, _ := parseNumber(ifc.MTU); n > 0 {
+		u.MTU = int(n)
+	}
+	// With virtio-net's GUEST_CSUM LKL takes frames as checksummed
+	// (DATA_VALID), so the netstack may skip checksums both ways.
+	if off, _ := parseNumber(ifc.Offload); off&(1<<virtioNetFGuestCsum) != 0 {
+		u.ChecksumOffload = true
+	}
+	return u
+}
+
+// UserNetConfig returns the configuration of interface i's user network as
+// Boot would start it, for a program that runs the network itself and
+// gives LKL only its end of the socketpair (Interface.ServedFD), as an
+// isolated kernel's parent does. Host is Config.Host.
+func (c *Config) UserNetConfig(i int) (usernet.Config, error) {
+	if i < 0 || i >= len(c.Interfaces) || c.Interfaces[i].Type != "user" {
+		return usernet.Config{}, fmt.Errorf("lkl config: interfaces[%d] is not of type user", i)
+	}
+	ifc := c.Interfaces[i]
+	addr := ifc.prefix()
+	if !addr.IsValid() {
+		addr = netip.PrefixFrom(usernet.DefaultGuest, usernet.DefaultPrefix.Bits())
+	}
+	if ifc.MTU == "" {
+		ifc.MTU = strconv.Itoa(DefaultUserMTU)
+	}
+	return c.userNet(ifc, addr), nil
+}
+
+// prefix returns the interface's IPv4 address and mask length (24 if
+// masklen is left out), or an invalid prefix without an ip key.
+func (ifc *Interface) prefix() netip.Prefix {
+	if ifc.IP == "" {
+		return netip.Prefix{}
+	}
+	n, _ := parseNumber(ifc.MaskLen)
+	if ifc.MaskLen == "" {
+		n = 24
+	}
+	return netip.PrefixFrom(netip.MustParseAddr(ifc.IP), int(n))
+}
+
+// UserSocketpair makes the socketpair of a user network, on h: index 0 is
+// LKL's end, 1 the network's. Both have 4 MiB socket buffers.
+func UserSocketpair(h host.Caller) ([2]int, error) {
+	fds, err := host.Socketpair(h, unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fds, fmt.Errorf("socketpair: %w", err)
+	}
+	for _, f := range fds {
+		host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	return fds, nil
 }
 
 // policy returns the interface's NAT policy; restricted is the default
