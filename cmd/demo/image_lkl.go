@@ -34,7 +34,7 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
 	}
 	if f.isolate {
-		return openIsolated(path, f, cfg)
+		return openIsolated(path, f, cfg, withNet)
 	}
 	k, err := lkl.Boot(cfg)
 	if err != nil {
@@ -62,23 +62,35 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 }
 
 // openIsolated is openImage with --isolate: LKL runs in a sandboxed child
-// process (sys/isolated). The file system type is what --fstype says
-// (the child detects it, the parent is not told), so ufs's direct copies
-// from the image file, which need it, are off.
-func openIsolated(path string, f imageFlags, cfg *lkl.Config) (*image, error) {
+// process (sys/isolated), the user network (withNet) in this one. The file
+// system type is what --fstype says, else the child detects it and this
+// process is not told; ufs's direct copies from the image file are off
+// (directSource).
+func openIsolated(path string, f imageFlags, cfg *lkl.Config, withNet bool) (*image, error) {
 	cfg.Isolation = "process"
 	k, err := isolated.Start(cfg)
 	if err != nil {
 		return nil, imageErr(err)
 	}
 	fsys := ufs.New(k, imageMount)
-	return &image{fs: fsys, path: path, flags: f, fstype: "", kernel: k, close: func() error {
+	fstype := f.fstype
+	if fstype == "" {
+		fstype = "detected in the child"
+	}
+	img := &image{fs: fsys, path: path, flags: f, fstype: fstype, kernel: k, close: func() error {
 		fsys.Close()
 		if err := k.Halt(); err != nil {
 			return fmt.Errorf("halting LKL: %w", err)
 		}
 		return nil
-	}}, nil
+	}}
+	if withNet { // the user network runs in this process
+		img.guest = k.UserNetwork().Config().Guest.String()
+		img.forward = func(host string, port uint16) (net.Addr, error) {
+			return k.Forward(usernet.Forward{Network: "tcp", Host: host, GuestPort: port})
+		}
+	}
+	return img, nil
 }
 
 // imageErr makes an error of lkl.Boot about the image speak of what the
