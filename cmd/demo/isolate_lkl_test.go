@@ -32,6 +32,7 @@ func TestIsolate(t *testing.T) {
 		{"cp-out", nil, []string{"cp-out", "--isolate", img, "/docs", dst}, ""},
 		{"serve", nil, []string{"serve", "--isolate", img, "-listen", "127.0.0.1:0", "-get", "/docs/hello.txt"}, "hello from an isolated kernel\n"},
 		{"kernels says isolated", isolated, []string{"kernels"}, "lkl runs: isolated, in a sandboxed child process"},
+		{"lkl-info on the isolated default kernel", isolated, []string{"lkl-info"}, "isolated: LKL runs in a sandboxed child process"},
 		{"readfile on the isolated default kernel", isolated, []string{"readfile", "/mnt/disk/docs/hello.txt"}, "hello from an isolated kernel\n"},
 	}
 	for _, tc := range tests {
