@@ -20,6 +20,13 @@ import (
 	"github.com/gokernel/gokernel/sys/lkl"
 )
 
+// sockaddr is addr as the kernel takes it.
+func sockaddr(addr netip.AddrPort) unix.RawSockaddrInet4 {
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: addr.Addr().As4()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
+	return sa
+}
+
 // connectFrom connects a TCP socket in k to addr and returns the errno,
 // and, on success, reads what the peer sends.
 func connectFrom(t *testing.T, k sys.Kernel, addr netip.AddrPort) (string, syscall.Errno) {
@@ -29,8 +36,7 @@ func connectFrom(t *testing.T, k sys.Kernel, addr netip.AddrPort) (string, sysca
 		t.Fatalf("socket: %v", e)
 	}
 	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
-	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: addr.Addr().As4()}
-	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], addr.Port())
+	sa := sockaddr(addr)
 	if _, _, e := sys.SyscallOn(k, unix.SYS_CONNECT, fd, uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4, 0, 0, 0); e != 0 {
 		return "", e
 	}
@@ -98,8 +104,7 @@ func checkForward(t *testing.T, k *isolated.Kernel) {
 		t.Fatalf("socket: %v", e)
 	}
 	defer sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
-	sa := unix.RawSockaddrInet4{Family: unix.AF_INET}
-	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], 80)
+	sa := sockaddr(netip.MustParseAddrPort("0.0.0.0:80"))
 	if _, _, e := sys.SyscallOn(k, unix.SYS_BIND, fd, uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4, 0, 0, 0); e != 0 {
 		t.Fatalf("bind: %v", e)
 	}
