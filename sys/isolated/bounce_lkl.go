@@ -13,14 +13,15 @@ import (
 	"github.com/gokernel/gokernel/sys/host"
 )
 
-// The data calls read, pread64, write and pwrite64 of more than a page go
-// through a buffer of the child's: LKL moves the data with plain copies
-// and one process_vm_writev (or readv) per chunk moves it to (or from)
-// the parent. Through lkl.Process every page LKL copies is a
-// process_vm_* call of its own (copy_page_to_iter copies a page at a
-// time): 131,072 process_vm_writev calls for a 512 MiB demo cat, 82% of
-// the child's system call time. Every other call, and these with less
-// than a page, go through lkl.Process unchanged.
+// The data calls read, pread64, write and pwrite64 of more than a page,
+// and getdents64, go through a buffer of the child's: LKL moves the data
+// with plain copies and one process_vm_writev (or readv) per chunk moves
+// it to (or from) the parent. Through lkl.Process every piece LKL copies
+// is a process_vm_* call of its own: a page at a time for file data
+// (copy_page_to_iter; 131,072 process_vm_writev calls for a 512 MiB demo
+// cat, 82% of the child's system call time), six writes per directory
+// entry (filldir64's __put_user and copy_to_user). Every other call, and
+// the data calls of a page or less, go through lkl.Process unchanged.
 const (
 	bounceMin   = 4096
 	bounceChunk = 1 << 20
@@ -31,8 +32,10 @@ var bounceBufs = sync.Pool{New: func() any { b := make([]byte, bounceChunk); ret
 // bounce serves a data call through a local buffer and reports whether
 // it did.
 func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, bool) {
-	var write, positioned bool
+	var write, positioned, dirents bool
 	switch trap {
+	case unix.SYS_GETDENTS64:
+		dirents = true
 	case unix.SYS_READ:
 	case unix.SYS_PREAD64:
 		positioned = true
@@ -44,7 +47,13 @@ func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, boo
 		return 0, 0, false
 	}
 	fd, addr, n, off := a[0], a[1], a[2], a[3]
-	if n <= bounceMin || int64(n) < 0 {
+	if dirents {
+		// One call: a second would add entries, and its result is not
+		// a byte count to give back with lseek.
+		off = 0
+		n = min(n, bounceChunk)
+	}
+	if !dirents && n <= bounceMin || int64(n) <= 0 {
 		return 0, 0, false
 	}
 	bp := bounceBufs.Get().(*[]byte)
@@ -76,7 +85,7 @@ func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, boo
 				return result(done, e)
 			}
 			moved, e := s.moveParent(unix.SYS_PROCESS_VM_WRITEV, b[:r], addr+done)
-			if moved < r && !positioned {
+			if moved < r && !positioned && !dirents {
 				// Give back what the parent could not take, as a read
 				// into a bad buffer would not have consumed it.
 				s.k.Syscall(unix.SYS_LSEEK, fd, uintptr(-int64(r-moved)), unix.SEEK_CUR, 0, 0, 0)
@@ -89,7 +98,7 @@ func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, boo
 		}
 		runtime.KeepAlive(b)
 		done += got
-		if got < chunk {
+		if got < chunk || dirents {
 			break
 		}
 	}

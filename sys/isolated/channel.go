@@ -78,7 +78,7 @@ const (
 
 // Spin budgets: a waiter first polls its word this many times, then
 // yields the CPU (sched_yield, so that the other side, which may share the
-// core, runs) this many times, then sleeps in futex(2). Measured on the
+// core, runs) up to this many times (see await), then sleeps in futex(2). Measured on the
 // loaded 2-core machine (BenchmarkGetpid, docs/isolation.md): 4000 polls
 // and 8 runtime.Gosched gave a 7.1-7.7 µs p50, 4000 polls and 8
 // sched_yield 3.7-4.0 µs, 500 and 64 sched_yield 2.0-2.2 µs; 40000 polls
@@ -172,21 +172,29 @@ func futexWake(h host.Caller, w *uint32) {
 	host.Call(h, unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, 1<<30, 0, 0, 0)
 }
 
-// await waits until *w != old and returns the new value: it polls, yields,
-// then sleeps on the futex with *sleeping set so the writer knows to wake
-// it.
-func await(h host.Caller, w *uint32, old uint32, sleeping *uint32) uint32 {
+// await waits until *w != old and returns the new value: it polls, yields
+// up to *budget times, then sleeps on the futex with *sleeping set so the
+// writer knows to wake it. The budget adapts to the waiter's recent past
+// (one budget per waiter): a wait that ended while yielding doubles it (up
+// to spinYields), one that had to sleep halves it. A caller of quick calls
+// keeps spinning; a child worker whose caller spends its time elsewhere
+// (demo cp-out writing files on the host) soon sleeps at once instead of
+// taking the CPU from both processes' real work.
+func await(h host.Caller, w *uint32, old uint32, sleeping *uint32, budget *int32) uint32 {
 	for range spinPolls {
 		if v := atomic.LoadUint32(w); v != old {
 			return v
 		}
 	}
-	for range spinYields {
+	n := *budget
+	for i := int32(0); i < n; i++ {
 		host.Call(h, unix.SYS_SCHED_YIELD, 0, 0, 0, 0, 0, 0)
 		if v := atomic.LoadUint32(w); v != old {
+			*budget = min(max(2*n, 1), spinYields)
 			return v
 		}
 	}
+	*budget = n / 2
 	for {
 		atomic.StoreUint32(sleeping, 1)
 		if v := atomic.LoadUint32(w); v != old {
@@ -214,10 +222,11 @@ func publish(h host.Caller, w *uint32, v uint32, sleeping *uint32) {
 // slots hands out slot numbers, last freed first: the child's goroutine
 // for the slot used last is the one most likely still spinning.
 type slots struct {
-	mu   sync.Mutex
-	cond sync.Cond
-	free []int
-	seq  [Slots]uint32 // the last request number of each slot
+	mu     sync.Mutex
+	cond   sync.Cond
+	free   []int
+	seq    [Slots]uint32 // the last request number of each slot
+	budget [Slots]int32  // the spin budget of each slot's caller (await)
 }
 
 func newSlots() *slots {
@@ -225,6 +234,7 @@ func newSlots() *slots {
 	s.cond.L = &s.mu
 	for i := Slots - 1; i >= 0; i-- {
 		s.free = append(s.free, i)
+		s.budget[i] = spinYields
 	}
 	return s
 }
@@ -253,7 +263,7 @@ var errDead = errors.New("isolated: the kernel's process died")
 
 // call makes one request on slot i and waits for the answer. The answer
 // is the child's: an errno it returns is checked to be one (else EIO).
-func (c *channel) call(i int, seq uint32, trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.Errno, err error) {
+func (c *channel) call(i int, seq uint32, trap uintptr, a [6]uintptr, budget *int32) (r1, r2 uintptr, e syscall.Errno, err error) {
 	s := c.slot(i)
 	s.trap = uint64(trap)
 	for j, v := range a {
@@ -263,7 +273,7 @@ func (c *channel) call(i int, seq uint32, trap uintptr, a [6]uintptr) (r1, r2 ui
 	// The slot's resp holds the previous request's number (or respDead).
 	v := atomic.LoadUint32(&s.resp)
 	for v != seq && v != respDead {
-		v = await(c.h, &s.resp, v, &s.parentSleeping)
+		v = await(c.h, &s.resp, v, &s.parentSleeping, budget)
 	}
 	if v == respDead {
 		return 0, 0, 0, errDead

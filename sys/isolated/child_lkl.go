@@ -154,8 +154,9 @@ func (s *server) worker(i int) {
 	sl := s.ch.slot(i)
 	var last uint32 // a fresh channel's; the first request may be there already
 	started := false
+	budget := int32(spinYields)
 	for {
-		seq := await(s.h, &sl.req, last, &sl.childSleeping)
+		seq := await(s.h, &sl.req, last, &sl.childSleeping, &budget)
 		last = seq
 		if !started && i+1 < Slots {
 			started = true

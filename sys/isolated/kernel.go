@@ -300,7 +300,10 @@ func allowTracer(h host.Caller, pid int) {
 
 // awaitBoot waits for the child to say it booted, or why not.
 func (k *Kernel) awaitBoot() error {
-	var sleeping uint32
+	var (
+		sleeping uint32
+		budget   int32
+	)
 	for {
 		st := atomic.LoadUint32(&k.ch.head.state)
 		switch st {
@@ -318,7 +321,7 @@ func (k *Kernel) awaitBoot() error {
 			return errors.New(msg)
 		}
 		// k.wait sets childFailed (and wakes this) if the child exits.
-		await(k.h, &k.ch.head.state, st, &sleeping)
+		await(k.h, &k.ch.head.state, st, &sleeping, &budget)
 	}
 }
 
@@ -441,7 +444,7 @@ func (k *Kernel) request(trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.
 		seq = 1
 	}
 	k.slots.seq[i] = seq
-	r1, r2, e, err = k.ch.call(i, seq, trap, a)
+	r1, r2, e, err = k.ch.call(i, seq, trap, a, &k.slots.budget[i])
 	k.slots.put(i)
 	return r1, r2, e, err
 }
