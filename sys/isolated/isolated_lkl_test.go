@@ -387,3 +387,28 @@ func bigData(t *testing.T, k sys.Kernel, path string) {
 		t.Fatalf("pread into unmapped memory: %v, want EFAULT", e)
 	}
 }
+
+// TestShutdownReportsDeath: with an isolated kernel as the process
+// default, sys.Shutdown after the child was killed returns the DiedError.
+func TestShutdownReportsDeath(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	k := start(t, nil)
+	old := sys.Default()
+	sys.SetDefault(k)
+	defer sys.SetDefault(old)
+	if err := syscall.Kill(k.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); k.Died() == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) { // the parent reaps it at once
+			t.Fatal("the killed child was never reaped")
+		}
+	}
+	if _, _, e := sys.Syscall(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != syscall.EIO {
+		t.Fatalf("getpid on the dead default kernel: %v, want EIO", e)
+	}
+	var d *isolated.DiedError
+	if err := sys.Shutdown(); !errors.As(err, &d) || d.Signal != syscall.SIGKILL {
+		t.Fatalf("sys.Shutdown: %v, want the DiedError", err)
+	}
+}

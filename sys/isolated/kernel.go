@@ -119,6 +119,11 @@ func (e *DiedError) Unwrap() error { return syscall.EIO }
 // own binary, started again with EnvChild set, whose init hook (this
 // package's, linked with -tags lkl) boots LKL and serves the calls. Start
 // returns once the child has booted, or with its boot error.
+//
+// The child is killed if this process dies (Pdeathsig): strictly, if the
+// thread that started it exits, which a Go program's threads do only when
+// a goroutine locked to one (runtime.LockOSThread) ends without unlocking;
+// do not call Start from such a goroutine.
 func Start(cfg *lkl.Config) (*Kernel, error) {
 	if cfg == nil {
 		cfg = &lkl.Config{}
