@@ -1,6 +1,8 @@
 # gokernel — build, test, demo, benchmarks.
 #
 #   make test    vet, then every test: the pure-Go build (CGO_ENABLED=0) and -race
+#   make test-isolated  the conformance suites with their LKL kernel isolated
+#                (in a sandboxed child process, sys/isolated)
 #   make demo    a short tour of what works, on each kernel this checkout can build
 #   make bench   benchmarks, compared side by side with benchstat (ratios vs. the
 #                reference), then cmd/gkbench's whole-process comparisons
@@ -22,6 +24,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
+.PHONY: test-isolated
 .PHONY: all build test vet demo bench fuzz soak-lkl lkl generate clean tools-test tools-demo tools-bench
 
 all: build
@@ -51,6 +54,19 @@ test: tools-test vet lkl
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(LKLENV) $(GO) vet -tags lkl ./...
 	$(LKLENV) $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl ./...
+
+# The conformance suites (kerneltest.Run's "lkl" subtests and everything
+# else that takes the tests' LKL kernel) on LKL in a child process:
+# GOKERNEL_TEST_ISOLATED=1 makes internal/kerneltest start it with
+# sys/isolated. Left out (ISOLATED_SKIP): the tests that attach disks to
+# the running kernel (lkl.Kernel.AddDisk, Unmount), which an isolated
+# kernel does not have: it takes its disks from the configuration.
+ISOLATED_PKGS := ./sys/isolated ./libgo ./aio ./eloop ./unet ./ufs
+ISOLATED_SKIP := LKLExt4|TestBadImages|TestCopyBetweenKernels|TestCrashConsistency|TestGoDiskConformance|TestImagesConformance|TestImagesWritten|TestReadOnlyImage
+
+test-isolated: lkl
+	$(LKLENV) GOKERNEL_TEST_ISOLATED=1 $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl \
+		-skip '$(ISOLATED_SKIP)' $(ISOLATED_PKGS)
 
 # The tour runs demo, and gkbench for eloop's echo server and its load.
 demo: tools-demo build

@@ -133,7 +133,8 @@ var pureUnixFuncs = map[string]bool{
 // TestNoDirectSyscallsAboveSys enforces house rule 2: above sys, x/sys/unix
 // gives constants, types and pure helpers only; every system call goes
 // through a sys.Kernel. The same holds for the plumbing of sys/lkl (and
-// its usernet), whose host calls go through the host.Caller sys gives it
+// its usernet) and of sys/isolated (LKL in a child process), whose host
+// calls go through the host.Caller sys gives it
 // (sys's doc, "Binding rule"); only sys/host calls x/sys/unix itself.
 // Tests are exempt (benchmarks compare with unix.*).
 func TestNoDirectSyscallsAboveSys(t *testing.T) {
@@ -165,7 +166,7 @@ func TestNoDirectSyscallsAboveSys(t *testing.T) {
 		t.Fatal("found no x/sys/unix types; is the module there?")
 	}
 	checked := 0
-	for _, dir := range []string{"libgo", "aio", "eloop", "unet", "ufs", "cmd", "sys/lkl"} {
+	for _, dir := range []string{"libgo", "aio", "eloop", "unet", "ufs", "cmd", "sys/lkl", "sys/isolated"} {
 		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return err

@@ -25,6 +25,8 @@ func TestSelectLKL(t *testing.T) {
 	good := writeConfig("good.json", `{"memory": "32M"}`)
 	missingDisk := writeConfig("missing.json", `{"disks": [{"path": "nope.img", "mountpoint": "/mnt/d"}]}`)
 	badKey := writeConfig("badkey.json", `{"memroy": "32M"}`)
+	isolated := writeConfig("isolated.json", `{"memory": "32M", "isolation": "process"}`)
+	isolatedMissing := writeConfig("isolated-missing.json", `{"isolation": "process", "disks": [{"path": "nope.img", "mountpoint": "/mnt/d"}]}`)
 
 	tests := []struct {
 		name           string
@@ -37,6 +39,8 @@ func TestSelectLKL(t *testing.T) {
 		{name: "traced lkl", env: []string{"GOKERNEL=lkl", "GOKERNEL_TRACE=1"}, stdout: "child says hi", stderr: "[lkl] write(0x1, "},
 		{name: "missing image names the file", env: []string{"GOKERNEL=lkl", "GOKERNEL_CONFIG=" + missingDisk}, code: 2, stderr: filepath.Join(dir, "nope.img")},
 		{name: "unknown key names the key", env: []string{"GOKERNEL=lkl", "GOKERNEL_CONFIG=" + badKey}, code: 2, stderr: `unknown field "memroy"`},
+		{name: "isolated lkl", env: []string{"GOKERNEL=lkl", "GOKERNEL_CONFIG=" + isolated}, stdout: "child says hi"},
+		{name: "isolated missing image names the file", env: []string{"GOKERNEL=lkl", "GOKERNEL_CONFIG=" + isolatedMissing}, code: 2, stderr: filepath.Join(dir, "nope.img")},
 		{name: "missing config file", env: []string{"GOKERNEL=lkl", "GOKERNEL_CONFIG=" + filepath.Join(dir, "none.json")}, code: 2, stderr: "none.json"},
 	}
 	for _, tc := range tests {

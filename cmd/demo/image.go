@@ -34,6 +34,7 @@ type imageFlags struct {
 	overlay   string   // "", "memory" or a sidecar file
 	volume    string   // an LVM LV or MD array on the image; "" for the image itself
 	images    []string // more images holding the volume's other PVs or members
+	isolate   bool     // LKL in a sandboxed child process (sys/isolated)
 }
 
 // define adds the flags to fs; readOnly is the default of --readonly.
@@ -54,6 +55,7 @@ func (f *imageFlags) defineDisk(fs *flag.FlagSet) {
 		f.images = append(f.images, s)
 		return nil
 	})
+	fs.BoolVar(&f.isolate, "isolate", false, "run LKL in a sandboxed child process, for an untrusted image: a kernel bug it hits cannot reach this process (docs/isolation.md)")
 }
 
 // image is an image opened by openImage: an FS on its root inside LKL.
@@ -90,10 +92,11 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 
 // directSource opens the image file on the host for ufs's direct
 // copies (ufs.CopyOptions.Image), where they apply: a read-only mount of
-// a whole-disk ext4 or xfs image. Elsewhere, or if the file cannot be
+// a whole-disk ext4 or xfs image, not isolated (the copies would trust
+// the kernel's extent maps in this process). Elsewhere, or if the file cannot be
 // opened, it returns nil and every byte is copied through LKL.
 func (img *image) directSource() *ufs.File {
-	if !img.flags.readOnly || img.flags.partition != 0 || img.flags.volume != "" || img.fstype != "ext4" && img.fstype != "xfs" ||
+	if img.flags.isolate || !img.flags.readOnly || img.flags.partition != 0 || img.flags.volume != "" || img.fstype != "ext4" && img.fstype != "xfs" ||
 		img.flags.overlay != "" || img.flags.format != "" && img.flags.format != "raw" || strings.Contains(img.path, "://") {
 		return nil
 	}

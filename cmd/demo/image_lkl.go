@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 	"github.com/gokernel/gokernel/ufs"
@@ -32,6 +33,9 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	if withNet {
 		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
 	}
+	if f.isolate {
+		return openIsolated(path, f, cfg, withNet)
+	}
 	k, err := lkl.Boot(cfg)
 	if err != nil {
 		return nil, imageErr(err)
@@ -49,6 +53,38 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 		return nil
 	}}
 	if withNet {
+		img.guest = k.UserNetwork().Config().Guest.String()
+		img.forward = func(host string, port uint16) (net.Addr, error) {
+			return k.Forward(usernet.Forward{Network: "tcp", Host: host, GuestPort: port})
+		}
+	}
+	return img, nil
+}
+
+// openIsolated is openImage with --isolate: LKL runs in a sandboxed child
+// process (sys/isolated), the user network (withNet) in this one. The file
+// system type is what --fstype says, else the child detects it and this
+// process is not told; ufs's direct copies from the image file are off
+// (directSource).
+func openIsolated(path string, f imageFlags, cfg *lkl.Config, withNet bool) (*image, error) {
+	cfg.Isolation = "process"
+	k, err := isolated.Start(cfg)
+	if err != nil {
+		return nil, imageErr(err)
+	}
+	fsys := ufs.New(k, imageMount)
+	fstype := f.fstype
+	if fstype == "" {
+		fstype = "detected in the child"
+	}
+	img := &image{fs: fsys, path: path, flags: f, fstype: fstype, kernel: k, close: func() error {
+		fsys.Close()
+		if err := k.Halt(); err != nil {
+			return fmt.Errorf("halting LKL: %w", err)
+		}
+		return nil
+	}}
+	if withNet { // the user network runs in this process
 		img.guest = k.UserNetwork().Config().Guest.String()
 		img.forward = func(host string, port uint16) (net.Addr, error) {
 			return k.Forward(usernet.Forward{Network: "tcp", Host: host, GuestPort: port})

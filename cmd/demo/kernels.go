@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/lkl"
 )
 
 func init() {
@@ -41,9 +42,27 @@ func kernels(args []string) error {
 		config = "(none)"
 	}
 	fmt.Fprintf(out.W, "selected: %s, configuration: %s\n", name, config)
+	if name == "lkl" {
+		fmt.Fprintf(out.W, "lkl runs: %s\n", lklMode(config))
+	}
 	if !slices.Contains(have, name) {
 		_, err := sys.Open(name, "")
 		return err
 	}
 	return nil
+}
+
+// lklMode says where the configuration file config runs LKL.
+func lklMode(config string) string {
+	if config == "(none)" {
+		return "in this process (no configuration)"
+	}
+	c, err := lkl.LoadConfig(config)
+	if err != nil {
+		return fmt.Sprintf("unknown: %v", err)
+	}
+	if c.Isolated() {
+		return `isolated, in a sandboxed child process ("isolation": "process")`
+	}
+	return `in this process (set "isolation": "process" to isolate it)`
 }

@@ -29,8 +29,7 @@ func lklInfo(args []string) error {
 	if len(args) != 0 {
 		return fmt.Errorf("%w: lkl-info takes no arguments", errUsage)
 	}
-	k := lkl.Running()
-	if k == nil || sys.Default().Name() != "lkl" {
+	if sys.Default().Name() != "lkl" {
 		return fmt.Errorf("the selected kernel is %s, not LKL: run with GOKERNEL=lkl", sys.Default().Name())
 	}
 	var uts unix.Utsname
@@ -50,6 +49,11 @@ func lklInfo(args []string) error {
 		return err
 	}
 	fmt.Fprintf(out.W, "mounts (/proc/self/mounts inside LKL):\n%s", mounts)
+	k := lkl.Running()
+	if k == nil { // isolated: LKL runs in a child process
+		fmt.Fprintf(out.W, "isolated: LKL runs in a sandboxed child process; its disks are the configuration's\n")
+		return nil
+	}
 	for _, m := range k.Mounts() {
 		ro := "read-write"
 		if m.Disk.ReadOnly {

@@ -3,18 +3,27 @@
 package kerneltest
 
 import (
+	"os"
 	"sync"
 
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
+
+// EnvIsolated, set to 1, runs the "lkl" kernel of the tests in a child
+// process (sys/isolated) instead of the test process: make test-isolated.
+const EnvIsolated = "GOKERNEL_TEST_ISOLATED"
 
 // The LKL kernel of a test process boots on first use (once: LKL cannot
 // boot twice in a process) and halts in Main.
 var lklKernel struct {
 	once sync.Once
-	k    *lkl.Kernel
-	err  error
+	k    interface {
+		sys.Kernel
+		Halt() error
+	}
+	err error
 }
 
 func init() {
@@ -22,7 +31,12 @@ func init() {
 		name: "lkl",
 		get: func() (sys.Kernel, error) {
 			lklKernel.once.Do(func() {
-				lklKernel.k, lklKernel.err = lkl.Boot(&lkl.Config{Memory: "256M"})
+				cfg := &lkl.Config{Memory: "256M"}
+				if os.Getenv(EnvIsolated) == "1" {
+					lklKernel.k, lklKernel.err = isolated.Start(cfg)
+				} else {
+					lklKernel.k, lklKernel.err = lkl.Boot(cfg)
+				}
 			})
 			return lklKernel.k, lklKernel.err
 		},

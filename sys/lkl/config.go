@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
 )
@@ -82,6 +84,20 @@ type Config struct {
 	// "udp:127.0.0.1:5353:53" relays datagrams. Host port 0 picks a free
 	// port (Kernel.Forwards reports it).
 	Forward []string `json:"forward,omitempty"`
+	// Isolation says where the kernel runs when sys boots it
+	// (GOKERNEL=lkl): "" or "none" in this process, "process" in a
+	// sandboxed child process that answers this one's calls (package
+	// sys/isolated, docs/isolation.md). An isolated kernel's user
+	// networks are restricted unless their restrict key says "off". Boot
+	// itself always boots in the calling process.
+	Isolation string `json:"isolation,omitempty"`
+	// IsolationDeadline bounds how long an isolated kernel may go without
+	// answering (its heartbeat, a call into LKL, stops) before its process
+	// is killed and every call fails with EIO: a Go duration ("10s");
+	// "0" means no bound. Empty means DefaultIsolationDeadline. A call
+	// that blocks for long (a read of an empty pipe) is not a missed
+	// heartbeat.
+	IsolationDeadline string `json:"isolation_deadline,omitempty"`
 
 	// Host makes the host calls of the kernel's own plumbing: the
 	// console fds' reads and writes, the user network's socketpair and
@@ -104,6 +120,10 @@ const (
 
 // DefaultMemory is the kernel memory used when Config.Memory is empty.
 const DefaultMemory = 64 << 20
+
+// DefaultIsolationDeadline is how long an isolated kernel may stop
+// answering when Config.IsolationDeadline is empty.
+const DefaultIsolationDeadline = 10 * time.Second
 
 // DefaultIOTimeout is the bound on a Go disk's request when
 // Config.IOTimeout is empty.
@@ -183,6 +203,122 @@ type Interface struct {
 	// ("ip" or "ip:port") that the DNS forwarder asks. Empty means the
 	// first nameserver of the host's /etc/resolv.conf.
 	Resolver string `json:"resolver,omitempty"`
+	// Restrict is gokernel's key for type "user", QEMU's restrict: "on"
+	// lets the guest open no connection or flow through the NAT (not to
+	// the host's loopback through the gateway, not to the DNS forwarder,
+	// not out), except to the destinations of Allow; port forwards into
+	// the guest still work. "off" is QEMU's default, everything the host
+	// can reach. Empty means "off", or "on" for an isolated kernel
+	// (Config.Isolation "process").
+	Restrict string `json:"restrict,omitempty"`
+	// ServedFD, for type user, is the host fd of LKL's end of a user
+	// network's socketpair whose other end is already served elsewhere
+	// (UserNetConfig, UserSocketpair: an isolated kernel's parent runs
+	// the network, its child gets this end); Boot then starts no network
+	// for the interface, and Kernel.UserNetwork and Forward do not see it.
+	// Not read from JSON.
+	ServedFD int `json:"-"`
+	// Allow lists the destinations a restricted guest may still reach, as
+	// usernet.ParseRule reads them: "tcp:10.0.2.2:8080" (the host's
+	// 127.0.0.1:8080), "udp:10.0.2.3:53" (the DNS forwarder),
+	// "tcp:192.0.2.0/24:*". An allow list restricts the interface to it
+	// (restrict "off" with an allow list is an error).
+	Allow []string `json:"allow,omitempty"`
+}
+
+// Virtio-net feature bits of the offload key (linux/virtio_net.h).
+const (
+	virtioNetFGuestCsum = 1  // LKL accepts frames without checking checksums
+	virtioNetFMrgRxbuf  = 15 // LKL takes frames above 1500 bytes in merged buffers
+)
+
+// userNet derives a user network from an interface (its MTU defaulted)
+// and LKL's address on it: LKL's address and mask, the gateway
+// (ifgateway, the global gateway if it is on the network, else the
+// network's .2), DNS at .3, the MTU and the reach policy.
+func (c *Config) userNet(ifc Interface, addr netip.Prefix) usernet.Config {
+	prefix := addr.Masked()
+	base := prefix.Addr().As4()
+	at := func(last byte) netip.Addr { b := base; b[3] |= last; return netip.AddrFrom4(b) }
+	u := usernet.Config{Host: c.Host, Prefix: prefix, Guest: addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: ifc.Resolver,
+		Policy: ifc.policy(c.Isolated())}
+	if gw, err := netip.ParseAddr(ifc.IfGateway); err == nil {
+		u.Gateway = gw
+	} else if gw, err := netip.ParseAddr(c.Gateway); err == nil && prefix.Contains(gw) {
+		u.Gateway = gw
+	}
+	if n, _ := parseNumber(ifc.MTU); n > 0 {
+		u.MTU = int(n)
+	}
+	// With virtio-net's GUEST_CSUM LKL takes frames as checksummed
+	// (DATA_VALID), so the netstack may skip checksums both ways.
+	if off, _ := parseNumber(ifc.Offload); off&(1<<virtioNetFGuestCsum) != 0 {
+		u.ChecksumOffload = true
+	}
+	return u
+}
+
+// UserNetConfig returns the configuration of interface i's user network as
+// Boot would start it, for a program that runs the network itself and
+// gives LKL only its end of the socketpair (Interface.ServedFD), as an
+// isolated kernel's parent does. Host is Config.Host.
+func (c *Config) UserNetConfig(i int) (usernet.Config, error) {
+	if i < 0 || i >= len(c.Interfaces) || c.Interfaces[i].Type != "user" {
+		return usernet.Config{}, fmt.Errorf("lkl config: interfaces[%d] is not of type user", i)
+	}
+	ifc := c.Interfaces[i]
+	addr := ifc.prefix()
+	if !addr.IsValid() {
+		addr = netip.PrefixFrom(usernet.DefaultGuest, usernet.DefaultPrefix.Bits())
+	}
+	if ifc.MTU == "" {
+		ifc.MTU = strconv.Itoa(DefaultUserMTU)
+	}
+	return c.userNet(ifc, addr), nil
+}
+
+// prefix returns the interface's IPv4 address and mask length (24 if
+// masklen is left out), or an invalid prefix without an ip key.
+func (ifc *Interface) prefix() netip.Prefix {
+	if ifc.IP == "" {
+		return netip.Prefix{}
+	}
+	n, _ := parseNumber(ifc.MaskLen)
+	if ifc.MaskLen == "" {
+		n = 24
+	}
+	return netip.PrefixFrom(netip.MustParseAddr(ifc.IP), int(n))
+}
+
+// UserSocketpair makes the socketpair of a user network, on h: index 0 is
+// LKL's end, 1 the network's. Both have 4 MiB socket buffers.
+func UserSocketpair(h host.Caller) ([2]int, error) {
+	fds, err := host.Socketpair(h, unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fds, fmt.Errorf("socketpair: %w", err)
+	}
+	for _, f := range fds {
+		host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	}
+	return fds, nil
+}
+
+// policy returns the interface's NAT policy; restricted is the default
+// when Restrict is empty (Validate has checked the values).
+func (ifc *Interface) policy(restricted bool) usernet.Policy {
+	p := usernet.Policy{Restrict: restricted || len(ifc.Allow) > 0}
+	switch ifc.Restrict {
+	case "on":
+		p.Restrict = true
+	case "off":
+		p.Restrict = false
+	}
+	for _, a := range ifc.Allow {
+		r, _ := usernet.ParseRule(a)
+		p.Allow = append(p.Allow, r)
+	}
+	return p
 }
 
 // FSTypes are the file system types the kernel is built with. ext4 also
@@ -287,6 +423,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := parseIOTimeout(c.IOTimeout); err != nil {
 		return bad("io_timeout", c.IOTimeout, "%v", err)
+	}
+	if c.Isolation != "" && c.Isolation != "none" && c.Isolation != "process" {
+		return bad("isolation", c.Isolation, "want none or process")
+	}
+	if _, err := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline); err != nil {
+		return bad("isolation_deadline", c.IsolationDeadline, "%v", err)
 	}
 	mounts := map[string]int{}
 	for i, d := range c.Disks {
@@ -431,6 +573,24 @@ func (ifc *Interface) validate() error {
 			}
 		}
 	}
+	if ifc.Restrict != "" && ifc.Type != "user" {
+		return bad("restrict", ifc.Restrict, "only interfaces of type user have a NAT to restrict")
+	}
+	if ifc.Restrict != "" && ifc.Restrict != "on" && ifc.Restrict != "off" {
+		return bad("restrict", ifc.Restrict, "want on or off")
+	}
+	for i, a := range ifc.Allow {
+		key := fmt.Sprintf("allow[%d]", i)
+		if ifc.Type != "user" {
+			return bad(key, a, "only interfaces of type user have a NAT to allow through")
+		}
+		if _, err := usernet.ParseRule(a); err != nil {
+			return bad(key, a, "want tcp:IP:PORT or udp:IP:PORT (IP may be a prefix, PORT may be *)")
+		}
+		if ifc.Restrict == "off" {
+			return bad(key, a, "an allow list restricts the interface: drop restrict \"off\" or the list")
+		}
+	}
 	if ifc.Type == "tap" && ifc.Param == "" {
 		return bad("param", ifc.Param, "a tap interface needs the host TAP device's name")
 	}
@@ -491,10 +651,22 @@ func (c *Config) ioTimeout() time.Duration {
 	return d
 }
 
-func parseIOTimeout(s string) (time.Duration, error) {
+func parseIOTimeout(s string) (time.Duration, error) { return parseDuration(s, DefaultIOTimeout) }
+
+// Isolated reports whether the configuration asks for an isolated kernel.
+func (c *Config) Isolated() bool { return c.Isolation == "process" }
+
+// Deadline returns IsolationDeadline as a duration (0: none).
+func (c *Config) Deadline() time.Duration {
+	d, _ := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline)
+	return d
+}
+
+// parseDuration reads a positive Go duration, "0" for none, "" for def.
+func parseDuration(s string, def time.Duration) (time.Duration, error) {
 	switch s {
 	case "":
-		return DefaultIOTimeout, nil
+		return def, nil
 	case "0":
 		return 0, nil
 	}

@@ -108,6 +108,14 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"bad forward", `{"interfaces":[{"type":"user"}],"forward":["tcp:127.0.0.1:80"]}`, `forward[0]="tcp:127.0.0.1:80"`},
 		{"forward network", `{"interfaces":[{"type":"user"}],"forward":["sctp:127.0.0.1:80:80"]}`, `forward[0]=`},
 		{"forward guest port", `{"interfaces":[{"type":"user"}],"forward":["tcp:127.0.0.1:80:0"]}`, `forward[0]=`},
+		{"bad restrict", `{"interfaces":[{"type":"user","restrict":"yes"}]}`, `interfaces[0].restrict="yes": want on or off`},
+		{"restrict on tap", `{"interfaces":[{"type":"tap","param":"t0","restrict":"on"}]}`, `interfaces[0].restrict="on"`},
+		{"bad allow", `{"interfaces":[{"type":"user","allow":["tcp:10.0.2.2:8080","tcp:10.0.2.2"]}]}`, `interfaces[0].allow[1]="tcp:10.0.2.2"`},
+		{"allow icmp", `{"interfaces":[{"type":"user","allow":["icmp:10.0.2.2:1"]}]}`, `interfaces[0].allow[0]=`},
+		{"allow on tap", `{"interfaces":[{"type":"tap","param":"t0","allow":["tcp:10.0.2.2:80"]}]}`, `interfaces[0].allow[0]=`},
+		{"allow with restrict off", `{"interfaces":[{"type":"user","restrict":"off","allow":["udp:10.0.2.3:53"]}]}`, `interfaces[0].allow[0]="udp:10.0.2.3:53": an allow list restricts`},
+		{"bad isolation", `{"isolation":"vm"}`, `isolation="vm": want none or process`},
+		{"bad isolation deadline", `{"isolation":"process","isolation_deadline":"soon"}`, `isolation_deadline="soon"`},
 		{"forward without user", `{"forward":["tcp:127.0.0.1:8080:80"]}`, `need an interface of type user`},
 	}
 	for _, tc := range tests {
@@ -144,4 +152,9 @@ func TestParseConfigUserNetwork(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:5353", c.Interfaces[0].Resolver)
 	require.Equal(t, []string{"tcp:127.0.0.1:8080:80", "udp:[::1]:5353:53"}, c.Forward)
+
+	c, err = lkl.ParseConfig([]byte(`{"interfaces":[{"type":"user","restrict":"on","allow":["tcp:10.0.2.2:8080","udp:10.0.2.3:53"]}]}`))
+	require.NoError(t, err)
+	require.Equal(t, "on", c.Interfaces[0].Restrict)
+	require.Equal(t, []string{"tcp:10.0.2.2:8080", "udp:10.0.2.3:53"}, c.Interfaces[0].Allow)
 }

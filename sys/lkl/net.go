@@ -19,18 +19,11 @@ import (
 
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl/usernet"
-	"golang.org/x/sys/unix"
 )
 
 // defaultUserMAC is the MAC of LKL's device on a user network without a
 // mac key (QEMU's default guest MAC).
 var defaultUserMAC = []byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
-
-// Virtio-net feature bits of the offload key (linux/virtio_net.h).
-const (
-	virtioNetFGuestCsum = 1  // LKL accepts frames without checking checksums
-	virtioNetFMrgRxbuf  = 15 // LKL takes frames above 1500 bytes in merged buffers
-)
 
 // A netdev is one of Config.Interfaces, attached to LKL.
 type netdev struct {
@@ -43,6 +36,7 @@ type netdev struct {
 	// kernel configures the address with DHCP (boot_cmdline ip=dhcp).
 	user    *usernet.Network
 	gateway netip.Addr
+	dns     netip.Addr
 	dhcp    bool
 }
 
@@ -67,14 +61,7 @@ func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 		// lkl-hijack's qdisc key calls) and no fq, fq_codel or pfifo.
 		return nil, errors.New("qdisc: no qdisc support in this LKL (its source has no net/sched/sch_api.c, so no qdisc can be added)")
 	}
-	d := &netdev{ifc: ifc}
-	if ifc.IP != "" {
-		n, _ := parseNumber(ifc.MaskLen)
-		if ifc.MaskLen == "" {
-			n = 24
-		}
-		d.addr = netip.PrefixFrom(netip.MustParseAddr(ifc.IP), int(n))
-	}
+	d := &netdev{ifc: ifc, addr: ifc.prefix()}
 	mac := defaultUserMAC
 	if ifc.MAC != "" {
 		mac, _ = net.ParseMAC(ifc.MAC)
@@ -100,25 +87,30 @@ func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 			d.ifc.MTU = strconv.Itoa(DefaultUserMTU)
 		}
 		h := k.cfg.Host
-		fds, err := host.Socketpair(h, unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("socketpair: %w", err)
+		ucfg := k.cfg.userNet(d.ifc, d.addr)
+		d.gateway, d.dns = ucfg.Gateway, ucfg.DNS
+		if ifc.ServedFD > 0 {
+			// The network runs elsewhere (an isolated kernel's parent).
+			if err := host.SetNonblock(h, ifc.ServedFD, true); err != nil {
+				return nil, fmt.Errorf("served fd %d: O_NONBLOCK: %w", ifc.ServedFD, err)
+			}
+			fd = C.int(ifc.ServedFD)
+			break
 		}
-		for _, f := range fds {
-			host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-			host.SetsockoptInt(h, f, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+		fds, err := UserSocketpair(h)
+		if err != nil {
+			return nil, err
 		}
 		if err := host.SetNonblock(h, fds[0], true); err != nil {
 			host.Close(h, fds[0])
 			host.Close(h, fds[1])
 			return nil, fmt.Errorf("socketpair: O_NONBLOCK: %w", err)
 		}
-		d.user, err = usernet.New(fds[1], k.userConfig(d))
+		d.user, err = usernet.New(fds[1], ucfg)
 		if err != nil {
 			host.Close(h, fds[0])
 			return nil, err
 		}
-		d.gateway = d.user.Config().Gateway
 		fd = C.int(fds[0])
 	case "tap":
 		ifname = C.CString(ifc.Param)
@@ -140,30 +132,6 @@ func (k *Kernel) addNetdev(ifc Interface) (*netdev, error) {
 	return d, nil
 }
 
-// userConfig derives a user network from an interface: LKL's address and
-// mask, the gateway (ifgateway, the global gateway if it is on the
-// network, else the network's .2), DNS at .3 and the MTU.
-func (k *Kernel) userConfig(d *netdev) usernet.Config {
-	prefix := d.addr.Masked()
-	base := prefix.Addr().As4()
-	at := func(last byte) netip.Addr { b := base; b[3] |= last; return netip.AddrFrom4(b) }
-	c := usernet.Config{Host: k.cfg.Host, Prefix: prefix, Guest: d.addr.Addr(), Gateway: at(2), DNS: at(3), Resolver: d.ifc.Resolver}
-	if gw, err := netip.ParseAddr(d.ifc.IfGateway); err == nil {
-		c.Gateway = gw
-	} else if gw, err := netip.ParseAddr(k.cfg.Gateway); err == nil && prefix.Contains(gw) {
-		c.Gateway = gw
-	}
-	if n, _ := parseNumber(d.ifc.MTU); n > 0 {
-		c.MTU = int(n)
-	}
-	// With virtio-net's GUEST_CSUM LKL takes frames as checksummed
-	// (DATA_VALID), so the netstack may skip checksums both ways.
-	if off, _ := parseNumber(d.ifc.Offload); off&(1<<virtioNetFGuestCsum) != 0 {
-		c.ChecksumOffload = true
-	}
-	return c
-}
-
 // setupNetdevs configures the interfaces once the kernel runs: MTU, up,
 // addresses, neighbours, default routes, resolv.conf and port forwards.
 func (k *Kernel) setupNetdevs() error {
@@ -179,12 +147,12 @@ func (k *Kernel) setupNetdevs() error {
 		if gw6 == "" && d.ifc.IfGateway6 != "" {
 			gw6 = d.ifc.IfGateway6
 		}
-		if d.user != nil {
+		if d.ifc.Type == "user" {
 			if gw4 == "" && !d.dhcp {
 				gw4 = d.gateway.String()
 			}
 			if dns == "" {
-				dns = d.user.Config().DNS.String()
+				dns = d.dns.String()
 			}
 		}
 	}

@@ -20,7 +20,9 @@
 // addresses are sent from a host ping (or raw) socket. A minimal DHCP
 // server offers the guest its address (for the kernel's ip=dhcp). Port
 // forwards (Network.Forward) accept connections on a host address and dial
-// the guest through the netstack.
+// the guest through the netstack. Config.Policy restricts what the guest
+// may reach through the NAT (QEMU's restrict, plus an allow list of
+// destinations); forwards are never restricted.
 //
 // usernet sits beside sys/lkl, in the sys layer: it is pure Go (no cgo),
 // imports only the standard library, golang.org/x/sys/unix and gVisor, and

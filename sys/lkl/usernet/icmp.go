@@ -64,6 +64,9 @@ func (l *pingLink) takeEcho(pkt *stack.PacketBuffer) bool {
 	if len(msg) < header.ICMPv4MinimumSize || msg.Type() != header.ICMPv4Echo {
 		return false
 	}
+	if !l.n.allows("icmp", dst, 0) {
+		return true // dropped: as if lost
+	}
 	req := append([]byte(nil), msg...)
 	if !l.n.enter() {
 		return true

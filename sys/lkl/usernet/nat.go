@@ -25,6 +25,10 @@ func (n *Network) natTCP(r *tcp.ForwarderRequest) {
 	}
 	defer n.wg.Done()
 	id := r.ID()
+	if !n.allows("tcp", id.LocalAddress, id.LocalPort) {
+		r.Complete(true)
+		return
+	}
 	host, err := n.cfg.Dial(n.ctx, "tcp", n.hostAddr(id.LocalAddress, id.LocalPort))
 	if err != nil {
 		r.Complete(true)
@@ -110,6 +114,9 @@ func (n *Network) natUDP(r *udp.ForwarderRequest) bool {
 	}
 	defer n.wg.Done()
 	id := r.ID()
+	if !n.allows("udp", id.LocalAddress, id.LocalPort) {
+		return false
+	}
 	host, err := n.cfg.Dial(n.ctx, "udp", n.hostAddr(id.LocalAddress, id.LocalPort))
 	if err != nil {
 		return false

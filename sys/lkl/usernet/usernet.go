@@ -64,6 +64,11 @@ type Config struct {
 	ChecksumOffload bool
 	// UDPIdle ends a UDP flow after this long without traffic (60s).
 	UDPIdle time.Duration
+	// Policy says which destinations the guest may reach through the NAT
+	// (the zero Policy: all of them). A refused TCP connection gets a
+	// reset, a refused UDP flow an ICMP port unreachable, a refused ping
+	// no answer.
+	Policy Policy
 	// Dial opens the host side of NATed connections; nil means a
 	// net.Dialer with a 30s timeout. The context ends when the Network
 	// closes. Tests use it to watch or refuse connections.
@@ -333,6 +338,11 @@ func (n *Network) untrack(c net.Conn) {
 	delete(n.conns, c)
 	n.mu.Unlock()
 	n.wg.Done()
+}
+
+// allows reports whether the policy lets the guest reach a on network.
+func (n *Network) allows(network string, a tcpip.Address, port uint16) bool {
+	return n.cfg.Policy.Allows(network, netip.AddrPortFrom(netip.AddrFrom4(a.As4()), port))
 }
 
 // hostAddr maps a destination the guest asked for to the host address to

@@ -1,0 +1,135 @@
+//go:build lkl
+
+package isolated_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/isolated"
+	"github.com/gokernel/gokernel/sys/lkl"
+)
+
+// inProcess is this test process's one in-process LKL, booted by the
+// first benchmark that needs it.
+var inProcess = sync.OnceValues(func() (*lkl.Kernel, error) { return lkl.Boot(nil) })
+
+// BenchmarkGetpid times getpid round trips on the host, on in-process LKL
+// and on isolated LKL, side by side, with p50 and p99 of the single calls.
+func BenchmarkGetpid(b *testing.B) {
+	ip, err := inProcess()
+	if err != nil {
+		b.Fatal(err)
+	}
+	iso, err := isolated.Start(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer iso.Halt()
+	for _, k := range []struct {
+		name string
+		k    sys.Kernel
+	}{{"host", sys.Host()}, {"inprocess", ip}, {"isolated", iso}} {
+		b.Run(k.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				t0 := time.Now()
+				if _, _, e := sys.SyscallOn(k.k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != 0 {
+					b.Fatal(e)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
+}
+
+// bootChildEnv makes this test binary the in-process side of
+// BenchmarkBoot: boot LKL with the image it names, answer one getpid,
+// say "ready", halt.
+const bootChildEnv = "GK_ISOLATED_BENCH_BOOT"
+
+func TestMain(m *testing.M) {
+	if img := os.Getenv(bootChildEnv); img != "" {
+		k, err := lkl.Boot(bootConfig(img))
+		if err == nil {
+			_, _, e := sys.SyscallOn(k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+			fmt.Println("ready", e)
+			err = k.Halt()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// bootConfig mounts img read-only, as demo cp-out would.
+func bootConfig(img string) *lkl.Config {
+	return &lkl.Config{Disks: []lkl.Disk{{Path: img, ReadOnly: true, FSType: "ext4", MountPoint: "/mnt/d"}}}
+}
+
+// BenchmarkBoot times a fresh process's boot to its first answered call
+// with an ext4 image mounted, both ways, alternated in each iteration so
+// that both see the same moments of a loaded machine: "inprocess" starts
+// this binary, which boots LKL itself and answers getpid; "isolated"
+// starts the isolated kernel (the same binary as its child) and gets
+// getpid answered through it. Both include the exec and the Go runtime's
+// start; neither the halt. It reports the medians and their ratio.
+func BenchmarkBoot(b *testing.B) {
+	img := imagetest.Build(b, "ext4", imagetest.Tree{"f": "x"})
+	var inproc, iso []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), bootChildEnv+"="+img)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "ready ") {
+			b.Fatalf("child said %q, %v", line, err)
+		}
+		inproc = append(inproc, time.Since(t0))
+		if err := cmd.Wait(); err != nil {
+			b.Fatal(err)
+		}
+
+		t0 = time.Now()
+		k, err := isolated.Start(bootConfig(img))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, e := sys.SyscallOn(k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != 0 {
+			b.Fatal(e)
+		}
+		iso = append(iso, time.Since(t0))
+		if err := k.Halt(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	mi, ms := median(inproc), median(iso)
+	b.ReportMetric(float64(mi.Microseconds())/1000, "inprocess-ms")
+	b.ReportMetric(float64(ms.Microseconds())/1000, "isolated-ms")
+	b.ReportMetric(float64(ms)/float64(mi), "isolated/inprocess")
+}
