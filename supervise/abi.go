@@ -1,0 +1,44 @@
+package supervise
+
+import "unsafe"
+
+// seccompData is struct seccomp_data from <linux/seccomp.h>: what a filter
+// sees of a system call.
+type seccompData struct {
+	Nr   int32
+	Arch uint32
+	IP   uint64
+	Args [6]uint64
+}
+
+// seccompNotif is struct seccomp_notif from <linux/seccomp.h>: one
+// intercepted call, as SECCOMP_IOCTL_NOTIF_RECV fills it in. Pid is the
+// calling thread's id.
+type seccompNotif struct {
+	ID    uint64
+	Pid   uint32
+	Flags uint32
+	Data  seccompData
+}
+
+// seccompNotifResp is struct seccomp_notif_resp from <linux/seccomp.h>:
+// the answer SECCOMP_IOCTL_NOTIF_SEND gives the caller.
+type seccompNotifResp struct {
+	ID    uint64
+	Val   int64
+	Error int32
+	Flags uint32
+}
+
+// The sizes <linux/seccomp.h> gives (abi_test.go checks them).
+const (
+	sizeofSeccompData      = 64
+	sizeofSeccompNotif     = 80
+	sizeofSeccompNotifResp = 24
+)
+
+var (
+	_ [sizeofSeccompData - unsafe.Sizeof(seccompData{})]byte
+	_ [sizeofSeccompNotif - unsafe.Sizeof(seccompNotif{})]byte
+	_ [sizeofSeccompNotifResp - unsafe.Sizeof(seccompNotifResp{})]byte
+)

@@ -1,0 +1,362 @@
+//go:build amd64
+
+package supervise
+
+import (
+	"encoding/binary"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gokernel/gokernel/sys"
+)
+
+// A call is one intercepted system call.
+type call struct {
+	s    *supervisor
+	p    *proc
+	id   uint64 // the notification's
+	tid  int    // the calling thread
+	nr   uintptr
+	args [6]uintptr
+}
+
+// A result is the supervisor's answer: a value or an errno, or cont
+// (the host runs the call). undo, if set, takes back what the call made
+// when the caller is gone before the answer reaches it.
+type result struct {
+	val     uintptr
+	err     sys.Errno
+	cont    bool
+	undo    func()
+	refused string // why the call was refused, for the trace
+}
+
+// cont lets the host run the call.
+var cont = result{cont: true}
+
+// noPointers are the calls on an fd whose arguments hold no pointer:
+// the supervisor makes them on its own kernel, which needs no access to
+// the process's memory.
+var noPointers = map[uintptr]bool{
+	unix.SYS_LSEEK: true, unix.SYS_FSYNC: true, unix.SYS_FDATASYNC: true, unix.SYS_FTRUNCATE: true,
+	unix.SYS_FCHMOD: true, unix.SYS_FCHOWN: true, unix.SYS_FLOCK: true, unix.SYS_FALLOCATE: true,
+	unix.SYS_FADVISE64: true, unix.SYS_READAHEAD: true, unix.SYS_SYNCFS: true, unix.SYS_SYNC_FILE_RANGE: true,
+	unix.SYS_LISTEN: true, unix.SYS_SHUTDOWN: true,
+}
+
+// inetFamilies are the socket families whose sockets are the other
+// kernel's: its TCP/IP stack, its routing and links (netlink) and its
+// raw packets.
+var inetFamilies = map[uintptr]bool{unix.AF_INET: true, unix.AF_INET6: true, unix.AF_NETLINK: true, unix.AF_PACKET: true}
+
+// answer answers c.
+func answer(c *call) result {
+	switch c.nr {
+	case unix.SYS_CLOSE:
+		return c.close()
+	case unix.SYS_DUP:
+		return c.dup(c.args[0], 0, false)
+	case unix.SYS_DUP2, unix.SYS_DUP3:
+		return c.dup2()
+	case unix.SYS_FCNTL:
+		return c.fcntl()
+	case unix.SYS_SOCKET:
+		return c.socket()
+	case unix.SYS_SOCKETPAIR:
+		if inetFamilies[c.args[0]] {
+			return result{err: syscall.EOPNOTSUPP} // as Linux answers
+		}
+		return cont
+	case unix.SYS_ACCEPT, unix.SYS_ACCEPT4:
+		return c.accept()
+	case unix.SYS_MMAP:
+		return c.s.refuse(c, syscall.ENODEV, "mmap of a file of the other kernel")
+	case unix.SYS_FCHDIR:
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "a working directory in the other kernel")
+	case unix.SYS_EPOLL_CTL:
+		return c.epollCtl()
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
+		return c.epollWait()
+	case unix.SYS_POLL, unix.SYS_PPOLL:
+		return c.poll()
+	case unix.SYS_SELECT, unix.SYS_PSELECT6:
+		if int32(uint32(c.args[0])) <= fdBase {
+			return cont
+		}
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "select on fds of the other kernel (past FD_SETSIZE): use poll")
+	case unix.SYS_CLOSE_RANGE:
+		return c.closeRange()
+	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
+		c.p.closeOnExec(c.s)
+		return cont
+	}
+	if pa, ok := pathArgs[c.nr]; ok {
+		return c.path(pa.dirfd, pa.path, pa.dirfd2, pa.path2)
+	}
+	for _, r := range rules {
+		if r.nr == c.nr && r.class == fdArgs {
+			return c.onFDs(r.fds)
+		}
+	}
+	return c.s.refuse(c, syscall.ENOSYS, "no handler")
+}
+
+// kernelFor returns the kernel for c's pointers, or nil when there is
+// none (Options.ForProcess).
+func (c *call) kernel() sys.Kernel {
+	if noPointers[c.nr] {
+		return c.s.k
+	}
+	return c.p.k
+}
+
+// onFDs makes c on the other kernel with its fd arguments (mask)
+// translated; a mix of host fds and ours is refused.
+func (c *call) onFDs(mask uint8) result {
+	args := c.args
+	var held []*lfd
+	defer func() {
+		for _, l := range held {
+			c.p.put(c.s, l)
+		}
+	}()
+	host := 0
+	for i := range 6 {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if !isOurs(args[i]) {
+			host++
+			continue
+		}
+		l := c.p.get(int(int32(args[i])))
+		if l == nil {
+			return result{err: errBadFD}
+		}
+		held = append(held, l)
+		args[i] = uintptr(l.fd)
+	}
+	if host > 0 {
+		if c.nr == unix.SYS_COPY_FILE_RANGE {
+			return result{err: syscall.EXDEV} // callers copy by read and write
+		}
+		return c.s.refuse(c, syscall.EINVAL, "a host fd with an fd of the other kernel")
+	}
+	k := c.kernel()
+	if k == nil {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "no access to the process's memory (Options.ForProcess)")
+	}
+	r, _, e := sys.SyscallOn(k, c.nr, args[0], args[1], args[2], args[3], args[4], args[5])
+	return result{val: r, err: e}
+}
+
+// newFD gives fd, just made by the other kernel for c, a child number;
+// the undo closes it again.
+func (c *call) newFD(fd uintptr, min int, cloexec, sock bool) result {
+	n := c.p.add(int(fd), min, cloexec, sock)
+	return result{val: uintptr(n), undo: func() {
+		if l := c.p.remove(n); l != nil {
+			c.p.put(c.s, l)
+		}
+	}}
+}
+
+func (c *call) close() result {
+	l := c.p.remove(int(int32(c.args[0])))
+	if l == nil {
+		return result{err: errBadFD}
+	}
+	c.p.put(c.s, l)
+	return result{}
+}
+
+// dup duplicates child fd a to the lowest free number from min.
+func (c *call) dup(a uintptr, min int, cloexec bool) result {
+	l := c.p.get(int(int32(a)))
+	if l == nil {
+		return result{err: errBadFD}
+	}
+	defer c.p.put(c.s, l)
+	fd, _, e := sys.SyscallOn(c.s.k, unix.SYS_DUP, uintptr(l.fd), 0, 0, 0, 0, 0)
+	if e != 0 {
+		return result{err: e}
+	}
+	return c.newFD(fd, min, cloexec, l.sock)
+}
+
+func (c *call) dup2() result {
+	oldOurs, newOurs := isOurs(c.args[0]), isOurs(c.args[1])
+	if !oldOurs || !newOurs {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "dup2 between a host fd number and one of the other kernel")
+	}
+	var flags uintptr
+	if c.nr == unix.SYS_DUP3 {
+		flags = c.args[2]
+		if flags&^unix.O_CLOEXEC != 0 || c.args[0] == c.args[1] {
+			return result{err: syscall.EINVAL}
+		}
+	}
+	l := c.p.get(int(int32(c.args[0])))
+	if l == nil {
+		return result{err: errBadFD}
+	}
+	defer c.p.put(c.s, l)
+	if c.args[0] == c.args[1] {
+		return result{val: c.args[1]}
+	}
+	fd, _, e := sys.SyscallOn(c.s.k, unix.SYS_DUP, uintptr(l.fd), 0, 0, 0, 0, 0)
+	if e != 0 {
+		return result{err: e}
+	}
+	if old := c.p.set(int(int32(c.args[1])), int(fd), flags&unix.O_CLOEXEC != 0, l.sock); old != nil {
+		c.p.put(c.s, old)
+	}
+	return result{val: c.args[1]}
+}
+
+func (c *call) fcntl() result {
+	n := int(int32(c.args[0]))
+	switch c.args[1] {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		return c.dup(c.args[0], int(int32(c.args[2])), c.args[1] == unix.F_DUPFD_CLOEXEC)
+	case unix.F_GETFD, unix.F_SETFD:
+		l := c.p.get(n)
+		if l == nil {
+			return result{err: errBadFD}
+		}
+		defer c.p.put(c.s, l)
+		if c.args[1] == unix.F_SETFD {
+			c.p.setCloexec(n, c.args[2]&unix.FD_CLOEXEC != 0)
+			return result{}
+		}
+		if l.cloexec {
+			return result{val: unix.FD_CLOEXEC}
+		}
+		return result{}
+	case unix.F_GETFL, unix.F_SETFL:
+		c.nr = unix.SYS_FCNTL
+		l := c.p.get(n)
+		if l == nil {
+			return result{err: errBadFD}
+		}
+		defer c.p.put(c.s, l)
+		r, _, e := sys.SyscallOn(c.s.k, unix.SYS_FCNTL, uintptr(l.fd), c.args[1], c.args[2], 0, 0, 0)
+		return result{val: r, err: e}
+	}
+	return c.onFDs(fd0)
+}
+
+func (c *call) socket() result {
+	if !inetFamilies[c.args[0]] {
+		return cont
+	}
+	fd, _, e := sys.SyscallOn(c.s.k, unix.SYS_SOCKET, c.args[0], c.args[1], c.args[2], 0, 0, 0)
+	if e != 0 {
+		return result{err: e}
+	}
+	return c.newFD(fd, 0, c.args[1]&unix.SOCK_CLOEXEC != 0, true)
+}
+
+func (c *call) accept() result {
+	r := c.onFDs(fd0)
+	if r.err != 0 || r.refused != "" {
+		return r
+	}
+	cloexec := c.nr == unix.SYS_ACCEPT4 && c.args[3]&unix.SOCK_CLOEXEC != 0
+	return c.newFD(r.val, 0, cloexec, true)
+}
+
+func (c *call) closeRange() result {
+	first, last, flags := uint32(c.args[0]), uint32(c.args[1]), c.args[2]
+	if last >= fdBase && first <= last {
+		c.p.mu.Lock()
+		var gone []*lfd
+		for n, l := range c.p.fds {
+			if uint32(n) < first || uint32(n) > last {
+				continue
+			}
+			if flags&unix.CLOSE_RANGE_CLOEXEC != 0 {
+				l.cloexec = true
+				continue
+			}
+			delete(c.p.fds, n)
+			gone = append(gone, l)
+		}
+		c.p.mu.Unlock()
+		for _, l := range gone {
+			c.p.put(c.s, l)
+		}
+	}
+	return cont // the host closes its own fds in the range
+}
+
+// path answers a call with a path (and maybe a second one): the other
+// kernel's if the path is under one of its directories, or relative to
+// one of its fds; else the host's.
+func (c *call) path(dirfd, path, dirfd2, path2 int8) result {
+	ours, e := c.pathIsOurs(dirfd, path)
+	if e != 0 {
+		return result{err: e}
+	}
+	if path2 >= 0 {
+		ours2, e := c.pathIsOurs(dirfd2, path2)
+		if e != 0 {
+			return result{err: e}
+		}
+		if ours != ours2 {
+			return result{err: syscall.EXDEV}
+		}
+	}
+	if !ours {
+		return cont
+	}
+	if c.nr == unix.SYS_CHDIR {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "a working directory in the other kernel")
+	}
+	var mask uint8
+	for _, i := range []int8{dirfd, dirfd2} {
+		if i >= 0 && isOurs(c.args[i]) {
+			mask |= 1 << i
+		}
+	}
+	r := c.onFDs(mask)
+	if r.err != 0 || r.refused != "" {
+		return r
+	}
+	var cloexec bool
+	switch c.nr {
+	case unix.SYS_OPEN:
+		cloexec = c.args[1]&unix.O_CLOEXEC != 0
+	case unix.SYS_OPENAT:
+		cloexec = c.args[2]&unix.O_CLOEXEC != 0
+	case unix.SYS_OPENAT2:
+		var how [8]byte
+		if readMem(c.tid, c.args[2], how[:]) == 0 {
+			cloexec = binary.LittleEndian.Uint64(how[:])&unix.O_CLOEXEC != 0
+		}
+	case unix.SYS_CREAT:
+	default:
+		return r
+	}
+	return c.newFD(r.val, 0, cloexec, false)
+}
+
+// pathIsOurs says whose the path argument at index path (relative to the
+// fd at index dirfd, or the working directory) is.
+func (c *call) pathIsOurs(dirfd, path int8) (bool, sys.Errno) {
+	dirOurs := dirfd >= 0 && isOurs(c.args[dirfd])
+	if c.args[path] == 0 { // utimensat(fd, NULL, …): the fd itself
+		return dirOurs, 0
+	}
+	p, e := readPath(c.tid, c.args[path])
+	if e != 0 {
+		return false, e
+	}
+	if len(p) > 0 && p[0] == '/' {
+		return c.s.under(p), 0
+	}
+	// A relative path: from the working directory, which is always the
+	// host's (chdir into the other kernel is refused), or from a dirfd.
+	return dirOurs, 0
+}
