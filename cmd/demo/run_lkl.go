@@ -1,0 +1,69 @@
+//go:build lkl
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gokernel/gokernel/supervise"
+	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/lkl"
+)
+
+// runProgram boots LKL as o says and runs args under the supervisor;
+// it returns the program's exit status. SIGINT and SIGTERM go to the
+// program (its process group gets the terminal's anyway).
+func runProgram(o runOpts, args []string) (int, error) {
+	cfg := &lkl.Config{}
+	if o.config != "" {
+		var err error
+		if cfg, err = lkl.LoadConfig(o.config); err != nil {
+			return 0, err
+		}
+	} else {
+		cfg.Interfaces = []lkl.Interface{{Type: "user"}}
+	}
+	for _, m := range o.mounts {
+		cfg.Disks = append(cfg.Disks, lkl.Disk{Path: m.image, ReadOnly: m.readOnly, MountPoint: m.dir})
+	}
+	cfg.Forward = append(cfg.Forward, o.forwards...)
+	k, err := lkl.Boot(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer k.Halt()
+	for i, a := range k.Forwards() {
+		fmt.Fprintf(out.Err, "demo run: forwarding %s to LKL (%s)\n", a, cfg.Forward[i])
+	}
+	var dirs []string
+	for _, m := range k.Mounts() {
+		dirs = append(dirs, m.MountPoint)
+	}
+	so := supervise.Options{
+		Kernel:     k,
+		ForProcess: func(pid int) (sys.Kernel, error) { return k.ForProcess(pid) },
+		Dirs:       dirs,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+	}
+	if out.W != os.Stdout {
+		so.Stdout = out.W
+	}
+	if out.Err != os.Stderr {
+		so.Stderr = out.Err
+	}
+	if o.trace {
+		so.Trace = out.Err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	code, err := supervise.Run(ctx, so, args)
+	if herr := k.Halt(); herr != nil && err == nil {
+		err = fmt.Errorf("halting LKL: %w", herr)
+	}
+	return code, err
+}
