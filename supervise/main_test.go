@@ -18,6 +18,9 @@ const progEnv = "SUPERVISE_TEST_PROG"
 // supervisor with progEnv set. Each returns an error to fail (exit 1).
 var programs = map[string]func() error{}
 
+// cleanups run after the tests (halting the LKL kernel a test booted).
+var cleanups []func() error
+
 func TestMain(m *testing.M) {
 	supervise.Child()
 	if name := os.Getenv(progEnv); name != "" {
@@ -33,6 +36,12 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
+	for _, f := range cleanups {
+		if err := f(); err != nil {
+			fmt.Fprintln(os.Stderr, "cleanup:", err)
+			code = 1
+		}
+	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,4 +135,12 @@ func progFDs() error {
 	r, e = raw(unix.SYS_CLOSE, s)
 	errs = append(errs, want("close after close_range", r, e, func(r uintptr, e syscall.Errno) bool { return e == unix.EBADF }))
 	return errors.Join(errs...)
+}
+
+// exec returns a command running this test binary as a test program
+// (env says which), not supervised.
+func exec(env []string) *osexec.Cmd {
+	cmd := osexec.Command(os.Args[0])
+	cmd.Env = env
+	return cmd
 }
