@@ -78,7 +78,15 @@ func becomeProgram(v string, args []string) error {
 	if _, _, e := sys.SyscallOn(sys.Host(), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	}
-	listener, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)), 0, 0, 0)
+	// WAIT_KILLABLE_RECV (Linux 5.19): once the supervisor has taken a
+	// call, only a fatal signal interrupts the wait for its answer. Without
+	// it, a signal (Go's runtime preempts with SIGURG) would make the call
+	// restart after the supervisor has made it: an epoll_ctl ADD made twice
+	// is EEXIST, a write twice is data sent twice.
+	listener, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, uintptr(unsafe.Pointer(&fprog)), 0, 0, 0)
+	if e == unix.EINVAL {
+		listener, _, e = sys.SyscallOn(sys.Host(), unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&fprog)), 0, 0, 0)
+	}
 	if e != 0 {
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER): %w", e)
 	}

@@ -31,6 +31,9 @@ type lfd struct {
 	cloexec bool
 	refs    int
 	sock    bool
+	// file: a regular file or a directory, whose calls never wait for
+	// another process (quick answers them in the loop)
+	file bool
 }
 
 // get returns the entry of child fd n with a reference, or nil.
@@ -93,6 +96,15 @@ func (p *proc) remove(n int) *lfd {
 	return l
 }
 
+// setFile marks child fd n a regular file or directory.
+func (p *proc) setFile(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l := p.fds[n]; l != nil {
+		l.file = true
+	}
+}
+
 // setCloexec sets or clears the close-on-exec flag of child fd n.
 func (p *proc) setCloexec(n int, on bool) {
 	p.mu.Lock()
@@ -152,7 +164,7 @@ func (p *proc) forkInto(s *supervisor, child *proc) {
 		if e != 0 {
 			continue
 		}
-		child.fds[n] = &lfd{fd: int(fd), cloexec: l.cloexec, sock: l.sock, refs: 1}
+		child.fds[n] = &lfd{fd: int(fd), cloexec: l.cloexec, sock: l.sock, file: l.file, refs: 1}
 	}
 }
 

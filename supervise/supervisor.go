@@ -247,6 +247,10 @@ func (s *supervisor) loop() error {
 		default:
 			return fmt.Errorf("supervise: SECCOMP_IOCTL_NOTIF_RECV: %w", e)
 		}
+		if quick(s, &n) {
+			s.handle(&n)
+			continue
+		}
 		s.calls.Add(1)
 		go func() {
 			defer s.calls.Done()
