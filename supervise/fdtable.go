@@ -132,10 +132,11 @@ func (p *proc) closeOnExec(s *supervisor) {
 }
 
 // closeAll closes every fd of the process (it has exited) and the
-// supervisor's copies of its epolls. Its sockets are shut down first,
-// which wakes a call blocked on one (a shutdown acts on the socket, not
-// the fd: this is for when no process is left that could share it).
-func (p *proc) closeAll(s *supervisor) {
+// supervisor's copies of its epolls. With shutdown, its sockets are shut
+// down first, which wakes a call blocked on one (a shutdown acts on the
+// socket, not the fd: this is for when no process is left that could
+// share it).
+func (p *proc) closeAll(s *supervisor, shutdown bool) {
 	p.mu.Lock()
 	fds, eps, pfd := p.fds, p.epolls, p.pfd
 	p.fds, p.epolls, p.pfd = map[int]*lfd{}, map[int]*mixedEpoll{}, 0
@@ -144,7 +145,7 @@ func (p *proc) closeAll(s *supervisor) {
 		s.host.Close(pfd)
 	}
 	for _, l := range fds {
-		if l.sock {
+		if shutdown && l.sock {
 			sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(l.fd), unix.SHUT_RDWR, 0, 0, 0, 0)
 		}
 		p.put(s, l)
@@ -178,3 +179,32 @@ func isOurs(a uintptr) bool {
 // errBadFD is the answer for a number in our range that the process has
 // not got.
 const errBadFD = syscall.EBADF
+
+// A mixedEpoll is a host epoll of a process into which it has put fds of
+// the other kernel: the supervisor's copy of the host epoll, and an epoll
+// of the other kernel holding those fds with the process's data.
+type mixedEpoll struct {
+	host int // the supervisor's fd for the process's epoll
+	ours int // the other kernel's epoll
+}
+
+func (ep *mixedEpoll) close(s *supervisor) {
+	s.host.Close(ep.host)
+	sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(ep.ours), 0, 0, 0, 0, 0)
+}
+
+// pidfd returns a pidfd of the process, made on first use.
+func (p *proc) pidfd(s *supervisor) (int, sys.Errno) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pfd > 0 {
+		return p.pfd, 0
+	}
+	fd, _, e := sys.SyscallOn(sys.Host(), unix.SYS_PIDFD_OPEN, uintptr(p.pid), 0, 0, 0, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	s.host.CloseOnExec(int(fd))
+	p.pfd = int(fd)
+	return p.pfd, 0
+}

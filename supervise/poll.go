@@ -34,35 +34,6 @@ const waitSlice = 250 * time.Millisecond
 // usual hard limit).
 const maxPollFDs = 1 << 20
 
-// A mixedEpoll is a host epoll of a process into which it has put fds of
-// the other kernel: the supervisor's copy of the host epoll, and an epoll
-// of the other kernel holding those fds with the process's data.
-type mixedEpoll struct {
-	host int // the supervisor's fd for the process's epoll
-	ours int // the other kernel's epoll
-}
-
-func (ep *mixedEpoll) close(s *supervisor) {
-	s.host.Close(ep.host)
-	sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(ep.ours), 0, 0, 0, 0, 0)
-}
-
-// pidfd returns a pidfd of the process, made on first use.
-func (p *proc) pidfd(s *supervisor) (int, sys.Errno) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pfd > 0 {
-		return p.pfd, 0
-	}
-	fd, _, e := sys.SyscallOn(sys.Host(), unix.SYS_PIDFD_OPEN, uintptr(p.pid), 0, 0, 0, 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	s.host.CloseOnExec(int(fd))
-	p.pfd = int(fd)
-	return p.pfd, 0
-}
-
 // hostFD returns a copy, in the supervisor, of host fd n of the process.
 func (c *call) hostFD(n int) (int, sys.Errno) {
 	pfd, e := c.p.pidfd(c.s)

@@ -204,7 +204,7 @@ func (s *supervisor) stop() error {
 	s.procs, s.tids = map[int]*proc{}, map[int]*proc{}
 	s.mu.Unlock()
 	for _, p := range procs {
-		p.closeAll(s)
+		p.closeAll(s, true)
 	}
 	done := make(chan struct{})
 	go func() { s.calls.Wait(); close(done) }()
@@ -347,10 +347,39 @@ func (s *supervisor) procOf(tid int) (*proc, error) {
 		if parent := s.procs[ppid]; parent != nil && tgid != s.root {
 			parent.forkInto(s, p)
 		}
+		p.pidfd(s) // now, while tgid is surely this process
+		s.reapLocked()
 		s.procs[tgid] = p
 	}
 	s.tids[tid] = p
 	return p, nil
+}
+
+// reapLocked forgets the processes that have exited, other than the
+// child (Run's end closes its fds), and closes their fds of the other
+// kernel: a program that starts many processes (a shell) does not pile
+// them up. It runs when a new process appears; s.mu is held.
+func (s *supervisor) reapLocked() {
+	for pid, p := range s.procs {
+		if pid == s.root {
+			continue
+		}
+		pfd, e := p.pidfd(s)
+		if e == 0 {
+			pfds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+			sys.SyscallOn(sys.Host(), unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 1, uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
+			if pfds[0].Revents == 0 {
+				continue // alive
+			}
+		}
+		delete(s.procs, pid)
+		for tid, tp := range s.tids {
+			if tp == p {
+				delete(s.tids, tid)
+			}
+		}
+		p.closeAll(s, false)
+	}
 }
 
 // statusIDs reads the process id and parent process id of thread tid

@@ -46,6 +46,16 @@ func TestRunImage(t *testing.T) {
 		{name: "sha256sum", args: []string{"sha256sum", "/mnt/img/sub/big.txt"}, want: []string{hex.EncodeToString(bigSum[:]) + "  /mnt/img/sub/big.txt"}},
 		{name: "tar c", args: []string{"tar", "cf", "-", "/mnt/img/sub"}, want: []string{"mnt/img/sub/big.txt", "gokernel demo run\n"}},
 		{name: "cp", args: []string{"cp", "/mnt/img/sub/big.txt", dst}},
+		{name: "sh: forks, a pipe", args: []string{"sh", "-c", "cat /mnt/img/a.txt; ls /mnt/img | wc -l"}, want: []string{"hello from the image\n3\n"}},
+		// A forked child gets copies of its parent's LKL fds, sharing the
+		// file offset as fork's do.
+		{name: "python3 fork", args: []string{"python3", "-c", `import os
+f = os.open('/mnt/img/a.txt', os.O_RDONLY)
+pid = os.fork()
+if pid == 0:
+    print('child', os.read(f, 3)); os._exit(0)
+os.waitpid(pid, 0)
+print('parent', os.read(f, 10))`}, want: []string{"child b'hel'\nparent b'lo from th'\n"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
