@@ -4,6 +4,7 @@ package supervise
 
 import (
 	"encoding/binary"
+	"errors"
 	"syscall"
 	"unsafe"
 
@@ -52,6 +53,10 @@ func answer(c *call) result {
 		return c.accept()
 	case unix.SYS_MMAP:
 		return c.s.refuse(c, syscall.ENODEV, "mmap of a file of the other kernel")
+	case unix.SYS_SENDFILE:
+		if isOurs(c.args[0]) && !isOurs(c.args[1]) {
+			return c.sendfileFromHost()
+		}
 	case unix.SYS_FCHDIR:
 		return c.s.refuse(c, syscall.EOPNOTSUPP, "a working directory in the other kernel")
 	case unix.SYS_EPOLL_CTL:
@@ -372,7 +377,7 @@ func quick(s *supervisor, n *seccompNotif) bool {
 		return false // opening a FIFO waits for the other end
 	case unix.SYS_READ, unix.SYS_WRITE, unix.SYS_READV, unix.SYS_WRITEV, unix.SYS_RECVFROM, unix.SYS_SENDTO,
 		unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_CONNECT,
-		unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_GETDENTS64:
+		unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_GETDENTS64, unix.SYS_SENDFILE:
 		s.mu.Lock()
 		p := s.tids[int(n.Pid)]
 		s.mu.Unlock()
@@ -395,4 +400,73 @@ func quick(s *supervisor, n *seccompNotif) bool {
 	}
 	_, isPath := pathArgs[uintptr(n.Data.Nr)]
 	return isPath // stat, mkdir, unlink, …: never wait for another process
+}
+
+// sendfileChunk is the most sendfileFromHost moves in one call.
+const sendfileChunk = 256 << 10
+
+// sendfileFromHost answers sendfile(out, in, offset, count) from a host
+// regular file to an fd of ours (net/http's FileServer sends every file
+// so): it reads the file through a copy of the process's fd and writes
+// to ours, and gives back to the file's offset what was read but not
+// written. Any other host fd (a pipe: what is read cannot be given back)
+// is EINVAL, on which callers fall back to read and write.
+func (c *call) sendfileFromHost() result {
+	l := c.p.get(int(int32(c.args[0])))
+	if l == nil {
+		return result{err: errBadFD}
+	}
+	defer c.p.put(c.s, l)
+	in, e := c.hostFD(int(int32(c.args[1])))
+	if e != 0 {
+		return result{err: e}
+	}
+	defer c.s.host.Close(in)
+	var st unix.Stat_t
+	if err := c.s.host.Fstat(in, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return result{err: syscall.EINVAL}
+	}
+	buf := make([]byte, min(c.args[3], sendfileChunk))
+	if len(buf) == 0 {
+		return result{}
+	}
+	var off [8]byte
+	var n int
+	var err error
+	if c.args[2] != 0 {
+		if e := readMem(c.tid, c.args[2], off[:]); e != 0 {
+			return result{err: e}
+		}
+		n, err = c.s.host.Pread(in, buf, int64(binary.NativeEndian.Uint64(off[:])))
+	} else {
+		n, err = c.s.host.Read(in, buf)
+	}
+	if err != nil {
+		return result{err: errnoOf(err)}
+	}
+	if n == 0 {
+		return result{}
+	}
+	w, _, e := sys.SyscallOn(c.s.k, unix.SYS_WRITE, uintptr(l.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(n), 0, 0, 0)
+	if e != 0 {
+		w = 0
+	}
+	if c.args[2] != 0 {
+		binary.NativeEndian.PutUint64(off[:], binary.NativeEndian.Uint64(off[:])+uint64(w))
+		if e := writeMem(c.tid, c.args[2], off[:]); e != 0 {
+			return result{err: e}
+		}
+	} else if int(w) < n {
+		c.s.host.Seek(in, int64(w)-int64(n), unix.SEEK_CUR)
+	}
+	return result{val: w, err: e}
+}
+
+// errnoOf is the errno inside err (EIO if none).
+func errnoOf(err error) sys.Errno {
+	var e sys.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
 }

@@ -78,6 +78,105 @@ func init() {
 	programs["wild"] = progWild
 	programs["midcall"] = progMidCall
 	programs["bench"] = progBench
+	programs["sendfile"] = progSendfile
+}
+
+// TestRunLKLSendfile: sendfile from a host file to an LKL socket, with
+// and without an offset pointer.
+func TestRunLKLSendfile(t *testing.T) {
+	k := lklKernel(t)
+	kerneltest.CheckFDs(t, k)
+	code, out, errs := runProgram(t, lklOptions(k), "sendfile")
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errs)
+}
+
+// progSendfile connects two LKL sockets over LKL's loopback and sends
+// parts of this binary (a host file) from one to the other.
+func progSendfile() error {
+	ln, e := raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
+	if e != 0 {
+		return e
+	}
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	n := uint32(unsafe.Sizeof(sa))
+	for _, c := range []struct {
+		trap uintptr
+		args []uintptr
+	}{
+		{unix.SYS_BIND, []uintptr{ln, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa)}},
+		{unix.SYS_LISTEN, []uintptr{ln, 1}},
+		{unix.SYS_GETSOCKNAME, []uintptr{ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n))}},
+	} {
+		if _, e := raw(c.trap, c.args...); e != 0 {
+			return fmt.Errorf("%d: %v", c.trap, e)
+		}
+	}
+	cl, e := raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
+	if e != 0 {
+		return e
+	}
+	if _, e := raw(unix.SYS_CONNECT, cl, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa)); e != 0 {
+		return fmt.Errorf("connect: %v", e)
+	}
+	srv, e := raw(unix.SYS_ACCEPT4, ln, 0, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("accept4: %v", e)
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(os.Args[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recv := func(size int) ([]byte, error) {
+		b := make([]byte, size)
+		for got := 0; got < size; {
+			r, e := raw(unix.SYS_READ, cl, uintptr(unsafe.Pointer(&b[got])), uintptr(size-got))
+			if e != 0 || r == 0 {
+				return nil, fmt.Errorf("read: %d, %v", r, e)
+			}
+			got += int(r)
+		}
+		return b, nil
+	}
+	// With an offset: the file's own offset stays 0.
+	off := int64(1000)
+	w, e := raw(unix.SYS_SENDFILE, srv, f.Fd(), uintptr(unsafe.Pointer(&off)), 5000)
+	if e != 0 || w != 5000 || off != 6000 {
+		return fmt.Errorf("sendfile with offset: %d, %v, offset %d", w, e, off)
+	}
+	b, err := recv(5000)
+	if err != nil || string(b) != string(self[1000:6000]) {
+		return fmt.Errorf("received %d bytes, not the file's [1000:6000]: %v", len(b), err)
+	}
+	// Without: from the file's offset, which moves.
+	if _, err := f.Seek(10, 0); err != nil {
+		return err
+	}
+	w, e = raw(unix.SYS_SENDFILE, srv, f.Fd(), 0, 100)
+	if e != 0 || w != 100 {
+		return fmt.Errorf("sendfile: %d, %v", w, e)
+	}
+	if pos, _ := f.Seek(0, 1); pos != 110 {
+		return fmt.Errorf("file offset %d after sendfile, want 110", pos)
+	}
+	b, err = recv(100)
+	if err != nil || string(b) != string(self[10:110]) {
+		return fmt.Errorf("received not the file's [10:110]: %v", err)
+	}
+	// From a pipe: EINVAL (what is read could not be given back).
+	var p [2]int32
+	raw(unix.SYS_PIPE2, uintptr(unsafe.Pointer(&p)), 0)
+	if _, e := raw(unix.SYS_SENDFILE, srv, uintptr(p[0]), 0, 100); e != unix.EINVAL {
+		return fmt.Errorf("sendfile from a pipe: %v", e)
+	}
+	for _, fd := range []uintptr{uintptr(p[0]), uintptr(p[1]), srv, cl, ln} {
+		raw(unix.SYS_CLOSE, fd)
+	}
+	return nil
 }
 
 // TestRunLKLBadInput: a program that passes wild pointers, closes fds it
