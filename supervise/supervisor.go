@@ -57,7 +57,8 @@ func exitStatus(ps *os.ProcessState) int {
 // supervisor until it exits, and returns its exit status. The program's
 // calls on sockets of the inet families and netlink, and on paths under
 // o.Dirs, are o.Kernel's; everything else runs on the host (package doc,
-// docs/run.md). When ctx is done the program is killed.
+// docs/run.md). When ctx is done the program gets SIGTERM (SIGKILL 10 s
+// later).
 func Run(ctx context.Context, o Options, argv []string) (status int, err error) {
 	if o.Kernel == nil {
 		return 0, errors.New("supervise: Options.Kernel is nil")
@@ -102,6 +103,9 @@ func Run(ctx context.Context, o Options, argv []string) (status int, err error) 
 		cmd.Stderr = os.Stderr
 	}
 	cmd.ExtraFiles = []*os.File{theirs}
+	// ctx done: SIGTERM, and SIGKILL if the program has not exited 10 s later.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Start()
 	theirs.Close()
 	if err != nil {
@@ -288,7 +292,7 @@ func (s *supervisor) handle(n *seccompNotif) {
 	if e != 0 && r.undo != nil {
 		r.undo() // the caller is gone: what the call made is nobody's
 	}
-	if s.o.Trace != nil && !r.cont {
+	if s.o.Trace != nil {
 		s.trace(c, r, time.Since(start))
 	}
 }
@@ -300,9 +304,25 @@ func (s *supervisor) trace(c *call, r result, d time.Duration) {
 	if r.refused != "" {
 		who = "refused: " + r.refused
 	}
+	// A path call names its path, read again (the program may have
+	// changed it since: this is for reading, not for deciding).
+	var path string
+	if pa, ok := pathArgs[c.nr]; ok && c.args[pa.path] != 0 {
+		if p, e := readPath(c.tid, c.args[pa.path]); e == 0 {
+			path = " " + strconv.Quote(p)
+		}
+	}
 	s.traceMu.Lock()
 	defer s.traceMu.Unlock()
-	fmt.Fprintf(s.o.Trace, "[%d] %s [%s]\n", c.tid, sc.String(), who)
+	if r.cont { // the host runs it after the answer: no result to show
+		line := sc.String()
+		if i := strings.LastIndex(line, ") = "); i >= 0 {
+			line = line[:i+1]
+		}
+		fmt.Fprintf(s.o.Trace, "[%d] %s%s [host]\n", c.tid, line, path)
+		return
+	}
+	fmt.Fprintf(s.o.Trace, "[%d] %s%s [%s]\n", c.tid, sc.String(), path, who)
 }
 
 // refuse is the answer to a call the supervisor does not handle: errno e,

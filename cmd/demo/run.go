@@ -34,8 +34,9 @@ docs/kernels.md), whose disks with a mount point and port forwards apply
 too. Without --config, LKL gets a user network (NAT to the host's
 network, DNS at 10.0.2.3; docs/networking.md); --forward adds port forwards
 (tcp:HOSTADDR:HOSTPORT:GUESTPORT), each printed on stderr with its host
-address. --trace prints every call LKL answered, and each kind of call
-refused, on stderr.`,
+address. --trace prints every intercepted call on stderr with the kernel that
+answered it ([lkl], or [host] for a call the host then ran), and each
+kind of call refused once.`,
 		NoKernel: true,
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			fs.StringVar(&o.config, "config", "", "LKL's configuration `FILE` (JSON)")
@@ -50,7 +51,7 @@ refused, on stderr.`,
 				o.forwards = append(o.forwards, s)
 				return nil
 			})
-			fs.BoolVar(&o.trace, "trace", false, "print the calls LKL answers on stderr")
+			fs.BoolVar(&o.trace, "trace", false, "print the intercepted calls on stderr")
 			return func(args []string) error {
 				if len(args) == 0 {
 					return fmt.Errorf("%w: run needs a program", errUsage)

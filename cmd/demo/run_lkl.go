@@ -15,8 +15,8 @@ import (
 )
 
 // runProgram boots LKL as o says and runs args under the supervisor;
-// it returns the program's exit status. SIGINT and SIGTERM go to the
-// program (its process group gets the terminal's anyway).
+// it returns the program's exit status. SIGINT or SIGTERM to demo sends
+// the program SIGTERM (a terminal's Ctrl-C reaches it directly too).
 func runProgram(o runOpts, args []string) (int, error) {
 	cfg := &lkl.Config{}
 	if o.config != "" {
