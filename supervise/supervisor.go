@@ -34,6 +34,10 @@ type Options struct {
 	// Dirs are the absolute directories whose paths are Kernel's: the
 	// mount points of its disks. Every other path is the host's.
 	Dirs []string
+	// Files are absolute paths of single files that are Kernel's
+	// (/etc/resolv.conf, so that the program's resolver asks the DNS
+	// server of Kernel's network).
+	Files []string
 	// Trace, if set, gets a line for every call the supervisor answers,
 	// and one for each kind of call it refuses.
 	Trace io.Writer
@@ -83,7 +87,7 @@ func Run(ctx context.Context, o Options, argv []string) (status int, err error) 
 	theirs := os.NewFile(uintptr(pair[1]), "supervise")
 	defer host.Close(pair[0])
 	opts := "3"
-	if len(s.dirs) > 0 {
+	if len(s.dirs)+len(s.files) > 0 {
 		opts += ":paths"
 	}
 	cmd := exec.CommandContext(ctx, exe, append([]string{path}, argv...)...)
@@ -163,6 +167,7 @@ type supervisor struct {
 	host     *libgo.Libc
 	k        sys.Kernel // o.Kernel
 	dirs     []string   // o.Dirs, cleaned
+	files    []string   // o.Files, cleaned
 	listener int
 	root     int // the child's pid
 	wake     int // host eventfd that stops the loop
@@ -182,6 +187,9 @@ func newSupervisor(o Options) *supervisor {
 	s := &supervisor{o: o, host: libgo.New(sys.Host()), k: o.Kernel, procs: map[int]*proc{}, tids: map[int]*proc{}, refused: map[string]bool{}}
 	for _, d := range o.Dirs {
 		s.dirs = append(s.dirs, cleanPath(d))
+	}
+	for _, f := range o.Files {
+		s.files = append(s.files, cleanPath(f))
 	}
 	return s
 }

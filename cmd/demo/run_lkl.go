@@ -43,10 +43,17 @@ func runProgram(o runOpts, args []string) (int, error) {
 	for _, m := range k.Mounts() {
 		dirs = append(dirs, m.MountPoint)
 	}
+	// With a network, the program's resolver reads LKL's resolv.conf
+	// (the user network's DNS forwarder, or the config's nameserver).
+	var files []string
+	if len(cfg.Interfaces) > 0 || cfg.Nameserver != "" {
+		files = append(files, "/etc/resolv.conf")
+	}
 	so := supervise.Options{
 		Kernel:     k,
 		ForProcess: func(pid int) (sys.Kernel, error) { return k.ForProcess(pid) },
 		Dirs:       dirs,
+		Files:      files,
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 	}

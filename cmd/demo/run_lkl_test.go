@@ -177,23 +177,56 @@ func inNetns(t *testing.T, script string) (string, int) {
 	return string(out), code
 }
 
+// dnsServer is a DNS server in Python for TestRunNAT: every A query on
+// 127.0.0.1:5353 gets 10.0.2.2 (the host, as LKL sees it), any other
+// type no answer.
+const dnsServer = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 5353))
+while True:
+    q, a = s.recvfrom(512)
+    end = 12
+    while q[end]:
+        end += q[end] + 1
+    end += 5
+    question = q[12:end]
+    if q[end-4:end-2] == b'\x00\x01':
+        r = q[:2] + b'\x81\x80' + q[4:6] + b'\x00\x01\x00\x00\x00\x00' + question + b'\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04' + bytes([10, 0, 2, 2])
+    else:
+        r = q[:2] + b'\x81\x80' + q[4:6] + b'\x00\x00\x00\x00\x00\x00' + question
+    s.sendto(r, a)
+`
+
 // TestRunNAT: curl and a static Go binary under demo run reach an HTTP
-// server on the host (10.0.2.2) through the user network's NAT; the Go
-// binary's own server and client talk over LKL's loopback.
+// server on the host (10.0.2.2) through the user network's NAT, by
+// address and by a name that the user network's DNS forwarder (10.0.2.3,
+// which the programs find in LKL's /etc/resolv.conf) resolves through a
+// DNS server on the host; the Go binary's own server and client talk over
+// LKL's loopback.
 func TestRunNAT(t *testing.T) {
 	bin := staticGoProgram(t)
 	out, code := inNetns(t, `
 mkdir www && echo "page from the host" > www/index.html
+cat > dns.py <<'END'
+`+dnsServer+`
+END
+echo '{"interfaces":[{"type":"user","resolver":"127.0.0.1:5353"}]}' > lkl.json
 python3 -m http.server --bind 127.0.0.1 --directory www 8000 >/dev/null 2>&1 &
 srv=$!
-trap 'kill $srv' EXIT
+python3 dns.py &
+dns=$!
+trap 'kill $srv $dns' EXIT
 for i in $(seq 50); do curl -s http://127.0.0.1:8000/ >/dev/null && break; sleep 0.1; done
 $DEMO run -- curl -sS http://10.0.2.2:8000/index.html
 $DEMO run -- `+bin+` http://10.0.2.2:8000/index.html
+$DEMO run --config lkl.json -- curl -sS http://www.host.test:8000/index.html
+$DEMO run --config lkl.json -- `+bin+` http://www.host.test:8000/index.html
 echo done
 `)
 	require.Equal(t, 0, code, "%s", out)
-	require.Equal(t, "page from the host\nserved by a static Go binary\npage from the host\ndone\n", out)
+	once := "page from the host\nserved by a static Go binary\npage from the host\n" // curl, then the Go binary
+	require.Equal(t, once+once+"done\n", out)
 }
 
 // TestRunForward: python3 -m http.server under demo run serves a directory
