@@ -35,6 +35,11 @@
 //   - a number LKL does not have, or a call that makes no sense inside a
 //     library kernel (fork, execve, exit, reboot), returns ENOSYS.
 //
+// [Kernel.ForProcess] gives the same kernel to another host process: its
+// calls take their pointer arguments as addresses in that process, which
+// LKL itself reads and writes with process_vm_readv/process_vm_writev
+// (third_party/lkl fix 16; docs/kernels.md), nested pointers included.
+//
 // One LKL kernel can run per process, once: LKL cannot boot again after it
 // halts. Binaries built with -tags lkl link LKL, which is GPL-2.0.
 package lkl

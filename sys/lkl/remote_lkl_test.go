@@ -57,6 +57,18 @@ type holderMem struct {
 	Msg   [len(consoleMsg)]byte
 	Iov   [2]unix.Iovec // {Msg[:0]}, {Msg}
 	Short [8]byte
+
+	// A UDP message to Addr made of Data[0:100] and Data[100:200]
+	// (SendMsg), received into Out with its source in From (RecvMsg):
+	// pointers nested two deep, and FIONREAD's int in Int.
+	Addr    unix.RawSockaddrInet4 // 127.0.0.1, port from getsockname
+	AddrLen uint32
+	From    unix.RawSockaddrInet4
+	SendIov [2]unix.Iovec
+	RecvIov [1]unix.Iovec
+	SendMsg unix.Msghdr
+	RecvMsg unix.Msghdr
+	Int     int32
 }
 
 func pattern(i int) byte { return byte(i*7 + 3) }
@@ -78,6 +90,18 @@ func childRemoteHolder() error {
 	m.Iov[0] = unix.Iovec{Base: &m.Msg[0]}
 	m.Iov[1] = unix.Iovec{Base: &m.Msg[0]}
 	m.Iov[1].SetLen(len(consoleMsg))
+	m.Addr = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	m.AddrLen = uint32(unsafe.Sizeof(m.Addr))
+	m.SendIov[0] = unix.Iovec{Base: &m.Data[0]}
+	m.SendIov[0].SetLen(100)
+	m.SendIov[1] = unix.Iovec{Base: &m.Data[100]}
+	m.SendIov[1].SetLen(100)
+	m.RecvIov[0] = unix.Iovec{Base: &m.Out[0]}
+	m.RecvIov[0].SetLen(len(m.Out))
+	m.SendMsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&m.Addr)), Namelen: m.AddrLen, Iov: &m.SendIov[0]}
+	m.SendMsg.SetIovlen(len(m.SendIov))
+	m.RecvMsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&m.From)), Namelen: m.AddrLen, Iov: &m.RecvIov[0]}
+	m.RecvMsg.SetIovlen(len(m.RecvIov))
 	// Four pages: 0 full of 'a' (no NUL); 1 unmapped (the hole); 2 full
 	// of 'a' but for "/nofile\0" in its last 8 bytes; 3 unmapped.
 	region, err := unix.Mmap(-1, 0, 4*4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -117,6 +141,8 @@ func childRemoteHolder() error {
 			fmt.Println("ok")
 		case "poll":
 			fmt.Printf("%#x\n", uint16(m.Poll.Revents))
+		case "udp":
+			fmt.Printf("int=%d from=%v:%d namelen=%d\n", m.Int, m.From.Addr, m.From.Port, m.RecvMsg.Namelen)
 		default:
 			fmt.Println("unknown command", cmd)
 		}
@@ -181,10 +207,15 @@ func (h *holder) exit() error {
 	return h.waitErr
 }
 
-var off = struct{ path, data, out, stat, fds, poll, msg, iov, short uintptr }{
+var off = struct {
+	path, data, out, stat, fds, poll, msg, iov, short uintptr
+	addr, addrLen, sendMsg, recvMsg, int              uintptr
+}{
 	unsafe.Offsetof(holderMem{}.Path), unsafe.Offsetof(holderMem{}.Data), unsafe.Offsetof(holderMem{}.Out),
 	unsafe.Offsetof(holderMem{}.Stat), unsafe.Offsetof(holderMem{}.Fds), unsafe.Offsetof(holderMem{}.Poll),
 	unsafe.Offsetof(holderMem{}.Msg), unsafe.Offsetof(holderMem{}.Iov), unsafe.Offsetof(holderMem{}.Short),
+	unsafe.Offsetof(holderMem{}.Addr), unsafe.Offsetof(holderMem{}.AddrLen), unsafe.Offsetof(holderMem{}.SendMsg),
+	unsafe.Offsetof(holderMem{}.RecvMsg), unsafe.Offsetof(holderMem{}.Int),
 }
 
 // forProcess is kern.ForProcess(pid), which needs LKL built with fix 16.
@@ -193,6 +224,24 @@ func forProcess(t testing.TB, pid int) *lkl.Process {
 	p, err := kern.ForProcess(pid)
 	require.NoError(t, err)
 	return p
+}
+
+// holderFile starts a holder and, through ForProcess for it, creates the
+// LKL file /remote_NAME_PID (path and data in the holder's memory) with the
+// first n bytes of the holder's pattern; the fd and the file are gone after
+// the test.
+func holderFile(t testing.TB, name string, n uintptr) (*holder, *lkl.Process, uintptr) {
+	t.Helper()
+	path := fmt.Sprintf("/remote_%s_%d", name, os.Getpid())
+	h := startHolder(t, path)
+	p := forProcess(t, h.pid)
+	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	t.Cleanup(func() {
+		call(unix.SYS_CLOSE, fd)
+		call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
+	})
+	require.Equal(t, n, rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), n))
+	return h, p, fd
 }
 
 // rcall makes a call through p and fails the test on an error.
@@ -302,6 +351,30 @@ func TestForProcessPipePoll(t *testing.T) {
 	require.Equal(t, wantPattern(16), h.ask(t, "out 16"))
 }
 
+// TestForProcessNestedPointers: bind, getsockname, sendmsg, ioctl and
+// recvmsg on LKL's loopback with the sockaddrs, msghdrs, their iovecs and
+// the data all in the holder: LKL follows the nested pointers itself.
+func TestForProcessNestedPointers(t *testing.T) {
+	kerneltest.CheckFDs(t, kern)
+	h := startHolder(t, "/")
+	p := forProcess(t, h.pid)
+	rx := rcall(t, p, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	defer call(unix.SYS_CLOSE, rx)
+	tx := rcall(t, p, "socket", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	defer call(unix.SYS_CLOSE, tx)
+	rcall(t, p, "bind", unix.SYS_BIND, rx, h.at(off.addr), 16)
+	rcall(t, p, "getsockname", unix.SYS_GETSOCKNAME, rx, h.at(off.addr), h.at(off.addrLen))
+	require.Equal(t, uintptr(200), rcall(t, p, "sendmsg", unix.SYS_SENDMSG, tx, h.at(off.sendMsg), 0))
+	rcall(t, p, "ioctl SIOCINQ (FIONREAD)", unix.SYS_IOCTL, rx, unix.SIOCINQ, h.at(off.int))
+	require.Equal(t, uintptr(200), rcall(t, p, "recvmsg", unix.SYS_RECVMSG, rx, h.at(off.recvMsg), 0))
+	require.Equal(t, wantPattern(200), h.ask(t, "out 200"))
+	// The source is tx's address: 127.0.0.1 and the port LKL gave it.
+	var txAddr unix.RawSockaddrInet4
+	n := uint32(unsafe.Sizeof(txAddr))
+	mustCall(t, "getsockname", unix.SYS_GETSOCKNAME, tx, uintptr(unsafe.Pointer(&txAddr)), uintptr(unsafe.Pointer(&n)))
+	require.Equal(t, fmt.Sprintf("int=200 from=[127 0 0 1]:%d namelen=16", txAddr.Port), h.ask(t, "udp"))
+}
+
 // TestForProcessConsole: the console fds' data calls move the holder's
 // bytes to the host fd through Config.Host (the Tracer of TestMain).
 func TestForProcessConsole(t *testing.T) {
@@ -330,13 +403,7 @@ func TestForProcessConsole(t *testing.T) {
 // process (and its kernel) carry on.
 func TestForProcessBadPointers(t *testing.T) {
 	kerneltest.CheckFDs(t, kern)
-	path := fmt.Sprintf("/remote_bad_%d", os.Getpid())
-	h := startHolder(t, path)
-	p := forProcess(t, h.pid)
-	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
-	defer call(unix.SYS_CLOSE, fd)
-	rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), 64)
+	h, p, fd := holderFile(t, "bad", 64)
 
 	for name, e := range map[string]sys.Errno{
 		"openat(hole)":               rerr(p, unix.SYS_OPENAT, atFDCWD, h.hole, unix.O_RDONLY),
@@ -387,13 +454,7 @@ func TestForProcessDeadProcess(t *testing.T) {
 // disjoint parts of the holder's buffer at once, next to in-process calls.
 func TestForProcessConcurrent(t *testing.T) {
 	kerneltest.CheckFDs(t, kern)
-	path := fmt.Sprintf("/remote_conc_%d", os.Getpid())
-	h := startHolder(t, path)
-	p := forProcess(t, h.pid)
-	fd := rcall(t, p, "openat", unix.SYS_OPENAT, atFDCWD, h.at(off.path), unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
-	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(cstr(t, path))))
-	defer call(unix.SYS_CLOSE, fd)
-	rcall(t, p, "write", unix.SYS_WRITE, fd, h.at(off.data), 4096)
+	h, p, fd := holderFile(t, "conc", 4096)
 
 	const workers, chunk = 8, 4096 / 8
 	errs := make(chan error, 2*workers)
