@@ -5,6 +5,8 @@ package supervise
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -73,8 +75,7 @@ func answer(c *call) result {
 	case unix.SYS_CLOSE_RANGE:
 		return c.closeRange()
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:
-		c.p.closeOnExec(c.s)
-		return cont
+		return c.execve()
 	}
 	if pa, ok := pathArgs[c.nr]; ok {
 		return c.path(pa.dirfd, pa.path, pa.dirfd2, pa.path2)
@@ -204,6 +205,9 @@ func (c *call) fcntl() result {
 	n := int(int32(c.args[0]))
 	switch c.args[1] {
 	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
+		if min := int32(c.args[2]); min < 0 || min >= maxFD {
+			return result{err: syscall.EINVAL}
+		}
 		return c.dup(c.args[0], int(int32(c.args[2])), c.args[1] == unix.F_DUPFD_CLOEXEC)
 	case unix.F_GETFD, unix.F_SETFD:
 		l := c.p.get(n)
@@ -230,6 +234,30 @@ func (c *call) fcntl() result {
 		return result{val: r, err: e}
 	}
 	return c.onFDs(fd0)
+}
+
+// maxFD bounds the child numbers of our fds (F_DUPFD's minimum).
+const maxFD = 1 << 30
+
+// execve closes the process's fds marked close-on-exec and lets the host
+// run the call; when the program is not there to execute (a shell's
+// search along PATH tries several), nothing is closed: the call will
+// fail and the process goes on with its fds.
+func (c *call) execve() result {
+	if c.nr == unix.SYS_EXECVE {
+		path, e := readPath(c.tid, c.args[0])
+		if e != 0 {
+			return cont // the host says EFAULT
+		}
+		if !strings.HasPrefix(path, "/") { // from the process's working directory
+			path = "/proc/" + strconv.Itoa(c.tid) + "/cwd/" + path
+		}
+		if err := c.s.host.Access(path, unix.X_OK); err != nil {
+			return cont
+		}
+	}
+	c.p.closeOnExec(c.s)
+	return cont
 }
 
 func (c *call) socket() result {

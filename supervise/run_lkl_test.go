@@ -79,6 +79,58 @@ func init() {
 	programs["midcall"] = progMidCall
 	programs["bench"] = progBench
 	programs["sendfile"] = progSendfile
+	programs["exec"] = progExec
+	programs["afterexec"] = progAfterExec
+}
+
+// TestRunLKLExec: execve closes the LKL fds marked close-on-exec and
+// keeps the others; a failed execve (a program not there) closes none.
+func TestRunLKLExec(t *testing.T) {
+	k := lklKernel(t)
+	kerneltest.CheckFDs(t, k)
+	code, out, errs := runProgram(t, lklOptions(k), "exec")
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errs)
+	require.Equal(t, "kept open, closed on exec\n", out)
+}
+
+// progExec opens a file of the image twice, once close-on-exec, tries to
+// execute a program that is not there, then executes this binary as
+// afterexec with the two fd numbers.
+func progExec() error {
+	path, _ := unix.BytePtrFromString(lklMount + "/a.txt")
+	keep, e := raw(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(path)), unix.O_RDONLY)
+	if e != 0 {
+		return e
+	}
+	gone, e := raw(unix.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(path)), unix.O_RDONLY|unix.O_CLOEXEC)
+	if e != 0 {
+		return e
+	}
+	if err := syscall.Exec("/nonexistent/program", []string{"x"}, nil); err == nil || !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("exec of nothing: %v", err)
+	}
+	if _, e := raw(unix.SYS_FCNTL, gone, unix.F_GETFD); e != 0 {
+		return fmt.Errorf("after a failed exec, the close-on-exec fd: %v", e)
+	}
+	env := []string{progEnv + "=afterexec", "KEEP=" + strconv.Itoa(int(keep)), "GONE=" + strconv.Itoa(int(gone))}
+	return syscall.Exec(os.Args[0], []string{os.Args[0]}, env)
+}
+
+// progAfterExec checks the fds progExec left.
+func progAfterExec() error {
+	keep, _ := strconv.Atoi(os.Getenv("KEEP"))
+	gone, _ := strconv.Atoi(os.Getenv("GONE"))
+	buf := make([]byte, 16)
+	n, e := raw(unix.SYS_READ, uintptr(keep), uintptr(unsafe.Pointer(&buf[0])), 16)
+	if e != 0 || string(buf[:n]) != "hello\n" {
+		return fmt.Errorf("read of the fd kept: %q, %v", buf[:n], e)
+	}
+	if _, e := raw(unix.SYS_FCNTL, uintptr(gone), unix.F_GETFD); e != unix.EBADF {
+		return fmt.Errorf("the close-on-exec fd after exec: %v, want EBADF", e)
+	}
+	raw(unix.SYS_CLOSE, uintptr(keep))
+	fmt.Println("kept open, closed on exec")
+	return nil
 }
 
 // TestRunLKLSendfile: sendfile from a host file to an LKL socket, with
