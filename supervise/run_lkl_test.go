@@ -244,10 +244,10 @@ func TestRunLKLBadInput(t *testing.T) {
 	code, out, errs := runProgram(t, o, "wild")
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
 
-	start := time.Now()
+	// Run would return an error if the call blocked in accept outlived
+	// the program by 10 s (runProgram requires none).
 	code, out, errs = runProgram(t, lklOptions(k), "midcall")
 	require.Equal(t, 7, code, "stdout: %s\nstderr: %s", out, errs)
-	require.Less(t, time.Since(start), 8*time.Second, "the supervisor waited for the blocked accept")
 }
 
 // progWild makes calls with bad pointers and fds.
