@@ -60,7 +60,9 @@ func answer(c *call) result {
 			return c.sendfileFromHost()
 		}
 	case unix.SYS_FCHDIR:
-		return c.s.refuse(c, syscall.EOPNOTSUPP, "a working directory in the other kernel")
+		return c.fchdir()
+	case unix.SYS_GETCWD:
+		return c.getcwd()
 	case unix.SYS_EPOLL_CTL:
 		return c.epollCtl()
 	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
@@ -306,14 +308,20 @@ func (c *call) closeRange() result {
 
 // path answers a call with a path (and maybe a second one): the other
 // kernel's if the path is under one of its directories, or relative to
-// one of its fds; else the host's.
+// one of its fds or to a working directory there; else the host's.
 func (c *call) path(dirfd, path, dirfd2, path2 int8) result {
-	ours, e := c.pathIsOurs(dirfd, path)
+	cwd, cwdPath := c.p.getCwd()
+	if cwd != nil {
+		defer c.p.put(c.s, cwd)
+	}
+	ours, via, p1, e := c.pathIsOurs(dirfd, path, cwd != nil)
 	if e != 0 {
 		return result{err: e}
 	}
+	var via2 bool
 	if path2 >= 0 {
-		ours2, e := c.pathIsOurs(dirfd2, path2)
+		var ours2 bool
+		ours2, via2, _, e = c.pathIsOurs(dirfd2, path2, cwd != nil)
 		if e != 0 {
 			return result{err: e}
 		}
@@ -321,21 +329,49 @@ func (c *call) path(dirfd, path, dirfd2, path2 int8) result {
 			return result{err: syscall.EXDEV}
 		}
 	}
+	if c.nr == unix.SYS_CHDIR {
+		return c.chdir(ours, p1, cwd, cwdPath)
+	}
 	if !ours {
 		return cont
 	}
-	if c.nr == unix.SYS_CHDIR {
-		return c.s.refuse(c, syscall.EOPNOTSUPP, "a working directory in the other kernel")
-	}
-	var mask uint8
-	for _, i := range []int8{dirfd, dirfd2} {
-		if i >= 0 && isOurs(c.args[i]) {
-			mask |= 1 << i
+	nr, args := c.nr, c.args
+	var held []*lfd
+	defer func() {
+		for _, l := range held {
+			c.p.put(c.s, l)
+		}
+	}()
+	for _, d := range []struct {
+		i   int8
+		via bool
+	}{{dirfd, via}, {dirfd2, via2}} {
+		switch {
+		case d.i < 0:
+		case isOurs(args[d.i]):
+			l := c.p.get(int(int32(args[d.i])))
+			if l == nil {
+				return result{err: errBadFD}
+			}
+			held = append(held, l)
+			args[d.i] = uintptr(l.fd)
+		case d.via:
+			args[d.i] = uintptr(cwd.fd)
 		}
 	}
-	r := c.onFDs(mask)
-	if r.err != 0 || r.refused != "" {
-		return r
+	if (via || via2) && dirfd < 0 {
+		var ok bool
+		if nr, args, ok = atForm(nr, args, uintptr(cwd.fd)); !ok {
+			return c.s.refuse(c, syscall.EOPNOTSUPP, "a relative path from a working directory in the other kernel")
+		}
+	}
+	k := c.p.k
+	if k == nil {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "no access to the process's memory (Options.ForProcess)")
+	}
+	fd, _, e := sys.SyscallOn(k, nr, args[0], args[1], args[2], args[3], args[4], args[5])
+	if e != 0 {
+		return result{err: e}
 	}
 	var cloexec bool
 	switch c.nr {
@@ -350,34 +386,39 @@ func (c *call) path(dirfd, path, dirfd2, path2 int8) result {
 		}
 	case unix.SYS_CREAT:
 	default:
-		return r
+		return result{val: fd}
 	}
 	var st unix.Stat_t
-	_, _, e = sys.SyscallOn(c.s.k, unix.SYS_FSTAT, r.val, uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0)
-	nr := c.newFD(r.val, 0, cloexec, false)
+	_, _, e = sys.SyscallOn(c.s.k, unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0)
+	nr2 := c.newFD(fd, 0, cloexec, false)
 	if e == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
-		c.p.setFile(int(nr.val))
+		c.p.setFile(int(nr2.val))
 	}
-	return nr
+	return nr2
 }
 
 // pathIsOurs says whose the path argument at index path (relative to the
-// fd at index dirfd, or the working directory) is.
-func (c *call) pathIsOurs(dirfd, path int8) (bool, sys.Errno) {
+// fd at index dirfd, or the working directory) is: ours, and via when it
+// is relative to a working directory of ours (hasCwd). p is the path.
+func (c *call) pathIsOurs(dirfd, path int8, hasCwd bool) (ours, via bool, p string, e sys.Errno) {
+	fromCwd := dirfd < 0 || int32(uint32(c.args[dirfd])) == unix.AT_FDCWD
 	dirOurs := dirfd >= 0 && isOurs(c.args[dirfd])
 	if c.args[path] == 0 { // utimensat(fd, NULL, …): the fd itself
-		return dirOurs, 0
+		return dirOurs, false, "", 0
 	}
-	p, e := readPath(c.tid, c.args[path])
+	p, e = readPath(c.tid, c.args[path])
 	if e != 0 {
-		return false, e
+		return false, false, "", e
 	}
-	if len(p) > 0 && p[0] == '/' {
-		return c.s.under(p), 0
+	switch {
+	case len(p) > 0 && p[0] == '/':
+		return c.s.under(p), false, p, 0
+	case dirOurs:
+		return true, false, p, 0
+	case fromCwd && hasCwd:
+		return true, true, p, 0
 	}
-	// A relative path: from the working directory, which is always the
-	// host's (chdir into the other kernel is refused), or from a dirfd.
-	return dirOurs, 0
+	return false, false, p, 0 // from a host directory
 }
 
 // quick reports whether the call of notification n returns at once, so
@@ -393,7 +434,7 @@ func quick(s *supervisor, n *seccompNotif) bool {
 	case unix.SYS_CLOSE, unix.SYS_DUP, unix.SYS_DUP2, unix.SYS_DUP3, unix.SYS_SOCKET, unix.SYS_SOCKETPAIR,
 		unix.SYS_BIND, unix.SYS_LISTEN, unix.SYS_GETSOCKNAME, unix.SYS_GETPEERNAME, unix.SYS_SETSOCKOPT,
 		unix.SYS_GETSOCKOPT, unix.SYS_SHUTDOWN, unix.SYS_EPOLL_CTL, unix.SYS_CLOSE_RANGE, unix.SYS_EXECVE,
-		unix.SYS_EXECVEAT, unix.SYS_MMAP, unix.SYS_FSTAT, unix.SYS_LSEEK:
+		unix.SYS_EXECVEAT, unix.SYS_MMAP, unix.SYS_FSTAT, unix.SYS_LSEEK, unix.SYS_FCHDIR, unix.SYS_GETCWD:
 		return true
 	case unix.SYS_FCNTL:
 		return a[1] != unix.F_SETLKW && a[1] != unix.F_OFD_SETLKW

@@ -19,7 +19,11 @@ type proc struct {
 	mu     sync.Mutex
 	fds    map[int]*lfd
 	epolls map[int]*mixedEpoll // by the child's epoll fd (a host fd)
-	pfd    int                 // a pidfd of the process, once made
+	// cwd, when the working directory is the other kernel's: a directory
+	// fd there, and its path when known (chdir; "" after fchdir).
+	cwd     *lfd
+	cwdPath string
+	pfd     int // a pidfd of the process, once made
 }
 
 // An lfd is one fd of the other kernel that a child fd number names. The
@@ -138,9 +142,12 @@ func (p *proc) closeOnExec(s *supervisor) {
 // share it).
 func (p *proc) closeAll(s *supervisor, shutdown bool) {
 	p.mu.Lock()
-	fds, eps, pfd := p.fds, p.epolls, p.pfd
-	p.fds, p.epolls, p.pfd = map[int]*lfd{}, map[int]*mixedEpoll{}, 0
+	fds, eps, pfd, cwd := p.fds, p.epolls, p.pfd, p.cwd
+	p.fds, p.epolls, p.pfd, p.cwd = map[int]*lfd{}, map[int]*mixedEpoll{}, 0, nil
 	p.mu.Unlock()
+	if cwd != nil {
+		p.put(s, cwd)
+	}
 	if pfd > 0 {
 		s.host.Close(pfd)
 	}
@@ -166,6 +173,11 @@ func (p *proc) forkInto(s *supervisor, child *proc) {
 			continue
 		}
 		child.fds[n] = &lfd{fd: int(fd), cloexec: l.cloexec, sock: l.sock, file: l.file, refs: 1}
+	}
+	if p.cwd != nil {
+		if fd, _, e := sys.SyscallOn(s.k, unix.SYS_FCNTL, uintptr(p.cwd.fd), unix.F_DUPFD_CLOEXEC, 0, 0, 0, 0); e == 0 {
+			child.cwd, child.cwdPath = &lfd{fd: int(fd), file: true, refs: 1}, p.cwdPath
+		}
 	}
 }
 
@@ -207,4 +219,27 @@ func (p *proc) pidfd(s *supervisor) (int, sys.Errno) {
 	s.host.CloseOnExec(int(fd))
 	p.pfd = int(fd)
 	return p.pfd, 0
+}
+
+// getCwd returns the working directory's entry with a reference and its
+// path, or nil when the working directory is the host's.
+func (p *proc) getCwd() (*lfd, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cwd != nil {
+		p.cwd.refs++
+	}
+	return p.cwd, p.cwdPath
+}
+
+// setCwd makes the other kernel's directory fd (nil: none, the host's)
+// the working directory and drops the old one.
+func (p *proc) setCwd(s *supervisor, fd *lfd, path string) {
+	p.mu.Lock()
+	old := p.cwd
+	p.cwd, p.cwdPath = fd, path
+	p.mu.Unlock()
+	if old != nil {
+		p.put(s, old)
+	}
 }

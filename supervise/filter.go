@@ -36,6 +36,9 @@ type rule struct {
 	// paths marks calls that take a path: the filter sends them only
 	// when some directory is the other kernel's (FilterOptions.Paths).
 	paths bool
+	// cwd marks calls about the working directory that take no path
+	// (fchdir of a host fd, getcwd): sent only with Paths, as always.
+	cwd bool
 }
 
 // FilterOptions choose what the filter sends to the supervisor.
@@ -66,6 +69,9 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 		bpf.LoadAbsolute{Off: 0, Size: 4}, // nr
 	}
 	for _, r := range rules {
+		if r.cwd && !o.Paths {
+			continue
+		}
 		if r.paths && !o.Paths {
 			// Without directories of the other kernel, only a relative
 			// path from one of its fds (fstatat(fd, "", AT_EMPTY_PATH)

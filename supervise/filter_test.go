@@ -68,6 +68,11 @@ func TestFilter(t *testing.T) {
 		{name: "openat with dirs", paths: true, nr: unix.SYS_OPENAT, args: []uint64{atFDCWD, 0x1000}, want: notify},
 		{name: "stat with dirs", paths: true, nr: unix.SYS_STAT, args: []uint64{0x1000}, want: notify},
 		{name: "read host fd with dirs", paths: true, nr: unix.SYS_READ, args: []uint64{3}, want: allow},
+		{name: "getcwd without dirs", nr: unix.SYS_GETCWD, want: allow},
+		{name: "getcwd with dirs", paths: true, nr: unix.SYS_GETCWD, want: notify},
+		{name: "fchdir host fd without dirs", nr: unix.SYS_FCHDIR, args: []uint64{3}, want: allow},
+		{name: "fchdir our fd without dirs", nr: unix.SYS_FCHDIR, args: []uint64{ours}, want: notify},
+		{name: "fchdir host fd with dirs", paths: true, nr: unix.SYS_FCHDIR, args: []uint64{3}, want: notify},
 		{name: "other arch", arch: unix.AUDIT_ARCH_I386, nr: unix.SYS_READ, args: []uint64{ours}, want: allow},
 	}
 	for _, tc := range tests {

@@ -38,7 +38,11 @@ var rules = []rule{
 	{nr: unix.SYS_FTRUNCATE, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_GETDENTS, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_GETDENTS64, class: fdArgs, fds: fd0},
+	// fchdir: of any fd when directories are the other kernel's (it
+	// leaves a working directory there), else of ours (refused).
+	{nr: unix.SYS_FCHDIR, class: always, cwd: true},
 	{nr: unix.SYS_FCHDIR, class: fdArgs, fds: fd0},
+	{nr: unix.SYS_GETCWD, class: always, cwd: true},
 	{nr: unix.SYS_FCHMOD, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FCHOWN, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FLOCK, class: fdArgs, fds: fd0},

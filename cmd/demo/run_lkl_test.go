@@ -46,6 +46,10 @@ func TestRunImage(t *testing.T) {
 		{name: "sha256sum", args: []string{"sha256sum", "/mnt/img/sub/big.txt"}, want: []string{hex.EncodeToString(bigSum[:]) + "  /mnt/img/sub/big.txt"}},
 		{name: "tar c", args: []string{"tar", "cf", "-", "/mnt/img/sub"}, want: []string{"mnt/img/sub/big.txt", "gokernel demo run\n"}},
 		{name: "cp", args: []string{"cp", "/mnt/img/sub/big.txt", dst}},
+		// A working directory in LKL: relative paths, getcwd, back to the host.
+		{name: "sh: cd into the image and out", args: []string{"sh", "-c", "cd /mnt/img/sub && pwd && ls -l && wc -c big.txt && cd .. && cat a.txt && cd / && pwd"},
+			want: []string{"/mnt/img/sub\n", "big.txt", fmt.Sprintf("%d big.txt\nhello from the image\n/\n", len(big))}},
+		{name: "tar -C", args: []string{"tar", "-C", "/mnt/img", "-cf", "-", "sub"}, want: []string{"sub/big.txt", "gokernel demo run\n"}},
 		{name: "sh: forks, a pipe", args: []string{"sh", "-c", "cat /mnt/img/a.txt; ls /mnt/img | wc -l"}, want: []string{"hello from the image\n3\n"}},
 		// A forked child gets copies of its parent's LKL fds, sharing the
 		// file offset as fork's do.
