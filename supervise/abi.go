@@ -30,15 +30,30 @@ type seccompNotifResp struct {
 	Flags uint32
 }
 
-// The sizes <linux/seccomp.h> gives (abi_test.go checks them).
+// seccompNotifAddfd is struct seccomp_notif_addfd from
+// <linux/seccomp.h>: SECCOMP_IOCTL_NOTIF_ADDFD puts the supervisor's fd
+// Srcfd into the caller's table (at Newfd with SECCOMP_ADDFD_FLAG_SETFD;
+// with SECCOMP_ADDFD_FLAG_SEND it also answers the call with the number).
+type seccompNotifAddfd struct {
+	ID         uint64
+	Flags      uint32
+	Srcfd      uint32
+	Newfd      uint32
+	NewfdFlags uint32
+}
+
+// The sizes <linux/seccomp.h> gives; the arrays below fail to compile if
+// a struct differs.
 const (
-	sizeofSeccompData      = 64
-	sizeofSeccompNotif     = 80
-	sizeofSeccompNotifResp = 24
+	sizeofSeccompData       = 64
+	sizeofSeccompNotif      = 80
+	sizeofSeccompNotifResp  = 24
+	sizeofSeccompNotifAddfd = 24
 )
 
 var (
 	_ [sizeofSeccompData - unsafe.Sizeof(seccompData{})]byte
 	_ [sizeofSeccompNotif - unsafe.Sizeof(seccompNotif{})]byte
 	_ [sizeofSeccompNotifResp - unsafe.Sizeof(seccompNotifResp{})]byte
+	_ [sizeofSeccompNotifAddfd - unsafe.Sizeof(seccompNotifAddfd{})]byte
 )

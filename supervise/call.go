@@ -21,4 +21,5 @@ type result struct {
 	cont    bool
 	undo    func()
 	refused string // why the call was refused, for the trace
+	sent    bool   // answered already (SECCOMP_ADDFD_FLAG_SEND)
 }

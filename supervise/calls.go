@@ -124,6 +124,9 @@ func (c *call) onFDs(mask uint8) result {
 		}
 		held = append(held, l)
 		args[i] = uintptr(l.fd)
+		if l.file && c.s.writePumps.Load() > 0 {
+			c.s.barrier()
+		}
 	}
 	if host > 0 {
 		if c.nr == unix.SYS_COPY_FILE_RANGE {
@@ -175,15 +178,18 @@ func (c *call) dup(a uintptr, min int, cloexec bool) result {
 
 func (c *call) dup2() result {
 	oldOurs, newOurs := isOurs(c.args[0]), isOurs(c.args[1])
-	if !oldOurs || !newOurs {
-		return c.s.refuse(c, syscall.EOPNOTSUPP, "dup2 between a host fd number and one of the other kernel")
-	}
 	var flags uintptr
 	if c.nr == unix.SYS_DUP3 {
 		flags = c.args[2]
 		if flags&^unix.O_CLOEXEC != 0 || c.args[0] == c.args[1] {
 			return result{err: syscall.EINVAL}
 		}
+	}
+	if oldOurs && !newOurs && int32(uint32(c.args[1])) >= 0 {
+		return c.redirect(flags)
+	}
+	if !oldOurs || !newOurs {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "dup2 of a host fd onto a number of the other kernel")
 	}
 	l := c.p.get(int(int32(c.args[0])))
 	if l == nil {
@@ -334,6 +340,9 @@ func (c *call) path(dirfd, path, dirfd2, path2 int8) result {
 	}
 	if !ours {
 		return cont
+	}
+	if c.s.writePumps.Load() > 0 {
+		c.s.barrier()
 	}
 	nr, args := c.nr, c.args
 	var held []*lfd

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -179,12 +180,19 @@ type supervisor struct {
 	procs map[int]*proc // by process id (tgid)
 	tids  map[int]*proc // by thread id
 
+	// write pumps of redirections (redirect.go); writePumps counts them
+	// so that calls skip the barrier when there is none.
+	pumps      pumps
+	writePumps atomic.Int32
+
 	traceMu sync.Mutex
 	refused map[string]bool // kinds of refused calls already traced
 }
 
 func newSupervisor(o Options) *supervisor {
 	s := &supervisor{o: o, host: libgo.New(sys.Host()), k: o.Kernel, procs: map[int]*proc{}, tids: map[int]*proc{}, refused: map[string]bool{}}
+	s.pumps.set = map[*writePump]bool{}
+	s.pumps.cond = sync.NewCond(&s.pumps.mu)
 	for _, d := range o.Dirs {
 		s.dirs = append(s.dirs, cleanPath(d))
 	}
@@ -291,6 +299,12 @@ func (s *supervisor) handle(n *seccompNotif) {
 	} else {
 		c.p = p
 		r = answer(c)
+	}
+	if r.sent {
+		if s.o.Trace != nil {
+			s.trace(c, r, time.Since(start))
+		}
+		return
 	}
 	resp := seccompNotifResp{ID: n.ID, Val: int64(r.val), Error: -int32(r.err)}
 	if r.cont {

@@ -249,3 +249,21 @@ echo done
 	require.Equal(t, 0, code, "%s", out)
 	require.Equal(t, "served from the image\ndone\n", out)
 }
+
+// TestRunRedirect: a shell's redirections from and into files of an image
+// mounted in LKL (the program gets a pipe the supervisor pumps), and what
+// was written is in the image afterwards; each write is whole before the
+// next command reads the file.
+func TestRunRedirect(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imagetest.Tree{"a.txt": "from the image\n"})
+	stdout, stderr, code := demo(t, nil, "run", "--mount", img+":/mnt/w", "--", "sh", "-c", `
+for i in 1 2 3; do seq 1 100000 > /mnt/w/seq.txt; wc -l /mnt/w/seq.txt; done
+wc -c < /mnt/w/seq.txt
+cat < /mnt/w/a.txt
+cd /mnt/w && echo appended >> a.txt && tail -n 1 < seq.txt`)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, strings.Repeat("100000 /mnt/w/seq.txt\n", 3)+"588895\nfrom the image\n100000\n", stdout)
+	stdout, stderr, code = demo(t, nil, "run", "--mount", img+":/mnt/w:ro", "--", "cat", "/mnt/w/a.txt")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, "from the image\nappended\n", stdout, "the image kept the writes")
+}
