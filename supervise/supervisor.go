@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,7 +172,9 @@ type supervisor struct {
 	files    []string   // o.Files, cleaned
 	listener int
 	root     int // the child's pid
-	wake     int // host eventfd that stops the loop
+
+	stopping atomic.Bool  // stop has begun: the loop ends
+	loopTid  atomic.Int32 // the loop's thread, which stop signals
 
 	loopDone chan error
 	calls    sync.WaitGroup // handlers running
@@ -204,11 +207,6 @@ func newSupervisor(o Options) *supervisor {
 
 // start starts the loop that receives notifications.
 func (s *supervisor) start() error {
-	wake, err := s.host.EventFD(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("supervise: eventfd: %w", err)
-	}
-	s.wake = wake
 	s.loopDone = make(chan error, 1)
 	go func() { s.loopDone <- s.loop() }()
 	return nil
@@ -217,8 +215,20 @@ func (s *supervisor) start() error {
 // stop ends the loop once the child has exited, waits for the handlers
 // and closes the other kernel's fds that the processes left open.
 func (s *supervisor) stop() error {
-	s.host.Write(s.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
-	err := <-s.loopDone
+	s.stopping.Store(true)
+	var err error
+	for tick := time.NewTicker(time.Millisecond); ; {
+		if tid := s.loopTid.Load(); tid != 0 {
+			sys.SyscallOn(sys.Host(), unix.SYS_TGKILL, uintptr(os.Getpid()), uintptr(tid), uintptr(syscall.SIGURG), 0, 0, 0)
+		}
+		select {
+		case err = <-s.loopDone:
+			tick.Stop()
+		case <-tick.C:
+			continue
+		}
+		break
+	}
 	s.mu.Lock()
 	procs := s.procs
 	s.procs, s.tids = map[int]*proc{}, map[int]*proc{}
@@ -234,35 +244,25 @@ func (s *supervisor) stop() error {
 		err = errors.Join(err, errors.New("supervise: calls of the exited program still running in the kernel after 10 s"))
 	}
 	s.host.Close(s.listener)
-	s.host.Close(s.wake)
 	return err
 }
 
-// loop receives notifications until the wake eventfd is written (after
-// the child has exited) or the listener hangs up (no process left under
-// the filter), and answers each in a goroutine of its own: a call may
-// block for as long as the program wants.
+// loop receives notifications until stop says to end, and answers each
+// (quick ones itself, the others in a goroutine of their own: a call may
+// block for as long as the program wants). It blocks in
+// SECCOMP_IOCTL_NOTIF_RECV itself, one system call per notification; stop
+// interrupts that with a signal to the loop's thread (SIGURG, which Go's
+// runtime takes and ignores: its own preemption signal).
 func (s *supervisor) loop() error {
-	pfds := []unix.PollFd{{Fd: int32(s.listener), Events: unix.POLLIN}, {Fd: int32(s.wake), Events: unix.POLLIN}}
-	for {
-		_, _, e := sys.SyscallOn(sys.Host(), unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfds[0])), 2, 0, 0, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return fmt.Errorf("supervise: ppoll: %w", e)
-		}
-		if pfds[0].Revents&unix.POLLIN == 0 {
-			if pfds[1].Revents != 0 || pfds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
-				return nil
-			}
-			continue
-		}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	s.loopTid.Store(int32(s.host.Gettid()))
+	for !s.stopping.Load() {
 		var n seccompNotif
-		_, _, e = sys.SyscallOn(sys.Host(), unix.SYS_IOCTL, uintptr(s.listener), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&n)), 0, 0, 0)
+		_, _, e := sys.SyscallOn(sys.Host(), unix.SYS_IOCTL, uintptr(s.listener), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&n)), 0, 0, 0)
 		switch e {
 		case 0:
-		case syscall.EINTR, syscall.ENOENT: // the caller went away before we took it
+		case syscall.EINTR, syscall.ENOENT: // a signal, or the caller went away before we took it
 			continue
 		default:
 			return fmt.Errorf("supervise: SECCOMP_IOCTL_NOTIF_RECV: %w", e)
@@ -277,6 +277,7 @@ func (s *supervisor) loop() error {
 			s.handle(&n)
 		}()
 	}
+	return nil
 }
 
 // idValid reports whether notification id still waits for its answer
