@@ -90,7 +90,7 @@ func answer(c *call) result {
 	return c.s.refuse(c, syscall.ENOSYS, "no handler")
 }
 
-// kernelFor returns the kernel for c's pointers, or nil when there is
+// kernel returns the kernel for c's pointers, or nil when there is
 // none (Options.ForProcess).
 func (c *call) kernel() sys.Kernel {
 	if noPointers[c.nr] {

@@ -22,7 +22,7 @@ type writePump struct {
 	drained uint64
 }
 
-// pumps are the write pumps running, under pumpMu; pumpCond is signalled
+// pumps are the write pumps running, under mu; cond is signalled
 // as they drain.
 type pumps struct {
 	mu   sync.Mutex

@@ -50,7 +50,7 @@ type Options struct {
 	Env            []string
 }
 
-// ExitStatus is the exit status Run returns for a program killed by a
+// exitStatus is the exit status Run returns: for a program killed by a
 // signal: 128 plus the signal's number, as a shell says.
 func exitStatus(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
