@@ -50,8 +50,8 @@ type Options struct {
 	Env            []string
 }
 
-// exitStatus is the exit status Run returns: for a program killed by a
-// signal: 128 plus the signal's number, as a shell says.
+// exitStatus is the program's exit status as Run returns it: for one
+// killed by a signal, 128 plus the signal's number, as a shell says.
 func exitStatus(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
