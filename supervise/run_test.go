@@ -26,6 +26,7 @@ const fdBase = 1 << 20
 func init() {
 	programs["fds"] = progFDs
 	programs["exit3"] = func() error { os.Exit(3); return nil }
+	programs["kill9"] = func() error { return syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 }
 
 // runProgram runs test program name under a supervisor whose other
@@ -54,6 +55,8 @@ func TestRunHost(t *testing.T) {
 
 	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "exit3")
 	require.Equal(t, 3, code)
+	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "kill9")
+	require.Equal(t, 128+9, code, "killed by SIGKILL: 128+9, as a shell says")
 }
 
 func raw(trap uintptr, a ...uintptr) (uintptr, syscall.Errno) {
