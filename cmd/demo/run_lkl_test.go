@@ -267,3 +267,15 @@ cd /mnt/w && echo appended >> a.txt && tail -n 1 < seq.txt`)
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	require.Equal(t, "from the image\nappended\n", stdout, "the image kept the writes")
 }
+
+// TestRunConfig: --config's disks with a mount point are directories of
+// LKL for the program, as --mount's are, and its network is what it says
+// (here none but loopback).
+func TestRunConfig(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imagetest.Tree{"conf.txt": "from a config disk\n"})
+	cfg := filepath.Join(t.TempDir(), "lkl.json")
+	require.NoError(t, os.WriteFile(cfg, []byte(`{"disks":[{"path":"`+img+`","readonly":true,"mountpoint":"/mnt/c"}]}`), 0o644))
+	stdout, stderr, code := demo(t, nil, "run", "--config", cfg, "--", "sh", "-c", "cat /mnt/c/conf.txt; ip -o link | wc -l")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, "from a config disk\n2\n", stdout, "the file, then lo and sit0: no eth0")
+}
