@@ -36,6 +36,11 @@ func runProgram(o runOpts, args []string) (int, error) {
 		return 0, err
 	}
 	defer k.Halt()
+	// Without LKL fix 16 no call with a pointer could be answered: say
+	// so now rather than refuse nearly every call.
+	if _, err := k.ForProcess(os.Getpid()); err != nil {
+		return 0, err
+	}
 	for i, a := range k.Forwards() {
 		fmt.Fprintf(out.Err, "demo run: forwarding %s to LKL (%s)\n", a, cfg.Forward[i])
 	}
