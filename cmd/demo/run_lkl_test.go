@@ -279,3 +279,26 @@ func TestRunConfig(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	require.Equal(t, "from a config disk\n2\n", stdout, "the file, then lo and sit0: no eth0")
 }
+
+// TestRunAsyncio: Python's asyncio, whose epoll holds its self-pipe (a host
+// AF_UNIX socket pair) and the program's LKL sockets: a mixed set, served
+// on both kernels at once. An echo server and 20 clients over LKL's
+// loopback.
+func TestRunAsyncio(t *testing.T) {
+	stdout, stderr, code := demo(t, nil, "run", "--", "python3", "-c", `
+import asyncio
+async def handle(r, w):
+    w.write(await r.readline()); await w.drain(); w.close()
+async def main():
+    srv = await asyncio.start_server(handle, '127.0.0.1', 0)
+    port = srv.sockets[0].getsockname()[1]
+    for i in range(20):
+        r, w = await asyncio.open_connection('127.0.0.1', port)
+        w.write(b'ping %d\n' % i); await w.drain()
+        line = await r.readline(); w.close()
+    print('last', line.decode().strip())
+    srv.close(); await srv.wait_closed()
+asyncio.run(main())`)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, "last ping 19\n", stdout)
+}
