@@ -258,6 +258,12 @@ func (c *call) execve() result {
 			return cont // the host says EFAULT
 		}
 		if !strings.HasPrefix(path, "/") { // from the process's working directory
+			if cwd, _ := c.p.getCwd(); cwd != nil {
+				c.p.put(c.s, cwd)
+				// The host would look for it in the host's working
+				// directory: another file, or none.
+				return c.s.refuse(c, syscall.EOPNOTSUPP, "executing a program by a path relative to a working directory in the other kernel")
+			}
 			path = "/proc/" + strconv.Itoa(c.tid) + "/cwd/" + path
 		}
 		if err := c.s.host.Access(path, unix.X_OK); err != nil {
