@@ -33,6 +33,13 @@ type Command struct {
 // command's usage and exits with status 2.
 var ErrUsage = errors.New("usage")
 
+// An ExitError ends a command with status Code and prints nothing more:
+// the command has said what happened (demo run exits with its program's
+// status).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
 // Output is where a Program's commands print; Run sets it, so tests can
 // capture it.
 type Output struct{ W, Err io.Writer }
@@ -92,9 +99,15 @@ func (p *Program) Run(args []string, stdout, stderr io.Writer) int {
 	if herr := sys.Shutdown(); herr != nil {
 		err = errors.Join(err, fmt.Errorf("halting the kernel: %w", herr))
 	}
+	var exit *ExitError
 	switch {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &exit):
+		if err != error(exit) { // and something more went wrong
+			fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
+		}
+		return exit.Code
 	case errors.Is(err, ErrUsage):
 		fmt.Fprintf(stderr, "%s: %v\n", p.Name, err)
 		return 2
