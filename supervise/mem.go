@@ -3,11 +3,11 @@ package supervise
 import (
 	"bytes"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/host"
 )
 
 // The child's memory, read and written with process_vm_readv and
@@ -32,16 +32,11 @@ func moveMem(trap uintptr, pid int, addr uintptr, b []byte) sys.Errno {
 	if addr < 4096 {
 		return syscall.EFAULT
 	}
-	local := unix.Iovec{Base: unsafe.SliceData(b)}
-	local.SetLen(len(b))
-	remote := unix.RemoteIovec{Base: addr, Len: len(b)}
-	n, _, e := sys.SyscallOn(sys.Host(), trap, uintptr(pid), uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
+	n, e := host.MoveMem(sys.Host(), trap == unix.SYS_PROCESS_VM_WRITEV, pid, addr, b)
 	switch {
 	case e == syscall.ESRCH || e == syscall.EPERM:
 		return e
-	case e != 0:
-		return syscall.EFAULT
-	case n != uintptr(len(b)):
+	case e != 0 || n != len(b):
 		return syscall.EFAULT
 	}
 	return 0

@@ -82,3 +82,28 @@ func Close(c Caller, fd int) error {
 	_, _, e := Call(c, unix.SYS_CLOSE, uintptr(fd), 0, 0, 0, 0, 0)
 	return errnoErr(e)
 }
+
+// MoveMem copies between b and address addr of process pid's memory with
+// one process_vm_readv (write false: into b) or process_vm_writev (write
+// true: from b), made on c. It returns how many bytes moved and the
+// call's errno, as the kernel gave them: a short transfer means the
+// range ran into memory that is not mapped. It is the one place the
+// callers that reach another process's memory (sys/lkl's Kernel.ForProcess,
+// sys/isolated's child, supervise's supervisor) make that call.
+func MoveMem(c Caller, write bool, pid int, addr uintptr, b []byte) (int, syscall.Errno) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	trap := uintptr(unix.SYS_PROCESS_VM_READV)
+	if write {
+		trap = unix.SYS_PROCESS_VM_WRITEV
+	}
+	local := unix.Iovec{Base: unsafe.SliceData(b)}
+	local.SetLen(len(b))
+	remote := unix.RemoteIovec{Base: addr, Len: len(b)}
+	n, _, e := Call(c, trap, uintptr(pid), uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
+}

@@ -122,14 +122,12 @@ func (s *server) moveParent(trap uintptr, b []byte, addr uintptr) (uintptr, sysc
 	if len(b) == 0 {
 		return 0, 0
 	}
-	local := unix.Iovec{Base: &b[0], Len: uint64(len(b))}
-	remote := unix.RemoteIovec{Base: addr, Len: len(b)}
-	r, _, e := host.Call(s.h, trap, uintptr(s.p.Pid()), uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
+	r, e := host.MoveMem(s.h, trap == unix.SYS_PROCESS_VM_WRITEV, s.p.Pid(), addr, b)
 	if e != 0 {
 		if e == syscall.ESRCH || e == syscall.EPERM {
 			return 0, e
 		}
 		return 0, syscall.EFAULT
 	}
-	return r, 0
+	return uintptr(r), 0
 }

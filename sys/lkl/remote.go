@@ -108,14 +108,11 @@ func (c caller) move(trap, addr uintptr, b []byte) syscall.Errno {
 		}
 		return 0
 	}
-	local := unix.Iovec{Base: unsafe.SliceData(b)}
-	local.SetLen(len(b))
-	remote := unix.RemoteIovec{Base: addr, Len: len(b)}
-	n, _, e := host.Call(c.k.cfg.Host, trap, uintptr(c.pid), uintptr(unsafe.Pointer(&local)), 1, uintptr(unsafe.Pointer(&remote)), 1, 0)
+	n, e := host.MoveMem(c.k.cfg.Host, trap == unix.SYS_PROCESS_VM_WRITEV, c.pid, addr, b)
 	switch {
 	case e != 0:
 		return e
-	case n != uintptr(len(b)):
+	case n != len(b):
 		return syscall.EFAULT
 	}
 	return 0
