@@ -58,7 +58,9 @@ and {out} by an empty directory. The default is
 "-- cp-out --isolate {img} / {out}".
 
 Every run appends a line to DIR/results.jsonl; seeds already there are
-skipped, so a campaign can be stopped and resumed. Crashing and hanging
+skipped, so a campaign can be stopped and resumed (one campaign per DIR
+at a time). Seeds run in order, every file system at each seed, so a
+campaign stopped early has gone as far on each. Crashing and hanging
 inputs are kept in DIR/corpus (the mutated image and its edits as
 JSON). A table per file system ends the run. With -check the exit status
 is non-zero if any run failed, hung or modified its image (with
@@ -473,7 +475,13 @@ type fuzzSummary struct {
 
 // imageFuzz runs the campaign c and prints its summary.
 func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
-	if err := os.MkdirAll(filepath.Join(c.dir, "work"), 0o755); err != nil {
+	// What a stopped campaign left in work belongs to runs it did not
+	// record: they run again.
+	work := filepath.Join(c.dir, "work")
+	if err := os.RemoveAll(work); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
 	resPath := filepath.Join(c.dir, "results.jsonl")
@@ -522,6 +530,9 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 			}
 		}()
 	}
+	// Seed by seed, each file system in turn: a campaign stopped early
+	// has run every file system as far.
+	var bases []*baseImage
 	var ferr error
 	for _, t := range c.types {
 		b, err := loadBase(c.dir, t)
@@ -529,8 +540,11 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 			ferr = err
 			break
 		}
-		for seed := c.seed; seed < c.seed+uint64(c.n); seed++ {
-			if !done[fmt.Sprintf("%s-%d", t, seed)] {
+		bases = append(bases, b)
+	}
+	for seed := c.seed; seed < c.seed+uint64(c.n) && ferr == nil; seed++ {
+		for _, b := range bases {
+			if !done[fmt.Sprintf("%s-%d", b.fstype, seed)] {
 				jobs <- job{b, seed}
 			}
 		}
