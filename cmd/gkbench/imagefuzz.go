@@ -87,6 +87,7 @@ is non-zero if any run failed, hung or modified its image (with
 					}
 				}
 				c.args = args
+				c.stdout, c.stderr = out.W, out.Err
 				if len(c.args) == 0 {
 					c.args = []string{"cp-out", "{img}", "/", "{out}"}
 				}
@@ -123,6 +124,9 @@ type fuzzConfig struct {
 	demo    string
 	args    []string
 	timeout time.Duration
+	// stdout gets the table, stderr a line per run that is neither ok
+	// nor a clean error.
+	stdout, stderr io.Writer
 }
 
 // fuzzClasses are the outcomes of a run, in the summary's order.
@@ -314,11 +318,15 @@ func imageDigest(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// crashText is what an LKL panic or a Go runtime crash leaves on stderr.
-var crashText = regexp.MustCompile(`Kernel panic|kernel BUG|BUG: |Oops|^panic: |fatal error: |SIGSEGV|SIGABRT|unexpected fault address`)
+// goCrashText is what a Go runtime crash of demo leaves on stderr.
+var goCrashText = regexp.MustCompile(`(?m)^panic: |^fatal error: |^unexpected fault address`)
 
-// kcrashText is how demo says the kernel (the isolated child) died.
+// kcrashText is how demo says the kernel (the isolated child) died; the
+// LKL panic it quotes is then the child's.
 var kcrashText = regexp.MustCompile(`(?i)kernel (died|crashed|exited|was killed|stopped answering)`)
+
+// lklCrashText is what an LKL panic or BUG leaves on stderr.
+var lklCrashText = regexp.MustCompile(`Kernel panic|kernel BUG|BUG: |Oops`)
 
 // runImage runs demo on one mutated image and classifies the run.
 func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
@@ -381,11 +389,14 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 		switch {
 		case ws.Signaled():
 			r.Class, r.Signal = "crash", ws.Signal().String()
-		case crashText.MatchString(stderr.String()):
+		case goCrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "crash", ee.ExitCode()
-			r.Detail = crashText.FindString(stderr.String()) + ": " + r.Detail
+			r.Detail = goCrashText.FindString(stderr.String()) + "… " + r.Detail
 		case kcrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "kcrash", ee.ExitCode()
+		case lklCrashText.MatchString(stderr.String()):
+			r.Class, r.Exit = "crash", ee.ExitCode()
+			r.Detail = lklCrashText.FindString(stderr.String()) + "… " + r.Detail
 		default:
 			r.Class, r.Exit = "error", ee.ExitCode()
 		}
@@ -524,7 +535,7 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 				res.Write(append(line, '\n'))
 				sum.add(r, true)
 				if r.Class != "ok" && r.Class != "error" {
-					fmt.Fprintf(out.Err, "imagefuzz: %s seed %d: %s %s %s\n", r.FS, r.Seed, r.Class, r.Signal, r.Detail)
+					fmt.Fprintf(c.stderr, "imagefuzz: %s seed %d: %s %s %s\n", r.FS, r.Seed, r.Class, r.Signal, r.Detail)
 				}
 				mu.Unlock()
 			}
@@ -552,7 +563,7 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 	close(jobs)
 	wg.Wait()
 	sum.wall = time.Since(start)
-	sum.print(out.W, c)
+	sum.print(c.stdout, c)
 	return sum, ferr
 }
 
