@@ -323,7 +323,7 @@ var goCrashText = regexp.MustCompile(`(?m)^panic: |^fatal error: |^unexpected fa
 
 // kcrashText is how demo says the kernel (the isolated child) died; the
 // LKL panic it quotes is then the child's.
-var kcrashText = regexp.MustCompile(`(?i)kernel (died|crashed|exited|was killed|stopped answering)`)
+var kcrashText = regexp.MustCompile(`(?i)kernel('s process( \d+)?)? (died|crashed|exited|was killed|stopped answering)`)
 
 // lklCrashText is what an LKL panic or BUG leaves on stderr.
 var lklCrashText = regexp.MustCompile(`Kernel panic|kernel BUG|BUG: |Oops`)

@@ -21,7 +21,7 @@ case "$1" in
 *-3.img) sleep 60 ;;
 *-4.img) printf x | dd of="$1" bs=1 seek=100 conv=notrunc 2>/dev/null; exit 0 ;;
 *-5.img) echo "Kernel panic - not syncing: VFS" >&2; exit 1 ;;
-*-6.img) echo "demo: the kernel died: signal SIGSEGV" >&2; exit 1 ;;
+*-6.img) echo "demo: isolated: the kernel's process 42 died: signal SIGSEGV" >&2; exit 1 ;;
 *-7.img) echo "panic: runtime error: index out of range" >&2; exit 2 ;;
 *) exit 0 ;;
 esac
