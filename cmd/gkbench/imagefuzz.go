@@ -52,8 +52,9 @@ child's process group is killed), and classifies the run:
   modified  the image's bytes changed (it is opened read-only)
   fail      the runner could not make or run the image
 
-The demo's arguments follow "--"; {img} is replaced by the mutated image
-and {out} by an empty directory. The default is
+The demo's arguments follow "--"; {img} is replaced by the mutated image,
+{out} by an empty directory and {fs} by the file system's type (for
+--fstype {fs}: the kernel mounts what demo's detection would refuse). The default is
 "cp-out {img} / {out}" (in-process LKL); for the isolated mode pass
 "-- cp-out --isolate {img} / {out}".
 
@@ -361,7 +362,7 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 	}
 	var args []string
 	for _, a := range c.args {
-		args = append(args, strings.NewReplacer("{img}", img, "{out}", out).Replace(a))
+		args = append(args, strings.NewReplacer("{img}", img, "{out}", out, "{fs}", b.fstype).Replace(a))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
