@@ -33,9 +33,11 @@ func TestChecksums(t *testing.T) {
 				if _, err := d.ReadAt(buf, r.Off); err != nil {
 					t.Fatal(err)
 				}
-				stored := bytes.Clone(buf[r.csumAt : r.csumAt+4])
-				if _, sum := checksum(&r, buf); !bytes.Equal(sum, stored) {
-					t.Errorf("%s at %d: checksum %x, mkfs wrote %x", r.Kind, r.Off, sum, stored)
+				orig := bytes.Clone(buf)
+				for _, c := range checksum(&r, buf) {
+					if stored := orig[c.at : c.at+len(c.data)]; !bytes.Equal(c.data, stored) {
+						t.Errorf("%s at %d: checksum at +%d %x, mkfs wrote %x", r.Kind, r.Off, c.at, c.data, stored)
+					}
 				}
 				checked[r.Kind]++
 			}

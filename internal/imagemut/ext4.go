@@ -60,8 +60,22 @@ func (l *locator) ext4() error {
 	}
 	r := Region{Kind: "ext4-sb", Off: 1024, Len: 1024, Fields: ext4SBFields}
 	const metadataCsum = 0x400
-	if le.Uint32(sb[100:])&metadataCsum != 0 {
+	csum := le.Uint32(sb[100:])&metadataCsum != 0
+	var seed uint32 // the file system's checksum seed
+	if csum {
 		r.csum, r.csumAt = csumExt4, 1020
+		seed = linuxCRC(^uint32(0), sb[104:120]) // s_uuid
+		if le.Uint32(sb[96:])&0x2000 != 0 {      // metadata_csum_seed
+			seed = le.Uint32(sb[624:])
+		}
+	}
+	// withCsum gives r a metadata_csum style, if the file system has
+	// checksums.
+	withCsum := func(r Region, style int, seed, arg uint32) Region {
+		if csum {
+			r.csum, r.csumSeed, r.csumArg = style, seed, arg
+		}
+		return r
 	}
 	l.add(r)
 	logBS := le.Uint32(sb[24:])
@@ -95,7 +109,7 @@ func (l *locator) ext4() error {
 		if gd == nil {
 			break
 		}
-		l.add(Region{Kind: "ext4-gd", Off: off, Len: int(descSize), Fields: ext4GDFields})
+		l.add(withCsum(Region{Kind: "ext4-gd", Off: off, Len: int(descSize), Fields: ext4GDFields}, csumExt4GD, seed, uint32(g)))
 		it := uint64(le.Uint32(gd[8:]))
 		if descSize >= 64 {
 			it |= uint64(le.Uint32(gd[0x28:])) << 32
@@ -104,7 +118,11 @@ func (l *locator) ext4() error {
 	}
 	// The inodes of group 0 (the root, the reserved ones and the
 	// first files) and the first few of the other groups.
-	var inodes []int64
+	type inode struct {
+		off int64
+		ino uint32
+	}
+	var inodes []inode
 	for g, t := range tables {
 		n := uint64(4)
 		if g == 0 {
@@ -114,16 +132,20 @@ func (l *locator) ext4() error {
 			if len(inodes) == maxInodes {
 				break
 			}
-			inodes = append(inodes, t+int64(i*isz))
+			inodes = append(inodes, inode{t + int64(i*isz), uint32(uint64(g)*ipg + i + 1)})
 		}
 	}
 	dirs := 0
-	for _, off := range inodes {
+	for _, ino := range inodes {
+		off := ino.off
 		in := l.read(off, int(isz))
 		if in == nil || allZero(in) {
 			continue
 		}
-		l.add(Region{Kind: "ext4-inode", Off: off, Len: int(isz), Fields: ext4InodeFields})
+		l.add(withCsum(Region{Kind: "ext4-inode", Off: off, Len: int(isz), Fields: ext4InodeFields}, csumExt4Inode, seed, ino.ino))
+		// The seed of the blocks the inode owns: its number and
+		// generation.
+		iseed := linuxCRC(linuxCRC(seed, le.AppendUint32(nil, ino.ino)), in[100:104])
 		// The blocks the extent tree's root points to: index or leaf
 		// nodes (depth > 0) or, for a directory, its first data blocks.
 		root := in[40:100]
@@ -136,7 +158,15 @@ func (l *locator) ext4() error {
 			ent := root[12+12*e:]
 			if depth > 0 {
 				blk := uint64(le.Uint32(ent[4:])) | uint64(le.Uint16(ent[8:]))<<32
-				l.add(Region{Kind: "ext4-extent", Off: mulOff(blk, bs), Len: int(bs), Fields: extentFields(0, maxEntries)})
+				r := withCsum(Region{Kind: "ext4-extent", Off: mulOff(blk, bs), Len: int(bs), Fields: extentFields(0, maxEntries)}, csumExt4Tail, iseed, 0)
+				if eb := l.read(r.Off, r.Len); eb != nil {
+					r.csumFrom = 12 + 12*int(le.Uint16(eb[4:])) // the tail after eh_max entries
+					r.csumAt = r.csumFrom
+					if r.csumAt+4 > r.Len {
+						r.csum = csumNone
+					}
+					l.add(r)
+				}
 				continue
 			}
 			if !isDir || dirs >= maxDirs {
@@ -146,7 +176,18 @@ func (l *locator) ext4() error {
 			n := min(uint64(le.Uint16(ent[4:]))&0x7FFF, 2)
 			for b := range n {
 				off := mulOff(blk+b, bs)
-				if db := l.read(off, int(bs)); db != nil && l.add(Region{Kind: "ext4-dir", Off: off, Len: int(bs), Fields: ext4DirFields(db)}) {
+				db := l.read(off, int(bs))
+				if db == nil {
+					continue
+				}
+				r := Region{Kind: "ext4-dir", Off: off, Len: int(bs), Fields: ext4DirFields(db)}
+				// A leaf block's checksum is in a 12-byte fake entry at
+				// its end (struct ext4_dir_entry_tail).
+				if t := db[len(db)-12:]; le.Uint32(t) == 0 && le.Uint16(t[4:]) == 12 && t[6] == 0 && t[7] == 0xDE {
+					r = withCsum(r, csumExt4Tail, iseed, 0)
+					r.csumFrom, r.csumAt = len(db)-12, len(db)-4
+				}
+				if l.add(r) {
 					dirs++
 				}
 			}

@@ -19,6 +19,7 @@
 package imagemut
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,6 +60,11 @@ const (
 	csumExt4   // ext4 superblock: raw crc32c(~0) of the bytes before At, little-endian at At
 	csumZeroed // xfs: crc32c of the whole structure with the 4 bytes at At zeroed
 	csumBtrfs  // btrfs: crc32c of the bytes from 32 on, little-endian at 0
+	// ext4 with metadata_csum: Linux's crc32c (no final inversion)
+	// seeded with csumSeed, the file system's (ext4Seed).
+	csumExt4GD    // a group descriptor: seed, group csumArg, the descriptor with bg_checksum zeroed; low 16 bits at 30
+	csumExt4Inode // an inode: seed, inode number csumArg, i_generation, the inode with its checksums zeroed; split at 124 and 130
+	csumExt4Tail  // a directory or extent block: the owner inode's seed (csumSeed) over the bytes before csumFrom, at csumAt
 )
 
 // A Region is one metadata structure in the image.
@@ -71,9 +77,12 @@ type Region struct {
 	Off  int64
 	Len  int
 	// Fields are the fields a structure-aware mutation picks from.
-	Fields []Field
-	csum   int // csum* style
-	csumAt int
+	Fields   []Field
+	csum     int // csum* style
+	csumAt   int
+	csumFrom int    // csumExt4Tail: the checksummed bytes' end
+	csumSeed uint32 // the ext4 styles' seed
+	csumArg  uint32 // csumExt4GD's group, csumExt4Inode's inode number
 }
 
 // A Layout is what Locate found on an image.
@@ -227,8 +236,9 @@ func Plan(d disk.Device, l *Layout, seed uint64) ([]Edit, error) {
 		e := mutate(rng, r, buf)
 		edits = append(edits, e)
 		if r.csum != csumNone && rng.IntN(4) != 0 {
-			at, sum := checksum(r, buf)
-			edits = append(edits, Edit{Off: r.Off + int64(at), Data: sum, What: r.Kind + " csum"})
+			for _, c := range checksum(r, buf) {
+				edits = append(edits, Edit{Off: r.Off + int64(c.at), Data: c.data, What: r.Kind + " csum"})
+			}
 		}
 	}
 	return edits, nil
@@ -319,24 +329,58 @@ func putUint(b []byte, v uint64, bigEndian bool) {
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
-// checksum returns where region r's checksum goes and its value for the
-// region's bytes buf.
-func checksum(r *Region, buf []byte) (int, []byte) {
-	var sum uint32
+// A csumField is where a checksum goes in its structure and its bytes.
+type csumField struct {
+	at   int
+	data []byte
+}
+
+// checksum computes region r's checksum over its bytes buf, stores it
+// in buf and returns where it went.
+func checksum(r *Region, buf []byte) []csumField {
+	var out []csumField
+	put := func(at int, data []byte) {
+		copy(buf[at:], data)
+		out = append(out, csumField{at, data})
+	}
 	switch r.csum {
 	case csumExt4:
-		sum = ^crc32.Checksum(buf[:r.csumAt], crc32c)
+		put(r.csumAt, le.AppendUint32(nil, ^crc32.Checksum(buf[:r.csumAt], crc32c)))
 	case csumZeroed:
 		c := crc32.Update(0, crc32c, buf[:r.csumAt])
 		c = crc32.Update(c, crc32c, []byte{0, 0, 0, 0})
-		sum = crc32.Update(c, crc32c, buf[r.csumAt+4:])
+		put(r.csumAt, le.AppendUint32(nil, crc32.Update(c, crc32c, buf[r.csumAt+4:])))
 	case csumBtrfs:
-		sum = crc32.Checksum(buf[32:], crc32c)
+		put(0, le.AppendUint32(nil, crc32.Checksum(buf[32:], crc32c)))
+	case csumExt4GD:
+		c := linuxCRC(r.csumSeed, le.AppendUint32(nil, r.csumArg))
+		c = linuxCRC(c, buf[:30])
+		c = linuxCRC(c, []byte{0, 0})
+		c = linuxCRC(c, buf[32:])
+		put(30, le.AppendUint16(nil, uint16(c)))
+	case csumExt4Inode:
+		c := linuxCRC(r.csumSeed, le.AppendUint32(nil, r.csumArg))
+		c = linuxCRC(c, buf[100:104]) // i_generation
+		hi := len(buf) > 128 && 128+int(le.Uint16(buf[128:])) >= 132
+		z := bytes.Clone(buf)
+		z[124], z[125] = 0, 0
+		if hi {
+			z[130], z[131] = 0, 0
+		}
+		c = linuxCRC(c, z)
+		put(124, le.AppendUint16(nil, uint16(c)))
+		if hi {
+			put(130, le.AppendUint16(nil, uint16(c>>16)))
+		}
+	case csumExt4Tail:
+		put(r.csumAt, le.AppendUint32(nil, linuxCRC(r.csumSeed, buf[:r.csumFrom])))
 	}
-	out := le.AppendUint32(nil, sum)
-	copy(buf[r.csumAt:], out)
-	return r.csumAt, out
+	return out
 }
+
+// linuxCRC is Linux's crc32c(seed, p): Castagnoli without the final
+// inversion hash/crc32 does.
+func linuxCRC(seed uint32, p []byte) uint32 { return ^crc32.Update(^seed, crc32c, p) }
 
 // Apply writes the edits to w (the copy of the image being mutated).
 func Apply(w interface {
