@@ -74,8 +74,8 @@ type Region struct {
 	// "xfs-inode", "btrfs-sb", "btrfs-node", "vfat-boot", "vfat-fat",
 	// "vfat-dir".
 	Kind string
-	Off  int64
-	Len  int
+	Off  int64 // the structure's first byte in the image
+	Len  int   // its size, at most MaxRegion
 	// Fields are the fields a structure-aware mutation picks from.
 	Fields   []Field
 	csum     int // csum* style
@@ -87,9 +87,9 @@ type Region struct {
 
 // A Layout is what Locate found on an image.
 type Layout struct {
-	FSType  string
-	Size    int64
-	Regions []Region
+	FSType  string   // one of FSTypes
+	Size    int64    // the image's size in bytes
+	Regions []Region // the structures found, in the order found
 }
 
 // ErrUnsupported is Locate's error for an image whose file system it
