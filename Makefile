@@ -121,20 +121,22 @@ fuzz:
 # crashes of demo itself are counted and kept in the corpus dir (in-process
 # LKL: a crash kills demo). For the isolated mode:
 #   make fuzz-images FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate {img} / {out}'
-# make test runs 50 per file system (200 images) from a fresh directory.
+# The saved crash inputs (FUZZ_IMAGES_CORPUS) run once too. make test runs
+# 50 per file system (200 images) and the saved inputs from a fresh directory.
 FUZZ_IMAGES_N       ?= 10000
 FUZZ_IMAGES_J       ?= 2
 FUZZ_IMAGES_TIMEOUT ?= 30s
 FUZZ_IMAGES_DIR     ?= $(BUILD)/fuzz-images
 FUZZ_IMAGES_FLAGS   ?=
 FUZZ_IMAGES_DEMO    ?= cp-out {img} / {out}
+FUZZ_IMAGES_CORPUS  ?= internal/imagemut/testdata/crashes
 
 fuzz-images: lkl
 	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
 	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
 	$(if $(FUZZ_IMAGES_FRESH),rm -rf $(FUZZ_IMAGES_DIR))
 	$(BIN)/gkbench imagefuzz -n $(FUZZ_IMAGES_N) -j $(FUZZ_IMAGES_J) -timeout $(FUZZ_IMAGES_TIMEOUT) \
-		-out $(FUZZ_IMAGES_DIR) -check $(FUZZ_IMAGES_FLAGS) -- $(FUZZ_IMAGES_DEMO)
+		-out $(FUZZ_IMAGES_DIR) -corpus $(FUZZ_IMAGES_CORPUS) -check $(FUZZ_IMAGES_FLAGS) -- $(FUZZ_IMAGES_DEMO)
 
 # cmd/gokernel-lkl builds LKL from the recipe embedded in it (third_party/lkl)
 # or reuses ~/.cache/gokernel/lkl/HASH, the cache make -C third_party/lkl and

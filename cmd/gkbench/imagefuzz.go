@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -63,7 +64,8 @@ skipped, so a campaign can be stopped and resumed (one campaign per DIR
 at a time). Seeds run in order, every file system at each seed, so a
 campaign stopped early has gone as far on each. Crashing and hanging
 inputs are kept in DIR/corpus (the mutated image and its edits as
-JSON). A table per file system ends the run. With -check the exit status
+JSON); -corpus runs each saved input of a directory (FSTYPE-NAME.img.gz,
+as internal/imagemut/testdata/crashes holds) once more. A table per file system ends the run. With -check the exit status
 is non-zero if any run failed, hung or modified its image (with
 -check-crash, also if demo itself crashed: the isolated mode's promise).`,
 		Setup: func(fs *flag.FlagSet) func([]string) error {
@@ -75,6 +77,7 @@ is non-zero if any run failed, hung or modified its image (with
 			fs.StringVar(&c.dir, "out", "", "the campaign's `DIR` (results, base images, corpus)")
 			fs.StringVar(&c.demo, "demo", "", "the demo `binary` (default: demo beside gkbench)")
 			fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "each run's deadline")
+			fs.StringVar(&c.corpus, "corpus", "", "also run each saved input `DIR`/FSTYPE-NAME.img.gz once (a crash corpus)")
 			check := fs.Bool("check", false, "exit non-zero on a runner failure, a hang or a modified image")
 			checkCrash := fs.Bool("check-crash", false, "with -check, also on a crash of demo itself")
 			return func(args []string) error {
@@ -125,6 +128,7 @@ type fuzzConfig struct {
 	demo    string
 	args    []string
 	timeout time.Duration
+	corpus  string // a directory of saved inputs, *.img.gz; "" for none
 	// stdout gets the table, stderr a line per run that is neither ok
 	// nor a clean error.
 	stdout, stderr io.Writer
@@ -143,6 +147,15 @@ type fuzzResult struct {
 	Detail string   `json:"detail,omitempty"` // the last line of demo's stderr, or the runner's error
 	Secs   float64  `json:"secs"`
 	Edits  []string `json:"edits,omitempty"`
+	Corpus string   `json:"corpus,omitempty"` // the saved input's name, for FS "corpus"
+}
+
+// key names a result for resuming.
+func (r fuzzResult) key() string {
+	if r.FS == "corpus" {
+		return "corpus-" + r.Corpus
+	}
+	return fmt.Sprintf("%s-%d", r.FS, r.Seed)
 }
 
 // baseTree is what every base image holds (the base-image recipe, with
@@ -320,7 +333,7 @@ func imageDigest(path string) (string, error) {
 }
 
 // goCrashText is what a Go runtime crash of demo leaves on stderr.
-var goCrashText = regexp.MustCompile(`(?m)^panic: |^fatal error: |^unexpected fault address`)
+var goCrashText = regexp.MustCompile(`(?m)^(panic: |fatal error: |unexpected fault address).*`)
 
 // kcrashText is how demo says the kernel (the isolated child) died; the
 // LKL panic it quotes is then the child's.
@@ -356,13 +369,28 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 	if err := b.write(img, edits); err != nil {
 		return failed(err)
 	}
+	if err := runDemo(c, &r, b.fstype, img, out); err != nil {
+		return failed(err)
+	}
+	r.Secs = time.Since(start).Seconds()
+	if r.Class == "crash" || r.Class == "kcrash" || r.Class == "hang" || r.Class == "modified" {
+		if err := saveCorpus(c.dir, name, b, edits, r); err != nil {
+			return failed(err)
+		}
+	}
+	return r
+}
+
+// runDemo runs demo on the image img of type fstype with the empty
+// directory out, and sets r's class, exit status and detail.
+func runDemo(c fuzzConfig, r *fuzzResult, fstype, img, out string) error {
 	before, err := imageDigest(img)
 	if err != nil {
-		return failed(err)
+		return err
 	}
 	var args []string
 	for _, a := range c.args {
-		args = append(args, strings.NewReplacer("{img}", img, "{out}", out, "{fs}", b.fstype).Replace(a))
+		args = append(args, strings.NewReplacer("{img}", img, "{out}", out, "{fs}", fstype).Replace(a))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -392,7 +420,7 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 			r.Class, r.Signal = "crash", ws.Signal().String()
 		case goCrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "crash", ee.ExitCode()
-			r.Detail = goCrashText.FindString(stderr.String()) + "… " + r.Detail
+			r.Detail = goCrashText.FindString(stderr.String())
 		case kcrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "kcrash", ee.ExitCode()
 		case lklCrashText.MatchString(stderr.String()):
@@ -402,21 +430,80 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 			r.Class, r.Exit = "error", ee.ExitCode()
 		}
 	default:
-		return failed(err)
+		return err
 	}
 	after, err := imageDigest(img)
 	if err != nil {
-		return failed(err)
+		return err
 	}
 	if after != before {
 		r.Class = "modified"
 	}
-	if r.Class == "crash" || r.Class == "kcrash" || r.Class == "hang" || r.Class == "modified" {
-		if err := saveCorpus(c.dir, name, b, edits, r); err != nil {
-			return failed(err)
+	return nil
+}
+
+// runCorpus runs demo on a saved input, FSTYPE-NAME.img.gz.
+func runCorpus(c fuzzConfig, path string) (r fuzzResult) {
+	name := strings.TrimSuffix(filepath.Base(path), ".img.gz")
+	fstype, _, _ := strings.Cut(name, "-")
+	r = fuzzResult{FS: "corpus", Corpus: name, Exit: -1}
+	start := time.Now()
+	work := filepath.Join(c.dir, "work")
+	img, out := filepath.Join(work, "corpus-"+name+".img"), filepath.Join(work, "corpus-"+name+".out")
+	defer os.Remove(img)
+	defer os.RemoveAll(out)
+	err := gunzipSparse(path, img)
+	if err == nil {
+		err = os.MkdirAll(out, 0o755)
+	}
+	if err == nil {
+		err = runDemo(c, &r, fstype, img, out)
+	}
+	if err != nil {
+		r.Class, r.Detail = "fail", err.Error()
+	}
+	r.Secs = time.Since(start).Seconds()
+	return r
+}
+
+// gunzipSparse writes the gzip file src's content to dst, leaving its
+// zero chunks as holes.
+func gunzipSparse(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, fuzzChunk)
+	var off int64
+	for {
+		n, err := io.ReadFull(zr, buf)
+		if n > 0 && !isZero(buf[:n]) {
+			if _, err := f.WriteAt(buf[:n], off); err != nil {
+				return err
+			}
+		}
+		off += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", src, err)
 		}
 	}
-	return r
+	if err := f.Truncate(off); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // lastBytes keeps the last max bytes written to it.
@@ -507,7 +594,7 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 			if json.Unmarshal(sc.Bytes(), &r) != nil || r.FS == "" {
 				continue // a line cut short by a stop
 			}
-			done[fmt.Sprintf("%s-%d", r.FS, r.Seed)] = true
+			done[r.key()] = true
 			sum.add(r, false)
 		}
 		f.Close()
@@ -518,8 +605,9 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 	}
 	defer res.Close()
 	type job struct {
-		b    *baseImage
-		seed uint64
+		b      *baseImage
+		seed   uint64
+		corpus string // a saved input's path, instead of b and seed
 	}
 	jobs := make(chan job)
 	var mu sync.Mutex
@@ -530,13 +618,18 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				r := runImage(c, j.b, j.seed)
+				var r fuzzResult
+				if j.corpus != "" {
+					r = runCorpus(c, j.corpus)
+				} else {
+					r = runImage(c, j.b, j.seed)
+				}
 				line, _ := json.Marshal(r)
 				mu.Lock()
 				res.Write(append(line, '\n'))
 				sum.add(r, true)
 				if r.Class != "ok" && r.Class != "error" {
-					fmt.Fprintf(c.stderr, "imagefuzz: %s seed %d: %s %s %s\n", r.FS, r.Seed, r.Class, r.Signal, r.Detail)
+					fmt.Fprintf(c.stderr, "imagefuzz: %s: %s %s %s\n", r.key(), r.Class, r.Signal, r.Detail)
 				}
 				mu.Unlock()
 			}
@@ -557,7 +650,16 @@ func imageFuzz(c fuzzConfig) (*fuzzSummary, error) {
 	for seed := c.seed; seed < c.seed+uint64(c.n) && ferr == nil; seed++ {
 		for _, b := range bases {
 			if !done[fmt.Sprintf("%s-%d", b.fstype, seed)] {
-				jobs <- job{b, seed}
+				jobs <- job{b: b, seed: seed}
+			}
+		}
+	}
+	if c.corpus != "" && ferr == nil {
+		saved, err := filepath.Glob(filepath.Join(c.corpus, "*.img.gz"))
+		ferr = err
+		for _, p := range saved {
+			if !done["corpus-"+strings.TrimSuffix(filepath.Base(p), ".img.gz")] {
+				jobs <- job{corpus: p}
 			}
 		}
 	}
@@ -586,7 +688,10 @@ func (s *fuzzSummary) print(w io.Writer, c fuzzConfig) {
 	fmt.Fprintf(w, "imagefuzz: %s %s (-j %d, deadline %v); results in %s\n", c.demo, strings.Join(c.args, " "), c.jobs, c.timeout, c.dir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "fs\timages\t%s\timages/s\t\n", strings.Join(fuzzClasses, "\t"))
-	for _, t := range c.types {
+	for _, t := range append(slices.Clip(c.types), "corpus") {
+		if t == "corpus" && s.counts[t] == nil {
+			continue
+		}
 		n := 0
 		var cols []string
 		for _, cl := range fuzzClasses {

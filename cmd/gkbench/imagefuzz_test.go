@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
@@ -53,13 +54,29 @@ func TestImageFuzzClassifies(t *testing.T) {
 	}
 	require.NoFileExists(t, filepath.Join(c.dir, "corpus", "vfat-0.json"))
 
+	// A saved input runs once, under the corpus row.
+	c.corpus = filepath.Join(dir, "saved")
+	require.NoError(t, os.Mkdir(c.corpus, 0o755))
+	gz, err := os.Create(filepath.Join(c.corpus, "vfat-2.img.gz"))
+	require.NoError(t, err)
+	zw := gzip.NewWriter(gz)
+	_, err = zw.Write(make([]byte, 1<<20))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, gz.Close())
+
 	// Resuming runs only the seeds not yet recorded.
 	c.n = 9
 	_, err = imageFuzz(c)
 	require.NoError(t, err)
 	rs := readResults(t, c.dir)
-	require.Len(t, rs, 9)
+	require.Len(t, rs, 10)
 	require.Equal(t, uint64(8), rs[8].Seed)
+	require.Equal(t, fuzzResult{FS: "corpus", Corpus: "vfat-2", Class: "crash", Exit: -1, Signal: "segmentation fault"},
+		fuzzResult{FS: rs[9].FS, Corpus: rs[9].Corpus, Class: rs[9].Class, Exit: rs[9].Exit, Signal: rs[9].Signal})
+	_, err = imageFuzz(c)
+	require.NoError(t, err)
+	require.Len(t, readResults(t, c.dir), 10, "a second resume runs nothing")
 }
 
 func readResults(t *testing.T, dir string) []fuzzResult {
