@@ -24,8 +24,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: test-isolated
-.PHONY: all build test vet demo bench fuzz soak-lkl lkl generate clean tools-test tools-demo tools-bench
+.PHONY: all build test test-isolated vet demo bench fuzz fuzz-images soak-lkl lkl generate clean tools-test tools-demo tools-bench
 
 all: build
 
@@ -54,6 +53,7 @@ test: tools-test vet lkl
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(LKLENV) $(GO) vet -tags lkl ./...
 	$(LKLENV) $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl ./...
+	$(MAKE) fuzz-images FUZZ_IMAGES_N=50 FUZZ_IMAGES_DIR=$(BUILD)/fuzz-images-sample FUZZ_IMAGES_FRESH=1
 
 # The conformance suites (kerneltest.Run's "lkl" subtests and everything
 # else that takes the tests' LKL kernel) on LKL in a child process:
@@ -126,6 +126,32 @@ fuzz:
 		echo "== $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
 	done
+
+# The hostile-image campaign (issue #20, docs/imagefuzz.md): FUZZ_IMAGES_N
+# mutated images per file system (ext4, xfs, btrfs, vfat; seeds 0..N-1) run
+# through demo (FUZZ_IMAGES_DEMO, {img} and {out} filled in) as children,
+# FUZZ_IMAGES_J at once, each with a deadline. Resumable: seeds already in
+# $(FUZZ_IMAGES_DIR)/results.jsonl are skipped (FUZZ_IMAGES_FRESH=1 starts
+# over). Fails on a runner failure, a hang or a modified read-only image;
+# crashes of demo itself are counted and kept in the corpus dir (in-process
+# LKL: a crash kills demo). For the isolated mode:
+#   make fuzz-images FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate {img} / {out}'
+# The saved crash inputs (FUZZ_IMAGES_CORPUS) run once too. make test runs
+# 50 per file system (200 images) and the saved inputs from a fresh directory.
+FUZZ_IMAGES_N       ?= 10000
+FUZZ_IMAGES_J       ?= 2
+FUZZ_IMAGES_TIMEOUT ?= 30s
+FUZZ_IMAGES_DIR     ?= $(BUILD)/fuzz-images
+FUZZ_IMAGES_FLAGS   ?=
+FUZZ_IMAGES_DEMO    ?= cp-out {img} / {out}
+FUZZ_IMAGES_CORPUS  ?= internal/imagemut/testdata/crashes
+
+fuzz-images: lkl
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/demo ./cmd/demo
+	$(LKLENV) $(GO) build -tags lkl -o $(BIN)/gkbench ./cmd/gkbench
+	$(if $(FUZZ_IMAGES_FRESH),rm -rf $(FUZZ_IMAGES_DIR))
+	$(BIN)/gkbench imagefuzz -n $(FUZZ_IMAGES_N) -j $(FUZZ_IMAGES_J) -timeout $(FUZZ_IMAGES_TIMEOUT) \
+		-out $(FUZZ_IMAGES_DIR) -corpus $(FUZZ_IMAGES_CORPUS) -check $(FUZZ_IMAGES_FLAGS) -- $(FUZZ_IMAGES_DEMO)
 
 # cmd/gokernel-lkl builds LKL from the recipe embedded in it (third_party/lkl)
 # or reuses ~/.cache/gokernel/lkl/HASH, the cache make -C third_party/lkl and

@@ -29,6 +29,7 @@ var layers = map[string]int{
 	"third_party":         -1, // third_party/lkl: LKL's build recipe, embedded for cmd/gokernel-lkl; imports nothing of gokernel
 	"sys":                 0,
 	"internal/disktest":   0, // test images as disk devices for the volume packages' tests; imports disk; tests only
+	"internal/imagemut":   0, // mutated file system images for the hostile-image campaign (gkbench imagefuzz); imports disk
 	"internal/kerneltest": 1, // checks every kernel must pass; imports sys; tests only
 	"libgo":               1,
 	"aio":                 2,

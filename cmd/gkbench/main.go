@@ -5,6 +5,7 @@
 //
 //	gkbench echo-bench    TCP echo: eloop, unet, gnet and net (and eloop and unet on LKL)
 //	gkbench http-bench    net/http over unet and net, demo serve on LKL, LKL clients through NAT
+//	gkbench imagefuzz     mutated ext4, xfs, btrfs and vfat images through demo cp-out (issue #20; make fuzz-images)
 //	cpbench.sh            demo cp-out against debugfs (a script beside this file)
 //	diskbench.sh          disk sources side by side (a script; gkbench rangeserve is its HTTP server)
 //
