@@ -4,9 +4,12 @@ package ufs_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -119,4 +122,54 @@ func TestCopyBetweenKernels(t *testing.T) {
 	got, err := host.ReadFile("back")
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(data, got))
+}
+
+// The hostile-image campaign's saved crash (internal/imagemut, seed 1839:
+// an ext4 inode whose i_size_high makes its size negative) crashed the
+// copy with a slice out of range, and ReadFile read it without end (LKL's
+// ext4 serves it as endless). Now both stop with EUCLEAN naming the file.
+func TestHostileSizes(t *testing.T) {
+	img := gunzip(t, "../internal/imagemut/testdata/crashes/ext4-1839.img.gz")
+	before := sha(t, img)
+	src, mp := attach(t, img, "ext4", true)
+	var negative int
+	err := fs.WalkDir(src, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil // what the walk cannot read is not this test's
+		}
+		if fi, err := d.Info(); err == nil && fi.Size() < 0 {
+			negative++
+			_, err := src.ReadFile(name)
+			require.ErrorIs(t, err, syscall.EUCLEAN, name)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Positive(t, negative, "the image has a file whose size is negative")
+	dst := ufs.New(sys.Host(), t.TempDir())
+	defer dst.Close()
+	err = ufs.CopyTree(dst, src, []string{"."}, ufs.CopyOptions{})
+	require.ErrorIs(t, err, syscall.EUCLEAN)
+	require.ErrorContains(t, err, "negative file size")
+	require.NoError(t, src.Close())
+	unmount(t, lklKernel(t), mp)
+	require.Equal(t, before, sha(t, img), "image unchanged")
+}
+
+// gunzip writes the gzip file name out to a temporary file and returns
+// its path.
+func gunzip(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(name)
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(name), ".gz"))
+	w, err := os.Create(out)
+	require.NoError(t, err)
+	_, err = io.Copy(w, zr)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return out
 }

@@ -379,6 +379,9 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 		return nil
 	}
 	size, perm := st.Size, fs.FileMode(st.Mode&0o777)
+	if size < 0 { // corrupt metadata (a hostile image): nothing to size a copy by
+		return perr("fstat", errNegativeSize(size))
+	}
 	atime, mtime := timeOfSpec(st.Atim), timeOfSpec(st.Mtim)
 	c.progress(1, 0)
 	if st.Nlink > 1 {

@@ -1,6 +1,7 @@
 package ufs
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -183,6 +184,16 @@ func (fsys *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return out, err
 }
 
+// errNegativeSize is the error for a regular file whose size is negative:
+// only corrupt metadata has one.
+func errNegativeSize(size int64) error {
+	return fmt.Errorf("negative file size %d: %w", size, syscall.EUCLEAN)
+}
+
+// readFileHint is the most ReadFile allocates on a file's word before it
+// has read the bytes.
+const readFileHint = 64 << 20
+
 // ReadFile reads the named file and returns its contents. It implements
 // fs.ReadFileFS.
 func (fsys *FS) ReadFile(name string) ([]byte, error) {
@@ -197,7 +208,14 @@ func (fsys *FS) ReadFile(name string) ([]byte, error) {
 	var st unix.Stat_t
 	size := 0
 	if err := fsys.l.Fstat(f.fd, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		size = int(st.Size)
+		if st.Size < 0 {
+			// Corrupt metadata (a hostile image): such a file reads
+			// without end on LKL's ext4.
+			return nil, pathErr("read", name, errNegativeSize(st.Size))
+		}
+		// The size only sizes the first buffer: an image may claim
+		// far more than it holds, and what is read decides.
+		size = int(min(st.Size, readFileHint))
 	}
 	data := make([]byte, 0, size+1) // +1: the read that sees the end
 	for {

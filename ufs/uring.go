@@ -420,7 +420,7 @@ func (o *readFileOp) target() []byte {
 			o.sized = true
 			var st unix.Stat_t
 			if o.fsys.l.Fstat(o.fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-				size = int(st.Size)
+				size = int(min(max(st.Size, 0), readFileHint)) // as FS.ReadFile: a hint, bounded
 			}
 		}
 		o.data = slices.Grow(o.data, max(size+1-len(o.data), 512))
