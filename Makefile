@@ -53,7 +53,8 @@ test: tools-test vet lkl
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(LKLENV) $(GO) vet -tags lkl ./...
 	$(LKLENV) $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl ./...
-	$(MAKE) fuzz-images FUZZ_IMAGES_N=50 FUZZ_IMAGES_DIR=$(BUILD)/fuzz-images-sample FUZZ_IMAGES_FRESH=1
+	$(MAKE) fuzz-images FUZZ_IMAGES_N=50 FUZZ_IMAGES_DIR=$(BUILD)/fuzz-images-sample FUZZ_IMAGES_FRESH=1 \
+		FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate {img} / {out}'
 
 # The conformance suites (kerneltest.Run's "lkl" subtests and everything
 # else that takes the tests' LKL kernel) on LKL in a child process:
