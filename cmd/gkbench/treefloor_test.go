@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 )
@@ -53,7 +53,7 @@ func BenchmarkTreeHostFloor(b *testing.B) {
 		if err := os.Mkdir(root, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := processCPU()
+		cpu0 := kerneltest.CPUTime()
 		b.StartTimer()
 		for d := range 200 {
 			dir := fmt.Sprintf("%s/d%d", root, d)
@@ -84,16 +84,9 @@ func BenchmarkTreeHostFloor(b *testing.B) {
 			l.Close(dfd)
 		}
 		b.StopTimer()
-		cpu += processCPU() - cpu0
+		cpu += kerneltest.CPUTime() - cpu0
 		os.RemoveAll(root) // not timed
 		b.StartTimer()
 	}
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// processCPU is the process's user and system time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

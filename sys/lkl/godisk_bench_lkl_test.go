@@ -19,6 +19,7 @@ import (
 
 	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
@@ -110,10 +111,10 @@ func BenchmarkGoDiskTree(b *testing.B) {
 				if mode == "warm" {
 					walkTree(b, mp)
 				}
-				t0, c0 := time.Now(), cpuTime()
+				t0, c0 := time.Now(), kerneltest.CPUTime()
 				walkTree(b, mp)
 				walkNS += int64(time.Since(t0))
-				cpuNS += int64(cpuTime() - c0)
+				cpuNS += int64(kerneltest.CPUTime() - c0)
 				require.NoError(b, kern.Unmount(mp))
 				requests += top.reads.Load()
 				reads += file.reads.Load()
@@ -129,16 +130,6 @@ func BenchmarkGoDiskTree(b *testing.B) {
 			}
 		})
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far: on a loaded
-// machine it measures the work of a walk better than the wall clock.
-func cpuTime() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // walkTree reads every file under dir through LKL.
