@@ -149,7 +149,20 @@ func roundTrip(t *testing.T, c net.Conn, msg []byte) {
 	}()
 	got, err := io.ReadAll(c)
 	if err != nil || !bytes.Equal(got, msg) {
-		t.Fatalf("echo: got %d bytes (err %v), want %d", len(got), err, len(msg))
+		t.Fatalf("echo: got %d bytes (err %v), want %d; goroutines:\n%s", len(got), err, len(msg), allStacks())
+	}
+}
+
+// allStacks returns every goroutine's stack, to show where a stalled
+// transfer waits.
+func allStacks() []byte {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }
 
