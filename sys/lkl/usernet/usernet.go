@@ -78,7 +78,8 @@ type Config struct {
 	// passes its Config.Host, so a sys.Tracer or sys.Injector around the
 	// host sees them. The fdbased link's reads and writes (gVisor) and
 	// the NAT's host sockets (package net) are made by those packages
-	// and the Go runtime, outside any Kernel.
+	// and the Go runtime, outside any Kernel; the link's waits for room
+	// (poll) are the Network's own.
 	Host host.Caller
 }
 
@@ -152,8 +153,7 @@ type Network struct {
 	stack  *stack.Stack
 	ctx    context.Context // ends when Close starts; cancels dials
 	cancel context.CancelFunc
-	link   stack.LinkEndpoint // the fdbased endpoint on fd
-	fd     int
+	link   *waitLink // on the fdbased endpoint on the socketpair's end
 
 	mu       sync.Mutex
 	closed   bool
@@ -196,9 +196,9 @@ func New(fd int, cfg Config) (*Network, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	n := &Network{cfg: cfg, stack: s, link: ep, fd: fd, conns: map[net.Conn]struct{}{}}
+	n := &Network{cfg: cfg, stack: s, link: newWaitLink(cfg.Host, fd, ep), conns: map[net.Conn]struct{}{}}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	if err := n.setup(ep); err != nil {
+	if err := n.setup(n.link); err != nil {
 		n.stop()
 		return nil, err
 	}
@@ -285,22 +285,23 @@ func (n *Network) Close() error {
 }
 
 // stop tears the netstack down.
-func (n *Network) stop() { teardown(n.cfg.Host, n.stack, n.link, n.fd) }
+func (n *Network) stop() { teardown(n.cfg.Host, n.stack, n.link) }
 
-// teardown stops stack s, whose NIC nicID is the fdbased link ep on fd:
-// the link's goroutines first, then the NIC, every endpoint, fd, and the
-// link's stop eventfds (stopfd.go). ep.Attach(nil) stops the dispatchers
-// and waits for them. RemoveNIC would do the same, but it waits while
+// teardown stops stack s, whose NIC nicID is on l, the fdbased link on
+// l.fd: the writers waiting for room first, then the link's goroutines,
+// the NIC, every endpoint, fd, and the link's stop eventfds (stopfd.go).
+// Attach(nil) stops the dispatchers and waits for them. RemoveNIC would do the same, but it waits while
 // holding the stack's lock, and a dispatcher in the middle of delivering a
 // packet needs that lock (ipv4's HandlePacket looks up the NIC's name): a
 // deadlock whenever frames arrive during Close. Stopped first, the link
 // has no dispatcher left and RemoveNIC's detach returns at once.
-func teardown(h host.Caller, s *stack.Stack, ep stack.LinkEndpoint, fd int) {
-	stops := stopFDs(ep)
-	ep.Attach(nil)
+func teardown(h host.Caller, s *stack.Stack, l *waitLink) {
+	stops := stopFDs(l.child)
+	l.stop()
+	l.child.Attach(nil)
 	s.RemoveNIC(nicID)
 	s.Destroy()
-	host.Close(h, fd)
+	host.Close(h, l.fd)
 	for _, sfd := range stops {
 		host.Close(h, sfd)
 	}

@@ -62,14 +62,14 @@ func openFDs() int {
 }
 
 // guest is a second netstack standing in for LKL on the other end of the
-// socketpair, addressed as QEMU's guest.
+// socketpair, addressed as QEMU's guest. Its link waits for room in the
+// socketpair, as LKL's does, instead of dropping frames.
 type guest struct {
 	s    *stack.Stack
-	link stack.LinkEndpoint
-	fd   int
+	link *usernet.Link
 }
 
-func (g *guest) close() { usernet.Teardown(g.s, g.link, g.fd) }
+func (g *guest) close() { usernet.Teardown(g.s, g.link) }
 
 func (g *guest) addr(ip string, port uint16) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(netip.MustParseAddr(ip).As4()), Port: port}
@@ -96,8 +96,8 @@ func start(t *testing.T, cfg usernet.Config) (*usernet.Network, *guest) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
-	g := &guest{s: s, link: ep, fd: fds[0]}
-	if e := s.CreateNIC(1, ep); e != nil {
+	g := &guest{s: s, link: usernet.NewLink(fds[0], ep)}
+	if e := s.CreateNIC(1, g.link); e != nil {
 		t.Fatal(e)
 	}
 	s.AddProtocolAddress(1, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber,
