@@ -4,8 +4,11 @@
 // The guest (LKL, in gokernel) gets an Ethernet device whose frames travel
 // over one end of a socketpair(AF_UNIX, SOCK_DGRAM), one datagram per
 // frame. usernet owns the other end and runs gVisor's netstack on it
-// (link/fdbased with an Ethernet header). The netstack plays the router of
-// a private network, by default QEMU's:
+// (link/fdbased with an Ethernet header). A frame that finds the
+// socketpair full waits until the guest reads (up to a second), as LKL's
+// frames do the other way, instead of being dropped: a drop costs TCP a
+// retransmission timeout. The netstack plays the router of a private
+// network, by default QEMU's:
 //
 //	10.0.2.0/24   the guest's network
 //	10.0.2.2      gateway; TCP and UDP to it reach the host's loopback
