@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -225,8 +226,16 @@ type slots struct {
 	mu     sync.Mutex
 	cond   sync.Cond
 	free   []int
-	seq    [Slots]uint32 // the last request number of each slot
-	budget [Slots]int32  // the spin budget of each slot's caller (await)
+	seq    [Slots]uint32   // the last request number of each slot
+	budget [Slots]int32    // the spin budget of each slot's caller (await)
+	calls  [Slots]inflight // the call in each slot, for the per-call deadline; guarded by mu
+}
+
+// inflight is a call in the child, as the per-call deadline sees it.
+type inflight struct {
+	trap  uintptr
+	fd    uintptr   // its first argument (a file descriptor for read and write)
+	since time.Time // zero when the slot is free
 }
 
 func newSlots() *slots {
@@ -239,22 +248,45 @@ func newSlots() *slots {
 	return s
 }
 
-func (s *slots) get() int {
+// get takes a free slot for a call of trap with first argument a1 and
+// gives it its request number.
+func (s *slots) get(trap, a1 uintptr) (i int, seq uint32) {
 	s.mu.Lock()
 	for len(s.free) == 0 {
 		s.cond.Wait()
 	}
-	i := s.free[len(s.free)-1]
+	i = s.free[len(s.free)-1]
 	s.free = s.free[:len(s.free)-1]
+	seq = s.seq[i] + 1
+	if seq == respDead || seq == 0 {
+		seq = 1
+	}
+	s.seq[i] = seq
+	s.calls[i] = inflight{trap: trap, fd: a1, since: time.Now()}
 	s.mu.Unlock()
-	return i
+	return i, seq
 }
 
 func (s *slots) put(i int) {
 	s.mu.Lock()
 	s.free = append(s.free, i)
+	s.calls[i] = inflight{}
 	s.mu.Unlock()
 	s.cond.Signal()
+}
+
+// overdue returns the calls in the child for longer than d.
+func (s *slots) overdue(d time.Duration) []inflight {
+	var late []inflight
+	now := time.Now()
+	s.mu.Lock()
+	for i := range s.calls {
+		if c := s.calls[i]; !c.since.IsZero() && now.Sub(c.since) > d {
+			late = append(late, c)
+		}
+	}
+	s.mu.Unlock()
+	return late
 }
 
 // errDead is what call returns when the child died while (or before) the

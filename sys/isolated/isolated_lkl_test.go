@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
@@ -171,6 +172,62 @@ func TestDeadline(t *testing.T) {
 	if !errors.As(err, &d) || !strings.Contains(d.Reason, "isolation_deadline") {
 		t.Fatalf("halt: %v, want a DiedError naming isolation_deadline", err)
 	}
+}
+
+// TestCallDeadline: a read of an empty pipe that waits for longer than
+// isolation_call_deadline is left alone (it waits by design); a call that
+// spins in the child (the test hook, as LKL's btrfs loops in getdents64 on
+// some hostile images, its heartbeat going on) gets the child killed once
+// it has run for longer: the call, the pending read and every later call
+// return EIO, Halt's DiedError names the call and the key, and this
+// process keeps its fds.
+func TestCallDeadline(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	kerneltest.CheckFDs(t, sys.Host())
+	const deadline = 300 * time.Millisecond
+	k := start(t, &lkl.Config{IsolationCallDeadline: deadline.String()})
+	var p [2]int32
+	if _, _, e := sys.SyscallOn(k, unix.SYS_PIPE2, uintptr(unsafe.Pointer(&p)), 0, 0, 0, 0, 0); e != 0 {
+		t.Fatalf("pipe2: %v", e)
+	}
+	read := make(chan syscall.Errno, 1)
+	go func() {
+		b := make([]byte, 8)
+		_, _, e := sys.SyscallOn(k, unix.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), 8, 0, 0, 0)
+		read <- e
+	}()
+	time.Sleep(4 * deadline)
+	select {
+	case e := <-read:
+		t.Fatalf("the read of an empty pipe returned %v", e)
+	default:
+	}
+	if pid, _, e := sys.SyscallOn(k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != 0 || pid != 1 {
+		t.Fatalf("getpid with a read waiting past the deadline: %d, %v", pid, e)
+	}
+	began := time.Now()
+	if e := k.Probe(isolated.ProbeSpin, 0, 0); e != syscall.EIO {
+		t.Fatalf("a spinning call returned %v, want EIO", e)
+	}
+	took := time.Since(began)
+	select {
+	case e := <-read:
+		if e != syscall.EIO {
+			t.Fatalf("the pending read: %v, want EIO", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pending read never returned")
+	}
+	if _, _, e := sys.SyscallOn(k, unix.SYS_GETPID, 0, 0, 0, 0, 0, 0); e != syscall.EIO {
+		t.Fatalf("getpid after: %v, want EIO", e)
+	}
+	err := k.Halt()
+	var d *isolated.DiedError
+	if !errors.As(err, &d) || d.Deadline != "isolation_call_deadline" || d.Signal != syscall.SIGKILL ||
+		!strings.Contains(d.Reason, "probe") || !strings.Contains(err.Error(), "isolation_call_deadline") {
+		t.Fatalf("halt: %v, want a DiedError naming the call and isolation_call_deadline", err)
+	}
+	t.Logf("the spinning call returned EIO after %v (deadline %v): %v", took, deadline, err)
 }
 
 // TestBootError: a configuration the child cannot boot is Start's error,
