@@ -118,6 +118,8 @@ func callName(trap uintptr) string {
 		return "halt"
 	case ctlProbe:
 		return "probe (test hook)"
+	case ctlDisk:
+		return "disk (AddDisk, Unmount or Mounts)"
 	}
 	return SyscallName(trap)
 }

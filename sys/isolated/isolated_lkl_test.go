@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/sys"
@@ -467,5 +468,71 @@ func TestShutdownReportsDeath(t *testing.T) {
 	var d *isolated.DiedError
 	if err := sys.Shutdown(); !errors.As(err, &d) || d.Signal != syscall.SIGKILL {
 		t.Fatalf("sys.Shutdown: %v, want the DiedError", err)
+	}
+}
+
+// TestAddDisk attaches images to a running isolated kernel: a read-only
+// one (read, listed by Mounts, unmounted), a writable one (written,
+// unmounted, added again: the write is there), a host file through
+// AttachDisk; a Go-served device and a qcow2 image are EOPNOTSUPP, a
+// missing file names itself. This process keeps no fd of them.
+func TestAddDisk(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	img := imagetest.Build(t, "ext4", imagetest.Tree{"hello.txt": "hello from the image\n"})
+	kerneltest.CheckFDs(t, sys.Host())
+	k := start(t, nil)
+	info, err := k.AddDisk(lkl.Disk{Path: img, ReadOnly: true, MountPoint: "/mnt/ro"})
+	if err != nil || info.FSType != "ext4" || info.MountPoint != "/mnt/ro" {
+		t.Fatalf("AddDisk read-only: %+v, %v", info, err)
+	}
+	if got, e := fileOn(t, k, "/mnt/ro/hello.txt"); e != 0 || got != "hello from the image\n" {
+		t.Fatalf("read: %q, %v", got, e)
+	}
+	if e := writeOn(t, k, "/mnt/ro/new.txt", "x"); e != syscall.EROFS {
+		t.Fatalf("write on the read-only disk: %v, want EROFS", e)
+	}
+	if m := k.Mounts(); len(m) != 1 || m[0].MountPoint != "/mnt/ro" {
+		t.Fatalf("Mounts = %+v", m)
+	}
+	if err := k.Unmount("/mnt/ro"); err != nil {
+		t.Fatal(err)
+	}
+	if m := k.Mounts(); len(m) != 0 {
+		t.Fatalf("Mounts after Unmount = %+v", m)
+	}
+	if _, err := k.AddDisk(lkl.Disk{Path: img, MountPoint: "/mnt/rw"}); err != nil {
+		t.Fatalf("AddDisk writable: %v", err)
+	}
+	if e := writeOn(t, k, "/mnt/rw/new.txt", "written\n"); e != 0 {
+		t.Fatalf("write: %v", e)
+	}
+	if err := k.Unmount("/mnt/rw"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := disk.OpenFile(img, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := k.AttachDisk(f, lkl.Disk{MountPoint: "/mnt/again"}); err != nil {
+		t.Fatalf("AttachDisk of a host file: %v", err)
+	}
+	if got, e := fileOn(t, k, "/mnt/again/new.txt"); e != 0 || got != "written\n" {
+		t.Fatalf("the write after a new attach: %q, %v", got, e)
+	}
+	if _, err := k.AttachDisk(disk.NewMemory(1<<20), lkl.Disk{}); !errors.Is(err, syscall.EOPNOTSUPP) || !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "isolated") {
+		t.Fatalf("AttachDisk of a Go device: %v, want EOPNOTSUPP naming isolation", err)
+	}
+	if _, err := k.AddDisk(lkl.Disk{Path: img, Format: "qcow2"}); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Fatalf("AddDisk of a qcow2 image: %v, want EOPNOTSUPP", err)
+	}
+	if _, err := k.AddDisk(lkl.Disk{Path: "/nonexistent/x.img"}); err == nil || !strings.Contains(err.Error(), "/nonexistent/x.img") {
+		t.Fatalf("AddDisk of a missing file: %v", err)
+	}
+	if err := k.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddDisk(lkl.Disk{Path: img}); err == nil {
+		t.Fatal("AddDisk after Halt worked")
 	}
 }
