@@ -115,9 +115,9 @@ func TestCalls(t *testing.T) {
 	}
 }
 
-// signalUnderRead sends sig to the child while a call (a read of an empty
-// LKL pipe) is blocked in it, and checks that the call ends with EIO.
-func signalUnderRead(t *testing.T, k *isolated.Kernel, sig syscall.Signal) {
+// blockedRead starts a read of an empty LKL pipe in a goroutine; its
+// errno comes on the channel when it ends.
+func blockedRead(t *testing.T, k *isolated.Kernel) <-chan syscall.Errno {
 	t.Helper()
 	var p [2]int32
 	if _, _, e := sys.SyscallOn(k, unix.SYS_PIPE2, uintptr(unsafe.Pointer(&p)), 0, 0, 0, 0, 0); e != 0 {
@@ -129,6 +129,14 @@ func signalUnderRead(t *testing.T, k *isolated.Kernel, sig syscall.Signal) {
 		_, _, e := sys.SyscallOn(k, unix.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), 8, 0, 0, 0)
 		read <- e
 	}()
+	return read
+}
+
+// signalUnderRead sends sig to the child while a call (a read of an empty
+// LKL pipe) is blocked in it, and checks that the call ends with EIO.
+func signalUnderRead(t *testing.T, k *isolated.Kernel, sig syscall.Signal) {
+	t.Helper()
+	read := blockedRead(t, k)
 	time.Sleep(50 * time.Millisecond) // let it block in the child
 	if err := syscall.Kill(k.Pid(), sig); err != nil {
 		t.Fatal(err)
@@ -187,16 +195,7 @@ func TestCallDeadline(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
 	const deadline = 300 * time.Millisecond
 	k := start(t, &lkl.Config{IsolationCallDeadline: deadline.String()})
-	var p [2]int32
-	if _, _, e := sys.SyscallOn(k, unix.SYS_PIPE2, uintptr(unsafe.Pointer(&p)), 0, 0, 0, 0, 0); e != 0 {
-		t.Fatalf("pipe2: %v", e)
-	}
-	read := make(chan syscall.Errno, 1)
-	go func() {
-		b := make([]byte, 8)
-		_, _, e := sys.SyscallOn(k, unix.SYS_READ, uintptr(p[0]), uintptr(unsafe.Pointer(&b[0])), 8, 0, 0, 0)
-		read <- e
-	}()
+	read := blockedRead(t, k)
 	time.Sleep(4 * deadline)
 	select {
 	case e := <-read:
