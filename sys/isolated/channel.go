@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -231,13 +230,19 @@ type slots struct {
 	seq    [Slots]uint32   // the last request number of each slot
 	budget [Slots]int32    // the spin budget of each slot's caller (await)
 	calls  [Slots]inflight // the call in each slot, for the per-call deadline; guarded by mu
+	serial uint64          // the calls made, guarded by mu
+	// clock is a coarse clock the deadline watcher advances once a tick:
+	// a call's start is read from it, not from the system clock, which
+	// would cost every call a clock read.
+	clock atomic.Int64
 }
 
 // inflight is a call in the child, as the per-call deadline sees it.
 type inflight struct {
-	trap  uintptr
-	fd    uintptr   // its first argument (a file descriptor for read and write)
-	since time.Time // zero when the slot is free
+	trap   uintptr
+	fd     uintptr // its first argument (a file descriptor for read and write)
+	start  int64   // clock at the start
+	serial uint64  // which call it is (0: the slot is free)
 }
 
 func newSlots() *slots {
@@ -264,7 +269,8 @@ func (s *slots) get(trap, a1 uintptr) (i int, seq uint32) {
 		seq = 1
 	}
 	s.seq[i] = seq
-	s.calls[i] = inflight{trap: trap, fd: a1, since: time.Now()}
+	s.serial++
+	s.calls[i] = inflight{trap: trap, fd: a1, start: s.clock.Load(), serial: s.serial}
 	s.mu.Unlock()
 	return i, seq
 }
@@ -277,13 +283,15 @@ func (s *slots) put(i int) {
 	s.cond.Signal()
 }
 
-// overdue returns the calls in the child for longer than d.
-func (s *slots) overdue(d time.Duration) []inflight {
+// overdue returns the calls in the child for more than n ticks of clock
+// (the start is read before the tick that follows it: n+1 ticks of clock
+// are more than n ticks of time).
+func (s *slots) overdue(n int64) []inflight {
 	var late []inflight
-	now := time.Now()
+	now := s.clock.Load()
 	s.mu.Lock()
 	for i := range s.calls {
-		if c := s.calls[i]; !c.since.IsZero() && now.Sub(c.since) > d {
+		if c := s.calls[i]; c.serial != 0 && now-c.start > n {
 			late = append(late, c)
 		}
 	}

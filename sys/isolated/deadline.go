@@ -59,13 +59,15 @@ func (k *Kernel) watch(beat, call time.Duration, last uint64) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	since := time.Now()
-	checked := map[int64]bool{} // the overdue reads and writes whose fd is checked, by start time
+	checked := map[uint64]bool{}             // the overdue reads and writes whose fd is checked, by serial
+	ticks := int64((call + tick - 1) / tick) // the call deadline in ticks, rounded up
 	verdicts := make(chan fdVerdict, Slots)
 	for {
 		select {
 		case <-k.exited:
 			return
 		case <-t.C:
+			k.slots.clock.Add(1)
 		case v := <-verdicts:
 			if v.onFile && k.state.Load() == stateRunning {
 				k.kill("isolation_call_deadline", v.reason)
@@ -91,17 +93,17 @@ func (k *Kernel) watch(beat, call time.Duration, last uint64) {
 		if call == 0 || k.state.Load() != stateRunning {
 			continue
 		}
-		still := map[int64]bool{}
-		for _, c := range k.slots.overdue(call) {
+		still := map[uint64]bool{}
+		for _, c := range k.slots.overdue(ticks) {
 			if waitsByDesign[c.trap] {
 				continue
 			}
-			reason := fmt.Sprintf("the call %s (%d) ran for more than %v (isolation_call_deadline %v)", callName(c.trap), c.trap, time.Since(c.since).Round(time.Millisecond), call)
+			reason := fmt.Sprintf("the call %s (%d) ran for more than %v (isolation_call_deadline %v)", callName(c.trap), c.trap, time.Duration(k.slots.clock.Load()-c.start-1)*tick, call)
 			if !waitsOnFD[c.trap] {
 				k.kill("isolation_call_deadline", reason)
 				return
 			}
-			key := c.since.UnixNano()
+			key := c.serial
 			still[key] = true
 			if !checked[key] {
 				go k.checkFD(c.fd, reason, verdicts)
