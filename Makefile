@@ -56,16 +56,16 @@ test: tools-test vet lkl
 	$(LKLENV) $(GO) vet -tags lkl ./...
 	$(LKLENV) $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl ./...
 	$(MAKE) fuzz-images FUZZ_IMAGES_N=50 FUZZ_IMAGES_DIR=$(BUILD)/fuzz-images-sample FUZZ_IMAGES_FRESH=1 \
-		FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate {img} / {out}'
+		FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate --call-deadline 5s {img} / {out}'
 
 # The conformance suites (kerneltest.Run's "lkl" subtests and everything
 # else that takes the tests' LKL kernel) on LKL in a child process:
 # GOKERNEL_TEST_ISOLATED=1 makes internal/kerneltest start it with
-# sys/isolated. Left out (ISOLATED_SKIP): the tests that attach disks to
-# the running kernel (lkl.Kernel.AddDisk, Unmount), which an isolated
-# kernel does not have: it takes its disks from the configuration.
+# sys/isolated. Left out (ISOLATED_SKIP): the test that attaches disks
+# served by Go code (lkl.Kernel.AttachDisk of a disk.Device that is not a
+# host file), which cannot cross into the isolated kernel's process.
 ISOLATED_PKGS := ./sys/isolated ./libgo ./aio ./eloop ./unet ./ufs
-ISOLATED_SKIP := LKLExt4|TestBadImages|TestCopyBetweenKernels|TestCrashConsistency|TestGoDiskConformance|TestImagesConformance|TestImagesWritten|TestReadOnlyImage
+ISOLATED_SKIP := TestGoDiskConformance
 
 test-isolated: lkl
 	$(LKLENV) GOKERNEL_TEST_ISOLATED=1 $(GO) test -count=1 -race -timeout $(TEST_TIMEOUT) -tags lkl \
@@ -138,7 +138,7 @@ fuzz:
 # over). Fails on a runner failure, a hang or a modified read-only image;
 # crashes of demo itself are counted and kept in the corpus dir (in-process
 # LKL: a crash kills demo). For the isolated mode:
-#   make fuzz-images FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate {img} / {out}'
+#   make fuzz-images FUZZ_IMAGES_FLAGS=-check-crash FUZZ_IMAGES_DEMO='cp-out --isolate --call-deadline 5s {img} / {out}'
 # The saved crash inputs (FUZZ_IMAGES_CORPUS) run once too. make test runs
 # 50 per file system (200 images) and the saved inputs from a fresh directory.
 FUZZ_IMAGES_N       ?= 10000

@@ -10,6 +10,7 @@ import (
 	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/lkl"
 )
 
@@ -18,7 +19,12 @@ import (
 // the test.
 func lklExt4(t *testing.T, mp string) *libgo.Libc {
 	k, _ := kerneltest.Lookup(t, "lkl")
-	kern := k.(*lkl.Kernel)
+	// An *lkl.Kernel, or an *isolated.Kernel under make test-isolated.
+	kern := k.(interface {
+		sys.Kernel
+		AddDisk(lkl.Disk) (lkl.MountInfo, error)
+		Unmount(string) error
+	})
 	img := imagetest.Build(t, "ext4", imagetest.Tree{"keep": ""})
 	_, err := kern.AddDisk(lkl.Disk{Path: img, MountPoint: mp})
 	require.NoError(t, err)

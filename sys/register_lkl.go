@@ -12,6 +12,7 @@ import (
 // A configuration with "isolation": "process" runs it in a sandboxed
 // child process (sys/isolated) instead of this one.
 func init() {
+	isolated.SyscallName = SyscallName
 	Register("lkl", func(config string) (Kernel, error) {
 		cfg := &lkl.Config{}
 		if config != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/disk"
 	"github.com/gokernel/gokernel/internal/imagetest"
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/libgo"
@@ -26,10 +27,20 @@ import (
 )
 
 // lklKernel returns the test process's LKL kernel.
-func lklKernel(t testing.TB) *lkl.Kernel {
+// diskKernel is what these tests need of the tests' LKL kernel: an
+// *lkl.Kernel, or an *isolated.Kernel under make test-isolated.
+type diskKernel interface {
+	sys.Kernel
+	AddDisk(lkl.Disk) (lkl.MountInfo, error)
+	AttachDisk(disk.Device, lkl.Disk) (lkl.MountInfo, error)
+	Unmount(string) error
+	Mounts() []lkl.MountInfo
+}
+
+func lklKernel(t testing.TB) diskKernel {
 	k, ok := kerneltest.Lookup(t, "lkl")
 	require.True(t, ok)
-	return k.(*lkl.Kernel)
+	return k.(diskKernel)
 }
 
 var mounts atomic.Int64
@@ -49,7 +60,7 @@ func attach(t *testing.T, img, fstype string, readOnly bool) (*ufs.FS, string) {
 
 // mounted returns an FS on mp, closed at the end of the test, when mp is
 // unmounted too if it still is.
-func mounted(t *testing.T, kern *lkl.Kernel, mp string) *ufs.FS {
+func mounted(t *testing.T, kern diskKernel, mp string) *ufs.FS {
 	fsys := ufs.New(kern, mp)
 	t.Cleanup(func() {
 		fsys.Close()
@@ -65,7 +76,7 @@ func mounted(t *testing.T, kern *lkl.Kernel, mp string) *ufs.FS {
 // unmount unmounts mp, after letting the garbage collector release the
 // fds of sub-FSs nobody closed (fstest.TestFS makes them), which keep the
 // mount busy.
-func unmount(t *testing.T, kern *lkl.Kernel, mp string) {
+func unmount(t *testing.T, kern diskKernel, mp string) {
 	t.Helper()
 	var err error
 	for range 50 {

@@ -35,6 +35,7 @@ type imageFlags struct {
 	volume    string   // an LVM LV or MD array on the image; "" for the image itself
 	images    []string // more images holding the volume's other PVs or members
 	isolate   bool     // LKL in a sandboxed child process (sys/isolated)
+	callLimit string   // --call-deadline: the isolated kernel's isolation_call_deadline
 }
 
 // define adds the flags to fs; readOnly is the default of --readonly.
@@ -56,6 +57,7 @@ func (f *imageFlags) defineDisk(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&f.isolate, "isolate", false, "run LKL in a sandboxed child process, for an untrusted image: a kernel bug it hits cannot reach this process (docs/isolation.md)")
+	fs.StringVar(&f.callLimit, "call-deadline", "", "with --isolate: the longest one call may run in the child before it is killed and the command fails (isolation_call_deadline; default 30s, 0 for none)")
 }
 
 // image is an image opened by openImage: an FS on its root inside LKL.

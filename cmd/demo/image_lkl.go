@@ -36,6 +36,9 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 	if f.isolate {
 		return openIsolated(path, f, cfg, withNet)
 	}
+	if f.callLimit != "" {
+		return nil, errors.New("--call-deadline needs --isolate: in-process LKL cannot interrupt a call")
+	}
 	k, err := lkl.Boot(cfg)
 	if err != nil {
 		return nil, imageErr(err)
@@ -68,6 +71,7 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 // (directSource).
 func openIsolated(path string, f imageFlags, cfg *lkl.Config, withNet bool) (*image, error) {
 	cfg.Isolation = "process"
+	cfg.IsolationCallDeadline = f.callLimit
 	k, err := isolated.Start(cfg)
 	if err != nil {
 		return nil, imageErr(err)

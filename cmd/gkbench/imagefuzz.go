@@ -28,6 +28,7 @@ import (
 	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/internal/imagemut"
 	"github.com/gokernel/gokernel/internal/imagetest"
+	"github.com/gokernel/gokernel/sys/lkl"
 )
 
 func init() {
@@ -47,6 +48,9 @@ child's process group is killed), and classifies the run:
   error     a clean error: non-zero exit with a message
   kcrash    the kernel died and demo said so (isolated mode: the child
             holding LKL crashed, the parent reported it)
+  kdeadline the isolated kernel was killed by its own deadline (a call
+            ran longer than isolation_call_deadline, or its heartbeat
+            stopped for isolation_deadline) and demo said so in time
   crash     demo itself died: a signal, a Go runtime panic or an LKL
             panic on its stderr (in-process mode: a crash kills it)
   hang      still running at the deadline
@@ -57,7 +61,10 @@ The demo's arguments follow "--"; {img} is replaced by the mutated image,
 {out} by an empty directory and {fs} by the file system's type (for
 --fstype {fs}: the kernel mounts what demo's detection would refuse). The default is
 "cp-out {img} / {out}" (in-process LKL); for the isolated mode pass
-"-- cp-out --isolate {img} / {out}".
+"-- cp-out --isolate --call-deadline 5s {img} / {out}": -timeout must
+exceed the isolated kernel's deadlines (--call-deadline, default 30s; the
+heartbeat's 10s) by 10s, so that a kernel that stops is a kdeadline, not
+a hang.
 
 Every run appends a line to DIR/results.jsonl; seeds already there are
 skipped, so a campaign can be stopped and resumed (one campaign per DIR
@@ -91,6 +98,9 @@ is non-zero if any run failed, hung or modified its image (with
 					}
 				}
 				c.args = args
+				if err := checkDeadlines(args, c.timeout); err != nil {
+					return fmt.Errorf("%w: %v", errUsage, err)
+				}
 				c.stdout, c.stderr = out.W, out.Err
 				if len(c.args) == 0 {
 					c.args = []string{"cp-out", "{img}", "/", "{out}"}
@@ -135,7 +145,44 @@ type fuzzConfig struct {
 }
 
 // fuzzClasses are the outcomes of a run, in the summary's order.
-var fuzzClasses = []string{"ok", "error", "kcrash", "crash", "hang", "modified", "fail"}
+var fuzzClasses = []string{"ok", "error", "kcrash", "kdeadline", "crash", "hang", "modified", "fail"}
+
+// deadlineMargin is how much longer than the isolated kernel's own
+// deadlines a run's -timeout must be: the child's boot and halt, and the
+// parent's watch, which looks a quarter of a deadline (at most 1 s) apart.
+const deadlineMargin = 10 * time.Second
+
+// checkDeadlines refuses a -timeout that an isolated demo (--isolate in
+// args) could reach before its kernel's own deadline fires: the run would
+// be a hang where the isolated mode keeps its promise.
+func checkDeadlines(args []string, timeout time.Duration) error {
+	if !slices.Contains(args, "--isolate") && !slices.Contains(args, "-isolate") {
+		return nil
+	}
+	call := lkl.DefaultIsolationCallDeadline
+	for i, a := range args {
+		name, v, eq := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "call-deadline" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !eq {
+			if i+1 >= len(args) {
+				return errors.New("--call-deadline needs a value")
+			}
+			v = args[i+1]
+		}
+		cfg := lkl.Config{IsolationCallDeadline: v}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		call = cfg.CallDeadline()
+	}
+	bound := max(call, lkl.DefaultIsolationDeadline)
+	if timeout < bound+deadlineMargin {
+		return fmt.Errorf("-timeout %v leaves no room for the isolated kernel's deadline (%v, and %v more): give demo --call-deadline, or a longer -timeout", timeout, bound, deadlineMargin)
+	}
+	return nil
+}
 
 // fuzzResult is one line of results.jsonl.
 type fuzzResult struct {
@@ -339,6 +386,10 @@ var goCrashText = regexp.MustCompile(`(?m)^(panic: |fatal error: |unexpected fau
 // LKL panic it quotes is then the child's.
 var kcrashText = regexp.MustCompile(`(?i)kernel('s process( \d+)?)? (died|crashed|exited|was killed|stopped answering)`)
 
+// deadlineText is how an isolated kernel killed by its own deadline
+// shows in demo's error (sys/isolated's DiedError reason).
+var deadlineText = regexp.MustCompile(`[^\n]*\((isolation_call_deadline|isolation_deadline)[ )][^\n]*`)
+
 // lklCrashText is what an LKL panic or BUG leaves on stderr.
 var lklCrashText = regexp.MustCompile(`Kernel panic|kernel BUG|BUG: |Oops`)
 
@@ -373,7 +424,7 @@ func runImage(c fuzzConfig, b *baseImage, seed uint64) (r fuzzResult) {
 		return failed(err)
 	}
 	r.Secs = time.Since(start).Seconds()
-	if r.Class == "crash" || r.Class == "kcrash" || r.Class == "hang" || r.Class == "modified" {
+	if r.Class == "crash" || r.Class == "kcrash" || r.Class == "kdeadline" || r.Class == "hang" || r.Class == "modified" {
 		if err := saveCorpus(c.dir, name, b, edits, r); err != nil {
 			return failed(err)
 		}
@@ -421,6 +472,9 @@ func runDemo(c fuzzConfig, r *fuzzResult, fstype, img, out string) error {
 		case goCrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "crash", ee.ExitCode()
 			r.Detail = goCrashText.FindString(stderr.String())
+		case deadlineText.MatchString(stderr.String()):
+			r.Class, r.Exit = "kdeadline", ee.ExitCode()
+			r.Detail = lastLine(deadlineText.FindString(stderr.String()))
 		case kcrashText.MatchString(stderr.String()):
 			r.Class, r.Exit = "kcrash", ee.ExitCode()
 		case lklCrashText.MatchString(stderr.String()):

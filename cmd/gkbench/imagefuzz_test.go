@@ -24,6 +24,7 @@ case "$1" in
 *-5.img) echo "Kernel panic - not syncing: VFS" >&2; exit 1 ;;
 *-6.img) echo "demo: isolated: the kernel's process 42 died: signal SIGSEGV" >&2; exit 1 ;;
 *-7.img) echo "panic: runtime error: index out of range" >&2; exit 2 ;;
+*-8.img) echo "demo: isolated: the kernel's process 42 died: the call getdents64 (217) ran for more than 5.1s (isolation_call_deadline 5s) (killed, killed)" >&2; exit 1 ;;
 *) exit 0 ;;
 esac
 `
@@ -35,11 +36,11 @@ func TestImageFuzzClassifies(t *testing.T) {
 	dir := t.TempDir()
 	demo := filepath.Join(dir, "demo")
 	require.NoError(t, os.WriteFile(demo, []byte(fakeDemo), 0o755))
-	c := fuzzConfig{types: []string{"vfat"}, n: 8, jobs: 2, dir: filepath.Join(dir, "campaign"), demo: demo,
+	c := fuzzConfig{types: []string{"vfat"}, n: 9, jobs: 2, dir: filepath.Join(dir, "campaign"), demo: demo,
 		args: []string{"{img}", "{out}"}, timeout: 2 * time.Second, stdout: io.Discard, stderr: io.Discard}
 	sum, err := imageFuzz(c)
 	require.NoError(t, err)
-	want := map[uint64]string{0: "ok", 1: "error", 2: "crash", 3: "hang", 4: "modified", 5: "crash", 6: "kcrash", 7: "crash"}
+	want := map[uint64]string{0: "ok", 1: "error", 2: "crash", 3: "hang", 4: "modified", 5: "crash", 6: "kcrash", 7: "crash", 8: "kdeadline"}
 	got := map[uint64]string{}
 	for _, r := range readResults(t, c.dir) {
 		got[r.Seed] = r.Class
@@ -49,7 +50,8 @@ func TestImageFuzzClassifies(t *testing.T) {
 	require.ErrorContains(t, sum.check(false), "1 modified")
 	require.NotContains(t, sum.check(false).Error(), "crash")
 	require.ErrorContains(t, sum.check(true), "3 crash")
-	for _, seed := range []string{"2", "3", "4", "5", "6"} {
+	require.NotContains(t, sum.check(true).Error(), "kdeadline", "a deadline that fired is the isolated mode's promise kept")
+	for _, seed := range []string{"2", "3", "4", "5", "6", "8"} {
 		require.FileExists(t, filepath.Join(c.dir, "corpus", "vfat-"+seed+".json"))
 	}
 	require.NoFileExists(t, filepath.Join(c.dir, "corpus", "vfat-0.json"))
@@ -66,22 +68,48 @@ func TestImageFuzzClassifies(t *testing.T) {
 	require.NoError(t, gz.Close())
 
 	// Resuming runs only the seeds not yet recorded.
-	c.n = 9
+	c.n = 10
 	_, err = imageFuzz(c)
 	require.NoError(t, err)
 	rs := readResults(t, c.dir)
-	require.Len(t, rs, 10)
+	require.Len(t, rs, 11)
 	byKey := map[string]fuzzResult{}
 	for _, r := range rs {
 		byKey[r.key()] = r
 	}
-	require.Equal(t, "ok", byKey["vfat-8"].Class)
+	require.Equal(t, "ok", byKey["vfat-9"].Class)
 	saved := byKey["corpus-vfat-2"]
 	require.Equal(t, fuzzResult{FS: "corpus", Corpus: "vfat-2", Class: "crash", Exit: -1, Signal: "segmentation fault"},
 		fuzzResult{FS: saved.FS, Corpus: saved.Corpus, Class: saved.Class, Exit: saved.Exit, Signal: saved.Signal})
 	_, err = imageFuzz(c)
 	require.NoError(t, err)
-	require.Len(t, readResults(t, c.dir), 10, "a second resume runs nothing")
+	require.Len(t, readResults(t, c.dir), 11, "a second resume runs nothing")
+}
+
+// TestImageFuzzDeadlines: the outer deadline must leave room for the
+// isolated kernel's own (isolation_call_deadline, default 30 s), so that a
+// call that runs too long is a kdeadline and not a hang.
+func TestImageFuzzDeadlines(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		timeout time.Duration
+		ok      bool
+	}{
+		{[]string{"cp-out", "{img}", "/", "{out}"}, 30 * time.Second, true},
+		{[]string{"cp-out", "--isolate", "{img}", "/", "{out}"}, 30 * time.Second, false},
+		{[]string{"cp-out", "--isolate", "{img}", "/", "{out}"}, 60 * time.Second, true},
+		{[]string{"cp-out", "--isolate", "--call-deadline", "5s", "{img}", "/", "{out}"}, 30 * time.Second, true},
+		{[]string{"cp-out", "--isolate", "-call-deadline=25s", "{img}", "/", "{out}"}, 30 * time.Second, false},
+		{[]string{"cp-out", "--isolate", "--call-deadline=0", "{img}", "/", "{out}"}, 30 * time.Second, true},
+		{[]string{"cp-out", "--isolate", "--call-deadline", "soon", "{img}", "/", "{out}"}, 30 * time.Second, false},
+	} {
+		err := checkDeadlines(tc.args, tc.timeout)
+		if tc.ok {
+			require.NoError(t, err, "%v -timeout %v", tc.args, tc.timeout)
+		} else {
+			require.Error(t, err, "%v -timeout %v", tc.args, tc.timeout)
+		}
+	}
 }
 
 func readResults(t *testing.T, dir string) []fuzzResult {

@@ -70,10 +70,12 @@ const respDead = ^uint32(0)
 
 // Control requests: traps that are not system call numbers (those are
 // below 1024). ctlHalt asks the child to halt; ctlProbe runs the test
-// hook (probeHook) in the child.
+// hook (probeHook) in the child; ctlDisk adds, unmounts or lists disks
+// (disks_lkl.go).
 const (
 	ctlHalt  = 1 << 32
 	ctlProbe = ctlHalt + 1
+	ctlDisk  = ctlHalt + 2
 )
 
 // Spin budgets: a waiter first polls its word this many times, then
@@ -225,8 +227,22 @@ type slots struct {
 	mu     sync.Mutex
 	cond   sync.Cond
 	free   []int
-	seq    [Slots]uint32 // the last request number of each slot
-	budget [Slots]int32  // the spin budget of each slot's caller (await)
+	seq    [Slots]uint32   // the last request number of each slot
+	budget [Slots]int32    // the spin budget of each slot's caller (await)
+	calls  [Slots]inflight // the call in each slot, for the per-call deadline; guarded by mu
+	serial uint64          // the calls made, guarded by mu
+	// clock is a coarse clock the deadline watcher advances once a tick:
+	// a call's start is read from it, not from the system clock, which
+	// would cost every call a clock read.
+	clock atomic.Int64
+}
+
+// inflight is a call in the child, as the per-call deadline sees it.
+type inflight struct {
+	trap   uintptr
+	fd     uintptr // its first argument (a file descriptor for read and write)
+	start  int64   // clock at the start
+	serial uint64  // which call it is (0: the slot is free)
 }
 
 func newSlots() *slots {
@@ -239,22 +255,48 @@ func newSlots() *slots {
 	return s
 }
 
-func (s *slots) get() int {
+// get takes a free slot for a call of trap with first argument a1 and
+// gives it its request number.
+func (s *slots) get(trap, a1 uintptr) (i int, seq uint32) {
 	s.mu.Lock()
 	for len(s.free) == 0 {
 		s.cond.Wait()
 	}
-	i := s.free[len(s.free)-1]
+	i = s.free[len(s.free)-1]
 	s.free = s.free[:len(s.free)-1]
+	seq = s.seq[i] + 1
+	if seq == respDead || seq == 0 {
+		seq = 1
+	}
+	s.seq[i] = seq
+	s.serial++
+	s.calls[i] = inflight{trap: trap, fd: a1, start: s.clock.Load(), serial: s.serial}
 	s.mu.Unlock()
-	return i
+	return i, seq
 }
 
 func (s *slots) put(i int) {
 	s.mu.Lock()
 	s.free = append(s.free, i)
+	s.calls[i] = inflight{}
 	s.mu.Unlock()
 	s.cond.Signal()
+}
+
+// overdue returns the calls in the child for more than n ticks of clock
+// (the start is read before the tick that follows it: n+1 ticks of clock
+// are more than n ticks of time).
+func (s *slots) overdue(n int64) []inflight {
+	var late []inflight
+	now := s.clock.Load()
+	s.mu.Lock()
+	for i := range s.calls {
+		if c := s.calls[i]; c.serial != 0 && now-c.start > n {
+			late = append(late, c)
+		}
+	}
+	s.mu.Unlock()
+	return late
 }
 
 // errDead is what call returns when the child died while (or before) the

@@ -105,11 +105,17 @@ func serve() int {
 		k.Halt()
 		return fail(fmt.Errorf("isolated: the parent %d is gone", parent))
 	}
-	if err := lockDownAfterBoot(parent); err != nil {
+	// The parent's pidfd, for the fds of disks added at run time (-1 on
+	// a host without pidfd_open: AddDisk then fails with its errno).
+	pidfd, _, e := host.Call(h, unix.SYS_PIDFD_OPEN, uintptr(parent), 0, 0, 0, 0, 0)
+	if e != 0 {
+		pidfd = ^uintptr(0)
+	}
+	if err := lockDownAfterBoot(parent, int(pidfd)); err != nil {
 		k.Halt()
 		return fail(err)
 	}
-	s := &server{h: h, ch: ch, k: k, p: p, halt: make(chan int)}
+	s := &server{h: h, ch: ch, k: k, p: p, halt: make(chan int), pidfd: int(pidfd), pidfdErr: e}
 	go s.beat()
 	go s.worker(0)
 	atomic.StoreUint32(&ch.head.state, childReady)
@@ -134,6 +140,9 @@ type server struct {
 	k    *lkl.Kernel
 	p    *lkl.Process
 	halt chan int // the slot of the halt request
+
+	pidfd    int           // the parent's pidfd (-1: none, pidfdErr says why)
+	pidfdErr syscall.Errno // pidfd_open's errno
 }
 
 // beat advances the heartbeat after each answered getpid in LKL.
@@ -178,6 +187,8 @@ func (s *server) worker(i int) {
 		switch {
 		case trap == ctlProbe && probeHook != nil:
 			r1, r2, e = probeHook(a)
+		case trap == ctlDisk:
+			r1, e = s.disk(a)
 		case trap >= ctlHalt:
 			e = syscall.ENOSYS
 		default:

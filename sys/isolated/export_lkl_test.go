@@ -4,6 +4,7 @@ package isolated
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -23,6 +24,7 @@ const (
 	ProbeConnect               // connect to 127.0.0.1:arg on the host
 	ProbeReadOther             // process_vm_readv of process arg at addr
 	ProbeReadParent            // process_vm_readv of the parent at addr (allowed)
+	ProbeSpin                  // spin for ever inside the call, as LKL's btrfs does on some hostile images
 )
 
 // Set in the test binary's variable initialization, so before the init
@@ -49,6 +51,10 @@ func probe(a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
 		defer unix.Close(fd)
 		sa := &unix.SockaddrInet4{Port: int(a[1]), Addr: netip.MustParseAddr("127.0.0.1").As4()}
 		return 0, 0, errnoOf(unix.Connect(fd, sa))
+	case ProbeSpin:
+		for n := uint64(0); ; n++ {
+			spun.Store(n)
+		}
 	case ProbeReadOther, ProbeReadParent:
 		pid := int(a[1])
 		if a[0] == ProbeReadParent {
@@ -62,6 +68,9 @@ func probe(a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
 	}
 	return 0, 0, syscall.EINVAL
 }
+
+// spun keeps ProbeSpin's loop from being optimized away.
+var spun atomic.Uint64
 
 func errnoOf(err error) syscall.Errno {
 	if err == nil {

@@ -68,6 +68,8 @@ type Kernel struct {
 	chMu sync.RWMutex
 	gone bool
 
+	dirs dirStreams // catches a directory stream that does not advance
+
 	nets     []*usernet.Network // the user networks, run here; set in Start
 	forwards []net.Addr
 
@@ -75,6 +77,7 @@ type Kernel struct {
 	died     atomic.Pointer[DiedError]
 	exited   chan struct{} // closed once the child has been waited for
 	killWhy  atomic.Pointer[string]
+	killKey  atomic.Pointer[string]
 	haltOnce sync.Once
 	haltErr  error
 }
@@ -88,7 +91,12 @@ type DiedError struct {
 	Signal   syscall.Signal // the signal that ended it, or 0
 	ExitCode int            // its exit status when Signal is 0
 	Reason   string         // why the parent killed it, if it did
-	Console  string         // the end of its console output (LKL's panic text, when debug is on)
+	// Deadline is the configuration key whose deadline passed, if that
+	// is why the parent killed it: "isolation_deadline" (the heartbeat
+	// stopped) or "isolation_call_deadline" (one call ran too long;
+	// Reason names it).
+	Deadline string
+	Console  string // the end of its console output (LKL's panic text, when debug is on)
 }
 
 func (e *DiedError) Error() string {
@@ -198,8 +206,8 @@ func Start(cfg *lkl.Config) (*Kernel, error) {
 		k.closeNetworks()
 		return nil, err
 	}
-	if d := k.cfg.Deadline(); d > 0 {
-		go k.watch(d, atomic.LoadUint64(&k.ch.head.beats))
+	if beat, call := k.cfg.Deadline(), k.cfg.CallDeadline(); beat > 0 || call > 0 {
+		go k.watch(beat, call, atomic.LoadUint64(&k.ch.head.beats))
 	}
 	for i, s := range k.cfg.Forward {
 		f, _ := usernet.ParseForward(s)
@@ -340,6 +348,9 @@ func (k *Kernel) wait() {
 		if p := k.killWhy.Load(); p != nil {
 			d.Reason = *p
 		}
+		if p := k.killKey.Load(); p != nil {
+			d.Deadline = *p
+		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -357,38 +368,6 @@ func (k *Kernel) wait() {
 	}
 	k.ch.kill()
 	close(k.exited)
-}
-
-// watch kills the child when its heartbeat has not moved for d (last is
-// its value at the start).
-func (k *Kernel) watch(d time.Duration, last uint64) {
-	t := time.NewTicker(d / 4)
-	defer t.Stop()
-	since := time.Now()
-	for {
-		select {
-		case <-k.exited:
-			return
-		case <-t.C:
-		}
-		k.chMu.RLock()
-		if k.gone {
-			k.chMu.RUnlock()
-			return
-		}
-		b := atomic.LoadUint64(&k.ch.head.beats)
-		k.chMu.RUnlock()
-		if b != last {
-			last, since = b, time.Now()
-			continue
-		}
-		if time.Since(since) >= d && k.state.Load() == stateRunning {
-			why := fmt.Sprintf("LKL did not answer for %v (isolation_deadline)", d)
-			k.killWhy.Store(&why)
-			k.cmd.Process.Kill()
-			return
-		}
-	}
 }
 
 // Name returns "lkl".
@@ -421,7 +400,11 @@ func (k *Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, 
 	if trap >= ctlHalt {
 		return ^uintptr(0), 0, syscall.ENOSYS
 	}
-	return k.call(trap, [6]uintptr{a1, a2, a3, a4, a5, a6})
+	r1, r2, err = k.call(trap, [6]uintptr{a1, a2, a3, a4, a5, a6})
+	if e := k.dirs.track(trap, a1, a2, a3, r1, err); e != err {
+		return ^uintptr(0), 0, e
+	}
+	return r1, r2, err
 }
 
 func (k *Kernel) call(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
@@ -443,12 +426,7 @@ func (k *Kernel) request(trap uintptr, a [6]uintptr) (r1, r2 uintptr, e syscall.
 	if k.gone {
 		return 0, 0, 0, errDead
 	}
-	i := k.slots.get()
-	seq := k.slots.seq[i] + 1
-	if seq == respDead || seq == 0 {
-		seq = 1
-	}
-	k.slots.seq[i] = seq
+	i, seq := k.slots.get(trap, a[0])
 	r1, r2, e, err = k.ch.call(i, seq, trap, a, &k.slots.budget[i])
 	k.slots.put(i)
 	return r1, r2, e, err

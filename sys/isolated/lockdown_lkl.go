@@ -52,9 +52,10 @@ func lockDownBeforeBoot(h host.Caller, cfg *lkl.Config) error {
 	return nil
 }
 
-// lockDownAfterBoot installs the allow-list filter.
-func lockDownAfterBoot(parent int) error {
-	insns, err := postBootFilter(parent, os.Getpid())
+// lockDownAfterBoot installs the allow-list filter (pidfd: see
+// postBootFilter).
+func lockDownAfterBoot(parent, pidfd int) error {
+	insns, err := postBootFilter(parent, os.Getpid(), pidfd)
 	if err != nil {
 		return fmt.Errorf("isolated: seccomp: %w", err)
 	}

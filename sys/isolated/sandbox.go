@@ -38,7 +38,7 @@ var preBootDeny = []uintptr{
 	unix.SYS_REBOOT, unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME, unix.SYS_CLOCK_ADJTIME, unix.SYS_ADJTIMEX,
 	unix.SYS_IOPL, unix.SYS_IOPERM, unix.SYS_MOVE_PAGES, unix.SYS_MIGRATE_PAGES, unix.SYS_LOOKUP_DCOOKIE,
 	unix.SYS_FANOTIFY_INIT, unix.SYS_NAME_TO_HANDLE_AT, unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_PROCESS_MADVISE,
-	unix.SYS_PIDFD_GETFD, unix.SYS_KCMP, unix.SYS_QUOTACTL, unix.SYS_VHANGUP, unix.SYS_SYSLOG,
+	unix.SYS_KCMP, unix.SYS_QUOTACTL, unix.SYS_VHANGUP, unix.SYS_SYSLOG,
 }
 
 // postBootCalls are the calls allowed with any arguments once LKL runs.
@@ -83,8 +83,9 @@ func preBootFilter() ([]bpf.Instruction, error) {
 }
 
 // postBootFilter is the allow list's program for a child serving parent
-// (its pid) as process self.
-func postBootFilter(parent, self int) ([]bpf.Instruction, error) {
+// (its pid) as process self; pidfd is the child's pidfd of the parent
+// (-1: none), from which it takes the fds of disks added at run time.
+func postBootFilter(parent, self, pidfd int) ([]bpf.Instruction, error) {
 	rules := seccomp.NewSyscallRules()
 	for _, nr := range postBootCalls {
 		rules.Set(nr, seccomp.MatchAll{})
@@ -92,6 +93,12 @@ func postBootFilter(parent, self int) ([]bpf.Instruction, error) {
 	// The calls' memory is the parent's, and only the parent's.
 	for _, nr := range []uintptr{unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV} {
 		rules.Set(nr, seccomp.PerArg{seccomp.EqualTo(parent)})
+	}
+	// A disk added at run time: its fd, taken from the parent's table
+	// through the parent's pidfd only (pidfd_getfd needs the same ptrace
+	// access process_vm_* has).
+	if pidfd >= 0 {
+		rules.Set(unix.SYS_PIDFD_GETFD, seccomp.PerArg{seccomp.EqualTo(pidfd)})
 	}
 	// The Go runtime signals its own threads (preemption).
 	rules.Set(unix.SYS_TGKILL, seccomp.PerArg{seccomp.EqualTo(self)})

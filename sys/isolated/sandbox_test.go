@@ -58,7 +58,8 @@ func TestFilters(t *testing.T) {
 	}
 
 	{
-		post, err := postBootFilter(parent, self)
+		const pidfd = 9
+		post, err := postBootFilter(parent, self, pidfd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,6 +88,9 @@ func TestFilters(t *testing.T) {
 			{"socket", unix.SYS_SOCKET, nil, eperm},
 			{"connect", unix.SYS_CONNECT, nil, eperm},
 			{"readv (a user network's socketpair)", unix.SYS_READV, nil, allow},
+			{"pidfd_getfd from the parent's pidfd", unix.SYS_PIDFD_GETFD, []uint64{pidfd, 5, 0}, allow},
+			{"pidfd_getfd from another pidfd", unix.SYS_PIDFD_GETFD, []uint64{pidfd + 1, 5, 0}, eperm},
+			{"pidfd_open", unix.SYS_PIDFD_OPEN, []uint64{parent, 0}, eperm},
 		} {
 			if got := run(t, post, arch, tc.nr, tc.args...); got != tc.want {
 				t.Errorf("after boot, %s: %v, want %v", tc.name, got, tc.want)

@@ -98,6 +98,16 @@ type Config struct {
 	// that blocks for long (a read of an empty pipe) is not a missed
 	// heartbeat.
 	IsolationDeadline string `json:"isolation_deadline,omitempty"`
+	// IsolationCallDeadline bounds how long one call may run in an
+	// isolated kernel's process (a file system looping on a hostile
+	// image while its heartbeat goes on) before the process is killed
+	// and every call fails with EIO: a Go duration; "0" means no bound;
+	// empty means DefaultIsolationCallDeadline. Calls that wait for
+	// another party by design (poll, epoll_wait, futex, nanosleep,
+	// accept, connect, recv and send calls, wait4, ..., and read and
+	// write on anything but a file, directory or block device) are not
+	// bounded (sys/isolated, docs/isolation.md).
+	IsolationCallDeadline string `json:"isolation_call_deadline,omitempty"`
 
 	// Host makes the host calls of the kernel's own plumbing: the
 	// console fds' reads and writes, the user network's socketpair and
@@ -124,6 +134,10 @@ const DefaultMemory = 64 << 20
 // DefaultIsolationDeadline is how long an isolated kernel may stop
 // answering when Config.IsolationDeadline is empty.
 const DefaultIsolationDeadline = 10 * time.Second
+
+// DefaultIsolationCallDeadline is how long one call may run in an
+// isolated kernel when Config.IsolationCallDeadline is empty.
+const DefaultIsolationCallDeadline = 30 * time.Second
 
 // DefaultIOTimeout is the bound on a Go disk's request when
 // Config.IOTimeout is empty.
@@ -430,6 +444,9 @@ func (c *Config) Validate() error {
 	if _, err := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline); err != nil {
 		return bad("isolation_deadline", c.IsolationDeadline, "%v", err)
 	}
+	if _, err := parseDuration(c.IsolationCallDeadline, DefaultIsolationCallDeadline); err != nil {
+		return bad("isolation_call_deadline", c.IsolationCallDeadline, "%v", err)
+	}
 	mounts := map[string]int{}
 	for i, d := range c.Disks {
 		if err := d.Validate(); err != nil {
@@ -659,6 +676,12 @@ func (c *Config) Isolated() bool { return c.Isolation == "process" }
 // Deadline returns IsolationDeadline as a duration (0: none).
 func (c *Config) Deadline() time.Duration {
 	d, _ := parseDuration(c.IsolationDeadline, DefaultIsolationDeadline)
+	return d
+}
+
+// CallDeadline returns IsolationCallDeadline as a duration (0: none).
+func (c *Config) CallDeadline() time.Duration {
+	d, _ := parseDuration(c.IsolationCallDeadline, DefaultIsolationCallDeadline)
 	return d
 }
 

@@ -116,6 +116,7 @@ func TestParseConfigErrorsNameTheKey(t *testing.T) {
 		{"allow with restrict off", `{"interfaces":[{"type":"user","restrict":"off","allow":["udp:10.0.2.3:53"]}]}`, `interfaces[0].allow[0]="udp:10.0.2.3:53": an allow list restricts`},
 		{"bad isolation", `{"isolation":"vm"}`, `isolation="vm": want none or process`},
 		{"bad isolation deadline", `{"isolation":"process","isolation_deadline":"soon"}`, `isolation_deadline="soon"`},
+		{"bad isolation call deadline", `{"isolation":"process","isolation_call_deadline":"-1s"}`, `isolation_call_deadline="-1s"`},
 		{"forward without user", `{"forward":["tcp:127.0.0.1:8080:80"]}`, `need an interface of type user`},
 	}
 	for _, tc := range tests {
