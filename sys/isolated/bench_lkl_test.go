@@ -28,9 +28,9 @@ import (
 // first benchmark that needs it.
 var inProcess = sync.OnceValues(func() (*lkl.Kernel, error) { return lkl.Boot(nil) })
 
-// BenchmarkGetpid times getpid round trips on the host, on in-process LKL
-// and on isolated LKL, side by side, with p50 and p99 of the single calls.
-func BenchmarkGetpid(b *testing.B) {
+// bothKernels returns the in-process kernel and a fresh isolated one,
+// halted when b ends.
+func bothKernels(b *testing.B) (*lkl.Kernel, *isolated.Kernel) {
 	ip, err := inProcess()
 	if err != nil {
 		b.Fatal(err)
@@ -39,7 +39,14 @@ func BenchmarkGetpid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer iso.Halt()
+	b.Cleanup(func() { iso.Halt() })
+	return ip, iso
+}
+
+// BenchmarkGetpid times getpid round trips on the host, on in-process LKL
+// and on isolated LKL, side by side, with p50 and p99 of the single calls.
+func BenchmarkGetpid(b *testing.B) {
+	ip, iso := bothKernels(b)
 	for _, k := range []struct {
 		name string
 		k    sys.Kernel
@@ -137,6 +144,9 @@ func BenchmarkBoot(b *testing.B) {
 	b.ReportMetric(float64(ms)/float64(mi), "isolated/inprocess")
 }
 
+// fileCallsRuns numbers BenchmarkFileCalls's runs, for their directories.
+var fileCallsRuns int
+
 // BenchmarkFileCalls times the four calls demo cp-out's walker makes per
 // file of a tree (ufs.Copier.file: openat, fstat, pread, close), on
 // in-process and on isolated LKL, alternated file by file so that both
@@ -147,26 +157,20 @@ func BenchmarkBoot(b *testing.B) {
 // kernel's root file system, as their page caches would hold an image's.
 func BenchmarkFileCalls(b *testing.B) {
 	const files = 64
-	ip, err := inProcess()
-	if err != nil {
-		b.Fatal(err)
-	}
-	iso, err := isolated.Start(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer iso.Halt()
+	ip, iso := bothKernels(b)
 	type side struct {
 		l   *libgo.Libc
 		dir int
 		lat [4][]time.Duration
 	}
 	sides := [2]*side{{l: libgo.New(ip)}, {l: libgo.New(iso)}}
+	fileCallsRuns++ // -count runs it again on the same in-process kernel
 	for _, s := range sides {
-		dir := fmt.Sprintf("/filecalls%d", os.Getpid())
+		dir := fmt.Sprintf("/filecalls%d", fileCallsRuns)
 		if err := s.l.Mkdir(dir, 0o755); err != nil {
 			b.Fatal(err)
 		}
+		var err error
 		if s.dir, err = s.l.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
 			b.Fatal(err)
 		}
