@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -189,6 +190,7 @@ func BenchmarkFileCalls(b *testing.B) {
 	names := []string{"openat", "fstat", "pread", "close"}
 	buf := make([]byte, 8192)
 	var st unix.Stat_t
+	var batched []time.Duration
 	runtime.LockOSThread() // as demo cp-out's walker
 	defer runtime.UnlockOSThread()
 	i := 0
@@ -218,6 +220,24 @@ func BenchmarkFileCalls(b *testing.B) {
 				s.lat[j] = append(s.lat[j], d)
 			}
 		}
+		// The same four calls as one isolated.Kernel.Batch.
+		cname, _ := unix.BytePtrFromString(name)
+		calls := []isolated.Call{
+			{Trap: unix.SYS_OPENAT, Args: [6]uintptr{uintptr(sides[1].dir), uintptr(unsafe.Pointer(cname)), unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC}},
+			{Trap: unix.SYS_FSTAT, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&st))}, From: [6]uint8{1}},
+			{Trap: unix.SYS_PREAD64, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&buf[0])), 2: uintptr(len(buf))}, From: [6]uint8{1}},
+			{Trap: unix.SYS_CLOSE, From: [6]uint8{1}, Always: true},
+		}
+		t0 := time.Now()
+		if err := iso.Batch(calls); err != nil {
+			b.Fatal(err)
+		}
+		batched = append(batched, time.Since(t0))
+		for j, c := range calls {
+			if c.Errno != 0 || j == 2 && int64(c.R1) != st.Size {
+				b.Fatalf("batch: %s: %d, %v (size %d)", names[j], c.R1, c.Errno, st.Size)
+			}
+		}
 	}
 	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
 	var sum [2]time.Duration
@@ -229,4 +249,7 @@ func BenchmarkFileCalls(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(sum[0])/float64(sum[1]), "inprocess/isolated")
+	mb := median(batched)
+	b.ReportMetric(float64(mb.Nanoseconds()), "batched-isolated-ns")
+	b.ReportMetric(float64(sum[0])/float64(mb), "inprocess/batched")
 }

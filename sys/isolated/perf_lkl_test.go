@@ -4,6 +4,7 @@ package isolated_test
 
 import (
 	"bytes"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/isolated"
 )
 
 // TestFstatInChild: fstat, which the child answers into a struct of its
@@ -118,5 +120,76 @@ func TestReadBounced(t *testing.T) {
 	sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	if err := k.Halt(); err != nil { // before goleak looks
 		t.Fatal(err)
+	}
+}
+
+// TestBatch: a batch runs its calls in order in one round trip, with an
+// earlier call's result as a later one's argument; after a failure the
+// rest are cancelled except those marked Always; a bad batch is an error
+// of its own and runs nothing.
+func TestBatch(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	k := start(t, nil)
+	path, _ := unix.BytePtrFromString("/batched")
+	data := []byte("one round trip")
+	got := make([]byte, 64)
+	var st unix.Stat_t
+	calls := []isolated.Call{
+		{Trap: unix.SYS_OPEN, Args: [6]uintptr{uintptr(unsafe.Pointer(path)), unix.O_CREAT | unix.O_RDWR, 0o600}},
+		{Trap: unix.SYS_WRITE, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&data[0])), 2: uintptr(len(data))}, From: [6]uint8{1}},
+		{Trap: unix.SYS_FSTAT, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&st))}, From: [6]uint8{1}},
+		{Trap: unix.SYS_PREAD64, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&got[0])), 2: uintptr(len(got))}, From: [6]uint8{1}},
+		{Trap: unix.SYS_CLOSE, From: [6]uint8{1}, Always: true},
+	}
+	if err := k.Batch(calls); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range calls {
+		if c.Errno != 0 {
+			t.Fatalf("call %d: %v", i, c.Errno)
+		}
+	}
+	if n := calls[3].R1; string(got[:n]) != string(data) || st.Size != int64(len(data)) || calls[1].R1 != uintptr(len(data)) {
+		t.Fatalf("read back %q, size %d, wrote %d; want %q", got[:n], st.Size, calls[1].R1, data)
+	}
+
+	// A failed open: what takes its fd is cancelled, Always or not; a
+	// call marked Always that needs no result of it runs.
+	missing, _ := unix.BytePtrFromString("/missing")
+	calls = []isolated.Call{
+		{Trap: unix.SYS_OPEN, Args: [6]uintptr{uintptr(unsafe.Pointer(missing)), unix.O_RDONLY}},
+		{Trap: unix.SYS_FSTAT, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&st))}, From: [6]uint8{1}},
+		{Trap: unix.SYS_CLOSE, From: [6]uint8{1}, Always: true},
+		{Trap: unix.SYS_GETPID},
+		{Trap: unix.SYS_GETPID, Always: true},
+	}
+	if err := k.Batch(calls); err != nil {
+		t.Fatal(err)
+	}
+	want := []syscall.Errno{unix.ENOENT, unix.ECANCELED, unix.ECANCELED, unix.ECANCELED, 0}
+	for i, c := range calls {
+		if c.Errno != want[i] {
+			t.Errorf("call %d: %v, want %v", i, c.Errno, want[i])
+		}
+	}
+	if calls[4].R1 != 1 {
+		t.Errorf("getpid in LKL: %d, want 1", calls[4].R1)
+	}
+
+	for name, bad := range map[string][]isolated.Call{
+		"a later result": {{Trap: unix.SYS_CLOSE, From: [6]uint8{2}}, {Trap: unix.SYS_GETPID}},
+		"its own result": {{Trap: unix.SYS_CLOSE, From: [6]uint8{1}}},
+		"too many calls": make([]isolated.Call, isolated.MaxBatch+1),
+		"no system call": {{Trap: 1 << 40}},
+	} {
+		if err := k.Batch(bad); err == nil {
+			t.Errorf("a batch with %s: no error", name)
+		}
+	}
+	if err := k.Halt(); err != nil { // before goleak looks
+		t.Fatal(err)
+	}
+	if err := k.Batch([]isolated.Call{{Trap: unix.SYS_GETPID}}); err == nil {
+		t.Error("a batch after the halt: no error")
 	}
 }
