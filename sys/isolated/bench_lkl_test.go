@@ -4,7 +4,6 @@ package isolated_test
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/internal/imagetest"
-	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/isolated"
 	"github.com/gokernel/gokernel/sys/lkl"
@@ -160,31 +158,41 @@ func BenchmarkFileCalls(b *testing.B) {
 	const files = 64
 	ip, iso := bothKernels(b)
 	type side struct {
-		l   *libgo.Libc
-		dir int
+		k   sys.Kernel
+		dir uintptr
 		lat [4][]time.Duration
 	}
-	sides := [2]*side{{l: libgo.New(ip)}, {l: libgo.New(iso)}}
+	sides := [2]*side{{k: ip}, {k: iso}}
+	// call makes a call that must succeed (libgo's layer is above this
+	// package's: its wrappers are not for these tests).
+	call := func(k sys.Kernel, trap uintptr, a ...uintptr) uintptr {
+		var w [6]uintptr
+		copy(w[:], a)
+		r, _, e := sys.SyscallOn(k, trap, w[0], w[1], w[2], w[3], w[4], w[5])
+		if e != 0 {
+			b.Fatalf("%s: %v", sys.SyscallName(trap), e)
+		}
+		return r
+	}
+	// cstr is a C string for a call; its pointer is kept alive by
+	// runtime.KeepAlive after the calls that use it (call's arguments
+	// are only words).
+	cstr := func(s string) *byte { p, _ := unix.BytePtrFromString(s); return p }
 	fileCallsRuns++ // -count runs it again on the same in-process kernel
+	data := make([]byte, 8192)
 	for _, s := range sides {
 		dir := fmt.Sprintf("/filecalls%d", fileCallsRuns)
-		if err := s.l.Mkdir(dir, 0o755); err != nil {
-			b.Fatal(err)
-		}
-		var err error
-		if s.dir, err = s.l.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0); err != nil {
-			b.Fatal(err)
-		}
-		defer s.l.Close(s.dir)
+		dp := cstr(dir)
+		call(s.k, unix.SYS_MKDIR, uintptr(unsafe.Pointer(dp)), 0o755)
+		s.dir = call(s.k, unix.SYS_OPEN, uintptr(unsafe.Pointer(dp)), unix.O_RDONLY|unix.O_DIRECTORY)
+		runtime.KeepAlive(dp)
+		defer sys.SyscallOn(s.k, unix.SYS_CLOSE, s.dir, 0, 0, 0, 0, 0)
 		for i := range files {
-			fd, err := s.l.Openat(s.dir, fmt.Sprintf("f%02d", i), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, err = s.l.Write(fd, make([]byte, 1024*(1+i%8)))
-			if err := errors.Join(err, s.l.Close(fd)); err != nil {
-				b.Fatal(err)
-			}
+			fp := cstr(fmt.Sprintf("f%02d", i))
+			fd := call(s.k, unix.SYS_OPENAT, s.dir, uintptr(unsafe.Pointer(fp)), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
+			runtime.KeepAlive(fp)
+			call(s.k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(1024*(1+i%8)))
+			call(s.k, unix.SYS_CLOSE, fd)
 		}
 	}
 	names := []string{"openat", "fstat", "pread", "close"}
@@ -197,33 +205,26 @@ func BenchmarkFileCalls(b *testing.B) {
 	for b.Loop() {
 		name := fmt.Sprintf("f%02d", i%files)
 		i++
+		cname := cstr(name)
 		for _, s := range sides {
 			t0 := time.Now()
-			fd, err := s.l.Openat(s.dir, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
+			fd := call(s.k, unix.SYS_OPENAT, s.dir, uintptr(unsafe.Pointer(cname)), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
 			t1 := time.Now()
-			if err := s.l.Fstat(fd, &st); err != nil {
-				b.Fatal(err)
-			}
+			call(s.k, unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)))
 			t2 := time.Now()
-			if n, err := s.l.Pread(fd, buf[:st.Size], 0); err != nil || int64(n) != st.Size {
-				b.Fatalf("pread: %d, %v; want %d", n, err, st.Size)
+			if n := call(s.k, unix.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(st.Size), 0); int64(n) != st.Size {
+				b.Fatalf("pread: %d; want %d", n, st.Size)
 			}
 			t3 := time.Now()
-			if err := s.l.Close(fd); err != nil {
-				b.Fatal(err)
-			}
+			call(s.k, unix.SYS_CLOSE, fd)
 			t4 := time.Now()
 			for j, d := range []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3)} {
 				s.lat[j] = append(s.lat[j], d)
 			}
 		}
 		// The same four calls as one isolated.Kernel.Batch.
-		cname, _ := unix.BytePtrFromString(name)
 		calls := []isolated.Call{
-			{Trap: unix.SYS_OPENAT, Args: [6]uintptr{uintptr(sides[1].dir), uintptr(unsafe.Pointer(cname)), unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC}},
+			{Trap: unix.SYS_OPENAT, Args: [6]uintptr{sides[1].dir, uintptr(unsafe.Pointer(cname)), unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC}},
 			{Trap: unix.SYS_FSTAT, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&st))}, From: [6]uint8{1}},
 			{Trap: unix.SYS_PREAD64, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&buf[0])), 2: uintptr(len(buf))}, From: [6]uint8{1}},
 			{Trap: unix.SYS_CLOSE, From: [6]uint8{1}, Always: true},
@@ -233,6 +234,7 @@ func BenchmarkFileCalls(b *testing.B) {
 			b.Fatal(err)
 		}
 		batched = append(batched, time.Since(t0))
+		runtime.KeepAlive(cname)
 		for j, c := range calls {
 			if c.Errno != 0 || j == 2 && int64(c.R1) != st.Size {
 				b.Fatalf("batch: %s: %d, %v (size %d)", names[j], c.R1, c.Errno, st.Size)
