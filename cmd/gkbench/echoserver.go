@@ -137,7 +137,7 @@ func echoLoopServer(ctx context.Context, o echoOptions) error {
 	// two LKL rows of echo-bench differ only in their servers (see
 	// docs/eloop.md for what a client on blocking libgo sockets did).
 	to := s.Addr().String()
-	o.load.serverPID = os.Getpid()
+	o.load.selfAndKernel()
 	cs, err := unet.New(k, unet.Options{Loop: s.Loops()[0]})
 	if err != nil {
 		cancel()

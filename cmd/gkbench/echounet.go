@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
@@ -26,7 +25,7 @@ func echoUnetSelfLoad(ctx context.Context, o echoOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- serveEcho(ctx, ln) }()
 	addr := ln.Addr().String()
-	o.load.serverPID = os.Getpid()
+	o.load.selfAndKernel()
 	res, lerr := runLoad(o.load, func() (io.ReadWriteCloser, error) { return unet.Dial("tcp", addr) })
 	cancel()
 	if err := <-served; err != nil && !errors.Is(err, context.Canceled) {

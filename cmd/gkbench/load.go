@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gokernel/gokernel/internal/cli"
+	"github.com/gokernel/gokernel/sys"
 )
 
 func init() {
@@ -69,6 +70,31 @@ type loadConfig struct {
 	size      int
 	duration  time.Duration
 	serverPID int // 0: do not measure CPU time
+	// kernelPID, if not 0, is measured with serverPID: the process of the
+	// server's kernel when it runs in one of its own (isolated LKL).
+	kernelPID int
+}
+
+// selfAndKernel sets c to measure this process and, if the selected
+// kernel runs in a process of its own (sys/isolated's Kernel, whose Pid
+// is its child's), that one too: the self-load rows' CPU time is then
+// the whole server's, wherever its kernel runs.
+func (c *loadConfig) selfAndKernel() {
+	c.serverPID = os.Getpid()
+	if k, ok := sys.Default().(interface{ Pid() int }); ok && k.Pid() != os.Getpid() {
+		c.kernelPID = k.Pid()
+	}
+}
+
+// cpuOf is the CPU time of the server's process and its kernel's.
+func (c loadConfig) cpuOf() (time.Duration, error) {
+	cpu, err := procCPU(c.serverPID)
+	if err == nil && c.kernelPID != 0 {
+		var k time.Duration
+		k, err = procCPU(c.kernelPID)
+		cpu += k
+	}
+	return cpu, err
 }
 
 func (c loadConfig) check() error {
@@ -181,7 +207,7 @@ func runLoad(cfg loadConfig, dial func() (io.ReadWriteCloser, error)) (loadResul
 	var cpu0 time.Duration
 	if cfg.serverPID != 0 {
 		var err error
-		if cpu0, err = procCPU(cfg.serverPID); err != nil {
+		if cpu0, err = cfg.cpuOf(); err != nil {
 			return res, err
 		}
 	}
@@ -196,7 +222,7 @@ func runLoad(cfg loadConfig, dial func() (io.ReadWriteCloser, error)) (loadResul
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	if cfg.serverPID != 0 {
-		cpu1, err := procCPU(cfg.serverPID)
+		cpu1, err := cfg.cpuOf()
 		if err != nil {
 			return res, err
 		}

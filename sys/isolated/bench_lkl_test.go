@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -25,9 +27,9 @@ import (
 // first benchmark that needs it.
 var inProcess = sync.OnceValues(func() (*lkl.Kernel, error) { return lkl.Boot(nil) })
 
-// BenchmarkGetpid times getpid round trips on the host, on in-process LKL
-// and on isolated LKL, side by side, with p50 and p99 of the single calls.
-func BenchmarkGetpid(b *testing.B) {
+// bothKernels returns the in-process kernel and a fresh isolated one,
+// halted when b ends.
+func bothKernels(b *testing.B) (*lkl.Kernel, *isolated.Kernel) {
 	ip, err := inProcess()
 	if err != nil {
 		b.Fatal(err)
@@ -36,7 +38,14 @@ func BenchmarkGetpid(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer iso.Halt()
+	b.Cleanup(func() { iso.Halt() })
+	return ip, iso
+}
+
+// BenchmarkGetpid times getpid round trips on the host, on in-process LKL
+// and on isolated LKL, side by side, with p50 and p99 of the single calls.
+func BenchmarkGetpid(b *testing.B) {
+	ip, iso := bothKernels(b)
 	for _, k := range []struct {
 		name string
 		k    sys.Kernel
@@ -132,4 +141,117 @@ func BenchmarkBoot(b *testing.B) {
 	b.ReportMetric(float64(mi.Microseconds())/1000, "inprocess-ms")
 	b.ReportMetric(float64(ms.Microseconds())/1000, "isolated-ms")
 	b.ReportMetric(float64(ms)/float64(mi), "isolated/inprocess")
+}
+
+// fileCallsRuns numbers BenchmarkFileCalls's runs, for their directories.
+var fileCallsRuns int
+
+// BenchmarkFileCalls times the four calls demo cp-out's walker makes per
+// file of a tree (ufs.Copier.file: openat, fstat, pread, close), on
+// in-process and on isolated LKL, alternated file by file so that both
+// see the same moments of a loaded machine. Each call's median and the
+// ratio of the per-file sums (in-process / isolated: the isolated kernel's
+// speed as a fraction of in-process) are reported. The files (1-8 KiB,
+// as in the tree image of cmd/gkbench/cpbench.sh) are made in each
+// kernel's root file system, as their page caches would hold an image's.
+func BenchmarkFileCalls(b *testing.B) {
+	const files = 64
+	ip, iso := bothKernels(b)
+	type side struct {
+		k   sys.Kernel
+		dir uintptr
+		lat [4][]time.Duration
+	}
+	sides := [2]*side{{k: ip}, {k: iso}}
+	// call makes a call that must succeed (libgo's layer is above this
+	// package's: its wrappers are not for these tests).
+	call := func(k sys.Kernel, trap uintptr, a ...uintptr) uintptr {
+		var w [6]uintptr
+		copy(w[:], a)
+		r, _, e := sys.SyscallOn(k, trap, w[0], w[1], w[2], w[3], w[4], w[5])
+		if e != 0 {
+			b.Fatalf("%s: %v", sys.SyscallName(trap), e)
+		}
+		return r
+	}
+	// cstr is a C string for a call; its pointer is kept alive by
+	// runtime.KeepAlive after the calls that use it (call's arguments
+	// are only words).
+	cstr := func(s string) *byte { p, _ := unix.BytePtrFromString(s); return p }
+	fileCallsRuns++ // -count runs it again on the same in-process kernel
+	data := make([]byte, 8192)
+	for _, s := range sides {
+		dir := fmt.Sprintf("/filecalls%d", fileCallsRuns)
+		dp := cstr(dir)
+		call(s.k, unix.SYS_MKDIR, uintptr(unsafe.Pointer(dp)), 0o755)
+		s.dir = call(s.k, unix.SYS_OPEN, uintptr(unsafe.Pointer(dp)), unix.O_RDONLY|unix.O_DIRECTORY)
+		runtime.KeepAlive(dp)
+		defer sys.SyscallOn(s.k, unix.SYS_CLOSE, s.dir, 0, 0, 0, 0, 0)
+		for i := range files {
+			fp := cstr(fmt.Sprintf("f%02d", i))
+			fd := call(s.k, unix.SYS_OPENAT, s.dir, uintptr(unsafe.Pointer(fp)), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
+			runtime.KeepAlive(fp)
+			call(s.k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(1024*(1+i%8)))
+			call(s.k, unix.SYS_CLOSE, fd)
+		}
+	}
+	names := []string{"openat", "fstat", "pread", "close"}
+	buf := make([]byte, 8192)
+	var st unix.Stat_t
+	var batched []time.Duration
+	runtime.LockOSThread() // as demo cp-out's walker
+	defer runtime.UnlockOSThread()
+	i := 0
+	for b.Loop() {
+		name := fmt.Sprintf("f%02d", i%files)
+		i++
+		cname := cstr(name)
+		for _, s := range sides {
+			t0 := time.Now()
+			fd := call(s.k, unix.SYS_OPENAT, s.dir, uintptr(unsafe.Pointer(cname)), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC)
+			t1 := time.Now()
+			call(s.k, unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)))
+			t2 := time.Now()
+			if n := call(s.k, unix.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(st.Size), 0); int64(n) != st.Size {
+				b.Fatalf("pread: %d; want %d", n, st.Size)
+			}
+			t3 := time.Now()
+			call(s.k, unix.SYS_CLOSE, fd)
+			t4 := time.Now()
+			for j, d := range []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3)} {
+				s.lat[j] = append(s.lat[j], d)
+			}
+		}
+		// The same four calls as one isolated.Kernel.Batch.
+		calls := []isolated.Call{
+			{Trap: unix.SYS_OPENAT, Args: [6]uintptr{sides[1].dir, uintptr(unsafe.Pointer(cname)), unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC}},
+			{Trap: unix.SYS_FSTAT, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&st))}, From: [6]uint8{1}},
+			{Trap: unix.SYS_PREAD64, Args: [6]uintptr{1: uintptr(unsafe.Pointer(&buf[0])), 2: uintptr(len(buf))}, From: [6]uint8{1}},
+			{Trap: unix.SYS_CLOSE, From: [6]uint8{1}, Always: true},
+		}
+		t0 := time.Now()
+		if err := iso.Batch(calls); err != nil {
+			b.Fatal(err)
+		}
+		batched = append(batched, time.Since(t0))
+		runtime.KeepAlive(cname)
+		for j, c := range calls {
+			if c.Errno != 0 || j == 2 && int64(c.R1) != st.Size {
+				b.Fatalf("batch: %s: %d, %v (size %d)", names[j], c.R1, c.Errno, st.Size)
+			}
+		}
+	}
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	var sum [2]time.Duration
+	for j, n := range names {
+		for k, s := range sides {
+			m := median(s.lat[j])
+			sum[k] += m
+			b.ReportMetric(float64(m.Nanoseconds()), n+"-"+[]string{"inprocess", "isolated"}[k]+"-ns")
+		}
+	}
+	b.ReportMetric(float64(sum[0])/float64(sum[1]), "inprocess/isolated")
+	mb := median(batched)
+	b.ReportMetric(float64(mb.Nanoseconds()), "batched-isolated-ns")
+	b.ReportMetric(float64(sum[0])/float64(mb), "inprocess/batched")
 }

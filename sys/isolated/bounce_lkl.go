@@ -20,8 +20,13 @@ import (
 // is a process_vm_* call of its own: a page at a time for file data
 // (copy_page_to_iter; 131,072 process_vm_writev calls for a 512 MiB demo
 // cat, 82% of the child's system call time), six writes per directory
-// entry (filldir64's __put_user and copy_to_user). Every other call, and
-// the data calls of a page or less, go through lkl.Process unchanged.
+// entry (filldir64's __put_user and copy_to_user). fstat's struct stat
+// is made in the child too: through lkl.Process, Kernel.Syscall's ABI
+// conversion has LKL write its struct stat into the parent, reads it back
+// and writes the host's (three process_vm calls per fstat, one of the
+// four calls demo cp-out makes per file); here it is one
+// process_vm_writev of the converted struct. Every other call, and the
+// data calls of a page or less, go through lkl.Process unchanged.
 const (
 	bounceMin   = 4096
 	bounceChunk = 1 << 20
@@ -34,6 +39,8 @@ var bounceBufs = sync.Pool{New: func() any { b := make([]byte, bounceChunk); ret
 func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, bool) {
 	var write, positioned, dirents bool
 	switch trap {
+	case unix.SYS_FSTAT:
+		return s.fstat(a[0], a[1])
 	case unix.SYS_GETDENTS64:
 		dirents = true
 	case unix.SYS_READ:
@@ -103,6 +110,27 @@ func (s *server) bounce(trap uintptr, a [6]uintptr) (uintptr, syscall.Errno, boo
 		}
 	}
 	return done, 0, true
+}
+
+// fstat serves fstat(fd, st) into a struct of the child's, copied to the
+// parent's st once converted. A nil st is left to lkl.Process (EFAULT
+// before any work, as the kernel does).
+func (s *server) fstat(fd, addr uintptr) (uintptr, syscall.Errno, bool) {
+	if addr == 0 {
+		return 0, 0, false
+	}
+	var st unix.Stat_t
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
+	if _, _, e := s.k.Syscall(unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)), 0, 0, 0, 0); e != 0 {
+		return ^uintptr(0), e, true
+	}
+	if moved, e := s.moveParent(unix.SYS_PROCESS_VM_WRITEV, b, addr); moved < uintptr(len(b)) {
+		if e == 0 {
+			e = syscall.EFAULT
+		}
+		return ^uintptr(0), e, true
+	}
+	return 0, 0, true
 }
 
 // result is a data call's answer after done bytes: the count if any were

@@ -71,11 +71,12 @@ const respDead = ^uint32(0)
 // Control requests: traps that are not system call numbers (those are
 // below 1024). ctlHalt asks the child to halt; ctlProbe runs the test
 // hook (probeHook) in the child; ctlDisk adds, unmounts or lists disks
-// (disks_lkl.go).
+// (disks_lkl.go); ctlBatch runs a batch of calls (batch.go).
 const (
 	ctlHalt  = 1 << 32
 	ctlProbe = ctlHalt + 1
 	ctlDisk  = ctlHalt + 2
+	ctlBatch = ctlHalt + 3
 )
 
 // Spin budgets: a waiter first polls its word this many times, then

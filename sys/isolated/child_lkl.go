@@ -189,14 +189,12 @@ func (s *server) worker(i int) {
 			r1, r2, e = probeHook(a)
 		case trap == ctlDisk:
 			r1, e = s.disk(a)
+		case trap == ctlBatch:
+			e = s.batch(a[0], a[1])
 		case trap >= ctlHalt:
 			e = syscall.ENOSYS
 		default:
-			var ok bool
-			if r1, e, ok = s.bounce(trap, a); ok {
-				break
-			}
-			r1, r2, e = s.p.Syscall(trap, a[0], a[1], a[2], a[3], a[4], a[5])
+			r1, r2, e = s.one(trap, a)
 		}
 		sl.r1, sl.r2, sl.errno = uint64(r1), uint64(r2), uint64(e)
 		publish(s.h, &sl.resp, seq, &sl.parentSleeping)
