@@ -2,7 +2,10 @@ package eloop
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gokernel/gokernel/aio"
@@ -20,6 +23,65 @@ import (
 
 // ringConfig sizes a loop's ring (a variable: the tests make it tiny).
 var ringConfig = aio.RingConfig{Entries: 1024, CQEntries: 8192, SingleIssuer: true}
+
+// EnvUring is the environment variable that turns the loop ring's
+// optional features on or off, for measuring each against the defaults
+// (docs/aio.md, "What was tried"): a comma-separated list of feature
+// names, each turned on, or off with a leading "-":
+//
+//   - regring: the ring fd registered (aio.RingConfig.RegisterRing);
+//   - nosqarray: no submission queue array (RingConfig.NoSQArray);
+//   - sqpoll: a kernel thread takes the submissions (RingConfig.SQPoll,
+//     idle after 50 ms), with COOP_TASKRUN instead of DEFER_TASKRUN;
+//   - pollfirst: a connection's receive is armed with
+//     IORING_RECVSEND_POLL_FIRST (wait for data before trying).
+//
+// An unknown name makes the loop's Run fail.
+const EnvUring = "GOKERNEL_URING"
+
+// uringTune is what EnvUring can change.
+type uringTune struct {
+	regring, nosqarray, sqpoll, pollfirst bool
+}
+
+// uringDefaults are the features a loop's ring has when EnvUring does
+// not say otherwise.
+var uringDefaults = uringTune{}
+
+// parseUringTune applies s, EnvUring's value, to the defaults.
+func parseUringTune(s string) (uringTune, error) {
+	t := uringDefaults
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, off := strings.CutPrefix(f, "-")
+		on := !off
+		switch strings.TrimPrefix(name, "+") {
+		case "regring":
+			t.regring = on
+		case "nosqarray":
+			t.nosqarray = on
+		case "sqpoll":
+			t.sqpoll = on
+		case "pollfirst":
+			t.pollfirst = on
+		default:
+			return t, fmt.Errorf("eloop: %s=%q: unknown feature %q (want regring, nosqarray, sqpoll or pollfirst)", EnvUring, s, name)
+		}
+	}
+	return t, nil
+}
+
+// config returns the ring configuration with t's features.
+func (t uringTune) config(cfg aio.RingConfig) aio.RingConfig {
+	cfg.RegisterRing, cfg.NoSQArray, cfg.SQPoll = t.regring, t.nosqarray, t.sqpoll
+	if t.sqpoll {
+		cfg.SQThreadIdle = 50 * time.Millisecond
+	}
+	return cfg
+}
 
 const (
 	// drainLimit bounds how long a stopping loop waits for its
@@ -52,6 +114,7 @@ type uloop struct {
 	pollArmed bool   // the poll of the epoll fd is in flight
 	draining  bool   // the loop is stopping: completions are only settled
 	overflows uint64 // the ring's OverflowFlushes, once it is closed
+	tune      uringTune
 
 	// The server loop on this loop, if any, sets these.
 	complete func(c aio.CQE) // a completion of kindAccept, kindRecv or kindSend
@@ -99,7 +162,11 @@ func (u *uloop) cancel(ud uint64, fd int, flags uint32) bool {
 func (l *Loop) loopUring(ctx context.Context) error {
 	runtime.LockOSThread() // SINGLE_ISSUER: the ring is this thread's
 	defer runtime.UnlockOSThread()
-	r, err := aio.NewRing(l.k, ringConfig)
+	tune, err := parseUringTune(os.Getenv(EnvUring))
+	if err != nil {
+		return err
+	}
+	r, err := aio.NewRing(l.k, tune.config(ringConfig))
 	if err != nil {
 		l.mu.Lock()
 		l.choice = aio.Choice{Backend: aio.Epoll, Reason: "io_uring chosen (" + l.choice.Reason + "), but " + err.Error()}
@@ -107,7 +174,7 @@ func (l *Loop) loopUring(ctx context.Context) error {
 		return l.loop(ctx)
 	}
 	u := &l.u
-	u.r, u.cqes = r, make([]aio.CQE, 2*l.opts.Events)
+	u.r, u.cqes, u.tune = r, make([]aio.CQE, 2*l.opts.Events), tune
 	events := make([]aio.Event, l.opts.Events)
 	defer l.closeRing(events)
 	var batch []func()

@@ -316,3 +316,47 @@ func TestServerEchoBackpressure(t *testing.T) {
 		require.True(t, bytes.Equal(msg, got), "echo differs")
 	})
 }
+
+// Each optional ring feature GOKERNEL_URING turns on (and them
+// together) serves as the defaults do: every byte back, no stale
+// completion; an unknown name is Serve's error, naming the variable.
+func TestUringFeatures(t *testing.T) {
+	t.Setenv(kerneltest.EnvBackend, "uring")
+	k := sys.Host()
+	for _, features := range []string{"regring", "nosqarray", "sqpoll", "pollfirst", "regring,nosqarray,pollfirst", "-regring,-nosqarray,-sqpoll,-pollfirst"} {
+		t.Run(features, func(t *testing.T) {
+			t.Setenv(eloop.EnvUring, features)
+			kerneltest.CheckFDs(t, k)
+			s, wait := serve(t, k, newHandler(nil), eloop.ServerOptions{Loops: 1})
+			const conns, msgs = 16, 20
+			cs := make([]*client, conns)
+			for i := range cs {
+				cs[i] = dial(t, k, s, 0)
+				defer cs[i].close()
+			}
+			for m := range msgs {
+				for i, c := range cs {
+					require.NoError(t, c.write(pattern(1000, i, m)))
+				}
+				for i, c := range cs {
+					got := make([]byte, 1000)
+					require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
+					require.Equal(t, pattern(1000, i, m), got)
+				}
+			}
+			requireBackend(t, s)
+			require.NoError(t, s.Close())
+			require.NoError(t, wait())
+			stale, _, _ := s.RingStats()
+			require.Zero(t, stale)
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		t.Setenv(eloop.EnvUring, "regring,fast")
+		s, err := eloop.Listen(k, "127.0.0.1:0", newHandler(nil), eloop.ServerOptions{Loops: 1})
+		require.NoError(t, err)
+		err = s.Serve(t.Context())
+		require.ErrorContains(t, err, `GOKERNEL_URING="regring,fast": unknown feature "fast"`)
+		s.Close()
+	})
+}
