@@ -48,8 +48,8 @@ client included.
 -apis picks the host servers and their order (default: loop-uring,
 loop-epoll,unet,gnet,net). An API may carry ring features for eloop on
 io_uring after "+" (loop-uring+regring+nosqarray sets GOKERNEL_URING,
-see eloop.EnvUring) and environment variables after ":"
-(gnet:GOMAXPROCS=3); the table then also gives, for each, the median
+see eloop.EnvUring), and environment variables or echo's flags after ":"
+(gnet:GOMAXPROCS=3, loop-uring:-loops=1); the table then also gives, for each, the median
 over the rounds of its ratio to the first API in the same round. -configs
 picks the workloads as CONNSxSIZE. -syscalls=false skips the perf runs.
 The LKL rows are run only with the default -apis.`,
@@ -136,7 +136,12 @@ var benchAPIs = []string{"loop-uring", "loop-epoll", "unet", "gnet", "net"}
 func echoArgs(api string) (args, env []string, err error) {
 	env = []string{"GOKERNEL=host"}
 	parts := strings.Split(api, ":")
+	var flags []string
 	for _, kv := range parts[1:] {
+		if strings.HasPrefix(kv, "-") {
+			flags = append(flags, kv) // a flag of echo: -loops=1
+			continue
+		}
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return nil, nil, fmt.Errorf("%w: -apis: %q: %q is not NAME=VALUE", errUsage, api, kv)
 		}
@@ -153,9 +158,9 @@ func echoArgs(api string) (args, env []string, err error) {
 		env = append(env, eloop.EnvUring+"="+strings.ReplaceAll(features, "+", ","))
 	}
 	if backend, ok := strings.CutPrefix(name, "loop-"); ok {
-		return []string{"echo", "-api", "loop"}, append(env, "GOKERNEL_AIO="+backend), nil
+		return append([]string{"echo", "-api", "loop"}, flags...), append(env, "GOKERNEL_AIO="+backend), nil
 	}
-	return []string{"echo", "-api", name}, env, nil
+	return append([]string{"echo", "-api", name}, flags...), env, nil
 }
 
 // lklAPIs are the servers echo-bench also runs on LKL, with the load

@@ -138,9 +138,9 @@ func TestEchoBenchVariants(t *testing.T) {
 	for _, api := range apis[1:] {
 		require.Regexp(t, `(?m)^\s*`+regexp.QuoteMeta(api)+`\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d \d+\.\d\d\s`, o.String())
 	}
-	args, env, err := echoArgs("loop-uring+sqpoll+pollfirst:GOMAXPROCS=3")
+	args, env, err := echoArgs("loop-uring+sqpoll+pollfirst:GOMAXPROCS=3:-loops=1")
 	require.NoError(t, err)
-	require.Equal(t, []string{"echo", "-api", "loop"}, args)
+	require.Equal(t, []string{"echo", "-api", "loop", "-loops=1"}, args)
 	require.Equal(t, []string{"GOKERNEL=host", "GOMAXPROCS=3", "GOKERNEL_URING=sqpoll,pollfirst", "GOKERNEL_AIO=uring"}, env)
 	for bad, msg := range map[string]string{
 		"loop-uring:GOMAXPROCS": `"GOMAXPROCS" is not NAME=VALUE`,
