@@ -59,24 +59,9 @@ func TestUringTinyRing(t *testing.T) {
 	kerneltest.CheckFDs(t, k)
 	h := newHandler(nil)
 	s, wait := serve(t, k, h, eloop.ServerOptions{Loops: 1})
-	const conns, msgs = 64, 20
-	cs := make([]*client, conns)
-	for i := range cs {
-		cs[i] = dial(t, k, s, 0)
-		defer cs[i].close()
-	}
-	for m := range msgs {
-		// Every connection's message is in flight at once, so one turn
-		// has more completions than the queue holds.
-		for i, c := range cs {
-			require.NoError(t, c.write(pattern(512, i, m)))
-		}
-		for i, c := range cs {
-			got := make([]byte, 512)
-			require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
-			require.Equal(t, pattern(512, i, m), got)
-		}
-	}
+	// Every connection's message is in flight at once, so one turn has
+	// more completions than the queue holds.
+	echoAll(t, k, s, 64, 20, 512)
 	requireBackend(t, s)
 	require.NoError(t, s.Close())
 	require.NoError(t, wait())
@@ -328,22 +313,7 @@ func TestUringFeatures(t *testing.T) {
 			t.Setenv(eloop.EnvUring, features)
 			kerneltest.CheckFDs(t, k)
 			s, wait := serve(t, k, newHandler(nil), eloop.ServerOptions{Loops: 1})
-			const conns, msgs = 16, 20
-			cs := make([]*client, conns)
-			for i := range cs {
-				cs[i] = dial(t, k, s, 0)
-				defer cs[i].close()
-			}
-			for m := range msgs {
-				for i, c := range cs {
-					require.NoError(t, c.write(pattern(1000, i, m)))
-				}
-				for i, c := range cs {
-					got := make([]byte, 1000)
-					require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
-					require.Equal(t, pattern(1000, i, m), got)
-				}
-			}
+			echoAll(t, k, s, 16, 20, 1000)
 			requireBackend(t, s)
 			require.NoError(t, s.Close())
 			require.NoError(t, wait())
@@ -359,4 +329,26 @@ func TestUringFeatures(t *testing.T) {
 		require.ErrorContains(t, err, `GOKERNEL_URING="regring,fast": unknown feature "fast"`)
 		s.Close()
 	})
+}
+
+// echoAll dials conns connections to s and sends msgs messages of size
+// bytes on each, every connection's message in flight at once, checking
+// every byte of every echo.
+func echoAll(t *testing.T, k sys.Kernel, s *eloop.Server, conns, msgs, size int) {
+	t.Helper()
+	cs := make([]*client, conns)
+	for i := range cs {
+		cs[i] = dial(t, k, s, 0)
+		defer cs[i].close()
+	}
+	for m := range msgs {
+		for i, c := range cs {
+			require.NoError(t, c.write(pattern(size, i, m)))
+		}
+		for i, c := range cs {
+			got := make([]byte, size)
+			require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
+			require.Equal(t, pattern(size, i, m), got)
+		}
+	}
 }
