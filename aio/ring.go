@@ -67,7 +67,9 @@ type RingConfig struct {
 	// DEFER_TASKRUN does not go with it, so SingleIssuer then only asks
 	// for SINGLE_ISSUER. A kernel that refuses SQPOLL (EINVAL) gets a
 	// ring without it ([Ring.SetupFlags]).
-	SQPoll       bool
+	SQPoll bool
+	// SQThreadIdle is how long the SQPOLL thread polls without work
+	// before it sleeps, in whole milliseconds (0: the kernel's default).
 	SQThreadIdle time.Duration
 }
 
