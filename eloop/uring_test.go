@@ -308,7 +308,7 @@ func TestServerEchoBackpressure(t *testing.T) {
 func TestUringFeatures(t *testing.T) {
 	t.Setenv(kerneltest.EnvBackend, "uring")
 	k := sys.Host()
-	for _, features := range []string{"regring", "nosqarray", "sqpoll", "pollfirst", "regring,nosqarray,pollfirst", "-regring,-nosqarray,-sqpoll,-pollfirst"} {
+	for _, features := range []string{"regring", "nosqarray", "sqpoll", "pollfirst", "yield", "regring,nosqarray,pollfirst", "-regring,-nosqarray,-sqpoll,-pollfirst,-yield"} {
 		t.Run(features, func(t *testing.T) {
 			t.Setenv(eloop.EnvUring, features)
 			kerneltest.CheckFDs(t, k)
