@@ -57,16 +57,9 @@ func TestUringTinyRing(t *testing.T) {
 	t.Setenv(kerneltest.EnvBackend, "uring")
 	k := sys.Host()
 	kerneltest.CheckFDs(t, k)
-	h := newHandler(nil)
-	s, wait := serve(t, k, h, eloop.ServerOptions{Loops: 1})
 	// Every connection's message is in flight at once, so one turn has
 	// more completions than the queue holds.
-	echoAll(t, k, s, 64, 20, 512)
-	requireBackend(t, s)
-	require.NoError(t, s.Close())
-	require.NoError(t, wait())
-	stale, overflows, _ := s.RingStats()
-	require.Zero(t, stale)
+	overflows := echoServer(t, k, 64, 20, 512)
 	require.Positive(t, overflows, "the completion queue overflowed")
 	t.Logf("%d overflow flushes", overflows)
 }
@@ -312,13 +305,7 @@ func TestUringFeatures(t *testing.T) {
 		t.Run(features, func(t *testing.T) {
 			t.Setenv(eloop.EnvUring, features)
 			kerneltest.CheckFDs(t, k)
-			s, wait := serve(t, k, newHandler(nil), eloop.ServerOptions{Loops: 1})
-			echoAll(t, k, s, 16, 20, 1000)
-			requireBackend(t, s)
-			require.NoError(t, s.Close())
-			require.NoError(t, wait())
-			stale, _, _ := s.RingStats()
-			require.Zero(t, stale)
+			echoServer(t, k, 16, 20, 1000)
 		})
 	}
 	t.Run("unknown", func(t *testing.T) {
@@ -351,4 +338,19 @@ func echoAll(t *testing.T, k sys.Kernel, s *eloop.Server, conns, msgs, size int)
 			require.Equal(t, pattern(size, i, m), got)
 		}
 	}
+}
+
+// echoServer runs an echo server of one loop on the backend asked for
+// through echoAll, closes it, requires that no completion was stale, and
+// returns its ring's overflow flushes.
+func echoServer(t *testing.T, k sys.Kernel, conns, msgs, size int) (overflows uint64) {
+	t.Helper()
+	s, wait := serve(t, k, newHandler(nil), eloop.ServerOptions{Loops: 1})
+	echoAll(t, k, s, conns, msgs, size)
+	requireBackend(t, s)
+	require.NoError(t, s.Close())
+	require.NoError(t, wait())
+	stale, overflows, _ := s.RingStats()
+	require.Zero(t, stale)
+	return overflows
 }
