@@ -46,6 +46,31 @@ type RingConfig struct {
 	// kernel to wait or reap, with no interrupts meanwhile. A call from
 	// another thread then fails with EEXIST.
 	SingleIssuer bool
+	// RegisterRing registers the ring's fd with the kernel for the
+	// calling thread (IORING_REGISTER_RING_FDS, Linux 5.18), so that each
+	// io_uring_enter names the ring by its index
+	// (IORING_ENTER_REGISTERED_RING) and the kernel does not look the fd
+	// up. A registration belongs to one thread, so it is made only with
+	// SingleIssuer, and Close (on that thread) undoes it. A kernel that
+	// refuses it leaves the Ring on its plain fd ([Ring.RegisteredRing]).
+	RegisterRing bool
+	// NoSQArray sets the ring up without the submission queue's index
+	// array (IORING_SETUP_NO_SQARRAY, Linux 6.6): the kernel takes the
+	// entries in ring order, one indirection less per entry. Kernels
+	// without it get the array.
+	NoSQArray bool
+	// SQPoll makes a kernel thread poll the submission queue
+	// (IORING_SETUP_SQPOLL): entries are taken without an io_uring_enter
+	// while it runs, and it sleeps after SQThreadIdle without work (0:
+	// the kernel's default, one second), when the next Submit wakes it.
+	// The thread's CPU time is the process's (it is one of its threads).
+	// DEFER_TASKRUN does not go with it, so SingleIssuer then only asks
+	// for SINGLE_ISSUER. A kernel that refuses SQPOLL (EINVAL) gets a
+	// ring without it ([Ring.SetupFlags]).
+	SQPoll bool
+	// SQThreadIdle is how long the SQPOLL thread polls without work
+	// before it sleeps, in whole milliseconds (0: the kernel's default).
+	SQThreadIdle time.Duration
 }
 
 // A Ring is an io_uring instance on one kernel: a submission queue the
@@ -84,6 +109,8 @@ type Ring struct {
 	cqMask, cqEntries          uint32
 	cqes                       []CQE
 
+	ringIndex int // the registered ring's index (RegisterRing), or -1
+
 	// arg and ts are the extended argument of a timed wait; in the Ring,
 	// on the heap, so the kernel's pointer to them stays valid.
 	arg getEventsArg
@@ -116,15 +143,14 @@ func NewRing(k sys.Kernel, cfg RingConfig) (*Ring, error) {
 	if entries > MaxRingEntries || cqEntries < entries || cqEntries > 2*MaxRingEntries {
 		return nil, os.NewSyscallError(uringSetupName, syscall.EINVAL)
 	}
-	r := &Ring{lc: libgo.New(k), fd: -1}
-	tries := []uint32{SetupCoopTaskrun | SetupTaskrunFlag, 0}
-	if cfg.SingleIssuer {
-		tries = append([]uint32{SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag}, tries...)
-	}
+	r := &Ring{lc: libgo.New(k), fd: -1, ringIndex: -1}
 	var p libgo.IoUringParams
 	var err error
-	for _, extra := range tries {
+	for _, extra := range setupTries(cfg) {
 		p = libgo.IoUringParams{Flags: SetupCQSize | extra, CqEntries: cqEntries}
+		if extra&SetupSQPoll != 0 {
+			p.SqThreadIdle = uint32(cfg.SQThreadIdle.Milliseconds())
+		}
 		r.fd, err = r.lc.IoUringSetup(entries, &p)
 		if err != syscall.EINVAL {
 			break
@@ -139,13 +165,61 @@ func NewRing(k sys.Kernel, cfg RingConfig) (*Ring, error) {
 		r.lc.Close(r.fd)
 		return nil, err
 	}
+	if cfg.RegisterRing && cfg.SingleIssuer {
+		r.registerRing()
+	}
 	return r, nil
 }
+
+// setupTries lists the setup flags NewRing asks for, best first: each
+// try the kernel refuses with EINVAL gives way to the next.
+func setupTries(cfg RingConfig) []uint32 {
+	var tries []uint32
+	sqpoll := []uint32{0}
+	if cfg.SQPoll {
+		sqpoll = []uint32{SetupSQPoll, 0}
+	}
+	noArray := []uint32{0}
+	if cfg.NoSQArray {
+		noArray = []uint32{SetupNoSQArray, 0}
+	}
+	for _, sq := range sqpoll {
+		base := []uint32{SetupCoopTaskrun | SetupTaskrunFlag, 0}
+		switch {
+		case cfg.SingleIssuer && sq != 0:
+			base = append([]uint32{SetupSingleIssuer | SetupCoopTaskrun | SetupTaskrunFlag}, base...)
+		case cfg.SingleIssuer:
+			base = append([]uint32{SetupSingleIssuer | SetupDeferTaskrun | SetupTaskrunFlag}, base...)
+		}
+		for _, b := range base {
+			for _, na := range noArray {
+				tries = append(tries, sq|b|na)
+			}
+		}
+	}
+	return tries
+}
+
+// registerRing registers the ring fd for this thread; a refusal leaves
+// the plain fd in use.
+func (r *Ring) registerRing() {
+	upd := rsrcUpdate{offset: ^uint32(0), data: uint64(r.fd)} // offset -1: any free index
+	if n, err := r.lc.IoUringRegister(r.fd, registerRingFDs, unsafe.Pointer(&upd), 1); err == nil && n == 1 {
+		r.ringIndex = int(upd.offset)
+	}
+}
+
+// RegisteredRing reports whether the ring's fd is registered
+// (RingConfig.RegisterRing) and io_uring_enter names it by index.
+func (r *Ring) RegisteredRing() bool { return r.ringIndex >= 0 }
 
 // mapRings maps the queues the kernel made and points the Ring into them.
 func (r *Ring) mapRings(p *libgo.IoUringParams) error {
 	sqSize := int(p.SqOff.Array) + int(p.SqEntries)*4
 	cqSize := int(p.CqOff.Cqes) + int(p.CqEntries)*int(unsafe.Sizeof(CQE{}))
+	if p.Flags&SetupNoSQArray != 0 {
+		sqSize = int(p.SqOff.Flags) + 4 // no array: the fields are all before the CQEs
+	}
 	single := p.Features&FeatSingleMmap != 0
 	if single {
 		sqSize = max(sqSize, cqSize)
@@ -171,9 +245,12 @@ func (r *Ring) mapRings(p *libgo.IoUringParams) error {
 	r.sqMask, r.sqEntries = *u32(r.ringMem, sq.RingMask), *u32(r.ringMem, sq.RingEntries)
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), r.sqEntries)
 	// The SQ array maps ring slots to SQEs; slot i is always SQE i.
-	array := unsafe.Slice(u32(r.ringMem, sq.Array), r.sqEntries)
-	for i := range array {
-		array[i] = uint32(i)
+	// Without it (NO_SQARRAY) the kernel does the same.
+	if p.Flags&SetupNoSQArray == 0 {
+		array := unsafe.Slice(u32(r.ringMem, sq.Array), r.sqEntries)
+		for i := range array {
+			array[i] = uint32(i)
+		}
 	}
 	cq := &p.CqOff
 	r.cqHead, r.cqTail, r.cqOverflow = u32(cqMem, cq.Head), u32(cqMem, cq.Tail), u32(cqMem, cq.Overflow)
@@ -282,6 +359,16 @@ func (r *Ring) enter(wait uint32, timeout time.Duration, waiting bool) (int, err
 			r.overflowFlushes++
 		}
 	}
+	if r.flags&SetupSQPoll != 0 && toSubmit > 0 {
+		// The kernel thread takes the entries; it needs a system call
+		// only to be woken. (The tail's store and this load are
+		// sequentially consistent, as the kernel requires.)
+		if atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
+			flags |= enterSQWakeup
+		} else if flags == 0 {
+			return int(toSubmit), nil
+		}
+	}
 	if toSubmit == 0 && flags == 0 {
 		return 0, nil
 	}
@@ -297,7 +384,8 @@ func (r *Ring) enter(wait uint32, timeout time.Duration, waiting bool) (int, err
 		flags |= enterExtArg
 	}
 	for {
-		n, err := r.lc.IoUringEnter(r.fd, toSubmit, wait, flags, arg, argSize)
+		fd, rflags := r.enterFd()
+		n, err := r.lc.IoUringEnter(fd, toSubmit, wait, flags|rflags, arg, argSize)
 		switch {
 		case err == nil:
 			return n, nil
@@ -311,6 +399,15 @@ func (r *Ring) enter(wait uint32, timeout time.Duration, waiting bool) (int, err
 		}
 		return 0, os.NewSyscallError(uringEnterName, err)
 	}
+}
+
+// enterFd returns the fd io_uring_enter names the ring by, and the flag
+// that goes with a registered ring's index.
+func (r *Ring) enterFd() (int, uint32) {
+	if r.ringIndex >= 0 {
+		return r.ringIndex, enterRegisteredRing
+	}
+	return r.fd, 0
 }
 
 // needFlush reports whether completions wait in the kernel for an enter
@@ -369,7 +466,8 @@ func (r *Ring) Reap(dst []CQE) (int, error) {
 	n := r.copyCQEs(dst)
 	if n == 0 && len(dst) > 0 && atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
 		r.overflowFlushes++
-		_, err := r.lc.IoUringEnter(r.fd, 0, 0, enterGetEvents, nil, 0)
+		fd, rflags := r.enterFd()
+		_, err := r.lc.IoUringEnter(fd, 0, 0, enterGetEvents|rflags, nil, 0)
 		switch err {
 		case nil, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY, syscall.ENOMEM:
 			// Interrupted or busy: what did come is reaped; the rest
@@ -464,6 +562,11 @@ func (r *Ring) register(op uint32, arg unsafe.Pointer, n uint32) error {
 func (r *Ring) Close() error {
 	if r.closed {
 		return File.ErrClosed()
+	}
+	if r.ringIndex >= 0 {
+		upd := rsrcUpdate{offset: uint32(r.ringIndex)}
+		r.lc.IoUringRegister(r.fd, unregisterRingFDs, unsafe.Pointer(&upd), 1)
+		r.ringIndex = -1
 	}
 	r.closed = true
 	r.unmap()

@@ -124,12 +124,15 @@ const (
 
 // Flags of io_uring_enter(2) (IORING_ENTER_*).
 const (
-	enterGetEvents uint32 = 1 << 0
-	enterExtArg    uint32 = 1 << 3
+	enterGetEvents      uint32 = 1 << 0
+	enterSQWakeup       uint32 = 1 << 1
+	enterExtArg         uint32 = 1 << 3
+	enterRegisteredRing uint32 = 1 << 4
 )
 
 // Flags the kernel sets in the submission ring (IORING_SQ_*).
 const (
+	sqNeedWakeup uint32 = 1 << 0 // the SQPOLL thread sleeps: wake it with IORING_ENTER_SQ_WAKEUP
 	sqCQOverflow uint32 = 1 << 1 // completions wait in the kernel for room in the ring
 	sqTaskrun    uint32 = 1 << 2 // work waits for an enter with GETEVENTS
 )
@@ -148,6 +151,8 @@ const (
 	registerEventFD    uint32 = 4
 	unregisterEventFD  uint32 = 5
 	registerProbe      uint32 = 8
+	registerRingFDs    uint32 = 20
+	unregisterRingFDs  uint32 = 21
 	registerPbufRing   uint32 = 22
 	unregisterPbufRing uint32 = 23
 	probeOpSupported   uint16 = 1 << 0 // IO_URING_OP_SUPPORTED
@@ -281,6 +286,14 @@ type (
 	}
 )
 
+// rsrcUpdate is struct io_uring_rsrc_update, IORING_REGISTER_RING_FDS's
+// argument.
+type rsrcUpdate struct {
+	offset uint32
+	_      uint32
+	data   uint64
+}
+
 // The sizes the kernel checks.
 var _ = [1]struct{}{}[unsafe.Sizeof(SQE{})-64]
 var _ = [1]struct{}{}[unsafe.Sizeof(CQE{})-16]
@@ -289,3 +302,4 @@ var _ = [1]struct{}{}[unsafe.Sizeof(probeHeader{})-16]
 var _ = [1]struct{}{}[unsafe.Sizeof(probeOp{})-8]
 var _ = [1]struct{}{}[unsafe.Sizeof(bufReg{})-40]
 var _ = [1]struct{}{}[unsafe.Sizeof(ringBuf{})-16]
+var _ = [1]struct{}{}[unsafe.Sizeof(rsrcUpdate{})-16]

@@ -313,6 +313,9 @@ func (c *Conn) queueOps() bool {
 			return false
 		}
 		s.PrepRecvMultishot(c.fd, c.sl.u.br.Group(), 0)
+		if u.tune.pollfirst {
+			s.Ioprio |= aio.RecvSendPollFirst
+		}
 		s.UserData = userData(kindRecv, c.slot)
 		c.recvArmed = true
 		c.ops++

@@ -2,7 +2,10 @@ package eloop
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/gokernel/gokernel/aio"
@@ -20,6 +23,80 @@ import (
 
 // ringConfig sizes a loop's ring (a variable: the tests make it tiny).
 var ringConfig = aio.RingConfig{Entries: 1024, CQEntries: 8192, SingleIssuer: true}
+
+// EnvUring is the environment variable that turns the loop ring's
+// optional features on or off, for measuring each against the defaults
+// (docs/aio.md, "What was tried"): a comma-separated list of feature
+// names, each turned on, or off with a leading "-":
+//
+//   - regring: the ring fd registered (aio.RingConfig.RegisterRing);
+//   - nosqarray: no submission queue array (RingConfig.NoSQArray);
+//   - sqpoll: a kernel thread takes the submissions (RingConfig.SQPoll,
+//     idle after 50 ms), with COOP_TASKRUN instead of DEFER_TASKRUN;
+//   - pollfirst: a connection's receive is armed with
+//     IORING_RECVSEND_POLL_FIRST (wait for data before trying);
+//   - yield (on by default): the loop passes through Go's scheduler
+//     (runtime.Gosched) once every 2 ms of turns. A locked loop that
+//     only ever enters the kernel is otherwise never rescheduled, so
+//     Go's sysmon finds its P's schedule count stale for over 10 ms on
+//     every tick: it preempts the loop and takes its P back from the
+//     system call (handoffp), and having had that work it keeps waking
+//     every 20 µs. With the yield sysmon fell from 8% of one loop's
+//     samples to under 1%, and CPU per message by 11–14% (docs/aio.md).
+//
+// An unknown name makes the loop's Run fail.
+const EnvUring = "GOKERNEL_URING"
+
+// uringTune is what EnvUring can change.
+type uringTune struct {
+	regring, nosqarray, sqpoll, pollfirst, yield bool
+}
+
+// uringDefaults are the features a loop's ring has when EnvUring does
+// not say otherwise.
+var uringDefaults = uringTune{yield: true}
+
+// parseUringTune applies s, EnvUring's value, to the defaults.
+func parseUringTune(s string) (uringTune, error) {
+	t := uringDefaults
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, off := strings.CutPrefix(f, "-")
+		on := !off
+		switch strings.TrimPrefix(name, "+") {
+		case "regring":
+			t.regring = on
+		case "nosqarray":
+			t.nosqarray = on
+		case "sqpoll":
+			t.sqpoll = on
+		case "pollfirst":
+			t.pollfirst = on
+		case "yield":
+			t.yield = on
+		default:
+			return t, fmt.Errorf("eloop: %s=%q: unknown feature %q (want regring, nosqarray, sqpoll, pollfirst or yield)", EnvUring, s, name)
+		}
+	}
+	return t, nil
+}
+
+// config returns the ring configuration with t's features.
+func (t uringTune) config(cfg aio.RingConfig) aio.RingConfig {
+	cfg.RegisterRing, cfg.NoSQArray, cfg.SQPoll = t.regring, t.nosqarray, t.sqpoll
+	if t.sqpoll {
+		cfg.SQThreadIdle = 50 * time.Millisecond
+	}
+	return cfg
+}
+
+// yieldEvery is how often a loop with the yield feature passes through
+// Go's scheduler: well under sysmon's 10 ms, and a Gosched of a locked
+// goroutine (two futex calls) every 2 ms is lost in a turn's cost.
+const yieldEvery = 2 * time.Millisecond
 
 const (
 	// drainLimit bounds how long a stopping loop waits for its
@@ -52,6 +129,7 @@ type uloop struct {
 	pollArmed bool   // the poll of the epoll fd is in flight
 	draining  bool   // the loop is stopping: completions are only settled
 	overflows uint64 // the ring's OverflowFlushes, once it is closed
+	tune      uringTune
 
 	// The server loop on this loop, if any, sets these.
 	complete func(c aio.CQE) // a completion of kindAccept, kindRecv or kindSend
@@ -99,7 +177,11 @@ func (u *uloop) cancel(ud uint64, fd int, flags uint32) bool {
 func (l *Loop) loopUring(ctx context.Context) error {
 	runtime.LockOSThread() // SINGLE_ISSUER: the ring is this thread's
 	defer runtime.UnlockOSThread()
-	r, err := aio.NewRing(l.k, ringConfig)
+	tune, err := parseUringTune(os.Getenv(EnvUring))
+	if err != nil {
+		return err
+	}
+	r, err := aio.NewRing(l.k, tune.config(ringConfig))
 	if err != nil {
 		l.mu.Lock()
 		l.choice = aio.Choice{Backend: aio.Epoll, Reason: "io_uring chosen (" + l.choice.Reason + "), but " + err.Error()}
@@ -107,13 +189,20 @@ func (l *Loop) loopUring(ctx context.Context) error {
 		return l.loop(ctx)
 	}
 	u := &l.u
-	u.r, u.cqes = r, make([]aio.CQE, 2*l.opts.Events)
+	u.r, u.cqes, u.tune = r, make([]aio.CQE, 2*l.opts.Events), tune
 	events := make([]aio.Event, l.opts.Events)
 	defer l.closeRing(events)
 	var batch []func()
+	lastYield := time.Now()
 	for {
 		if l.stopReq.Load() {
 			return nil
+		}
+		if tune.yield {
+			if now := time.Now(); now.Sub(lastYield) > yieldEvery {
+				runtime.Gosched()
+				lastYield = now
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err

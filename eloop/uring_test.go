@@ -57,31 +57,9 @@ func TestUringTinyRing(t *testing.T) {
 	t.Setenv(kerneltest.EnvBackend, "uring")
 	k := sys.Host()
 	kerneltest.CheckFDs(t, k)
-	h := newHandler(nil)
-	s, wait := serve(t, k, h, eloop.ServerOptions{Loops: 1})
-	const conns, msgs = 64, 20
-	cs := make([]*client, conns)
-	for i := range cs {
-		cs[i] = dial(t, k, s, 0)
-		defer cs[i].close()
-	}
-	for m := range msgs {
-		// Every connection's message is in flight at once, so one turn
-		// has more completions than the queue holds.
-		for i, c := range cs {
-			require.NoError(t, c.write(pattern(512, i, m)))
-		}
-		for i, c := range cs {
-			got := make([]byte, 512)
-			require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
-			require.Equal(t, pattern(512, i, m), got)
-		}
-	}
-	requireBackend(t, s)
-	require.NoError(t, s.Close())
-	require.NoError(t, wait())
-	stale, overflows, _ := s.RingStats()
-	require.Zero(t, stale)
+	// Every connection's message is in flight at once, so one turn has
+	// more completions than the queue holds.
+	overflows := echoServer(t, k, 64, 20, 512)
 	require.Positive(t, overflows, "the completion queue overflowed")
 	t.Logf("%d overflow flushes", overflows)
 }
@@ -315,4 +293,64 @@ func TestServerEchoBackpressure(t *testing.T) {
 		require.NoError(t, recv(t, wrote))
 		require.True(t, bytes.Equal(msg, got), "echo differs")
 	})
+}
+
+// Each optional ring feature GOKERNEL_URING turns on (and them
+// together) serves as the defaults do: every byte back, no stale
+// completion; an unknown name is Serve's error, naming the variable.
+func TestUringFeatures(t *testing.T) {
+	t.Setenv(kerneltest.EnvBackend, "uring")
+	k := sys.Host()
+	for _, features := range []string{"regring", "nosqarray", "sqpoll", "pollfirst", "yield", "regring,nosqarray,pollfirst", "-regring,-nosqarray,-sqpoll,-pollfirst,-yield"} {
+		t.Run(features, func(t *testing.T) {
+			t.Setenv(eloop.EnvUring, features)
+			kerneltest.CheckFDs(t, k)
+			echoServer(t, k, 16, 20, 1000)
+		})
+	}
+	t.Run("unknown", func(t *testing.T) {
+		t.Setenv(eloop.EnvUring, "regring,fast")
+		s, err := eloop.Listen(k, "127.0.0.1:0", newHandler(nil), eloop.ServerOptions{Loops: 1})
+		require.NoError(t, err)
+		err = s.Serve(t.Context())
+		require.ErrorContains(t, err, `GOKERNEL_URING="regring,fast": unknown feature "fast"`)
+		s.Close()
+	})
+}
+
+// echoAll dials conns connections to s and sends msgs messages of size
+// bytes on each, every connection's message in flight at once, checking
+// every byte of every echo.
+func echoAll(t *testing.T, k sys.Kernel, s *eloop.Server, conns, msgs, size int) {
+	t.Helper()
+	cs := make([]*client, conns)
+	for i := range cs {
+		cs[i] = dial(t, k, s, 0)
+		defer cs[i].close()
+	}
+	for m := range msgs {
+		for i, c := range cs {
+			require.NoError(t, c.write(pattern(size, i, m)))
+		}
+		for i, c := range cs {
+			got := make([]byte, size)
+			require.NoError(t, c.readFull(got), "conn %d message %d", i, m)
+			require.Equal(t, pattern(size, i, m), got)
+		}
+	}
+}
+
+// echoServer runs an echo server of one loop on the backend asked for
+// through echoAll, closes it, requires that no completion was stale, and
+// returns its ring's overflow flushes.
+func echoServer(t *testing.T, k sys.Kernel, conns, msgs, size int) (overflows uint64) {
+	t.Helper()
+	s, wait := serve(t, k, newHandler(nil), eloop.ServerOptions{Loops: 1})
+	echoAll(t, k, s, conns, msgs, size)
+	requireBackend(t, s)
+	require.NoError(t, s.Close())
+	require.NoError(t, wait())
+	stale, overflows, _ := s.RingStats()
+	require.Zero(t, stale)
+	return overflows
 }

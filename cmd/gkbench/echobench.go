@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gokernel/gokernel/eloop"
 	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 )
@@ -24,7 +25,7 @@ import (
 func init() {
 	register(&cli.Command{
 		Name:     "echo-bench",
-		Args:     "[-rounds 3] [-duration 3s]",
+		Args:     "[-rounds 3] [-duration 3s] [-apis a,b,...] [-configs 64x64,8x16384] [-syscalls=false]",
 		Summary:  "compare the echo servers of eloop, unet, gnet and net side by side",
 		NoKernel: true,
 		Help: `echo-bench runs "gkbench echo" as a child process with -api loop (on io_uring
@@ -42,10 +43,22 @@ In a binary with LKL (-tags lkl) it also runs the eloop and unet servers
 on LKL (GOKERNEL=lkl). Only that process can reach LKL's loopback, so the
 load generator runs inside it (echo -api loop|unet -self-load), dialing
 with unet over LKL's sockets; those rows' CPU time is the whole process's,
-client included.`,
+client included.
+
+-apis picks the host servers and their order (default: loop-uring,
+loop-uring:-loops=1,loop-epoll,unet,gnet,gnet:-loops=1,net). An API may carry ring features for eloop on
+io_uring after "+" (loop-uring+regring+nosqarray sets GOKERNEL_URING,
+see eloop.EnvUring), and environment variables or echo's flags after ":"
+(gnet:GOMAXPROCS=3, loop-uring:-loops=1); the table then also gives, for each, the median
+over the rounds of its ratio to the first API in the same round. -configs
+picks the workloads as CONNSxSIZE. -syscalls=false skips the perf runs.
+The LKL rows are run only with the default -apis.`,
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rounds := fs.Int("rounds", 3, "rounds per configuration")
 			dur := fs.Duration("duration", 3*time.Second, "load time of each run")
+			apis := fs.String("apis", strings.Join(benchAPIs, ","), "the host servers, comma-separated (see above)")
+			configs := fs.String("configs", "", "the workloads, comma-separated `CONNSxSIZE` (default: 64x64,8x16384)")
+			syscalls := fs.Bool("syscalls", true, "count system calls per message with perf stat")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return fmt.Errorf("%w: echo-bench takes no arguments", errUsage)
@@ -53,7 +66,20 @@ client included.`,
 				if *rounds < 1 || *dur <= 0 {
 					return fmt.Errorf("%w: -rounds and -duration must be positive", errUsage)
 				}
-				return echoBench(benchConfigs, *rounds, *dur)
+				o := benchOptions{apis: strings.Split(*apis, ","), rounds: *rounds, dur: *dur, syscalls: *syscalls, configs: benchConfigs}
+				o.lkl = *apis == strings.Join(benchAPIs, ",")
+				for _, api := range o.apis {
+					if _, _, err := echoArgs(api); err != nil {
+						return err
+					}
+				}
+				if *configs != "" {
+					var err error
+					if o.configs, err = parseConfigs(*configs); err != nil {
+						return err
+					}
+				}
+				return echoBench(o)
 			}
 		},
 	})
@@ -70,19 +96,77 @@ var benchConfigs = []benchConfig{
 	{"8 conns × 16 KiB", 8, 16 << 10},
 }
 
+// parseConfigs parses -configs: CONNSxSIZE, comma-separated.
+func parseConfigs(s string) ([]benchConfig, error) {
+	var cs []benchConfig
+	for _, f := range strings.Split(s, ",") {
+		a, b, ok := strings.Cut(f, "x")
+		conns, err1 := strconv.Atoi(a)
+		size, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || conns < 1 || size < 1 {
+			return nil, fmt.Errorf("%w: -configs: %q is not CONNSxSIZE", errUsage, f)
+		}
+		name := fmt.Sprintf("%d conns × %d B", conns, size)
+		if size%1024 == 0 {
+			name = fmt.Sprintf("%d conns × %d KiB", conns, size/1024)
+		}
+		cs = append(cs, benchConfig{name, conns, size})
+	}
+	return cs, nil
+}
+
+// benchOptions is what one echo-bench run compares.
+type benchOptions struct {
+	apis     []string
+	configs  []benchConfig
+	rounds   int
+	dur      time.Duration
+	syscalls bool // count system calls with perf stat
+	lkl      bool // also the LKL rows, if the binary has LKL
+}
+
 // benchAPIs are the host servers echo-bench compares, in the order it
 // runs them each round: eloop's on io_uring and on epoll (-api loop with
 // GOKERNEL_AIO set), unet's, gnet's and net's.
-var benchAPIs = []string{"loop-uring", "loop-epoll", "unet", "gnet", "net"}
+var benchAPIs = []string{"loop-uring", "loop-uring:-loops=1", "loop-epoll", "unet", "gnet", "gnet:-loops=1", "net"}
 
-// echoArgs returns the echo command's arguments and environment for a
-// benchAPIs entry.
-func echoArgs(api string) (args, env []string) {
+// benchNames are the servers an -apis entry may name: the benchAPIs
+// without flags. One loop is measured beside the default one per CPU
+// because on a 2-core machine that also runs the load generator it is
+// the better setting for eloop on io_uring (docs/aio.md).
+var benchNames = []string{"loop-uring", "loop-epoll", "unet", "gnet", "net"}
+
+// echoArgs returns the echo command's arguments and environment for an
+// -apis entry: a benchAPIs name, then ring features after "+" (eloop on
+// io_uring only) and environment variables after ":".
+func echoArgs(api string) (args, env []string, err error) {
 	env = []string{"GOKERNEL=host"}
-	if backend, ok := strings.CutPrefix(api, "loop-"); ok {
-		return []string{"echo", "-api", "loop"}, append(env, "GOKERNEL_AIO="+backend)
+	parts := strings.Split(api, ":")
+	var flags []string
+	for _, kv := range parts[1:] {
+		if strings.HasPrefix(kv, "-") {
+			flags = append(flags, kv) // a flag of echo: -loops=1
+			continue
+		}
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, nil, fmt.Errorf("%w: -apis: %q: %q is not NAME=VALUE", errUsage, api, kv)
+		}
+		env = append(env, kv)
 	}
-	return []string{"echo", "-api", api}, env
+	name, features, _ := strings.Cut(parts[0], "+")
+	if !slices.Contains(benchNames, name) {
+		return nil, nil, fmt.Errorf("%w: -apis: %q: want one of %s", errUsage, name, strings.Join(benchNames, ", "))
+	}
+	if features != "" {
+		if name != "loop-uring" {
+			return nil, nil, fmt.Errorf("%w: -apis: %q: ring features are for loop-uring", errUsage, api)
+		}
+		env = append(env, eloop.EnvUring+"="+strings.ReplaceAll(features, "+", ","))
+	}
+	if backend, ok := strings.CutPrefix(name, "loop-"); ok {
+		return append([]string{"echo", "-api", "loop"}, flags...), append(env, "GOKERNEL_AIO="+backend), nil
+	}
+	return append([]string{"echo", "-api", name}, flags...), env, nil
 }
 
 // lklAPIs are the servers echo-bench also runs on LKL, with the load
@@ -102,11 +186,12 @@ var selfCommand = func(ctx context.Context, args ...string) (*exec.Cmd, error) {
 	return exec.CommandContext(ctx, exe, args...), nil
 }
 
-func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
-	withLKL := slices.Contains(sys.Kernels(), "lkl")
-	for _, cfg := range configs {
+func echoBench(o benchOptions) error {
+	withLKL := o.lkl && slices.Contains(sys.Kernels(), "lkl")
+	rounds, dur := o.rounds, o.dur
+	for _, cfg := range o.configs {
 		var runs []benchRun
-		for _, api := range benchAPIs {
+		for _, api := range o.apis {
 			runs = append(runs, benchRun{key: api, name: api, run: func() (loadResult, error) { return benchHost(api, cfg, dur) }})
 		}
 		for _, l := range lklAPIs {
@@ -119,7 +204,10 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 			return err
 		}
 		sys := map[string]syscallCount{}
-		for _, api := range benchAPIs {
+		for _, api := range o.apis {
+			if !o.syscalls {
+				break
+			}
 			c, err := countSyscalls(api, cfg, min(dur, 2*time.Second))
 			if err != nil {
 				fmt.Fprintf(out.Err, "%s, %s: no system call count: %v\n", cfg.name, api, err)
@@ -128,7 +216,7 @@ func echoBench(configs []benchConfig, rounds int, dur time.Duration) error {
 			fmt.Fprintf(out.Err, "%s, %s: %s\n", cfg.name, api, c)
 			sys[api] = c
 		}
-		printBenchTable(cfg, rounds, dur, results, sys, withLKL)
+		printBenchTable(cfg, o.apis, rounds, dur, results, sys, withLKL)
 	}
 	return nil
 }
@@ -213,7 +301,10 @@ func loadServer(cmd *exec.Cmd, env []string, load func(addr string, pid int) (lo
 func benchHost(api string, cfg benchConfig, dur time.Duration) (loadResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur+30*time.Second)
 	defer cancel()
-	args, env := echoArgs(api)
+	args, env, err := echoArgs(api)
+	if err != nil {
+		return loadResult{}, err
+	}
 	cmd, err := selfCommand(ctx, args...)
 	if err != nil {
 		return loadResult{}, err
@@ -248,7 +339,7 @@ func selfLoadLKL(dur time.Duration, args ...string) (loadResult, error) {
 	return parseLoadResult(string(b))
 }
 
-func median[T int | time.Duration](xs []T) T {
+func median[T int | time.Duration | float64](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
@@ -313,7 +404,10 @@ func countSyscalls(api string, cfg benchConfig, dur time.Duration) (syscallCount
 	if err != nil {
 		return syscallCount{}, err
 	}
-	args, env := echoArgs(api)
+	args, env, err := echoArgs(api)
+	if err != nil {
+		return syscallCount{}, err
+	}
 	self, err := selfCommand(ctx, args...)
 	if err != nil {
 		return syscallCount{}, err
@@ -393,7 +487,7 @@ func onlyChild(pid int) (int, error) {
 	return strconv.Atoi(f[0])
 }
 
-func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map[string][]loadResult, sys map[string]syscallCount, withLKL bool) {
+func printBenchTable(cfg benchConfig, apis []string, rounds int, dur time.Duration, results map[string][]loadResult, sys map[string]syscallCount, withLKL bool) {
 	fmt.Fprintf(out.W, "\n%s: median of %d rounds of %s; cpu/msg is the server process's user+system time (/proc/PID/stat, CLK_TCK=%d)\n",
 		cfg.name, rounds, dur, clockTicks())
 	rows := map[string]benchRow{}
@@ -404,7 +498,7 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 	tw := tabwriter.NewWriter(out.W, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(out.W, "syscalls/msg: one run of min(duration, 2s) under perf stat, after the rounds (whole server process, start to exit)")
 	fmt.Fprintln(tw, "api\tmsgs/s\tp50\tp99\tcpu/msg\tmsgs/s vs gnet\tvs net\tcpu/msg vs gnet\tvs net\tsyscalls/msg\t")
-	names := benchAPIs
+	names := apis
 	labels := map[string]string{}
 	for _, l := range lklAPIs {
 		if withLKL {
@@ -430,9 +524,37 @@ func printBenchTable(cfg benchConfig, rounds int, dur time.Duration, results map
 			ratio(float64(r.cpu), float64(gnetRow.cpu)), ratio(float64(r.cpu), float64(netRow.cpu)), calls)
 	}
 	tw.Flush()
+	if !slices.Equal(apis, benchAPIs) && len(apis) > 1 {
+		printPaired(apis, results)
+	}
 	if withLKL {
 		fmt.Fprintln(out.W, "* on LKL the client runs inside the server's process (LKL's loopback); its cpu/msg is the whole process, client included")
 	} else {
 		fmt.Fprintln(out.W, "(no LKL row: this binary has no LKL; build with -tags lkl)")
 	}
+}
+
+// printPaired prints, for each API after the first, the median over the
+// rounds of its msgs/s and cpu/msg divided by the first API's in the
+// same round: runs of one round saw the same moments of the machine.
+func printPaired(apis []string, results map[string][]loadResult) {
+	base := results[apis[0]]
+	fmt.Fprintf(out.W, "paired with %s (median over the rounds of the ratio within a round):\n", apis[0])
+	tw := tabwriter.NewWriter(out.W, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "api\tmsgs/s ratio\tcpu/msg ratio\tcpu/msg ratios by round\t")
+	for _, api := range apis[1:] {
+		var mps, cpu []float64
+		var each []string
+		for i, r := range results[api] {
+			if i >= len(base) {
+				break
+			}
+			mps = append(mps, r.perSecond()/base[i].perSecond())
+			c := float64(r.cpuMsg) / float64(base[i].cpuMsg)
+			cpu = append(cpu, c)
+			each = append(each, fmt.Sprintf("%.2f", c))
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t\n", api, median(mps), median(cpu), strings.Join(each, " "))
+	}
+	tw.Flush()
 }

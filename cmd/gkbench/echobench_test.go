@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,8 +122,37 @@ func benchHarness(t *testing.T) (o, e *strings.Builder) {
 // echo-bench end to end, briefly: one round, one small configuration.
 func TestEchoBench(t *testing.T) {
 	o, e := benchHarness(t)
-	require.NoError(t, echoBench([]benchConfig{{"4 conns × 100 B", 4, 100}}, 1, 200*time.Millisecond), e.String())
+	require.NoError(t, echoBench(benchOptions{apis: benchAPIs, configs: []benchConfig{{"4 conns × 100 B", 4, 100}}, rounds: 1, dur: 200 * time.Millisecond, syscalls: true, lkl: true}), e.String())
 	for _, api := range benchAPIs {
 		require.Regexp(t, `(?m)^\s*`+api+`\s+\d+\s`, o.String())
 	}
+}
+
+// -apis with ring features and environment variables: the paired table
+// names each against the first.
+func TestEchoBenchVariants(t *testing.T) {
+	o, e := benchHarness(t)
+	apis := []string{"loop-uring", "loop-uring+regring+nosqarray", "gnet:GOMAXPROCS=1"}
+	require.NoError(t, echoBench(benchOptions{apis: apis, configs: []benchConfig{{"4 conns × 100 B", 4, 100}}, rounds: 2, dur: 200 * time.Millisecond}), e.String())
+	require.Contains(t, o.String(), "paired with loop-uring")
+	for _, api := range apis[1:] {
+		require.Regexp(t, `(?m)^\s*`+regexp.QuoteMeta(api)+`\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d \d+\.\d\d\s`, o.String())
+	}
+	args, env, err := echoArgs("loop-uring+sqpoll+pollfirst:GOMAXPROCS=3:-loops=1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"echo", "-api", "loop", "-loops=1"}, args)
+	require.Equal(t, []string{"GOKERNEL=host", "GOMAXPROCS=3", "GOKERNEL_URING=sqpoll,pollfirst", "GOKERNEL_AIO=uring"}, env)
+	for bad, msg := range map[string]string{
+		"loop-uring:GOMAXPROCS": `"GOMAXPROCS" is not NAME=VALUE`,
+		"gnet+regring":          "ring features are for loop-uring",
+		"tokio":                 `"tokio": want one of loop-uring`,
+	} {
+		_, _, err := echoArgs(bad)
+		require.ErrorContains(t, err, msg)
+	}
+	cs, err := parseConfigs("64x64,8x16384")
+	require.NoError(t, err)
+	require.Equal(t, []benchConfig{{"64 conns × 64 B", 64, 64}, {"8 conns × 16 KiB", 8, 16384}}, cs)
+	_, err = parseConfigs("64by64")
+	require.ErrorContains(t, err, `"64by64" is not CONNSxSIZE`)
 }
