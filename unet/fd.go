@@ -38,6 +38,7 @@ type netFD struct {
 	laddr  net.Addr
 	raddr  net.Addr
 	watch  eloop.WatchID // with a Loop: the fd's watch (0 until Watch succeeds)
+	ud     *uringDisp    // on io_uring: the dispatcher that polls the fd
 
 	unlinkOnClose atomic.Pointer[string] // the socket file a Unix listener made, removed by Close
 }

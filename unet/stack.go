@@ -55,11 +55,12 @@ const defaultBacklog = 4096
 //   - Close every Stack on LKL before the kernel halts (Halt cannot wake
 //     a thread in LKL's epoll_pwait); an idle Stack holds no such thread.
 type Stack struct {
-	k    sys.Kernel
-	lc   *libgo.Libc
-	nb   aio.Nonblock
-	poll netpoll
-	opts Options
+	k      sys.Kernel
+	lc     *libgo.Libc
+	nb     aio.Nonblock
+	poll   netpoll
+	opts   Options
+	choice aio.Choice
 
 	resolverOnce sync.Once
 	resolver     *Resolver
@@ -80,6 +81,12 @@ func New(k sys.Kernel, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("unet: Options.Loop runs on kernel %q, the Stack on %q", lk.Name(), k.Name())
 		}
 		s.poll.loop = opts.Loop
+		s.choice = opts.Loop.Backend()
+		return s, nil
+	}
+	s.choice = aio.Choose(k)
+	if s.choice.Backend == aio.Uring {
+		s.poll.uring, s.poll.k = true, k
 		return s, nil
 	}
 	p, err := aio.New(k)
@@ -92,6 +99,12 @@ func New(k sys.Kernel, opts Options) (*Stack, error) {
 
 // Kernel returns the Stack's kernel.
 func (s *Stack) Kernel() sys.Kernel { return s.k }
+
+// Backend returns how the Stack waits for its sockets and why
+// (aio.Choose at New, GOKERNEL_AIO): aio.Epoll, one Poller; aio.Uring,
+// one io_uring whose multishot polls stand for epoll (the host, Linux
+// 6.0 or later). A Stack bound to a Loop reports the Loop's.
+func (s *Stack) Backend() aio.Choice { return s.choice }
 
 // Close closes every connection and listener of the Stack (their blocked
 // calls return net.ErrClosed), then its poller. A second Close returns
