@@ -84,6 +84,7 @@ type uringDisp struct {
 	unarmed    []*uringOp // to arm when a submission entry is free
 	inflight   int        // operations whose last completion is not reaped (the wake poll too)
 	wakeArmed  bool
+	notified   bool // a completion of this turn woke waiters
 	cqes       []aio.CQE
 	stats      *uringStats
 	cancelNext []uint64 // cancellations that found no free entry
@@ -215,6 +216,15 @@ func (d *uringDisp) run() {
 			return
 		}
 		d.armPending()
+		if d.notified {
+			// As the epoll dispatcher's Waiter does (YieldAfterEvents):
+			// the goroutines just woken sit in this P's run queue, and the
+			// wait below keeps the P until sysmon takes it back; let them
+			// run first. Measured: 1.3x the requests/s of not yielding,
+			// 0.9x the CPU per request (docs/aio.md).
+			d.notified = false
+			runtime.Gosched()
+		}
 		if _, err := r.SubmitAndWait(1); err != nil && !aio.RingBusy(err) {
 			// A failing io_uring_enter (it should not) would spin: back off.
 			time.Sleep(time.Millisecond)
@@ -360,6 +370,7 @@ func (d *uringDisp) complete(c aio.CQE) {
 		// of an edge-triggered epoll registration lets them (a write that
 		// failed with a spurious EAGAIN waits for any event).
 		op.fd.PD.Notify(aio.PollEvents(c.Res) | aio.Read | aio.Write)
+		d.notified = true
 		op.fails = 0
 	}
 	if c.More() {

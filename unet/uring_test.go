@@ -237,3 +237,24 @@ func TestUringTinyRing(t *testing.T) {
 		t.Logf("overflow flushes: %d", unet.UringStats(s).Overflows)
 	})
 }
+
+// TestBackendChoice: a Stack takes io_uring only when GOKERNEL_AIO=uring
+// asks and the kernel has it; auto and unset are epoll, and LKL is epoll
+// whatever is asked, each with its reason.
+func TestBackendChoice(t *testing.T) {
+	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+		for _, want := range []string{"", "auto", "epoll", "uring"} {
+			t.Setenv(aio.EnvBackend, want)
+			s, err := unet.New(k, unet.Options{})
+			require.NoError(t, err)
+			c := s.Backend()
+			require.NoError(t, s.Close())
+			require.NotEmpty(t, c.Reason)
+			if want == "uring" && sys.IsHost(k) {
+				require.Equal(t, aio.Uring, c.Backend, "%v", c)
+			} else {
+				require.Equal(t, aio.Epoll, c.Backend, "GOKERNEL_AIO=%q: %v", want, c)
+			}
+		}
+	})
+}
