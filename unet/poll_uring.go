@@ -369,7 +369,12 @@ func (d *uringDisp) complete(c aio.CQE) {
 		// do; the waiters of both directions try again, as every event
 		// of an edge-triggered epoll registration lets them (a write that
 		// failed with a spurious EAGAIN waits for any event).
-		op.fd.PD.Notify(aio.PollEvents(c.Res) | aio.Read | aio.Write)
+		ev := aio.PollEvents(c.Res)
+		if ev&(aio.RDHUP|aio.HUP|aio.Error) != 0 {
+			op.fd.hup.Store(true) // before rseq: see netFD.drainedAt
+		}
+		op.fd.rseq.Add(1)
+		op.fd.PD.Notify(ev | aio.Read | aio.Write)
 		d.notified = true
 		op.fails = 0
 	}
