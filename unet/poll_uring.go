@@ -12,28 +12,6 @@ import (
 	"github.com/gokernel/gokernel/sys"
 )
 
-// This file is a Stack's readiness dispatcher on io_uring (docs/aio.md,
-// "unet on io_uring"): the same job as the epoll dispatcher in poll.go —
-// wake the goroutines parked in each socket's PollDesc when the socket
-// becomes ready — with a multishot IORING_OP_POLL_ADD per socket in place
-// of epoll_ctl and epoll_wait. Every call path above (the try → wait →
-// retry loop, deadlines, Close, splice, connect, accept) is unchanged.
-//
-// One goroutine, locked to its thread, owns the ring (set up with
-// SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them, so completions
-// are processed only when that thread waits). Other goroutines never
-// touch the ring: they queue a command (arm a socket's poll, remove it)
-// and, if no wake is on its way, write the dispatcher's eventfd, which a
-// multishot poll in the ring watches. A socket's removal (its Close)
-// cancels its poll and waits until the poll's last completion has been
-// reaped; only then is the fd closed, so no operation outlives its fd and
-// no completion is handled for a socket that is gone.
-
-// uringConfig sizes a dispatcher's ring (a variable: the tests make it
-// tiny). Each socket has one poll in flight, so the completion queue is
-// large; an overflow is kept by the kernel and flushed by Reap.
-var uringConfig = aio.RingConfig{Entries: 256, CQEntries: 8192, SingleIssuer: true}
-
 // The kinds of operation, in the top byte of a completion's user data.
 const (
 	ukindWake   uint64 = 1 + iota // the poll of the dispatcher's eventfd
@@ -44,6 +22,11 @@ const (
 // uringDrainLimit bounds how long a stopping dispatcher waits for the
 // last completions of what it cancelled.
 const uringDrainLimit = 5 * time.Second
+
+// uringConfig sizes a dispatcher's ring (a variable: the tests make it
+// tiny). Each socket has one poll in flight, so the completion queue is
+// large; an overflow is kept by the kernel and flushed by Reap.
+var uringConfig = aio.RingConfig{Entries: 256, CQEntries: 8192, SingleIssuer: true}
 
 // A uringCmd is what a goroutine asks the dispatcher to do.
 type uringCmd struct {
@@ -61,7 +44,21 @@ type uringOp struct {
 	fails    int           // consecutive ends with an error
 }
 
-// uringDisp is one run of the dispatcher: its ring lives as long as its
+// uringDisp is a Stack's readiness dispatcher on io_uring (docs/aio.md,
+// "unet on io_uring"): the same job as the epoll dispatcher in poll.go,
+// waking the goroutines parked in each socket's PollDesc, with a
+// multishot IORING_OP_POLL_ADD per socket in place of epoll_ctl and
+// epoll_wait; every call path above it is unchanged.
+//
+// Its goroutine, locked to its thread, alone touches the ring
+// (SINGLE_ISSUER|DEFER_TASKRUN where the kernel has them). Others queue a
+// command (arm a socket's poll, remove it) and, unless a wake is on its
+// way, write the eventfd that a multishot poll in the ring watches. A
+// removal (a socket's Close) cancels the poll and answers once the poll's
+// last completion has been reaped; only then is the fd closed, so no
+// operation outlives its fd.
+//
+// A uringDisp is one run of the dispatcher: its ring lives as long as its
 // goroutine (a SINGLE_ISSUER ring is its thread's), which netpoll starts
 // with the first socket and stops after the last, as with epoll.
 type uringDisp struct {
