@@ -53,7 +53,7 @@ func heldPort(t *testing.T, k sys.Kernel, typ int) string {
 
 // TestSemantics checks deadlines, Close and errors against net's rules.
 func TestSemantics(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		s := newStack(t, k)
 		ln, err := s.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
@@ -212,7 +212,7 @@ func TestSemantics(t *testing.T) {
 
 // TestUnixRights passes an fd with SCM_RIGHTS over a unixgram pair.
 func TestUnixRights(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		s := newStack(t, k)
 		path := unixPath(t, k)
 		if !unixSupported(t, k) {
@@ -276,7 +276,7 @@ func TestUnixRights(t *testing.T) {
 
 // TestNoAllocs checks that Read and Write do not allocate in steady state.
 func TestNoAllocs(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		s := newStack(t, k)
 		ln, err := s.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)

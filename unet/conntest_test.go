@@ -20,8 +20,10 @@ import (
 // every kernel, and unet TCP with the standard library's net on the host;
 // and unet TCP on a Stack bound to an eloop.Loop (Options.Loop).
 func TestConn(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
 		s, ls := newStack(t, k), newLoopStack(t, k)
+		require.Equal(t, backend, s.Backend().Backend.String(), "%v", s.Backend())
+		require.Equal(t, backend, ls.Backend().Backend.String(), "%v", ls.Backend())
 		pipe := func(listen func() (net.Listener, error), dial func(addr net.Addr) (net.Conn, error)) nettest.MakePipe {
 			return func() (net.Conn, net.Conn, func(), error) {
 				ln, err := listen()

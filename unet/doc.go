@@ -35,6 +35,16 @@
 // The dispatcher's waits are unbounded: adding, removing and closing a
 // socket wake the poller, and a deadline is a timer of its own.
 //
+// With GOKERNEL_AIO=uring, on a host that has io_uring, the dispatcher
+// waits on an io_uring instead (Stack.Backend says which): one multishot
+// IORING_OP_POLL_ADD per socket stands for epoll's registration, the
+// dispatcher goroutine alone submits to the ring (other goroutines queue
+// their requests and wake it through an eventfd the ring polls), and a
+// socket's Close cancels its poll and waits for the last completion before
+// the fd is closed. Every call path above the dispatcher is the same.
+// Unset or auto is epoll: measured, the io_uring dispatcher costs more CPU
+// per request (docs/aio.md, "unet on io_uring"). LKL is always epoll.
+//
 // Of the fd runtime (aio) unet uses all of it: FD and PollDesc for each
 // socket (reference count, read and write locks, readiness, deadlines,
 // close), the one try → wait → try again loop (FD.ReadRetry and

@@ -63,7 +63,7 @@ func requireSyscallErr(t *testing.T, err error, op string, e syscall.Errno) {
 // pipes, storms of EAGAIN, and EMFILE on accept, after which the listener
 // keeps serving.
 func TestFaults(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		peer := newStack(t, k)
 		ln, err := peer.Listen("tcp4", "127.0.0.1:0")
 		require.NoError(t, err)

@@ -38,13 +38,26 @@ type netFD struct {
 	laddr  net.Addr
 	raddr  net.Addr
 	watch  eloop.WatchID // with a Loop: the fd's watch (0 until Watch succeeds)
+	ud     *uringDisp    // on io_uring: the dispatcher that polls the fd
+
+	// On io_uring, for stream sockets (poll_uring.go): rseq counts the
+	// poll completions the dispatcher passed on (it adds before it wakes
+	// the waiters), and drainedAt is rseq's value when a read last found
+	// nothing more to read: EAGAIN, or fewer bytes than asked before any
+	// completion said RDHUP, HUP or Error (hup; end of stream and errors
+	// stay readable with no further wake-up). While rseq equals drainedAt
+	// nothing can have arrived, and Read waits without a read(2) that
+	// would say EAGAIN. drainedAt is the read lock's.
+	rseq      atomic.Uint64
+	hup       atomic.Bool
+	drainedAt uint64
 
 	unlinkOnClose atomic.Pointer[string] // the socket file a Unix listener made, removed by Close
 }
 
 // newFD registers sysfd with the stack's poller; on failure sysfd is closed.
 func (s *Stack) newFD(sysfd, family, sotype int, network string) (*netFD, error) {
-	fd := &netFD{s: s, family: family, sotype: sotype, net: network}
+	fd := &netFD{s: s, family: family, sotype: sotype, net: network, drainedAt: ^uint64(0)}
 	fd.Init(sysfd, aio.Socket, aio.NewPollDesc(aio.Socket))
 	if err := s.poll.add(fd); err != nil {
 		s.lc.Close(sysfd)
@@ -80,8 +93,20 @@ func (fd *netFD) Read(p []byte) (n int, err error) {
 	if fd.sotype == unix.SOCK_STREAM && len(p) > maxRW {
 		p = p[:maxRW]
 	}
+	skip := fd.ud != nil && fd.sotype == unix.SOCK_STREAM
 	err = fd.ReadRetry(func() (wouldBlock bool, err error) {
+		var seq uint64
+		if skip {
+			if seq = fd.rseq.Load(); seq == fd.drainedAt {
+				return true, nil // nothing to read, and no completion since
+			}
+		}
 		n, wouldBlock, err = fd.s.nb.Read(fd.Sysfd, p)
+		if skip && (wouldBlock || err == nil && n > 0 && n < len(p) && !fd.hup.Load()) {
+			// A short read of a stream took all there was; what
+			// arrives later wakes the poll, which moves rseq on.
+			fd.drainedAt = seq
+		}
 		return wouldBlock, err
 	})
 	switch {

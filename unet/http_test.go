@@ -38,7 +38,7 @@ func httpServe(t *testing.T, s *unet.Stack, h http.Handler) (addr string, stop f
 // It runs on a Stack with its own poller and on one bound to an
 // eloop.Loop.
 func TestHTTP(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		for _, onLoop := range []bool{false, true} {
 			name := "poller"
 			if onLoop {

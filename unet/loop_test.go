@@ -21,7 +21,7 @@ type otherKernel struct{ sys.Kernel }
 // returns net.ErrClosed when the Stack closes, and after the Loop has
 // stopped new sockets fail with net.ErrClosed and fds are not leaked.
 func TestLoopOption(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		kerneltest.CheckFDs(t, k)
 		l, stopLoop := startLoop(t, k)
 

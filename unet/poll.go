@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/eloop"
+	"github.com/gokernel/gokernel/sys"
 )
 
 // netpoll is a Stack's readiness dispatcher: one aio.Poller, and one
@@ -24,8 +25,15 @@ import (
 // its own: each fd is a watch of the Loop whose callback is PollDesc.Notify,
 // and the table only lists the sockets for Stack.Close.
 type netpoll struct {
-	p    *aio.Poller // nil with a Loop
+	p    *aio.Poller // nil with a Loop, or on io_uring
 	loop *eloop.Loop
+
+	// On io_uring (poll_uring.go): the kernel, the running dispatcher
+	// (nil while no socket is open) and the dispatchers' counters.
+	uring  bool
+	k      sys.Kernel
+	u      *uringDisp
+	ustats uringStats
 
 	mu      sync.Mutex
 	fds     aio.Slots[*netFD]
@@ -56,6 +64,9 @@ func (np *netpoll) add(fd *netFD) error {
 		fd.watch = id
 		return nil
 	}
+	if np.uring {
+		return np.addUring(fd)
+	}
 	if !np.running {
 		np.running = true
 		np.epoch++
@@ -77,6 +88,10 @@ func (np *netpoll) add(fd *netFD) error {
 // epoll_pwait and returned, so that once every socket is closed no call of
 // the Stack is inside the kernel (LKL's Halt refuses to stop while one is).
 func (np *netpoll) remove(fd *netFD) {
+	if np.uring {
+		np.removeUring(fd)
+		return
+	}
 	var idle chan struct{}
 	np.mu.Lock()
 	if _, ok := np.fds.Remove(fd.PD.Token); ok && np.fds.Len() == 0 && np.running {
@@ -132,6 +147,52 @@ func (np *netpoll) run(epoch uint64, done chan struct{}) {
 	}
 }
 
+// addUring registers fd with the io_uring dispatcher, starting one if
+// none runs; np.mu is held and fd has its token.
+func (np *netpoll) addUring(fd *netFD) error {
+	d := np.u
+	if d == nil {
+		var err error
+		if d, err = startUring(np.k, &np.ustats); err != nil {
+			np.fds.Remove(fd.PD.Token)
+			np.mu.Unlock()
+			return err
+		}
+		np.u = d
+	}
+	np.mu.Unlock()
+	if err := d.add(fd); err != nil {
+		// The ring could not be set up; its goroutine has returned.
+		np.mu.Lock()
+		np.fds.Remove(fd.PD.Token)
+		if np.u == d {
+			np.u = nil
+		}
+		np.mu.Unlock()
+		return err
+	}
+	fd.ud = d
+	return nil
+}
+
+// removeUring cancels fd's poll and waits for its last completion, then
+// frees fd's slot; after the last socket the dispatcher stops (closing
+// its ring) before remove returns, as the epoll one does.
+func (np *netpoll) removeUring(fd *netFD) {
+	if fd.ud != nil {
+		fd.ud.remove(fd)
+	}
+	var stop *uringDisp
+	np.mu.Lock()
+	if _, ok := np.fds.Remove(fd.PD.Token); ok && np.fds.Len() == 0 && np.u != nil {
+		stop, np.u = np.u, nil
+	}
+	np.mu.Unlock()
+	if stop != nil {
+		stop.stop()
+	}
+}
+
 // sockets returns the registered sockets (for Stack.Close).
 func (np *netpoll) sockets() []*netFD {
 	np.mu.Lock()
@@ -149,8 +210,12 @@ func (np *netpoll) close() error {
 		return aio.Socket.ErrClosed()
 	}
 	np.closed = true
-	done := np.done
+	done, u := np.done, np.u
+	np.u = nil
 	np.mu.Unlock()
+	if u != nil {
+		u.stop()
+	}
 	if np.p == nil {
 		return nil // the Loop's poller is the Loop's
 	}

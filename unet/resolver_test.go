@@ -147,7 +147,7 @@ func writeFile(t *testing.T, k sys.Kernel, path, data string) {
 // TestResolver resolves names against a DNS server on the same kernel's
 // 127.0.0.1, with hosts and resolv.conf files on that kernel.
 func TestResolver(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		s := newStack(t, k)
 		server := startDNS(t, s)
 		host, port, _ := net.SplitHostPort(server)

@@ -62,7 +62,7 @@ func raiseNofile(t *testing.T, k sys.Kernel, n uint64) {
 // listener: the server echoes nothing until it has accepted every one of
 // them, so all are open at once; every byte comes back and is checked.
 func TestScale(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		n := scaleConns[k.Name()]
 		raiseNofile(t, k, uint64(2*n+256))
 		s := newStack(t, k)

@@ -23,7 +23,7 @@ import (
 // TestReadFrom checks the io.ReaderFrom fast paths: socket to socket
 // (splice) on every kernel, a host file (sendfile) and a plain reader.
 func TestReadFrom(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		ck := &countKernel{Kernel: k}
 		s := newStack(t, ck)
 		ln, err := s.Listen("tcp", "127.0.0.1:0")

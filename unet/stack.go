@@ -55,11 +55,12 @@ const defaultBacklog = 4096
 //   - Close every Stack on LKL before the kernel halts (Halt cannot wake
 //     a thread in LKL's epoll_pwait); an idle Stack holds no such thread.
 type Stack struct {
-	k    sys.Kernel
-	lc   *libgo.Libc
-	nb   aio.Nonblock
-	poll netpoll
-	opts Options
+	k      sys.Kernel
+	lc     *libgo.Libc
+	nb     aio.Nonblock
+	poll   netpoll
+	opts   Options
+	choice aio.Choice
 
 	resolverOnce sync.Once
 	resolver     *Resolver
@@ -80,6 +81,12 @@ func New(k sys.Kernel, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("unet: Options.Loop runs on kernel %q, the Stack on %q", lk.Name(), k.Name())
 		}
 		s.poll.loop = opts.Loop
+		s.choice = opts.Loop.Backend()
+		return s, nil
+	}
+	s.choice = chooseBackend(k)
+	if s.choice.Backend == aio.Uring {
+		s.poll.uring, s.poll.k = true, k
 		return s, nil
 	}
 	p, err := aio.New(k)
@@ -90,8 +97,29 @@ func New(k sys.Kernel, opts Options) (*Stack, error) {
 	return s, nil
 }
 
+// chooseBackend is aio.Choose for a Stack, but io_uring only when
+// GOKERNEL_AIO=uring asks for it: unet's io_uring dispatcher replaces
+// epoll's readiness with multishot polls, and measured against epoll it
+// costs more CPU per request (docs/aio.md, "unet on io_uring"), so auto
+// (and unset) is epoll.
+func chooseBackend(k sys.Kernel) aio.Choice {
+	want := os.Getenv(aio.EnvBackend)
+	c := aio.Decide(k, want)
+	if c.Backend == aio.Uring && want != "uring" {
+		return aio.Choice{Backend: aio.Epoll, Reason: "auto: unet takes io_uring only when " + aio.EnvBackend + "=uring asks (its polls cost more CPU per request than epoll; docs/aio.md)"}
+	}
+	return c
+}
+
 // Kernel returns the Stack's kernel.
 func (s *Stack) Kernel() sys.Kernel { return s.k }
+
+// Backend returns how the Stack waits for its sockets and why, as
+// decided at New: aio.Uring, one io_uring whose multishot polls stand for
+// epoll, when GOKERNEL_AIO=uring and the kernel has it (the host, Linux
+// 6.0 or later); otherwise aio.Epoll, one Poller (auto and unset included:
+// see chooseBackend). A Stack bound to a Loop reports the Loop's.
+func (s *Stack) Backend() aio.Choice { return s.choice }
 
 // Close closes every connection and listener of the Stack (their blocked
 // calls return net.ErrClosed), then its poller. A second Close returns

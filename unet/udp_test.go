@@ -16,7 +16,7 @@ import (
 // TestUDP checks datagram boundaries, truncation and connected and
 // unconnected sockets, on every kernel.
 func TestUDP(t *testing.T) {
-	kerneltest.Run(t, func(t *testing.T, k sys.Kernel) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
 		s := newStack(t, k)
 		srvPC, err := s.ListenPacket("udp4", "127.0.0.1:0")
 		require.NoError(t, err)

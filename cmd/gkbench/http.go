@@ -81,6 +81,11 @@ func httpServe(o httpOptions) error {
 		return err
 	}
 	cli.PrintListening(out.W, ln.Addr().String())
+	if o.api == "unet" {
+		if s, err := unet.Default(); err == nil {
+			fmt.Fprintf(out.Err, "unet backend: %v\n", s.Backend())
+		}
+	}
 	srv := &http.Server{Handler: http.FileServer(http.Dir(o.dir)), ReadHeaderTimeout: 10 * time.Second}
 	var action func() error
 	if o.selfLoad {

@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gokernel/gokernel/aio"
 	"github.com/gokernel/gokernel/internal/cli"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/unet"
@@ -30,8 +31,9 @@ func init() {
 		Args:     "[-rounds 3] [-duration 3s] [-clients 50]",
 		Summary:  "compare net/http over a unet listener with the standard library's net",
 		NoKernel: true,
-		Help: `http-bench runs "gkbench http DIR" as a child process with -api unet and -api net
-in turn (one turn per round), drives each from this process with -clients
+		Help: `http-bench runs "gkbench http DIR" as a child process with -api unet (on epoll,
+then on io_uring: GOKERNEL_AIO=epoll, uring) and -api net in turn (one turn
+per round), drives each from this process with -clients
 keep-alive net/http clients (the standard library's client, the same for
 both) that GET a 1 KiB file and check every body, stops it with SIGTERM,
 and prints requests per second, p50 and p99 latency and the server's CPU
@@ -159,8 +161,9 @@ func httpBench(rounds int, dur time.Duration, clients int, demo string) error {
 		defer os.Remove(img)
 	}
 	runs := []benchRun{
-		{key: "unet", name: "unet", run: func() (loadResult, error) { return httpBenchHost(dir, "unet", clients, dur) }},
-		{key: "net", name: "net", run: func() (loadResult, error) { return httpBenchHost(dir, "net", clients, dur) }},
+		{key: "unet-epoll", name: "unet on epoll", run: func() (loadResult, error) { return httpBenchHost(dir, "unet", "epoll", clients, dur) }},
+		{key: "unet-uring", name: "unet on io_uring", run: func() (loadResult, error) { return httpBenchHost(dir, "unet", "uring", clients, dur) }},
+		{key: "net", name: "net", run: func() (loadResult, error) { return httpBenchHost(dir, "net", "", clients, dur) }},
 	}
 	if withLKL {
 		runs = append(runs,
@@ -200,11 +203,16 @@ func httpBench(rounds int, dur time.Duration, clients int, demo string) error {
 }
 
 // httpBenchHost runs "gkbench http DIR -api api" as a child on the host
-// kernel and loads it from here with the standard library's client.
-func httpBenchHost(dir, api string, clients int, dur time.Duration) (loadResult, error) {
+// kernel, with GOKERNEL_AIO=backend if not "", and loads it from here
+// with the standard library's client.
+func httpBenchHost(dir, api, backend string, clients int, dur time.Duration) (loadResult, error) {
+	env := []string{"GOKERNEL=host"}
+	if backend != "" {
+		env = append(env, aio.EnvBackend+"="+backend)
+	}
 	return httpBenchChild(dir, clients, dur, func(ctx context.Context) (*exec.Cmd, error) {
 		return selfCommand(ctx, "http", dir, "-api", api, "-listen", "127.0.0.1:0")
-	}, []string{"GOKERNEL=host"})
+	}, env)
 }
 
 // httpBenchServe runs "demo serve IMG" (demo is the binary), IMG an ext4

@@ -36,7 +36,7 @@ func demoBinary(t *testing.T) string {
 func TestHTTPBench(t *testing.T) {
 	o, e := benchHarness(t)
 	require.NoError(t, httpBench(1, 200*time.Millisecond, 2, demoBinary(t)), e.String())
-	rows := []string{"unet", "net"}
+	rows := []string{"unet-epoll", "unet-uring", "net"}
 	if slices.Contains(sys.Kernels(), "lkl") {
 		rows = append(rows, `unet on lkl\*`, `serve: lkl via forward\*\*`, `lkl clients via NAT\*\*\*`)
 	}
