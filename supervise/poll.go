@@ -5,6 +5,7 @@ package supervise
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -171,17 +172,7 @@ func (c *call) poll() result {
 	if e := readMem(c.tid, c.args[0], raw); e != 0 {
 		return result{err: e}
 	}
-	var hostIdx, ourIdx []int
-	for i, p := range pfds {
-		switch {
-		case p.Fd < 0:
-		case p.Fd >= fdBase:
-			ourIdx = append(ourIdx, i)
-		default:
-			hostIdx = append(hostIdx, i)
-		}
-	}
-	if len(ourIdx) == 0 {
+	if !slices.ContainsFunc(pfds, func(p unix.PollFd) bool { return p.Fd >= fdBase }) {
 		return cont
 	}
 	timeout := time.Duration(-1)
@@ -195,6 +186,31 @@ func (c *call) poll() result {
 			return result{err: e}
 		}
 		timeout = time.Duration(ts.Nano())
+	}
+	n, e := c.pollFDs(pfds, timeout)
+	if e != 0 {
+		return result{err: e}
+	}
+	if e := writeMem(c.tid, c.args[0], raw); e != 0 {
+		return result{err: e}
+	}
+	return result{val: uintptr(n)}
+}
+
+// pollFDs waits as poll does for the set pfds of the process's numbers
+// (host fds and ours; negative: none) for up to timeout (negative: no
+// limit), fills in their Revents (POLLNVAL for an fd the process has
+// not got) and returns how many have some.
+func (c *call) pollFDs(pfds []unix.PollFd, timeout time.Duration) (int, sys.Errno) {
+	var hostIdx, ourIdx []int
+	for i, p := range pfds {
+		switch {
+		case p.Fd < 0:
+		case p.Fd >= fdBase:
+			ourIdx = append(ourIdx, i)
+		default:
+			hostIdx = append(hostIdx, i)
+		}
 	}
 	// Our copies of the sets: the process's host fds taken with
 	// pidfd_getfd, ours translated; an fd it has not got is POLLNVAL.
@@ -232,7 +248,9 @@ func (c *call) poll() result {
 		if len(hostSet) > 0 {
 			sys.SyscallOn(sys.Host(), unix.SYS_PPOLL, uintptr(unsafe.Pointer(&hostSet[0])), uintptr(len(hostSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
 		}
-		sys.SyscallOn(c.s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&ourSet[0])), uintptr(len(ourSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
+		if len(ourSet) > 0 {
+			sys.SyscallOn(c.s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&ourSet[0])), uintptr(len(ourSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
+		}
 		for j, i := range hostIdx {
 			pfds[i].Revents = hostSet[j].Revents
 			if hostSet[j].Fd < 0 {
@@ -252,14 +270,7 @@ func (c *call) poll() result {
 		}
 		return n, 0
 	}
-	n, e := c.wait(timeout, check, hostSet, ourSet)
-	if e != 0 {
-		return result{err: e}
-	}
-	if e := writeMem(c.tid, c.args[0], raw); e != 0 {
-		return result{err: e}
-	}
-	return result{val: uintptr(n)}
+	return c.wait(timeout, check, hostSet, ourSet)
 }
 
 // wait calls check until it finds something ready or timeout (negative:
