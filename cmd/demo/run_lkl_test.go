@@ -302,3 +302,25 @@ asyncio.run(main())`)
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	require.Equal(t, "last ping 19\n", stdout)
 }
+
+// TestRunSelect: perl's four-argument select, whose vec() bitmaps grow to
+// the fd (2^20 for LKL's), on an LKL socket and a host pipe in one set.
+func TestRunSelect(t *testing.T) {
+	stdout, stderr, code := demo(t, nil, "run", "--", "perl", "-e", `
+use strict; use IO::Socket::INET; use IO::Handle;
+pipe(my $pr, my $pw) or die; $pw->autoflush(1);
+my $ln = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die "listen: $!";
+my $cl = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ln->sockport, Proto => 'tcp') or die "connect: $!";
+my $srv = $ln->accept or die "accept: $!";
+print "socket ", fileno($srv) >= 1<<20 ? "lkl" : "host", "\n";
+sub sel {
+    my ($t, @fds) = @_; my $rin = ''; vec($rin, fileno($_), 1) = 1 for @fds;
+    my $n = select(my $rout = $rin, undef, undef, $t); die "select: $!" if $n < 0;
+    return "$n " . join ',', map { vec($rout, fileno($_), 1) } @fds;
+}
+print "idle ", sel(0.05, $srv, $pr), "\n";
+syswrite($cl, "hi\n"); print "socket ", sel(5, $srv, $pr), "\n"; sysread($srv, my $b, 3);
+syswrite($pw, "x"); print "pipe ", sel(5, $srv, $pr), "\n";`)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, "socket lkl\nidle 0 0,0\nsocket 1 1,0\npipe 1 0,1\n", stdout)
+}
