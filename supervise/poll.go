@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -331,27 +331,44 @@ func (s *supervisor) block(d time.Duration, hostSet, ourSet []unix.PollFd) sys.E
 	case len(hs) == 0:
 		return ppoll(s.k, os)
 	}
+	// Both at once: ours in this goroutine, the host's in a helper, each
+	// woken by the other through an eventfd. The other kernel's side
+	// waits here because that is where a program's sockets are: when one
+	// becomes ready, this returns at once (the caller harvests and
+	// answers) instead of first waking the helper and waiting for it,
+	// one thread wake-up less between the event and the answer. The
+	// helper finishes on its own; whichever of the two is last closes
+	// the eventfds, so neither writes to a closed one.
 	ours := libgo.New(s.k)
 	hw, err := s.host.EventFD(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		return syscall.ENOMEM
 	}
-	defer s.host.Close(hw)
 	ow, err := ours.EventFD(0, unix.EFD_CLOEXEC)
 	if err != nil {
+		s.host.Close(hw)
 		return syscall.ENOMEM
 	}
-	defer ours.Close(ow)
 	one := make([]byte, 8)
 	binary.NativeEndian.PutUint64(one, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		ppoll(s.k, append(os, unix.PollFd{Fd: int32(ow), Events: unix.POLLIN}))
-		s.host.Write(hw, one)
-	})
-	e := ppoll(sys.Host(), append(hs, unix.PollFd{Fd: int32(hw), Events: unix.POLLIN}))
-	ours.Write(ow, one)
-	wg.Wait()
+	var users atomic.Int32
+	users.Store(2)
+	release := func() {
+		if users.Add(-1) == 0 {
+			s.host.Close(hw)
+			ours.Close(ow)
+		}
+	}
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		ppoll(sys.Host(), append(hs, unix.PollFd{Fd: int32(hw), Events: unix.POLLIN}))
+		ours.Write(ow, one)
+		release()
+	}()
+	e := ppoll(s.k, append(os, unix.PollFd{Fd: int32(ow), Events: unix.POLLIN}))
+	s.host.Write(hw, one)
+	release()
 	return e
 }
 
