@@ -50,6 +50,11 @@ func answer(c *call) result {
 		return cont
 	case unix.SYS_ACCEPT, unix.SYS_ACCEPT4:
 		return c.accept()
+	case unix.SYS_SENDMSG:
+		if !isOurs(c.args[0]) {
+			return c.hostSendmsg()
+		}
+		return c.onFDs(fd0)
 	case unix.SYS_MMAP:
 		return c.s.refuse(c, syscall.ENODEV, "mmap of a file of the other kernel")
 	case unix.SYS_SENDFILE:
