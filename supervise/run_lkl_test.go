@@ -248,15 +248,11 @@ func TestRunLKLBadInput(t *testing.T) {
 	k := lklKernel(t)
 	kerneltest.CheckFDs(t, k)
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := lklOptions(k)
-	o.Trace = &trace
-	code, out, errs := runProgram(t, o, "wild")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
+	runTraced(t, lklOptions(k), "wild")
 
 	// Run would return an error if the call blocked in accept outlived
 	// the program by 10 s (runProgram requires none).
-	code, out, errs = runProgram(t, lklOptions(k), "midcall")
+	code, out, errs := runProgram(t, lklOptions(k), "midcall")
 	require.Equal(t, 7, code, "stdout: %s\nstderr: %s", out, errs)
 }
 

@@ -42,19 +42,27 @@ func runProgram(t *testing.T, o supervise.Options, name string, args ...string) 
 	return code, stdout.String(), stderr.String()
 }
 
+// runTraced runs test program name as runProgram does, with o.Trace set,
+// requires its exit status 0 and returns the trace.
+func runTraced(t *testing.T, o supervise.Options, name string) string {
+	t.Helper()
+	var trace strings.Builder
+	o.Trace = &trace
+	code, out, errs := runProgram(t, o, name)
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
+	return trace.String()
+}
+
 // TestRunHost runs programs with the host kernel, in the supervisor, as
 // the other kernel and no ForProcess: the calls that need no memory of
 // the child work, the others are refused.
 func TestRunHost(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := supervise.Options{Kernel: sys.Host(), Trace: &trace}
-	code, out, errs := runProgram(t, o, "fds")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
-	require.Contains(t, trace.String(), "socket(")
-	require.Contains(t, trace.String(), "not handled: bind")
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "fds")
+	require.Contains(t, trace, "socket(")
+	require.Contains(t, trace, "not handled: bind")
 
-	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "exit3")
+	code, _, _ := runProgram(t, supervise.Options{Kernel: sys.Host()}, "exit3")
 	require.Equal(t, 3, code)
 	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "kill9")
 	require.Equal(t, 128+9, code, "killed by SIGKILL: 128+9, as a shell says")
@@ -145,11 +153,8 @@ func progFDs() error {
 // socket is EOPNOTSUPP, listed once on the trace; a host fd passes.
 func TestRunSCMRights(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := supervise.Options{Kernel: sys.Host(), Trace: &trace}
-	code, out, errs := runProgram(t, o, "scm")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
-	require.Equal(t, 1, strings.Count(trace.String(), "not handled: sendmsg: passing an fd of the other kernel over a host socket (SCM_RIGHTS) (operation not supported)"), trace.String())
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "scm")
+	require.Equal(t, 1, strings.Count(trace, "not handled: sendmsg: passing an fd of the other kernel over a host socket (SCM_RIGHTS) (operation not supported)"), trace)
 }
 
 // progSCM sends fds over a host socket pair with SCM_RIGHTS.

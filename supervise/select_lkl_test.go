@@ -5,7 +5,6 @@ package supervise_test
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +27,9 @@ func TestRunLKLSelect(t *testing.T) {
 	k := lklKernel(t)
 	kerneltest.CheckFDs(t, k)
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := lklOptions(k)
-	o.Trace = &trace
-	code, out, errs := runProgram(t, o, "select")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
-	require.Regexp(t, `(?m)^\[\d+\] pselect6\(.*\) = 1 .*\[lkl\]$`, trace.String(), "pselect6 answered by the supervisor")
-	require.NotContains(t, trace.String(), "not handled")
+	trace := runTraced(t, lklOptions(k), "select")
+	require.Regexp(t, `(?m)^\[\d+\] pselect6\(.*\) = 1 .*\[lkl\]$`, trace, "pselect6 answered by the supervisor")
+	require.NotContains(t, trace, "not handled")
 }
 
 // fdSet is an fd_set sized for the numbers it is given (LKL's are past
