@@ -42,13 +42,37 @@ type seccompNotifAddfd struct {
 	NewfdFlags uint32
 }
 
-// The sizes <linux/seccomp.h> gives; the arrays below fail to compile if
-// a struct differs.
+// msghdr is struct msghdr from <sys/socket.h> (64-bit), with its pointers
+// as numbers: they are addresses in the child.
+type msghdr struct {
+	Name       uintptr
+	Namelen    uint32
+	_          uint32
+	Iov        uintptr
+	Iovlen     uint64
+	Control    uintptr
+	Controllen uint64
+	Flags      int32
+	_          uint32
+}
+
+// mmsghdr is struct mmsghdr from <sys/socket.h>: a message of sendmmsg
+// and the bytes sent of it.
+type mmsghdr struct {
+	Hdr msghdr
+	Len uint32
+	_   uint32
+}
+
+// The sizes <linux/seccomp.h> and <sys/socket.h> give; the arrays below
+// fail to compile if a struct differs.
 const (
 	sizeofSeccompData       = 64
 	sizeofSeccompNotif      = 80
 	sizeofSeccompNotifResp  = 24
 	sizeofSeccompNotifAddfd = 24
+	sizeofMsghdr            = 56
+	sizeofMmsghdr           = 64
 )
 
 var (
@@ -56,4 +80,6 @@ var (
 	_ [sizeofSeccompNotif - unsafe.Sizeof(seccompNotif{})]byte
 	_ [sizeofSeccompNotifResp - unsafe.Sizeof(seccompNotifResp{})]byte
 	_ [sizeofSeccompNotifAddfd - unsafe.Sizeof(seccompNotifAddfd{})]byte
+	_ [sizeofMsghdr - unsafe.Sizeof(msghdr{})]byte
+	_ [sizeofMmsghdr - unsafe.Sizeof(mmsghdr{})]byte
 )

@@ -50,6 +50,11 @@ func answer(c *call) result {
 		return cont
 	case unix.SYS_ACCEPT, unix.SYS_ACCEPT4:
 		return c.accept()
+	case unix.SYS_SENDMSG:
+		if !isOurs(c.args[0]) {
+			return c.hostSendmsg()
+		}
+		return c.onFDs(fd0)
 	case unix.SYS_MMAP:
 		return c.s.refuse(c, syscall.ENODEV, "mmap of a file of the other kernel")
 	case unix.SYS_SENDFILE:
@@ -67,10 +72,7 @@ func answer(c *call) result {
 	case unix.SYS_POLL, unix.SYS_PPOLL:
 		return c.poll()
 	case unix.SYS_SELECT, unix.SYS_PSELECT6:
-		if int32(uint32(c.args[0])) <= fdBase {
-			return cont
-		}
-		return c.s.refuse(c, syscall.EOPNOTSUPP, "select on fds of the other kernel (past FD_SETSIZE): use poll")
+		return c.selectFDs()
 	case unix.SYS_CLOSE_RANGE:
 		return c.closeRange()
 	case unix.SYS_EXECVE, unix.SYS_EXECVEAT:

@@ -91,14 +91,37 @@ func becomeProgram(v string, args []string) error {
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER): %w", e)
 	}
 	// From here on, the calls of this thread that the filter names wait
-	// for the supervisor; these (on host fds below fdBase) do not.
-	if _, err := host.Sendmsg(sock, []byte{0}, unix.UnixRights(int(listener)), nil, 0); err != nil {
+	// for the supervisor; these (on host fds below fdBase) do not. The
+	// listener goes by sendmmsg: every sendmsg waits for the supervisor
+	// (SCM_RIGHTS, scm.go), which is waiting for this.
+	if err := sendFD(sock, int(listener)); err != nil {
 		return fmt.Errorf("sending the listener: %w", err)
 	}
 	host.Close(int(listener))
 	host.Close(sock)
 	_, _, e = sys.SyscallOn(sys.Host(), unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), 0, 0, 0)
 	return fmt.Errorf("%s: %w", args[0], e)
+}
+
+// sendFD sends fd over the socket sock (SCM_RIGHTS) with sendmmsg, one
+// message of one byte.
+func sendFD(sock, fd int) error {
+	data := []byte{0}
+	oob := unix.UnixRights(fd)
+	iov := unix.Iovec{Base: &data[0]}
+	iov.SetLen(len(data))
+	msg := mmsghdr{Hdr: msghdr{Iov: uintptr(unsafe.Pointer(&iov)), Iovlen: 1, Control: uintptr(unsafe.Pointer(&oob[0])), Controllen: uint64(len(oob))}}
+	n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SENDMMSG, uintptr(sock), uintptr(unsafe.Pointer(&msg)), 1, 0, 0, 0)
+	runtime.KeepAlive(data)
+	runtime.KeepAlive(oob)
+	runtime.KeepAlive(&iov)
+	switch {
+	case e != 0:
+		return e
+	case n != 1 || msg.Len != 1:
+		return fmt.Errorf("sendmmsg sent %d messages, %d bytes", n, msg.Len)
+	}
+	return nil
 }
 
 // cStrings returns ss as a NULL-terminated array of C strings.

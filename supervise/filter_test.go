@@ -59,6 +59,8 @@ func TestFilter(t *testing.T) {
 		{name: "socket unix", nr: unix.SYS_SOCKET, args: []uint64{unix.AF_UNIX, unix.SOCK_STREAM}, want: allow},
 		{name: "socket inet", nr: unix.SYS_SOCKET, args: []uint64{unix.AF_INET, unix.SOCK_STREAM}, want: notify},
 		{name: "socket netlink", nr: unix.SYS_SOCKET, args: []uint64{unix.AF_NETLINK, unix.SOCK_RAW}, want: notify},
+		{name: "sendmsg host fd (SCM_RIGHTS may carry ours)", nr: unix.SYS_SENDMSG, args: []uint64{3}, want: notify},
+		{name: "sendto host fd", nr: unix.SYS_SENDTO, args: []uint64{3}, want: allow},
 		{name: "epoll_pwait", nr: unix.SYS_EPOLL_PWAIT, args: []uint64{4}, want: notify},
 		{name: "poll", nr: unix.SYS_POLL, want: notify},
 		{name: "execve", nr: unix.SYS_EXECVE, want: notify},

@@ -5,7 +5,8 @@ package supervise
 import (
 	"encoding/binary"
 	"os"
-	"sync"
+	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -171,17 +172,7 @@ func (c *call) poll() result {
 	if e := readMem(c.tid, c.args[0], raw); e != 0 {
 		return result{err: e}
 	}
-	var hostIdx, ourIdx []int
-	for i, p := range pfds {
-		switch {
-		case p.Fd < 0:
-		case p.Fd >= fdBase:
-			ourIdx = append(ourIdx, i)
-		default:
-			hostIdx = append(hostIdx, i)
-		}
-	}
-	if len(ourIdx) == 0 {
+	if !slices.ContainsFunc(pfds, func(p unix.PollFd) bool { return p.Fd >= fdBase }) {
 		return cont
 	}
 	timeout := time.Duration(-1)
@@ -195,6 +186,31 @@ func (c *call) poll() result {
 			return result{err: e}
 		}
 		timeout = time.Duration(ts.Nano())
+	}
+	n, e := c.pollFDs(pfds, timeout)
+	if e != 0 {
+		return result{err: e}
+	}
+	if e := writeMem(c.tid, c.args[0], raw); e != 0 {
+		return result{err: e}
+	}
+	return result{val: uintptr(n)}
+}
+
+// pollFDs waits as poll does for the set pfds of the process's numbers
+// (host fds and ours; negative: none) for up to timeout (negative: no
+// limit), fills in their Revents (POLLNVAL for an fd the process has
+// not got) and returns how many have some.
+func (c *call) pollFDs(pfds []unix.PollFd, timeout time.Duration) (int, sys.Errno) {
+	var hostIdx, ourIdx []int
+	for i, p := range pfds {
+		switch {
+		case p.Fd < 0:
+		case p.Fd >= fdBase:
+			ourIdx = append(ourIdx, i)
+		default:
+			hostIdx = append(hostIdx, i)
+		}
 	}
 	// Our copies of the sets: the process's host fds taken with
 	// pidfd_getfd, ours translated; an fd it has not got is POLLNVAL.
@@ -232,7 +248,9 @@ func (c *call) poll() result {
 		if len(hostSet) > 0 {
 			sys.SyscallOn(sys.Host(), unix.SYS_PPOLL, uintptr(unsafe.Pointer(&hostSet[0])), uintptr(len(hostSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
 		}
-		sys.SyscallOn(c.s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&ourSet[0])), uintptr(len(ourSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
+		if len(ourSet) > 0 {
+			sys.SyscallOn(c.s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&ourSet[0])), uintptr(len(ourSet)), uintptr(unsafe.Pointer(&unix.Timespec{})), 0, 0, 0)
+		}
 		for j, i := range hostIdx {
 			pfds[i].Revents = hostSet[j].Revents
 			if hostSet[j].Fd < 0 {
@@ -252,14 +270,7 @@ func (c *call) poll() result {
 		}
 		return n, 0
 	}
-	n, e := c.wait(timeout, check, hostSet, ourSet)
-	if e != 0 {
-		return result{err: e}
-	}
-	if e := writeMem(c.tid, c.args[0], raw); e != 0 {
-		return result{err: e}
-	}
-	return result{val: uintptr(n)}
+	return c.wait(timeout, check, hostSet, ourSet)
 }
 
 // wait calls check until it finds something ready or timeout (negative:
@@ -320,27 +331,44 @@ func (s *supervisor) block(d time.Duration, hostSet, ourSet []unix.PollFd) sys.E
 	case len(hs) == 0:
 		return ppoll(s.k, os)
 	}
+	// Both at once: ours in this goroutine, the host's in a helper, each
+	// woken by the other through an eventfd. The other kernel's side
+	// waits here because that is where a program's sockets are: when one
+	// becomes ready, this returns at once (the caller harvests and
+	// answers) instead of first waking the helper and waiting for it,
+	// one thread wake-up less between the event and the answer. The
+	// helper finishes on its own; whichever of the two is last closes
+	// the eventfds, so neither writes to a closed one.
 	ours := libgo.New(s.k)
 	hw, err := s.host.EventFD(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		return syscall.ENOMEM
 	}
-	defer s.host.Close(hw)
 	ow, err := ours.EventFD(0, unix.EFD_CLOEXEC)
 	if err != nil {
+		s.host.Close(hw)
 		return syscall.ENOMEM
 	}
-	defer ours.Close(ow)
 	one := make([]byte, 8)
 	binary.NativeEndian.PutUint64(one, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		ppoll(s.k, append(os, unix.PollFd{Fd: int32(ow), Events: unix.POLLIN}))
-		s.host.Write(hw, one)
-	})
-	e := ppoll(sys.Host(), append(hs, unix.PollFd{Fd: int32(hw), Events: unix.POLLIN}))
-	ours.Write(ow, one)
-	wg.Wait()
+	var users atomic.Int32
+	users.Store(2)
+	release := func() {
+		if users.Add(-1) == 0 {
+			s.host.Close(hw)
+			ours.Close(ow)
+		}
+	}
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		ppoll(sys.Host(), append(hs, unix.PollFd{Fd: int32(hw), Events: unix.POLLIN}))
+		ours.Write(ow, one)
+		release()
+	}()
+	e := ppoll(s.k, append(os, unix.PollFd{Fd: int32(ow), Events: unix.POLLIN}))
+	s.host.Write(hw, one)
+	release()
 	return e
 }
 

@@ -142,12 +142,12 @@ func TestRunLKLSendfile(t *testing.T) {
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errs)
 }
 
-// progSendfile connects two LKL sockets over LKL's loopback and sends
-// parts of this binary (a host file) from one to the other.
-func progSendfile() error {
+// lklPair makes a listening LKL socket on LKL's loopback and a
+// connection to it: the client's end and the accepted one.
+func lklPair() (ln, cl, srv uintptr, err error) {
 	ln, e := raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
 	if e != 0 {
-		return e
+		return 0, 0, 0, e
 	}
 	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
 	n := uint32(unsafe.Sizeof(sa))
@@ -160,19 +160,29 @@ func progSendfile() error {
 		{unix.SYS_GETSOCKNAME, []uintptr{ln, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n))}},
 	} {
 		if _, e := raw(c.trap, c.args...); e != 0 {
-			return fmt.Errorf("%d: %v", c.trap, e)
+			return 0, 0, 0, fmt.Errorf("%d: %v", c.trap, e)
 		}
 	}
-	cl, e := raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
+	cl, e = raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
 	if e != 0 {
-		return e
+		return 0, 0, 0, e
 	}
 	if _, e := raw(unix.SYS_CONNECT, cl, uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa)); e != 0 {
-		return fmt.Errorf("connect: %v", e)
+		return 0, 0, 0, fmt.Errorf("connect: %v", e)
 	}
-	srv, e := raw(unix.SYS_ACCEPT4, ln, 0, 0, 0)
+	srv, e = raw(unix.SYS_ACCEPT4, ln, 0, 0, 0)
 	if e != 0 {
-		return fmt.Errorf("accept4: %v", e)
+		return 0, 0, 0, fmt.Errorf("accept4: %v", e)
+	}
+	return ln, cl, srv, nil
+}
+
+// progSendfile connects two LKL sockets over LKL's loopback and sends
+// parts of this binary (a host file) from one to the other.
+func progSendfile() error {
+	ln, cl, srv, err := lklPair()
+	if err != nil {
+		return err
 	}
 	self, err := os.ReadFile(os.Args[0])
 	if err != nil {
@@ -238,15 +248,11 @@ func TestRunLKLBadInput(t *testing.T) {
 	k := lklKernel(t)
 	kerneltest.CheckFDs(t, k)
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := lklOptions(k)
-	o.Trace = &trace
-	code, out, errs := runProgram(t, o, "wild")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
+	runTraced(t, lklOptions(k), "wild")
 
 	// Run would return an error if the call blocked in accept outlived
 	// the program by 10 s (runProgram requires none).
-	code, out, errs = runProgram(t, lklOptions(k), "midcall")
+	code, out, errs := runProgram(t, lklOptions(k), "midcall")
 	require.Equal(t, 7, code, "stdout: %s\nstderr: %s", out, errs)
 }
 

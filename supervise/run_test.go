@@ -26,6 +26,7 @@ const fdBase = 1 << 20
 func init() {
 	programs["fds"] = progFDs
 	programs["exit3"] = func() error { os.Exit(3); return nil }
+	programs["scm"] = progSCM
 	programs["kill9"] = func() error { return syscall.Kill(os.Getpid(), syscall.SIGKILL) }
 }
 
@@ -41,19 +42,27 @@ func runProgram(t *testing.T, o supervise.Options, name string, args ...string) 
 	return code, stdout.String(), stderr.String()
 }
 
+// runTraced runs test program name as runProgram does, with o.Trace set,
+// requires its exit status 0 and returns the trace.
+func runTraced(t *testing.T, o supervise.Options, name string) string {
+	t.Helper()
+	var trace strings.Builder
+	o.Trace = &trace
+	code, out, errs := runProgram(t, o, name)
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
+	return trace.String()
+}
+
 // TestRunHost runs programs with the host kernel, in the supervisor, as
 // the other kernel and no ForProcess: the calls that need no memory of
 // the child work, the others are refused.
 func TestRunHost(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
-	var trace strings.Builder
-	o := supervise.Options{Kernel: sys.Host(), Trace: &trace}
-	code, out, errs := runProgram(t, o, "fds")
-	require.Equal(t, 0, code, "stdout: %s\nstderr: %s\ntrace: %s", out, errs, trace.String())
-	require.Contains(t, trace.String(), "socket(")
-	require.Contains(t, trace.String(), "not handled: bind")
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "fds")
+	require.Contains(t, trace, "socket(")
+	require.Contains(t, trace, "not handled: bind")
 
-	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "exit3")
+	code, _, _ := runProgram(t, supervise.Options{Kernel: sys.Host()}, "exit3")
 	require.Equal(t, 3, code)
 	code, _, _ = runProgram(t, supervise.Options{Kernel: sys.Host()}, "kill9")
 	require.Equal(t, 128+9, code, "killed by SIGKILL: 128+9, as a shell says")
@@ -138,6 +147,64 @@ func progFDs() error {
 	r, e = raw(unix.SYS_CLOSE, s)
 	errs = append(errs, want("close after close_range", r, e, func(r uintptr, e syscall.Errno) bool { return e == unix.EBADF }))
 	return errors.Join(errs...)
+}
+
+// TestRunSCMRights: an fd of the other kernel passed over a host AF_UNIX
+// socket is EOPNOTSUPP, listed once on the trace; a host fd passes.
+func TestRunSCMRights(t *testing.T) {
+	kerneltest.CheckFDs(t, sys.Host())
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "scm")
+	require.Equal(t, 1, strings.Count(trace, "not handled: sendmsg: passing an fd of the other kernel over a host socket (SCM_RIGHTS) (operation not supported)"), trace)
+}
+
+// progSCM sends fds over a host socket pair with SCM_RIGHTS.
+func progSCM() error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	s, e := raw(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if e != 0 || s < fdBase {
+		return fmt.Errorf("socket: %d, %v", s, e)
+	}
+	defer raw(unix.SYS_CLOSE, s)
+	for range 2 { // refused twice, traced once
+		if err := unix.Sendmsg(pair[0], []byte("x"), unix.UnixRights(int(s)), nil, 0); err != unix.EOPNOTSUPP {
+			return fmt.Errorf("sendmsg of an fd of the other kernel: %v, want EOPNOTSUPP", err)
+		}
+	}
+	// With a host fd beside it: refused as well, nothing sent.
+	if err := unix.Sendmsg(pair[0], []byte("x"), unix.UnixRights(0, int(s)), nil, 0); err != unix.EOPNOTSUPP {
+		return fmt.Errorf("sendmsg of a host fd and one of the other kernel: %v, want EOPNOTSUPP", err)
+	}
+	// A host fd alone: the host's call.
+	if err := unix.Sendmsg(pair[0], []byte("y"), unix.UnixRights(0), nil, 0); err != nil {
+		return fmt.Errorf("sendmsg of a host fd: %v", err)
+	}
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(pair[1], buf, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+	if err != nil || n != 1 || buf[0] != 'y' {
+		return fmt.Errorf("recvmsg: %d %q, %v", n, buf, err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return fmt.Errorf("control messages: %v", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return fmt.Errorf("fds received: %v", err)
+	}
+	unix.Close(fds[0])
+	// A message without control data, and a wild pointer: the host's.
+	if err := unix.Sendmsg(pair[0], []byte("z"), nil, nil, 0); err != nil {
+		return fmt.Errorf("sendmsg: %v", err)
+	}
+	if _, e := raw(unix.SYS_SENDMSG, uintptr(pair[0]), 0x10, 0); e != unix.EFAULT {
+		return fmt.Errorf("sendmsg of a wild msghdr: %v, want EFAULT", e)
+	}
+	return nil
 }
 
 // exec returns a command running this test binary as a test program

@@ -428,26 +428,45 @@ func (s *supervisor) reapLocked() {
 // statusIDs reads the process id and parent process id of thread tid
 // from /proc/TID/status.
 func (s *supervisor) statusIDs(tid int) (tgid, ppid int, err error) {
-	fd, err := s.host.Open("/proc/"+strconv.Itoa(tid)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	v, err := s.status(tid, "Tgid", "PPid")
 	if err != nil {
 		return 0, 0, err
+	}
+	if v[0] == 0 {
+		return 0, 0, fmt.Errorf("no Tgid in /proc/%d/status", tid)
+	}
+	return v[0], v[1], nil
+}
+
+// fdTableSize returns the size of thread tid's fd table (FDSize): the
+// fds it may have are below it.
+func (s *supervisor) fdTableSize(tid int) (int, error) {
+	v, err := s.status(tid, "FDSize")
+	if err != nil {
+		return 0, err
+	}
+	return v[0], nil
+}
+
+// status reads the numeric fields keys (0 if absent) of /proc/TID/status.
+func (s *supervisor) status(tid int, keys ...string) ([]int, error) {
+	fd, err := s.host.Open("/proc/"+strconv.Itoa(tid)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
 	}
 	defer s.host.Close(fd)
 	buf := make([]byte, 4096)
 	n, err := s.host.Read(fd, buf)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	v := make([]int, len(keys))
 	for line := range strings.SplitSeq(string(buf[:n]), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+		for i, k := range keys {
+			if x, ok := strings.CutPrefix(line, k+":"); ok {
+				v[i], _ = strconv.Atoi(strings.TrimSpace(x))
+			}
 		}
 	}
-	if tgid == 0 {
-		return 0, 0, fmt.Errorf("no Tgid in /proc/%d/status", tid)
-	}
-	return tgid, ppid, nil
+	return v, nil
 }

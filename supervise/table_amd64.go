@@ -63,7 +63,9 @@ var rules = []rule{
 	{nr: unix.SYS_CONNECT, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_SENDTO, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_RECVFROM, class: fdArgs, fds: fd0},
-	{nr: unix.SYS_SENDMSG, class: fdArgs, fds: fd0},
+	// sendmsg: on any socket, since one of the host's may carry fds of
+	// ours in SCM_RIGHTS (refused: scm.go).
+	{nr: unix.SYS_SENDMSG, class: always},
 	{nr: unix.SYS_RECVMSG, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_SENDMMSG, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_RECVMMSG, class: fdArgs, fds: fd0},

@@ -302,3 +302,44 @@ asyncio.run(main())`)
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	require.Equal(t, "last ping 19\n", stdout)
 }
+
+// TestRunSelect: perl's four-argument select, whose vec() bitmaps grow to
+// the fd (2^20 for LKL's), on an LKL socket and a host pipe in one set.
+func TestRunSelect(t *testing.T) {
+	stdout, stderr, code := demo(t, nil, "run", "--", "perl", "-e", `
+use strict; use IO::Socket::INET; use IO::Handle;
+pipe(my $pr, my $pw) or die; $pw->autoflush(1);
+my $ln = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die "listen: $!";
+my $cl = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ln->sockport, Proto => 'tcp') or die "connect: $!";
+my $srv = $ln->accept or die "accept: $!";
+print "socket ", fileno($srv) >= 1<<20 ? "lkl" : "host", "\n";
+sub sel {
+    my ($t, @fds) = @_; my $rin = ''; vec($rin, fileno($_), 1) = 1 for @fds;
+    my $n = select(my $rout = $rin, undef, undef, $t); die "select: $!" if $n < 0;
+    return "$n " . join ',', map { vec($rout, fileno($_), 1) } @fds;
+}
+print "idle ", sel(0.05, $srv, $pr), "\n";
+syswrite($cl, "hi\n"); print "socket ", sel(5, $srv, $pr), "\n"; sysread($srv, my $b, 3);
+syswrite($pw, "x"); print "pipe ", sel(5, $srv, $pr), "\n";`)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	require.Equal(t, "socket lkl\nidle 0 0,0\nsocket 1 1,0\npipe 1 0,1\n", stdout)
+}
+
+// TestRunPing: iputils' ping under demo run, in a network namespace of
+// its own: over LKL's loopback with a raw socket (LKL's default
+// net.ipv4.ping_group_range allows no ICMP datagram socket: ping falls
+// back), with an ICMP datagram socket once the config's sysctl allows
+// them, and to the user network's gateway (10.0.2.2), which answers.
+func TestRunPing(t *testing.T) {
+	out, code := inNetns(t, `
+echo '{"sysctl":"net.ipv4.ping_group_range=0 2147483647","interfaces":[{"type":"user"}]}' > ping.json
+$DEMO run --trace -- ping -n -c 1 -W 5 127.0.0.1 2>trace1 | grep -o '1 received'
+grep -c 'socket(0x2, 0x3, 0x1.*\[lkl\]' trace1
+$DEMO run --config ping.json --trace -- ping -n -c 1 -W 5 127.0.0.1 2>trace2 | grep -o '1 received'
+grep -c 'socket(0x2, 0x2, 0x1.*) = 1048576 .*\[lkl\]' trace2
+$DEMO run -- ping -n -c 1 -W 5 10.0.2.2 2>/dev/null | grep -o '1 received'
+echo done
+`)
+	require.Equal(t, 0, code, "%s", out)
+	require.Equal(t, "1 received\n1\n1 received\n1\n1 received\ndone\n", out, "raw socket, then an ICMP datagram socket, then the gateway")
+}
