@@ -21,9 +21,6 @@ import (
 // MaxBatch is the most calls a batch may hold.
 const MaxBatch = 16
 
-// ctlBatch (channel.go) asks the child to run the batch of a[1] calls at
-// a[0] in the parent's memory.
-
 // A Call is one system call of a batch, and its result.
 type Call struct {
 	Trap uintptr
