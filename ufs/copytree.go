@@ -431,16 +431,47 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 		c.copyExtents(exts, size, dst, dname)
 		return nil
 	}
-	for off := int64(0); off < size; off += chunkSize {
-		buf := c.getBuf()
-		n, err := readFullAt(sd.l, fd, buf[:min(chunkSize, size-off)], off)
-		if err != nil {
-			return perr("pread", err)
+	for start, end := range dataRuns(sd.l, fd, size) {
+		for off := start; off < end; off += chunkSize {
+			buf := c.getBuf()
+			n, err := readFullAt(sd.l, fd, buf[:min(chunkSize, end-off)], off)
+			if err != nil {
+				return perr("pread", err)
+			}
+			c.progress(0, int64(n))
+			c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 		}
-		c.progress(0, int64(n))
-		c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 	}
 	return nil
+}
+
+// dataRuns yields the [start, end) runs of fd below size that may hold
+// data, found with lseek's SEEK_DATA and SEEK_HOLE as cp --sparse=auto
+// does, so the holes of a sparse file are never read: a hostile image's
+// 2 TiB file of one block is one block of work, not 2 TiB of zeros. A
+// kernel or file system without them (EINVAL) yields the whole file; the
+// destination was truncated to size, so what is skipped reads as zeros.
+func dataRuns(l *libgo.Libc, fd int, size int64) func(yield func(int64, int64) bool) {
+	return func(yield func(int64, int64) bool) {
+		for off := int64(0); off < size; {
+			data, err := l.Seek(fd, off, unix.SEEK_DATA)
+			if errors.Is(err, unix.ENXIO) || (err == nil && data >= size) {
+				return // the rest is a hole
+			}
+			if err != nil {
+				yield(off, size)
+				return
+			}
+			hole, err := l.Seek(fd, data, unix.SEEK_HOLE)
+			if err != nil || hole > size || hole <= data {
+				hole = size // no hole found (or nonsense): copy to the end
+			}
+			if !yield(data, hole) {
+				return
+			}
+			off = hole
+		}
+	}
 }
 
 // readFullAt reads p at off of fd, until p is full or the file ends.
