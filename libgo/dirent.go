@@ -84,6 +84,8 @@ type DirReader struct {
 	buf  []byte
 	ents []Dirent // decoded from the last getdents64, not yet returned
 	err  error    // sticky: io.EOF at the end, or the first error
+	last int64    // the d_off the last batch ended at
+	read bool     // a batch has been read (last is set)
 }
 
 // NewDirReader returns a reader of the directory open as fd. Its first
@@ -124,6 +126,20 @@ func (d *DirReader) fill() {
 		return
 	}
 	all, _, err := ParseDirents(d.buf[:n], d.ents[:0])
+	if len(all) > 0 {
+		// A batch that ends where the previous one ended leaves the fd's
+		// position unchanged, so every later getdents64 returns it again:
+		// an endless stream. A hostile image makes Linux 4.9's btrfs do
+		// that (a directory item's key offset of 2^64-1; the image
+		// campaign's btrfs seeds 2592 and 5190): refuse it as a file
+		// system that noticed would, EUCLEAN, rather than read for ever.
+		end := all[len(all)-1].Off
+		if d.read && end == d.last {
+			d.ents, d.err = all[:0], syscall.EUCLEAN
+			return
+		}
+		d.last, d.read = end, true
+	}
 	d.ents = all[:0]
 	for _, e := range all {
 		if e.Ino == 0 || e.Name == "." || e.Name == ".." {
