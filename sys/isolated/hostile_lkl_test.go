@@ -4,15 +4,11 @@ package isolated_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -112,95 +108,4 @@ func readHostile(t *testing.T, img string) string {
 		return "some files failed"
 	}
 	return "all files read"
-}
-
-// TestEndlessDirectory replays the hostile-image campaign's btrfs seed
-// 2592 (internal/imagemut/testdata/hangs): a directory item's key offset
-// of 2^64-1 makes LKL's btrfs answer every getdents64 of /a with the same
-// entry and the same d_off, each call quick, so no deadline fires while a
-// reader piles up entries for ever (demo cp-out grew to 11 GB). The
-// isolated kernel notices the stream does not advance: EUCLEAN, the
-// kernel alive, the image unchanged. A rewind (lseek) reads it again.
-func TestEndlessDirectory(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	img := gunzipTemp(t, "../../internal/imagemut/testdata/hangs/btrfs-2592.img.gz")
-	before, err := os.Stat(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := start(t, &lkl.Config{Disks: []lkl.Disk{{Path: img, ReadOnly: true, MountPoint: "/mnt"}}})
-	p, _ := unix.BytePtrFromString("/mnt/a")
-	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_DIRECTORY, 0, 0, 0, 0)
-	if e != 0 {
-		t.Fatalf("open /mnt/a: %v", e)
-	}
-	readAll := func() (calls int, e syscall.Errno) {
-		buf := make([]byte, 4096)
-		for calls = 1; calls <= 100; calls++ {
-			n, _, e := sys.SyscallOn(k, unix.SYS_GETDENTS64, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-			if e != 0 || n == 0 {
-				return calls, e
-			}
-		}
-		return calls, 0
-	}
-	for round := range 2 {
-		if calls, e := readAll(); e != syscall.EUCLEAN {
-			t.Fatalf("round %d: getdents64 of /mnt/a: %v after %d calls, want EUCLEAN", round, e, calls)
-		}
-		if _, _, e := sys.SyscallOn(k, unix.SYS_LSEEK, fd, 0, 0, 0, 0, 0); e != 0 {
-			t.Fatalf("lseek: %v", e)
-		}
-	}
-	sys.SyscallOn(k, unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
-	if err := k.Halt(); err != nil {
-		t.Fatalf("halt: %v", err)
-	}
-	if after, err := os.Stat(img); err != nil || !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size() {
-		t.Fatalf("the read-only image changed (%v)", err)
-	}
-}
-
-// gunzipTemp writes the gzip file name out to a temporary file, sparse,
-// and returns its path.
-func gunzipTemp(t *testing.T, name string) string {
-	t.Helper()
-	in, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	zr, err := gzip.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(name), ".gz"))
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	var size int64
-	for {
-		n, err := io.ReadFull(zr, buf)
-		if n > 0 {
-			if bytes.Count(buf[:n], []byte{0}) != n {
-				if _, err := f.WriteAt(buf[:n], size); err != nil {
-					t.Fatal(err)
-				}
-			}
-			size += int64(n)
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

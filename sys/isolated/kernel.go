@@ -68,8 +68,6 @@ type Kernel struct {
 	chMu sync.RWMutex
 	gone bool
 
-	dirs dirStreams // catches a directory stream that does not advance
-
 	nets     []*usernet.Network // the user networks, run here; set in Start
 	forwards []net.Addr
 
@@ -400,11 +398,7 @@ func (k *Kernel) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, 
 	if trap >= ctlHalt {
 		return ^uintptr(0), 0, syscall.ENOSYS
 	}
-	r1, r2, err = k.call(trap, [6]uintptr{a1, a2, a3, a4, a5, a6})
-	if e := k.dirs.track(trap, a1, a2, a3, r1, err); e != err {
-		return ^uintptr(0), 0, e
-	}
-	return r1, r2, err
+	return k.call(trap, [6]uintptr{a1, a2, a3, a4, a5, a6})
 }
 
 func (k *Kernel) call(trap uintptr, a [6]uintptr) (uintptr, uintptr, syscall.Errno) {
