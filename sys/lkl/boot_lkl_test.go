@@ -493,3 +493,23 @@ func TestPathArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestClockIsHostTime checks LKL's wall clock and the times it gives a
+// new inode: the host's date, not 1970 plus the host's uptime (LKL's
+// clock before Boot set it). The bound is a day: a clock that was never
+// set is decades off.
+func TestClockIsHostTime(t *testing.T) {
+	var ts unix.Timespec
+	mustCall(t, "clock_gettime", unix.SYS_CLOCK_GETTIME, unix.CLOCK_REALTIME, uintptr(unsafe.Pointer(&ts)))
+	require.WithinDuration(t, time.Now(), time.Unix(ts.Unix()), 24*time.Hour, "LKL's CLOCK_REALTIME")
+
+	p := cstr(t, "/clock_test")
+	fd := mustCall(t, "creat", unix.SYS_CREAT, uintptr(unsafe.Pointer(p)), 0o600)
+	defer call(unix.SYS_UNLINK, uintptr(unsafe.Pointer(p)))
+	mustCall(t, "close", unix.SYS_CLOSE, fd)
+	st, e := stat(t, unix.SYS_STAT, "/clock_test")
+	require.Zero(t, e)
+	for name, ts := range map[string]unix.Timespec{"mtime": st.Mtim, "ctime": st.Ctim} {
+		require.WithinDuration(t, time.Now(), time.Unix(ts.Unix()), 24*time.Hour, "a new file's %s", name)
+	}
+}

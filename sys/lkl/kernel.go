@@ -138,6 +138,13 @@ func Boot(cfg *Config) (*Kernel, error) {
 
 // setup prepares the booted kernel as Config asks.
 func (k *Kernel) setup() error {
+	// LKL's wall clock starts at the host's monotonic time (1970 plus the
+	// host's uptime), so every inode it created or changed had a 1970
+	// ctime. Set it to the host's time first, before any mount writes a
+	// superblock's mount time.
+	if err := k.setClock(); err != nil {
+		return err
+	}
 	if err := k.console.wire(k); err != nil {
 		return fmt.Errorf("lkl: console: %w", err)
 	}
@@ -172,6 +179,18 @@ func (k *Kernel) setup() error {
 	}
 	if us, _ := parseNumber(k.cfg.DelayMain); us > 0 {
 		time.Sleep(time.Duration(us) * time.Microsecond)
+	}
+	return nil
+}
+
+// setClock sets LKL's CLOCK_REALTIME to the host's. From then on LKL's
+// clock advances with the host's monotonic clock, so a later step of the
+// host's wall clock (NTP) is not followed.
+func (k *Kernel) setClock() error {
+	now := time.Now()
+	ts := lklTimespec{Sec: now.Unix(), Nsec: int64(now.Nanosecond())}
+	if _, e := k.internal(lklSYS_CLOCK_SETTIME, 0 /* CLOCK_REALTIME */, uintptr(unsafe.Pointer(&ts)), 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("lkl: setting the clock: %w", e)
 	}
 	return nil
 }
