@@ -30,22 +30,29 @@ var _ sys.HostCopier = (*isolated.Kernel)(nil)
 const hostCopySize = 5<<20 + 7
 
 // hostCopyFile makes /copied in k holding hostCopySize bytes and returns
-// an fd of it (read-write) and the bytes.
+// an fd of it (read-write, at the end) and the bytes.
 func hostCopyFile(t *testing.T, k *isolated.Kernel) (uintptr, []byte) {
 	t.Helper()
 	data := make([]byte, hostCopySize)
 	for i := range data {
 		data[i] = byte(i*7 + i>>20)
 	}
-	p, _ := unix.BytePtrFromString("/copied")
+	return createFile(t, k, "/copied", data), data
+}
+
+// createFile makes path in k, read-write, holding data, and returns its
+// fd (at offset len(data)).
+func createFile(t *testing.T, k sys.Kernel, path string, data []byte) uintptr {
+	t.Helper()
+	p, _ := unix.BytePtrFromString(path)
 	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_CREAT|unix.O_RDWR|unix.O_TRUNC, 0o644, 0, 0, 0)
 	if e != 0 {
-		t.Fatalf("open: %v", e)
+		t.Fatalf("open %s: %v", path, e)
 	}
-	if n, _, e := sys.SyscallOn(k, unix.SYS_PWRITE64, fd, uintptr(unsafe.Pointer(&data[0])), hostCopySize, 0, 0, 0); e != 0 || n != hostCopySize {
-		t.Fatalf("write: %d, %v", n, e)
+	if n, _, e := sys.SyscallOn(k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), 0, 0, 0); e != 0 || n != uintptr(len(data)) {
+		t.Fatalf("write %s: %d, %v", path, n, e)
 	}
-	return fd, data
+	return fd
 }
 
 // offset returns fd's offset in k.
@@ -310,6 +317,7 @@ func TestCopyToHostDies(t *testing.T) {
 	t.Run("killed", func(t *testing.T) {
 		k := start(t, nil)
 		fd, _ := hostCopyFile(t, k)
+		seek(t, k, fd, 0)
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
@@ -322,6 +330,11 @@ func TestCopyToHostDies(t *testing.T) {
 			done <- err
 		}()
 		time.Sleep(100 * time.Millisecond) // the child waits on the full pipe
+		select {
+		case err := <-done:
+			t.Fatalf("the copy into a pipe no one reads returned: %v", err)
+		default:
+		}
 		if err := syscall.Kill(k.Pid(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
