@@ -233,6 +233,7 @@ func TestCopyToHost(t *testing.T) {
 // they are then.
 func TestCopyToHostChanging(t *testing.T) {
 	defer goleak.VerifyNone(t)
+	kerneltest.CheckFDs(t, sys.Host())
 	const deadline = 300 * time.Millisecond
 	k := start(t, &lkl.Config{IsolationCallDeadline: deadline.String()})
 	fd, data := hostCopyFile(t, k)
