@@ -4,7 +4,8 @@ package sys
 // file descriptor by itself (an optional capability of a Kernel, as
 // HostKernel is): sys/isolated's kernel, whose file data would otherwise
 // cross into this process only to be written out again. ufs's io.WriterTo
-// uses it when the writer is a host fd (an *os.File, a net.Conn). The
+// uses it when the writer is a host fd (an *os.File, a net.Conn, a ufs
+// File of the host kernel). The
 // host and in-process LKL do not offer it: their copy through memory is
 // not slower. Wrappers (Tracer, Injector) do not pass it on, so that
 // every call stays visible to them.

@@ -12,9 +12,9 @@ import (
 // Copies into a host fd. A File whose kernel can copy into a host fd by
 // itself (sys.HostCopier: the isolated LKL kernel, in whose process the
 // data would otherwise be read only to cross into this one) is copied to
-// an io.Writer that is a host fd (syscall.Conn: an *os.File, a net.Conn)
-// by that kernel: demo cat --isolate's io.Copy(os.Stdout, f) takes it
-// through WriteTo.
+// an io.Writer that is a host fd (syscall.Conn: an *os.File, a net.Conn;
+// or a File of the host kernel) by that kernel: demo cat --isolate's
+// io.Copy(os.Stdout, f) takes it through WriteTo.
 //
 // A write to the fd that fails stops it, and the rest is copied through
 // memory as it would have been: that copy's own write meets the error
@@ -32,17 +32,34 @@ func (f *File) copyToHost(w io.Writer) (n int64, done bool, err error) {
 	if !ok {
 		return 0, false, nil
 	}
-	sc, ok := w.(syscall.Conn)
-	if !ok {
-		return 0, false, nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	// hold runs fn with w's fd, again once there is room if fn says
+	// false (rc.Write's contract).
+	var hold func(fn func(fd uintptr) bool) error
+	switch d := w.(type) {
+	case *File:
+		if !sys.IsHost(d.l.Kernel()) {
+			return 0, false, nil
+		}
+		hold = func(fn func(fd uintptr) bool) error {
+			return d.useWrite("write", func() error {
+				if !fn(uintptr(d.fd)) {
+					return syscall.EAGAIN // a File's fd blocks: not seen
+				}
+				return nil
+			})
+		}
+	case syscall.Conn:
+		rc, err := d.SyscallConn()
+		if err != nil {
+			return 0, false, nil
+		}
+		hold = rc.Write
+	default:
 		return 0, false, nil
 	}
 	err = f.useRead("read", func() error {
 		var cerr error
-		werr := rc.Write(func(fd uintptr) bool {
+		werr := hold(func(fd uintptr) bool {
 			m, err := hc.CopyToHost(f.fd, fd, -1)
 			n += m
 			var se *os.SyscallError

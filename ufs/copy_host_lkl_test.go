@@ -76,8 +76,9 @@ func copyToStdout() error {
 }
 
 // TestCopyToHost: io.Copy of a File of an isolated kernel into an
-// *os.File (which the kernel's process does: sys.HostCopier) gives the
-// file's bytes from its offset, into a pipe and a regular file, and
+// *os.File or a File of the host kernel (which the kernel's process does:
+// sys.HostCopier) gives the file's bytes from its offset, into a pipe, a
+// regular file and a host File, and
 // leaves the File's offset at its end; into a pipe without a reader it
 // fails as the copy through memory on the host kernel does, with the
 // os.File's own write error.
@@ -126,9 +127,22 @@ func TestCopyToHost(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(data, b), "the regular file's bytes are not the file's")
 
-	// EPIPE: the same error as the host's copy through memory.
+	// Into a File of the host kernel.
 	hostDir := t.TempDir()
 	hostFS := ufs.New(sys.Host(), hostDir)
+	hf, err := hostFS.Create("copy")
+	require.NoError(t, err)
+	wrote = kernelWrote(t, k)
+	n, err = io.Copy(hf, open())
+	require.NoError(t, err)
+	require.NoError(t, hf.Close())
+	require.Equal(t, int64(len(data)), n)
+	require.GreaterOrEqual(t, kernelWrote(t, k)-wrote, n, "the kernel's process did not write the host File's bytes itself")
+	b, err = os.ReadFile(hostDir + "/copy")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, b), "the host File's bytes are not the file's")
+
+	// EPIPE: the same error as the host's copy through memory.
 	require.NoError(t, os.WriteFile(hostDir+"/big", data, 0o644))
 	var msgs []string
 	for _, src := range []*ufs.FS{fsys, hostFS} {
