@@ -9,7 +9,8 @@ import (
 
 // Copying: io.WriterTo and io.ReaderFrom. Between two Files on the same
 // kernel the bytes stay in that kernel (copy_file_range(2), else
-// sendfile(2)); anything else is copied through one buffer of copyBuf
+// sendfile(2)); into a host fd by the File's kernel where it can
+// (copy_host.go); anything else is copied through one buffer of copyBuf
 // bytes, which is large because every call into LKL costs a cgo call.
 
 // copyBuf is the buffer size of a copy through memory.
@@ -26,7 +27,12 @@ func (f *File) WriteTo(w io.Writer) (n int64, err error) {
 			return n, err
 		}
 	}
-	return copyBuffer(w, onlyReader{f})
+	n, done, err := f.copyToHost(w)
+	if done || err != nil {
+		return n, err
+	}
+	m, err := copyBuffer(w, onlyReader{f})
+	return n + m, err
 }
 
 // ReadFrom copies r, to its end, into the File at its offset. It

@@ -4,7 +4,9 @@
 # throughput cases, as whole processes (boot, mount and halt included):
 #   tree: demo cp-out of the 20,000-file tree image (1-8 KiB files in 200
 #         directories) into a fresh directory on tmpfs;
-#   big:  demo cat of the 1 GiB file of the big image to /dev/null.
+#   big:  demo cat of the 1 GiB file of the big image to /dev/null;
+#   pipe: the same into a pipe that cat empties to /dev/null (not in the
+#         default CASES).
 # The images are cpbench.sh's (run it once to make them, or point TREE
 # and BIG at copies). Each round runs both modes once per case, the order
 # swapped every round, so both see the same moments of a shared machine;
@@ -43,6 +45,7 @@ run() {
 		t=$(seconds "$DEMO" cp-out "${flag[@]}" "$TREE" /tree "$OUT")
 		check_copy "$1" tree "$OUT" ;;
 	big) t=$(seconds "$DEMO" cat "${flag[@]}" --readonly "$BIG" /big.bin) ;;
+	pipe) t=$(seconds sh -c '"$0" cat "$@" | cat > /dev/null' "$DEMO" "${flag[@]}" --readonly "$BIG" /big.bin) ;;
 	esac
 	echo "$t"
 }

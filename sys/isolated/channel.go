@@ -63,7 +63,11 @@ type slot struct {
 	args           [6]uint64
 	r1, r2         uint64
 	errno          uint64
-	_              [slotSize - 96]byte
+	// A host copy's (hostcopy.go) progress, written by the child and read
+	// by the deadline watcher: hostWait is 1 while the child waits on the
+	// host fd, progress counts the chunks done. Both are 0 between calls.
+	hostWait, progress uint32
+	_                  [slotSize - 104]byte
 }
 
 const respDead = ^uint32(0)
@@ -244,6 +248,10 @@ type inflight struct {
 	fd     uintptr // its first argument (a file descriptor for read and write)
 	start  int64   // clock at the start
 	serial uint64  // which call it is (0: the slot is free)
+	slot   int     // the slot it is in
+	// progress is a host copy's progress word when its clock last
+	// started (hostcopy.go).
+	progress uint32
 }
 
 func newSlots() *slots {
@@ -271,9 +279,20 @@ func (s *slots) get(trap, a1 uintptr) (i int, seq uint32) {
 	}
 	s.seq[i] = seq
 	s.serial++
-	s.calls[i] = inflight{trap: trap, fd: a1, start: s.clock.Load(), serial: s.serial}
+	s.calls[i] = inflight{trap: trap, fd: a1, start: s.clock.Load(), serial: s.serial, slot: i}
 	s.mu.Unlock()
 	return i, seq
+}
+
+// restart starts the clock of call c again, if it is still in its slot,
+// and records its progress word p.
+func (s *slots) restart(c inflight, p uint32) {
+	s.mu.Lock()
+	if s.calls[c.slot].serial == c.serial {
+		s.calls[c.slot].start = s.clock.Load()
+		s.calls[c.slot].progress = p
+	}
+	s.mu.Unlock()
 }
 
 func (s *slots) put(i int) {

@@ -185,6 +185,8 @@ func (s *server) worker(i int) {
 			e      syscall.Errno
 		)
 		switch {
+		case trap == ctlHostCopy:
+			r1, r2, e = s.hostCopy(a, sl)
 		case trap == ctlProbe && probeHook != nil:
 			r1, r2, e = probeHook(a)
 		case trap == ctlDisk:

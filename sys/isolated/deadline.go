@@ -95,7 +95,7 @@ func (k *Kernel) watch(beat, call time.Duration, last uint64) {
 		}
 		still := map[uint64]bool{}
 		for _, c := range k.slots.overdue(ticks) {
-			if waitsByDesign[c.trap] {
+			if waitsByDesign[c.trap] || c.trap == ctlHostCopy && k.hostCopyMoving(c) {
 				continue
 			}
 			reason := fmt.Sprintf("the call %s (%d) ran for more than %v (isolation_call_deadline %v)", callName(c.trap), c.trap, time.Duration(k.slots.clock.Load()-c.start-1)*tick, call)
@@ -122,6 +122,8 @@ func callName(trap uintptr) string {
 		return "probe (test hook)"
 	case ctlDisk:
 		return "disk (AddDisk, Unmount or Mounts)"
+	case ctlHostCopy:
+		return "host copy (CopyToHost)"
 	}
 	return SyscallName(trap)
 }

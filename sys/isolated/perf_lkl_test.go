@@ -78,14 +78,7 @@ func TestReadBounced(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i*13 + i>>16)
 	}
-	p, _ := unix.BytePtrFromString("/bounced")
-	fd, _, e := sys.SyscallOn(k, unix.SYS_OPEN, uintptr(unsafe.Pointer(p)), unix.O_CREAT|unix.O_RDWR|unix.O_TRUNC, 0o644, 0, 0, 0)
-	if e != 0 {
-		t.Fatalf("open: %v", e)
-	}
-	if n, _, e := sys.SyscallOn(k, unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&data[0])), size, 0, 0, 0); e != 0 || n != size {
-		t.Fatalf("write: %d, %v", n, e)
-	}
+	fd := createFile(t, k, "/bounced", data)
 	for _, c := range []struct{ off, n int }{{0, size}, {1, 1 << 20}, {100, 600 << 10}, {size - 300<<10, 1 << 20}} {
 		got := make([]byte, c.n)
 		n, _, e := sys.SyscallOn(k, unix.SYS_PREAD64, fd, uintptr(unsafe.Pointer(&got[0])), uintptr(c.n), uintptr(c.off), 0, 0)

@@ -91,6 +91,17 @@ func TestFilters(t *testing.T) {
 			{"pidfd_getfd from the parent's pidfd", unix.SYS_PIDFD_GETFD, []uint64{pidfd, 5, 0}, allow},
 			{"pidfd_getfd from another pidfd", unix.SYS_PIDFD_GETFD, []uint64{pidfd + 1, 5, 0}, eperm},
 			{"pidfd_open", unix.SYS_PIDFD_OPEN, []uint64{parent, 0}, eperm},
+			// A host copy (hostcopy.go): the delegated fd is written and
+			// closed with calls the list has anyway; nothing else is
+			// opened for it, and what would change the file beyond its
+			// bytes stays denied.
+			{"write (a host copy's delegated fd)", unix.SYS_WRITE, []uint64{12}, allow},
+			{"ftruncate (a delegated fd)", unix.SYS_FTRUNCATE, []uint64{12, 0}, eperm},
+			{"fchmod (a delegated fd)", unix.SYS_FCHMOD, []uint64{12, 0o777}, eperm},
+			{"fchown (a delegated fd)", unix.SYS_FCHOWN, []uint64{12, 0, 0}, eperm},
+			{"fsetxattr (a delegated fd)", unix.SYS_FSETXATTR, []uint64{12}, eperm},
+			{"sendfile", unix.SYS_SENDFILE, nil, eperm},
+			{"splice", unix.SYS_SPLICE, nil, eperm},
 		} {
 			if got := run(t, post, arch, tc.nr, tc.args...); got != tc.want {
 				t.Errorf("after boot, %s: %v, want %v", tc.name, got, tc.want)
