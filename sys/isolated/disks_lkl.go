@@ -200,14 +200,11 @@ func (s *server) disk(a [6]uintptr) (uintptr, syscall.Errno) {
 
 // addDisk takes the parent's fd and attaches it.
 func (s *server) addDisk(req diskReq) (lkl.MountInfo, error) {
-	if s.pidfd < 0 {
-		return lkl.MountInfo{}, fmt.Errorf("isolated: AddDisk %s: pidfd_open of the parent: %w", req.Disk.Path, s.pidfdErr)
+	fd, err := s.takeFD(req.FD)
+	if err != nil {
+		return lkl.MountInfo{}, fmt.Errorf("isolated: AddDisk %s: %w", req.Disk.Path, err)
 	}
-	fd, _, e := host.Call(s.h, unix.SYS_PIDFD_GETFD, uintptr(s.pidfd), uintptr(req.FD), 0, 0, 0, 0)
-	if e != 0 {
-		return lkl.MountInfo{}, fmt.Errorf("isolated: AddDisk %s: pidfd_getfd: %w", req.Disk.Path, e)
-	}
-	f := os.NewFile(fd, req.Disk.Path)
+	f := os.NewFile(uintptr(fd), req.Disk.Path)
 	dev, err := newFDDevice(f, req.Disk.ReadOnly)
 	if err != nil {
 		f.Close()
@@ -225,6 +222,20 @@ func (s *server) addDisk(req diskReq) (lkl.MountInfo, error) {
 	childDisks.files[info.MountPoint] = f // "" for an attached disk: closed at exit
 	childDisks.mu.Unlock()
 	return info, nil
+}
+
+// takeFD takes fd from the parent's table (pidfd_getfd, close-on-exec):
+// the one way the child gets a host fd once the sandbox is on, for
+// AddDisk's images and CopyToHost's destinations. The caller closes it.
+func (s *server) takeFD(fd int) (int, error) {
+	if s.pidfd < 0 {
+		return -1, fmt.Errorf("pidfd_open of the parent: %w", s.pidfdErr)
+	}
+	r, _, e := host.Call(s.h, unix.SYS_PIDFD_GETFD, uintptr(s.pidfd), uintptr(fd), 0, 0, 0, 0)
+	if e != 0 {
+		return -1, fmt.Errorf("pidfd_getfd: %w", e)
+	}
+	return int(r), nil
 }
 
 // fdDevice is an image file the child took from the parent: a
