@@ -149,8 +149,11 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 				p = path.Join(d.spath, rec.Name)
 			}
 			var e error = syscall.Errno(rec.Errno)
-			if rec.Errno == 0 {
+			switch {
+			case rec.Errno == 0:
 				e = errors.New(rec.Message)
+			case rec.Message != "":
+				e = fmt.Errorf("%s: %w", rec.Message, e)
 			}
 			return &fs.PathError{Op: rec.Op, Path: p, Err: e}
 		case treestream.KindEnd:

@@ -5,6 +5,7 @@ package isolated
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"syscall"
 	"time"
@@ -90,6 +91,7 @@ type walkErr struct {
 	name string
 	op   string
 	e    syscall.Errno
+	msg  string // what failed, if the errno does not say
 }
 
 func (e *walkErr) Error() string { return e.op + " " + e.name + ": " + e.e.Error() }
@@ -104,7 +106,7 @@ func (x *exporter) run(dfd int) {
 	case err == nil:
 		x.w.End()
 	case errors.As(err, &we):
-		x.w.Error(we.dir, we.name, we.op, uint64(we.e), "")
+		x.w.Error(we.dir, we.name, we.op, uint64(we.e), we.msg)
 	}
 	// else the stream broke: the parent stopped reading.
 }
@@ -121,10 +123,10 @@ func (x *exporter) fstat(fd int) syscall.Errno {
 
 func (x *exporter) root(dfd int) error {
 	if e := x.fstat(dfd); e != 0 {
-		return &walkErr{0, "", "fstat", e}
+		return &walkErr{0, "", "fstat", e, ""}
 	}
 	if x.st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return &walkErr{0, "", "export", syscall.ENOTDIR}
+		return &walkErr{0, "", "export", syscall.ENOTDIR, ""}
 	}
 	if err := x.w.Root(x.st.Mode, spec(x.st.Atim), spec(x.st.Mtim)); err != nil {
 		return err
@@ -151,7 +153,7 @@ func (x *exporter) readDir(fd, idx int) ([]dirent, error) {
 			e = x.ds.after(uintptr(fd), uintptr(unsafe.Pointer(&x.dents[0])), uintptr(len(x.dents)), n)
 		}
 		if e != 0 {
-			return nil, &walkErr{idx, "", "getdents64", e}
+			return nil, &walkErr{idx, "", "getdents64", e, ""}
 		}
 		if n == 0 {
 			break
@@ -191,7 +193,7 @@ func (x *exporter) dir(fd, idx int) error {
 		if !treestream.ValidName(ent.name) {
 			// A name a file system should not have (a hostile image's):
 			// the parent would refuse the stream.
-			return &walkErr{idx, "", "getdents64", syscall.EUCLEAN}
+			return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
 		}
 		if ent.typ == unix.DT_REG {
 			err = x.file(fd, idx, ent.name)
@@ -210,18 +212,18 @@ func (x *exporter) dir(fd, idx int) error {
 func (x *exporter) entry(fd, idx int, name string) error {
 	p, err := unix.BytePtrFromString(name)
 	if err != nil {
-		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN}
+		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
 	}
 	_, _, e := x.k.Syscall(unix.SYS_NEWFSTATAT, uintptr(fd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&x.st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
 	if e != 0 {
-		return &walkErr{idx, name, "lstat", e}
+		return &walkErr{idx, name, "lstat", e, ""}
 	}
 	switch x.st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		mode, at, mt := x.st.Mode, spec(x.st.Atim), spec(x.st.Mtim)
 		sub, _, e := x.k.Syscall(unix.SYS_OPENAT, uintptr(fd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0, 0, 0)
 		if e != 0 {
-			return &walkErr{idx, name, "openat", e}
+			return &walkErr{idx, name, "openat", e, ""}
 		}
 		defer x.close(int(sub))
 		if err := x.w.Dir(idx, name, mode, at, mt); err != nil {
@@ -234,10 +236,10 @@ func (x *exporter) entry(fd, idx int, name string) error {
 		buf := x.data[:treestream.MaxTarget+1]
 		n, _, e := x.k.Syscall(unix.SYS_READLINKAT, uintptr(fd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
 		if e != 0 {
-			return &walkErr{idx, name, "readlink", e}
+			return &walkErr{idx, name, "readlink", e, ""}
 		}
 		if n == 0 || n > treestream.MaxTarget {
-			return &walkErr{idx, name, "readlink", syscall.ENAMETOOLONG}
+			return &walkErr{idx, name, "readlink", syscall.ENAMETOOLONG, ""}
 		}
 		return x.w.Symlink(idx, name, string(buf[:n]), at, mt)
 	case unix.S_IFREG:
@@ -250,23 +252,23 @@ func (x *exporter) entry(fd, idx int, name string) error {
 func (x *exporter) file(dfd, idx int, name string) error {
 	p, err := unix.BytePtrFromString(name)
 	if err != nil {
-		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN}
+		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
 	}
 	// O_NONBLOCK: a fifo put in its place since getdents does not block.
 	fd, _, e := x.k.Syscall(unix.SYS_OPENAT, uintptr(dfd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
-		return &walkErr{idx, name, "openat", e}
+		return &walkErr{idx, name, "openat", e, ""}
 	}
 	defer x.k.Syscall(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	if e := x.fstat(int(fd)); e != 0 {
-		return &walkErr{idx, name, "fstat", e}
+		return &walkErr{idx, name, "fstat", e, ""}
 	}
 	st := &x.st
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return x.w.Skipped(idx, name, st.Mode)
 	}
-	if st.Size < 0 { // corrupt metadata (a hostile image)
-		return &walkErr{idx, name, "fstat", syscall.EUCLEAN}
+	if st.Size < 0 { // corrupt metadata (a hostile image), as ufs says it
+		return &walkErr{idx, name, "fstat", syscall.EUCLEAN, fmt.Sprintf("negative file size %d", st.Size)}
 	}
 	size := st.Size
 	if st.Nlink > 1 {
@@ -316,13 +318,13 @@ func (x *exporter) read(fd, idx int, name string, off, max int64) (int, error) {
 	buf := x.data[:min(int64(len(x.data)), max)]
 	n, _, e := x.k.Syscall(unix.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(off), 0, 0)
 	if e != 0 {
-		return 0, &walkErr{idx, name, "pread", e}
+		return 0, &walkErr{idx, name, "pread", e, ""}
 	}
 	if n == 0 {
 		return 0, nil
 	}
 	if n > uintptr(len(buf)) {
-		return 0, &walkErr{idx, name, "pread", syscall.EIO}
+		return 0, &walkErr{idx, name, "pread", syscall.EIO, ""}
 	}
 	return int(n), x.w.Data(off, buf[:n])
 }
