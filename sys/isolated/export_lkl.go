@@ -44,6 +44,10 @@ func (s *server) export(a [6]uintptr) syscall.Errno {
 	return 0
 }
 
+// exportHook, set only by this package's tests, runs in the child before
+// the walk takes each entry (to stall it).
+var exportHook func(name string)
+
 // hostWriter writes to a host fd: the pipe's write end.
 type hostWriter struct {
 	h  host.Caller
@@ -79,7 +83,12 @@ type exporter struct {
 	data   []byte // a data record's bytes
 	dents  []byte // getdents64's buffer
 	ds     dirStreams
+	// flushed is when the stream was last flushed.
+	flushed time.Time
 }
+
+// flushEvery is how often a walk flushes the stream it has buffered.
+const flushEvery = time.Second
 
 // smallFile is ufs.Copier's chunkSize: a file of at most this size is read
 // whole, with no look for holes; a larger one run by run.
@@ -99,6 +108,7 @@ func (e *walkErr) Error() string { return e.op + " " + e.name + ": " + e.e.Error
 func (x *exporter) run(dfd int) {
 	defer x.close(dfd)
 	x.data = make([]byte, treestream.MaxData)
+	x.flushed = time.Now()
 	x.dents = make([]byte, 32<<10)
 	err := x.root(dfd)
 	var we *walkErr
@@ -190,6 +200,17 @@ func (x *exporter) dir(fd, idx int) error {
 		return err
 	}
 	for _, ent := range ents {
+		if exportHook != nil {
+			exportHook(ent.name)
+		}
+		// A slow walk's records go out at least every flushEvery, so
+		// that the parent's progress deadline sees it move.
+		if now := time.Now(); now.Sub(x.flushed) >= flushEvery {
+			x.flushed = now
+			if err := x.w.Flush(); err != nil {
+				return err
+			}
+		}
 		if !treestream.ValidName(ent.name) {
 			// A name a file system should not have (a hostile image's):
 			// the parent would refuse the stream.
