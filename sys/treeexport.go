@@ -15,8 +15,12 @@ type TreeExporter interface {
 	// ExportTree returns the stream (sys/treestream's format) of the
 	// directory open on the kernel at dirfd, with everything under it;
 	// the caller closes it, which stops the walk if it has not ended.
+	// With extents, a file whose bytes all lie plainly in the disk image
+	// the directory is on (FIEMAP) comes as its extents, not its bytes:
+	// ask for them only when holding that image (ufs's
+	// CopyOptions.Image).
 	// The stream comes from the kernel's side and is to be checked as
 	// untrusted input (treestream.Reader does). Reading it fails with
 	// the kernel's error if the kernel dies or stops making progress.
-	ExportTree(dirfd int) (io.ReadCloser, error)
+	ExportTree(dirfd int, extents bool) (io.ReadCloser, error)
 }

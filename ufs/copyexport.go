@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 	"github.com/gokernel/gokernel/sys/treestream"
 )
@@ -22,8 +23,11 @@ import (
 // records as its own walk would: the same writes (the workers', in
 // batches), modes, times, symlinks, hard links, holes (the runs the
 // stream leaves out and all-zero chunks of a large file) and Skipped
-// reports. Direct copies (Image) are not made: the stream carries the
-// bytes. Hard links are kept among the files of one export.
+// reports. With CopyOptions.Image the export sends a file whose bytes
+// lie plainly in the image as its extents, and the Copier copies them
+// from the image as its direct copies do (copy_direct.go); the stream
+// then carries metadata only. Hard links are kept among the files of one
+// export.
 //
 // The stream is untrusted input (a hostile image may have taken the
 // exporting child over): treestream.Reader checks its form (every name
@@ -39,7 +43,7 @@ func (c *Copier) export(x sys.TreeExporter, src *FS, name string, dst *FS, dname
 	if err != nil {
 		return err
 	}
-	rc, err := x.ExportTree(df.Fd())
+	rc, err := x.ExportTree(df.Fd(), c.direct != nil)
 	df.Close()
 	if err != nil {
 		return &fs.PathError{Op: "export", Path: spath, Err: err}
@@ -60,11 +64,12 @@ type streamFile struct {
 	dname, spath string
 	perm         fs.FileMode
 	size         int64
-	rec          *treestream.Record // its times
-	small        *[]byte            // a small file's bytes so far (getSmall's)
-	chunk        []byte             // a large file's chunk so far (getBuf's)
-	off          int64              // the chunk's offset
-	n            int                // its bytes
+	rec          *treestream.Record   // its times
+	small        *[]byte              // a small file's bytes so far (getSmall's)
+	exts         []libgo.FiemapExtent // its extents in the image, if they came
+	chunk        []byte               // a large file's chunk so far (getBuf's)
+	off          int64                // the chunk's offset
+	n            int                  // its bytes
 }
 
 // stream copies the tree r streams to dname in dst (dpath in c.root; spath
@@ -126,10 +131,30 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 			}
 		case treestream.KindData:
 			c.streamData(f, rec.Off, rec.Data)
+		case treestream.KindExtent:
+			if c.direct == nil {
+				return fmt.Errorf("ufs: the export of %s: %w: an extent record, not asked for", spath, treestream.ErrFormat)
+			}
+			f.exts = append(f.exts, libgo.FiemapExtent{Logical: uint64(rec.Off), Length: uint64(rec.Len), Physical: uint64(rec.Phys)})
 		case treestream.KindFileEnd:
+			if f.exts != nil { // the Reader let no data record come
+				file := f
+				if file.small != nil {
+					c.putSmall(file.small)
+					c.run(func() error {
+						return c.copySmall(file.exts, file.size, file.dst, file.dname, file.perm, file.rec.Atime, file.rec.Mtime)
+					})
+				} else {
+					c.copyExtents(file.exts, file.size, file.dst, file.dname)
+				}
+				f = nil
+				break
+			}
 			if f.small != nil {
-				buf, n, f := f.small, len(*f.small), f
-				c.run(func() error { return c.writeSmall(buf, n, f.dst, f.dname, f.perm, f.rec.Atime, f.rec.Mtime) })
+				file, n := f, len(*f.small)
+				c.run(func() error {
+					return c.writeSmall(file.small, n, file.dst, file.dname, file.perm, file.rec.Atime, file.rec.Mtime)
+				})
 			} else {
 				c.flushChunk(f)
 			}

@@ -29,7 +29,7 @@ type exporting struct {
 	calls  int
 }
 
-func (k *exporting) ExportTree(int) (io.ReadCloser, error) {
+func (k *exporting) ExportTree(int, bool) (io.ReadCloser, error) {
 	k.calls++
 	return io.NopCloser(bytes.NewReader(k.stream)), nil
 }

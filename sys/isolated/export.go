@@ -32,7 +32,7 @@ import (
 // DiedError.
 
 // ctlExport asks the child to export a tree: a = the kernel's fd of the
-// directory, this process's fd of the pipe's write end.
+// directory, this process's fd of the pipe's write end, 1 for extents.
 const ctlExport = ctlHalt + 12
 
 // exportPipeSize is the pipe's buffer: fewer wake-ups than the default
@@ -49,17 +49,22 @@ const exportIdle = 5 * time.Minute
 const exportGrace = 2 * time.Second
 
 // ExportTree returns the sys/treestream stream of the directory open on
-// the kernel at dirfd, walked in the child (sys.TreeExporter). The caller
-// may close dirfd once ExportTree returns, and closes the stream, which
-// stops the walk if it has not ended.
-func (k *Kernel) ExportTree(dirfd int) (io.ReadCloser, error) {
+// the kernel at dirfd, walked in the child (sys.TreeExporter; with
+// extents, the files whose bytes lie plainly in the disk image come as
+// their extents). The caller may close dirfd once ExportTree returns,
+// and closes the stream, which stops the walk if it has not ended.
+func (k *Kernel) ExportTree(dirfd int, extents bool) (io.ReadCloser, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("isolated: export: %w", err)
 	}
 	wfd := w.Fd() // blocking from now on: the child writes it so
 	host.Call(k.h, unix.SYS_FCNTL, wfd, unix.F_SETPIPE_SZ, exportPipeSize, 0, 0, 0)
-	_, _, e := k.call(ctlExport, [6]uintptr{uintptr(dirfd), wfd})
+	var ext uintptr
+	if extents {
+		ext = 1
+	}
+	_, _, e := k.call(ctlExport, [6]uintptr{uintptr(dirfd), wfd, ext})
 	w.Close() // the child has its own copy, or failed
 	if e != 0 {
 		r.Close()

@@ -36,7 +36,7 @@ func (s *server) export(a [6]uintptr) syscall.Errno {
 		host.Close(s.h, w)
 		return e
 	}
-	x := &exporter{k: s.k, w: treestream.NewWriter(hostWriter{s.h, w}), links: map[[2]uint64]int{}}
+	x := &exporter{k: s.k, w: treestream.NewWriter(hostWriter{s.h, w}), links: map[[2]uint64]int{}, extents: a[2] == 1}
 	go func() {
 		defer host.Close(s.h, w)
 		x.run(int(dfd))
@@ -85,6 +85,10 @@ type exporter struct {
 	ds     dirStreams
 	// flushed is when the stream was last flushed.
 	flushed time.Time
+	// extents: send a file whose bytes all lie plainly in the image as
+	// its extents (the parent holds the image: ufs's direct copies).
+	extents bool
+	fiemap  []uint64 // FS_IOC_FIEMAP's buffer
 }
 
 // flushEvery is how often a walk flushes the stream it has buffered.
@@ -303,6 +307,14 @@ func (x *exporter) file(dfd, idx int, name string) error {
 	if err := x.w.File(idx, name, st.Mode, size, spec(st.Atim), spec(st.Mtim), st.Nlink > 1); err != nil {
 		return err
 	}
+	if x.extents {
+		if ok, err := x.sendExtents(int(fd), size); ok || err != nil {
+			if err == nil {
+				err = x.w.FileEnd()
+			}
+			return err
+		}
+	}
 	if size <= smallFile {
 		// As ufs reads a small file: whole, to its end now (a file that
 		// shrank is sent as it is now, one that grew to size).
@@ -378,4 +390,74 @@ func (x *exporter) dataRuns(fd int, size int64) func(yield func(int64, int64) bo
 			off = hole
 		}
 	}
+}
+
+// FIEMAP (include/uapi/linux/fiemap.h), as libgo's IoctlFiemap and ufs's
+// direct copies use it.
+const (
+	fsIocFiemap  = 0xC020660B
+	fiemapHeader = 32
+	fiemapSize   = 56 // an extent's
+	fiemapBatch  = 256
+	extentLast   = 0x1
+	// The flags under which the bytes in the image are not the file's:
+	// unknown, delalloc, encoded, encrypted, not aligned, inline, tail.
+	extentUnsafe    = 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200 | 0x400
+	extentUnwritten = 0x800 // reads as zeros: a hole
+)
+
+// sendExtents sends the written extents of the file at fd (size bytes),
+// clipped to size, if all its extents lie plainly in the image; ok false
+// (nothing sent) if any does not or FIEMAP fails: its bytes are sent.
+func (x *exporter) sendExtents(fd int, size int64) (ok bool, err error) {
+	type ext struct{ off, n, phys int64 }
+	var exts []ext
+	if x.fiemap == nil {
+		x.fiemap = make([]uint64, (fiemapHeader+fiemapSize*fiemapBatch)/8)
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&x.fiemap[0])), len(x.fiemap)*8)
+	ne := binary.NativeEndian
+	for start := uint64(0); start < uint64(size); {
+		clear(buf[:fiemapHeader])
+		ne.PutUint64(buf[0:], start)
+		ne.PutUint64(buf[8:], uint64(size)-start)
+		ne.PutUint32(buf[24:], fiemapBatch)
+		if _, _, e := x.k.Syscall(unix.SYS_IOCTL, uintptr(fd), fsIocFiemap, uintptr(unsafe.Pointer(&x.fiemap[0])), 0, 0, 0); e != 0 {
+			return false, nil
+		}
+		n := int(ne.Uint32(buf[20:]))
+		if n == 0 {
+			break
+		}
+		if n > fiemapBatch {
+			return false, nil
+		}
+		var last uint32
+		var next uint64
+		for i := range n {
+			e := buf[fiemapHeader+i*fiemapSize:]
+			logical, phys, length, flags := ne.Uint64(e[0:]), ne.Uint64(e[8:]), ne.Uint64(e[16:]), ne.Uint32(e[40:])
+			if flags&extentUnsafe != 0 {
+				return false, nil
+			}
+			last, next = flags, logical+length
+			if flags&extentUnwritten != 0 || length == 0 || logical >= uint64(size) || logical+length < logical || phys > 1<<62 {
+				continue
+			}
+			if len(exts) > 0 && int64(logical) < exts[len(exts)-1].off+exts[len(exts)-1].n {
+				return false, nil // out of order: not an extent map to trust
+			}
+			exts = append(exts, ext{int64(logical), min(int64(length), size-int64(logical)), int64(phys)})
+		}
+		if last&extentLast != 0 || next <= start {
+			break
+		}
+		start = next
+	}
+	for _, e := range exts {
+		if err := x.w.Extent(e.off, e.n, e.phys); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }

@@ -49,7 +49,7 @@ func openDir(t *testing.T, k sys.Kernel, name string) int {
 func export(t *testing.T, k *isolated.Kernel, name string, each func(*treestream.Record)) error {
 	t.Helper()
 	fd := openDir(t, k, name)
-	rc, err := k.ExportTree(fd)
+	rc, err := k.ExportTree(fd, false)
 	sys.SyscallOn(k, unix.SYS_CLOSE, uintptr(fd), 0, 0, 0, 0, 0)
 	require.NoError(t, err)
 	defer rc.Close()
@@ -101,7 +101,7 @@ func TestExportTreeClosedEarly(t *testing.T) {
 	kerneltest.CheckFDs(t, k)
 	kerneltest.CheckFDs(t, sys.Host())
 	fd := openDir(t, k, "/mnt")
-	rc, err := k.ExportTree(fd)
+	rc, err := k.ExportTree(fd, false)
 	require.NoError(t, err)
 	sys.SyscallOn(k, unix.SYS_CLOSE, uintptr(fd), 0, 0, 0, 0, 0)
 	var b [100]byte
@@ -134,7 +134,7 @@ func TestExportTreeKilled(t *testing.T) {
 	k := exportKernel(t, imagetest.Tree{"a": "1", "stall": "", "z": "2"}, "0")
 	kerneltest.CheckFDs(t, sys.Host())
 	fd := openDir(t, k, "/mnt")
-	rc, err := k.ExportTree(fd)
+	rc, err := k.ExportTree(fd, false)
 	require.NoError(t, err)
 	defer rc.Close()
 	require.NoError(t, syscall.Kill(k.Pid(), syscall.SIGKILL)) // the walk stalls at "stall" meanwhile

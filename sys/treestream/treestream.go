@@ -21,6 +21,10 @@
 //	                                           one link: the next link index), then its data:
 //	'd' data     off len bytes                 a run of the file's bytes (len <= MaxData),
 //	                                           at increasing offsets, within size
+//	'x' extent   off len phys                  a run of the file's bytes that lies at phys
+//	                                           in the disk image the reader holds (asked
+//	                                           for; a file has data or extent records,
+//	                                           not both), under the same rules as data
 //	'e' file end                               the end of the file's data
 //	'L' link     dir name link                 a further name of a linked file
 //	'S' symlink  dir name target atime mtime
@@ -67,6 +71,7 @@ const (
 	KindDir     = 'D'
 	KindFile    = 'F'
 	KindData    = 'd'
+	KindExtent  = 'x'
 	KindFileEnd = 'e'
 	KindLink    = 'L'
 	KindSymlink = 'S'
@@ -92,8 +97,10 @@ type Record struct {
 	Linked bool   // file: it has a link index
 	Link   int    // link: the link index of the file it is a name of
 	Target string // symlink
-	Off    int64  // data
+	Off    int64  // data, extent: the offset in the file
 	Data   []byte // data: valid until the next call of Next
+	Len    int64  // extent: its length
+	Phys   int64  // extent: its offset in the disk image
 	Op     string // error: the call that failed
 	Errno  uint64 // error: its errno (0: Message says what failed)
 	// Message is an error record's text, for a failure without an errno.
@@ -113,7 +120,8 @@ type Reader struct {
 	links  int    // linked files read
 	inFile bool
 	size   int64 // the open file's size
-	end    int64 // the end of its last data record
+	end    int64 // the end of its last data or extent record
+	runs   byte  // the kind of its runs: KindData, KindExtent or 0 (none yet)
 	done   bool
 }
 
@@ -149,7 +157,7 @@ func (r *Reader) Next() (*Record, error) {
 	if r.n == 1 && kind != KindRoot && kind != KindError {
 		return nil, formatErr("record 1 is %q, not the root", kind)
 	}
-	if r.inFile != (kind == KindData || kind == KindFileEnd) {
+	if r.inFile != (kind == KindData || kind == KindExtent || kind == KindFileEnd) {
 		if r.inFile {
 			return nil, formatErr("record %d (%q) inside a file's data", r.n, kind)
 		}
@@ -197,18 +205,35 @@ func (r *Reader) Next() (*Record, error) {
 			if rec.Linked {
 				r.links++
 			}
-			r.inFile, r.size, r.end = true, rec.Size, 0
+			r.inFile, r.size, r.end, r.runs = true, rec.Size, 0, 0
 		}
-	case KindData:
+	case KindData, KindExtent:
+		if r.runs != 0 && r.runs != kind {
+			return nil, formatErr("record %d: a file with both data and extent records", r.n)
+		}
+		r.runs = kind
+		max := uint64(MaxData)
+		if kind == KindExtent {
+			max = maxSize
+		}
 		var off, n uint64
 		if off, err = r.uvarint("offset", maxSize); err == nil {
-			n, err = r.uvarint("length", MaxData)
+			n, err = r.uvarint("length", max)
 		}
 		if err != nil {
 			break
 		}
 		if int64(off) < r.end || n == 0 || n > uint64(r.size) || int64(off) > r.size-int64(n) {
-			return nil, formatErr("record %d: data [%d, +%d) is not after %d and within the size %d", r.n, off, n, r.end, r.size)
+			return nil, formatErr("record %d: %s [%d, +%d) is not after %d and within the size %d", r.n, map[byte]string{KindData: "data", KindExtent: "extent"}[kind], off, n, r.end, r.size)
+		}
+		if kind == KindExtent {
+			var phys uint64
+			if phys, err = r.uvarint("physical offset", maxSize-n); err != nil {
+				break
+			}
+			rec.Off, rec.Len, rec.Phys = int64(off), int64(n), int64(phys)
+			r.end = int64(off + n)
+			break
 		}
 		if r.buf == nil {
 			r.buf = make([]byte, MaxData)

@@ -100,6 +100,16 @@ func (w *Writer) Data(off int64, p []byte) error {
 	return w.Err()
 }
 
+// Extent writes an extent record: n bytes at off of the file lie at phys
+// in the disk image.
+func (w *Writer) Extent(off, n, phys int64) error {
+	w.kind(KindExtent)
+	w.uvarint(uint64(off))
+	w.uvarint(uint64(n))
+	w.uvarint(uint64(phys))
+	return w.Err()
+}
+
 // FileEnd ends the file's data.
 func (w *Writer) FileEnd() error {
 	w.kind(KindFileEnd)
