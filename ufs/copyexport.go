@@ -66,7 +66,8 @@ type streamFile struct {
 	size         int64
 	rec          *treestream.Record   // its times
 	small        *[]byte              // a small file's bytes so far (getSmall's)
-	exts         []libgo.FiemapExtent // its extents in the image, if they came
+	exts         []libgo.FiemapExtent // its extents in the image
+	extents      bool                 // its runs are extents
 	chunk        []byte               // a large file's chunk so far (getBuf's)
 	off          int64                // the chunk's offset
 	n            int                  // its bytes
@@ -123,7 +124,10 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 			if rec.Linked {
 				linked = append(linked, path.Join(d.dpath, rec.Name))
 			}
-			f = &streamFile{dst: d.fs, dname: rec.Name, spath: path.Join(d.spath, rec.Name), perm: fs.FileMode(rec.Mode & 0o777), size: rec.Size, rec: rec}
+			if rec.Extents && c.direct == nil {
+				return fmt.Errorf("ufs: the export of %s: %w: extent records, not asked for", spath, treestream.ErrFormat)
+			}
+			f = &streamFile{dst: d.fs, dname: rec.Name, spath: path.Join(d.spath, rec.Name), perm: fs.FileMode(rec.Mode & 0o777), size: rec.Size, rec: rec, extents: rec.Extents}
 			if f.size <= chunkSize {
 				f.small = c.getSmall(0)
 			} else if err := c.createLarge(d.fs, rec.Name, rec.Size, f.perm, rec.Atime, rec.Mtime); err != nil {
@@ -131,13 +135,10 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 			}
 		case treestream.KindData:
 			c.streamData(f, rec.Off, rec.Data)
-		case treestream.KindExtent:
-			if c.direct == nil {
-				return fmt.Errorf("ufs: the export of %s: %w: an extent record, not asked for", spath, treestream.ErrFormat)
-			}
+		case treestream.KindExtent: // the Reader lets none come but in a file of extents
 			f.exts = append(f.exts, libgo.FiemapExtent{Logical: uint64(rec.Off), Length: uint64(rec.Len), Physical: uint64(rec.Phys)})
 		case treestream.KindFileEnd:
-			if f.exts != nil { // the Reader let no data record come
+			if f.extents {
 				file := f
 				if file.small != nil {
 					c.putSmall(file.small)

@@ -143,12 +143,22 @@ func dataRunsOf(t *testing.T, p string, size int64) [][2]int64 {
 	return runs
 }
 
-// copyOut copies the image's whole tree with CopyTree from fsys, and
-// returns the destination, what Skipped got and the progress' totals.
-func copyOut(t *testing.T, fsys *ufs.FS) (string, []string, [2]int64) {
+// copyOut copies the image's whole tree with CopyTree from fsys (with
+// image as CopyOptions.Image if it is not ""), and returns the
+// destination, what Skipped got and the progress' totals.
+func copyOut(t *testing.T, fsys *ufs.FS, image string) (string, []string, [2]int64) {
 	dst := t.TempDir()
 	host := ufs.New(sys.Host(), dst)
 	defer host.Close()
+	var img *ufs.File
+	if image != "" {
+		dir := ufs.New(sys.Host(), filepath.Dir(image))
+		defer dir.Close()
+		var err error
+		img, err = dir.OpenFile(filepath.Base(image), os.O_RDONLY, 0)
+		require.NoError(t, err)
+		defer img.Close()
+	}
 	var (
 		mu      sync.Mutex
 		skipped []string
@@ -157,6 +167,7 @@ func copyOut(t *testing.T, fsys *ufs.FS) (string, []string, [2]int64) {
 	)
 	err := ufs.CopyTree(host, fsys, []string{"."}, ufs.CopyOptions{
 		Workers:  4,
+		Image:    img,
 		Progress: func(f, b int64) { files.Add(f); bytes.Add(b) },
 		Skipped: func(name string, mode fs.FileMode) {
 			mu.Lock()
@@ -180,7 +191,8 @@ func startIsolated(t *testing.T, img string) *isolated.Kernel {
 // The copy of an image's tree from an isolated kernel's export is the
 // copy CopyTree's own walk makes on in-process LKL: the same entries,
 // modes, times, contents, holes, symlinks and hard links, the same
-// Skipped reports and progress totals.
+// Skipped reports and progress totals; with the image's direct copies
+// (the export's extents) too.
 func TestExportCopyIsTheWalksCopy(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the kernel halts
 	img := exportImage(t)
@@ -193,15 +205,17 @@ func TestExportCopyIsTheWalksCopy(t *testing.T) {
 	defer exported.Close()
 	var _ sys.TreeExporter = iso
 
-	wdst, wskipped, wprog := copyOut(t, walked)
-	edst, eskipped, eprog := copyOut(t, exported)
-	want := snapshot(t, wdst)
-	require.Equal(t, want, snapshot(t, edst))
-	require.Contains(t, fmt.Sprint(want), "links [a/e/one-again a/one z/one-3]", "the image has hard links")
-	require.Contains(t, fmt.Sprint(want), "a/sparse -rw-r--r-- size=12582912", "the image has the sparse file")
-	require.Equal(t, []string{"a/b/fifo p---------"}, wskipped)
-	require.Equal(t, wskipped, eskipped)
-	require.Equal(t, wprog, eprog)
+	for _, image := range []string{"", img} {
+		wdst, wskipped, wprog := copyOut(t, walked, image)
+		edst, eskipped, eprog := copyOut(t, exported, image)
+		want := snapshot(t, wdst)
+		require.Equal(t, want, snapshot(t, edst), "image %q", image)
+		require.Contains(t, fmt.Sprint(want), "links [a/e/one-again a/one z/one-3]", "the image has hard links")
+		require.Contains(t, fmt.Sprint(want), "a/sparse -rw-r--r-- size=12582912", "the image has the sparse file")
+		require.Equal(t, []string{"a/b/fifo p---------"}, wskipped)
+		require.Equal(t, wskipped, eskipped)
+		require.Equal(t, wprog, eprog)
+	}
 }
 
 // A child killed in the middle of an export: CopyTree returns its

@@ -35,9 +35,10 @@ func (k *exporting) ExportTree(int, bool) (io.ReadCloser, error) {
 }
 
 // copyExport copies name of a source FS whose kernel exports stream into
-// a fresh directory dest beside a directory outside; it returns the copy's
-// error, what Skipped got and the parent directory.
-func copyExport(t *testing.T, stream []byte, name string) (error, []string, string) {
+// a fresh directory dest beside a directory outside, with image (if not
+// nil) as CopyOptions.Image; it returns the copy's error, what Skipped
+// got and the parent directory.
+func copyExport(t *testing.T, stream []byte, name string, image []byte) (error, []string, string) {
 	t.Helper()
 	kerneltest.CheckFDs(t, sys.Host())
 	dir := t.TempDir()
@@ -53,11 +54,21 @@ func copyExport(t *testing.T, stream []byte, name string) (error, []string, stri
 		mu      sync.Mutex
 		skipped []string
 	)
-	err := ufs.CopyTree(dst, src, []string{name}, ufs.CopyOptions{Workers: 2, Skipped: func(name string, mode fs.FileMode) {
+	o := ufs.CopyOptions{Workers: 2, Skipped: func(name string, mode fs.FileMode) {
 		mu.Lock()
 		defer mu.Unlock()
 		skipped = append(skipped, name+" "+mode.String())
-	}})
+	}}
+	if image != nil {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "image"), image, 0o444))
+		top := ufs.New(sys.Host(), dir)
+		defer top.Close()
+		img, err := top.OpenFile("image", os.O_RDONLY, 0)
+		require.NoError(t, err)
+		defer img.Close()
+		o.Image = img
+	}
+	err := ufs.CopyTree(dst, src, []string{name}, o)
 	require.Equal(t, 1, k.calls, "exports")
 	ents, rerr := os.ReadDir(filepath.Join(dir, "outside"))
 	require.NoError(t, rerr)
@@ -81,12 +92,12 @@ func TestCopyFromExport(t *testing.T) {
 	w := treestream.NewWriter(&b)
 	w.Root(unix.S_IFDIR|0o755, tA, tA)
 	w.Dir(0, "d", unix.S_IFDIR|0o750, tA, tB)
-	w.File(1, "small", unix.S_IFREG|0o640, 5, tA, tB, true)
+	w.File(1, "small", unix.S_IFREG|0o640, 5, tA, tB, true, false)
 	w.Data(0, []byte("hello"))
 	w.FileEnd()
-	w.File(1, "empty", unix.S_IFREG|0o600, 0, tB, tA, false)
+	w.File(1, "empty", unix.S_IFREG|0o600, 0, tB, tA, false, false)
 	w.FileEnd()
-	w.File(0, "big", unix.S_IFREG|0o644, big, tA, tB, false)
+	w.File(0, "big", unix.S_IFREG|0o644, big, tA, tB, false, false)
 	w.Data(0, bytes.Repeat([]byte{1}, treestream.MaxData))
 	for off := int64(8 << 20); off < 16<<20; off += treestream.MaxData {
 		w.Data(off, make([]byte, treestream.MaxData)) // zeros: left as a hole
@@ -98,7 +109,7 @@ func TestCopyFromExport(t *testing.T) {
 	w.Skipped(1, "fifo", unix.S_IFIFO|0o644)
 	require.NoError(t, w.End())
 
-	err, skipped, dir := copyExport(t, b.Bytes(), ".")
+	err, skipped, dir := copyExport(t, b.Bytes(), ".", nil)
 	require.NoError(t, err)
 	dest := filepath.Join(dir, "dest")
 	require.Equal(t, []string{"d/fifo p---------"}, skipped)
@@ -144,16 +155,58 @@ func TestCopyFromExport(t *testing.T) {
 	}
 }
 
+// With an image (CopyOptions.Image), the export's extents are copied from
+// it: a small file, a large one with a hole between its extents.
+func TestCopyFromExportExtents(t *testing.T) {
+	image := make([]byte, 64<<10)
+	for i := range image {
+		image[i] = byte(i / 4096)
+	}
+	const big = 9 << 20
+	var b bytes.Buffer
+	w := treestream.NewWriter(&b)
+	w.Root(unix.S_IFDIR|0o755, tA, tA)
+	w.File(0, "small", unix.S_IFREG|0o644, 6000, tA, tB, false, true)
+	w.Extent(0, 4096, 3*4096)
+	w.Extent(4096, 6000-4096, 7*4096)
+	w.FileEnd()
+	w.File(0, "big", unix.S_IFREG|0o600, big, tA, tB, false, true)
+	w.Extent(4096, 4096, 1*4096)
+	w.Extent(big-4096, 4096, 2*4096)
+	w.FileEnd()
+	w.File(0, "holes", unix.S_IFREG|0o644, 5000, tA, tB, false, true) // no extents: all hole
+	w.FileEnd()
+	require.NoError(t, w.End())
+	err, _, dir := copyExport(t, b.Bytes(), ".", image)
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(dir, "dest/small"))
+	require.NoError(t, err)
+	require.Equal(t, append(bytes.Repeat([]byte{3}, 4096), bytes.Repeat([]byte{7}, 6000-4096)...), got)
+	got, err = os.ReadFile(filepath.Join(dir, "dest/big"))
+	require.NoError(t, err)
+	want := make([]byte, big)
+	copy(want[4096:], bytes.Repeat([]byte{1}, 4096))
+	copy(want[big-4096:], bytes.Repeat([]byte{2}, 4096))
+	require.True(t, bytes.Equal(want, got), "the large file's bytes")
+	fi, err := os.Stat(filepath.Join(dir, "dest/holes"))
+	require.NoError(t, err)
+	require.EqualValues(t, 5000, fi.Size())
+	fi, err = os.Stat(filepath.Join(dir, "dest/big"))
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o600), fi.Mode())
+	require.Equal(t, tB, fi.ModTime())
+}
+
 // Copying a named directory makes it under its base name.
 func TestCopyFromExportNamed(t *testing.T) {
 	var b bytes.Buffer
 	w := treestream.NewWriter(&b)
 	w.Root(unix.S_IFDIR|0o700, tA, tB)
-	w.File(0, "f", unix.S_IFREG|0o644, 1, tA, tA, false)
+	w.File(0, "f", unix.S_IFREG|0o644, 1, tA, tA, false, false)
 	w.Data(0, []byte("x"))
 	w.FileEnd()
 	require.NoError(t, w.End())
-	err, _, dir := copyExport(t, b.Bytes(), "sub")
+	err, _, dir := copyExport(t, b.Bytes(), "sub", nil)
 	require.NoError(t, err)
 	got, err := os.ReadFile(filepath.Join(dir, "dest/sub/f"))
 	require.NoError(t, err)
@@ -177,7 +230,7 @@ func TestCopyFromHostileExport(t *testing.T) {
 		return b.Bytes()
 	}
 	file := func(w *treestream.Writer, dir int, name string) {
-		w.File(dir, name, unix.S_IFREG|0o644, 5, tA, tA, false)
+		w.File(dir, name, unix.S_IFREG|0o644, 5, tA, tA, false, false)
 		w.Data(0, []byte("pwned"))
 		w.FileEnd()
 	}
@@ -186,42 +239,58 @@ func TestCopyFromHostileExport(t *testing.T) {
 	w := treestream.NewWriter(&cut)
 	w.Root(unix.S_IFDIR|0o755, tA, tA)
 	file(w, 0, "first")
-	w.File(0, "second", unix.S_IFREG|0o644, 100, tA, tA, false)
+	w.File(0, "second", unix.S_IFREG|0o644, 100, tA, tA, false, false)
 	w.Data(0, []byte("part"))
 	w.Flush()
 	for _, tc := range []struct {
 		name   string
 		stream []byte
+		image  []byte
 		check  func(t *testing.T, err error, dest string)
 	}{
 		{"directory through a symlink out", stream(func(w *treestream.Writer) {
 			w.Symlink(0, "esc", "../../outside", tA, tA)
 			w.Dir(0, "esc", unix.S_IFDIR|0o755, tA, tA)
 			file(w, 1, "x")
-		}), func(t *testing.T, err error, _ string) { require.Error(t, err) }},
+		}), nil, func(t *testing.T, err error, _ string) { require.Error(t, err) }},
 		{"file through an absolute symlink", stream(func(w *treestream.Writer) {
 			w.Symlink(0, "esc", filepath.Join(outside, "x"), tA, tA)
 			file(w, 0, "esc")
-		}), func(t *testing.T, err error, _ string) {
+		}), nil, func(t *testing.T, err error, _ string) {
 			require.Error(t, err)
 			_, err = os.Stat(filepath.Join(outside, "x"))
 			require.ErrorIs(t, err, fs.ErrNotExist, "made through an absolute symlink")
 		}},
-		{"dotdot", append([]byte(treestream.Magic), "R\x00\x00\x00\x00\x00D\x00\x02..\x00\x00\x00\x00\x00Z"...), func(t *testing.T, err error, _ string) {
+		{"dotdot", append([]byte(treestream.Magic), "R\x00\x00\x00\x00\x00D\x00\x02..\x00\x00\x00\x00\x00Z"...), nil, func(t *testing.T, err error, _ string) {
 			require.ErrorIs(t, err, treestream.ErrFormat)
 			require.ErrorContains(t, err, "not one path component")
 			require.ErrorContains(t, err, "the export of sub")
 		}},
-		{"cut in a file", cut.Bytes(), func(t *testing.T, err error, dest string) {
+		{"cut in a file", cut.Bytes(), nil, func(t *testing.T, err error, dest string) {
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 			got, rerr := os.ReadFile(filepath.Join(dest, "sub/first"))
 			require.NoError(t, rerr, "what came before stays")
 			require.Equal(t, "pwned", string(got))
 		}},
+		{"extents not asked for", stream(func(w *treestream.Writer) {
+			w.File(0, "f", unix.S_IFREG|0o644, 5, tA, tA, false, true)
+			w.Extent(0, 5, 0)
+			w.FileEnd()
+		}), nil, func(t *testing.T, err error, _ string) {
+			require.ErrorIs(t, err, treestream.ErrFormat)
+			require.ErrorContains(t, err, "not asked for")
+		}},
+		{"extent past the image", stream(func(w *treestream.Writer) {
+			w.File(0, "f", unix.S_IFREG|0o644, 5, tA, tA, false, true)
+			w.Extent(0, 5, 4094)
+			w.FileEnd()
+		}), make([]byte, 4096), func(t *testing.T, err error, _ string) {
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+		}},
 		{"error record", stream(func(w *treestream.Writer) {
 			w.Dir(0, "d", unix.S_IFDIR|0o755, tA, tA)
 			w.Error(1, "bad", "fstat", uint64(syscall.EUCLEAN), "negative file size -2")
-		}), func(t *testing.T, err error, _ string) {
+		}), nil, func(t *testing.T, err error, _ string) {
 			require.ErrorIs(t, err, syscall.EUCLEAN)
 			var pe *fs.PathError
 			require.ErrorAs(t, err, &pe)
@@ -231,7 +300,7 @@ func TestCopyFromHostileExport(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err, _, dir := copyExport(t, tc.stream, "sub")
+			err, _, dir := copyExport(t, tc.stream, "sub", tc.image)
 			tc.check(t, err, filepath.Join(dir, "dest"))
 		})
 	}

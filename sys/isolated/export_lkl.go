@@ -304,16 +304,21 @@ func (x *exporter) file(dfd, idx int, name string) error {
 		x.links[key] = x.nlinks
 		x.nlinks++
 	}
-	if err := x.w.File(idx, name, st.Mode, size, spec(st.Atim), spec(st.Mtim), st.Nlink > 1); err != nil {
+	var exts []extent
+	useExtents := false
+	if x.extents {
+		exts, useExtents = x.fileExtents(int(fd), size)
+	}
+	if err := x.w.File(idx, name, st.Mode, size, spec(st.Atim), spec(st.Mtim), st.Nlink > 1, useExtents); err != nil {
 		return err
 	}
-	if x.extents {
-		if ok, err := x.sendExtents(int(fd), size); ok || err != nil {
-			if err == nil {
-				err = x.w.FileEnd()
+	if useExtents {
+		for _, e := range exts {
+			if err := x.w.Extent(e.off, e.n, e.phys); err != nil {
+				return err
 			}
-			return err
 		}
+		return x.w.FileEnd()
 	}
 	if size <= smallFile {
 		// As ufs reads a small file: whole, to its end now (a file that
@@ -406,12 +411,13 @@ const (
 	extentUnwritten = 0x800 // reads as zeros: a hole
 )
 
-// sendExtents sends the written extents of the file at fd (size bytes),
+// extent is a run of a file's bytes at phys in the image.
+type extent struct{ off, n, phys int64 }
+
+// fileExtents returns the written extents of the file at fd (size bytes),
 // clipped to size, if all its extents lie plainly in the image; ok false
-// (nothing sent) if any does not or FIEMAP fails: its bytes are sent.
-func (x *exporter) sendExtents(fd int, size int64) (ok bool, err error) {
-	type ext struct{ off, n, phys int64 }
-	var exts []ext
+// if any does not or FIEMAP fails: its bytes are sent.
+func (x *exporter) fileExtents(fd int, size int64) (exts []extent, ok bool) {
 	if x.fiemap == nil {
 		x.fiemap = make([]uint64, (fiemapHeader+fiemapSize*fiemapBatch)/8)
 	}
@@ -423,14 +429,14 @@ func (x *exporter) sendExtents(fd int, size int64) (ok bool, err error) {
 		ne.PutUint64(buf[8:], uint64(size)-start)
 		ne.PutUint32(buf[24:], fiemapBatch)
 		if _, _, e := x.k.Syscall(unix.SYS_IOCTL, uintptr(fd), fsIocFiemap, uintptr(unsafe.Pointer(&x.fiemap[0])), 0, 0, 0); e != 0 {
-			return false, nil
+			return nil, false
 		}
 		n := int(ne.Uint32(buf[20:]))
 		if n == 0 {
 			break
 		}
 		if n > fiemapBatch {
-			return false, nil
+			return nil, false
 		}
 		var last uint32
 		var next uint64
@@ -438,26 +444,21 @@ func (x *exporter) sendExtents(fd int, size int64) (ok bool, err error) {
 			e := buf[fiemapHeader+i*fiemapSize:]
 			logical, phys, length, flags := ne.Uint64(e[0:]), ne.Uint64(e[8:]), ne.Uint64(e[16:]), ne.Uint32(e[40:])
 			if flags&extentUnsafe != 0 {
-				return false, nil
+				return nil, false
 			}
 			last, next = flags, logical+length
 			if flags&extentUnwritten != 0 || length == 0 || logical >= uint64(size) || logical+length < logical || phys > 1<<62 {
 				continue
 			}
 			if len(exts) > 0 && int64(logical) < exts[len(exts)-1].off+exts[len(exts)-1].n {
-				return false, nil // out of order: not an extent map to trust
+				return nil, false // out of order: not an extent map to trust
 			}
-			exts = append(exts, ext{int64(logical), min(int64(length), size-int64(logical)), int64(phys)})
+			exts = append(exts, extent{int64(logical), min(int64(length), size-int64(logical)), int64(phys)})
 		}
 		if last&extentLast != 0 || next <= start {
 			break
 		}
 		start = next
 	}
-	for _, e := range exts {
-		if err := x.w.Extent(e.off, e.n, e.phys); err != nil {
-			return true, err
-		}
-	}
-	return true, nil
+	return exts, true
 }

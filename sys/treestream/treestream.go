@@ -18,13 +18,13 @@
 //	'D' dir      dir name mode atime mtime     a directory in dir: the next dir index
 //	'F' file     dir name mode size atime mtime flags
 //	                                           a regular file (flags 1: it has more than
-//	                                           one link: the next link index), then its data:
+//	                                           one link: the next link index; 2: its runs
+//	                                           are extent records), then its runs:
 //	'd' data     off len bytes                 a run of the file's bytes (len <= MaxData),
 //	                                           at increasing offsets, within size
 //	'x' extent   off len phys                  a run of the file's bytes that lies at phys
 //	                                           in the disk image the reader holds (asked
-//	                                           for; a file has data or extent records,
-//	                                           not both), under the same rules as data
+//	                                           for), under the same rules as data
 //	'e' file end                               the end of the file's data
 //	'L' link     dir name link                 a further name of a linked file
 //	'S' symlink  dir name target atime mtime
@@ -80,9 +80,13 @@ const (
 	KindEnd     = 'Z'
 )
 
-// FileLinked in a file record's flags: the file has more than one link;
-// it gets the next link index, which link records name.
-const FileLinked = 1
+// A file record's flags: FileLinked, the file has more than one link (it
+// gets the next link index, which link records name); FileExtents, its
+// runs are extent records, not data records.
+const (
+	FileLinked  = 1
+	FileExtents = 2
+)
 
 // A Record is one record of a stream; which fields are set depends on
 // Kind (see the package doc).
@@ -95,6 +99,9 @@ type Record struct {
 	Atime  time.Time
 	Mtime  time.Time
 	Linked bool   // file: it has a link index
+	// Extents is set in a file record whose runs are extent records
+	// (none for a file of holes).
+	Extents bool
 	Link   int    // link: the link index of the file it is a name of
 	Target string // symlink
 	Off    int64  // data, extent: the offset in the file
@@ -121,7 +128,7 @@ type Reader struct {
 	inFile bool
 	size   int64 // the open file's size
 	end    int64 // the end of its last data or extent record
-	runs   byte  // the kind of its runs: KindData, KindExtent or 0 (none yet)
+	runs   byte  // the kind of its runs: KindData or KindExtent
 	done   bool
 }
 
@@ -195,23 +202,25 @@ func (r *Reader) Next() (*Record, error) {
 		if err == nil {
 			var flags byte
 			if flags, err = r.r.ReadByte(); err == nil {
-				if flags&^FileLinked != 0 {
+				if flags&^(FileLinked|FileExtents) != 0 {
 					return nil, formatErr("record %d: unknown file flags %#x", r.n, flags)
 				}
-				rec.Linked = flags&FileLinked != 0
+				rec.Linked, rec.Extents = flags&FileLinked != 0, flags&FileExtents != 0
 			}
 		}
 		if err == nil {
 			if rec.Linked {
 				r.links++
 			}
-			r.inFile, r.size, r.end, r.runs = true, rec.Size, 0, 0
+			r.inFile, r.size, r.end, r.runs = true, rec.Size, 0, KindData
+			if rec.Extents {
+				r.runs = KindExtent
+			}
 		}
 	case KindData, KindExtent:
-		if r.runs != 0 && r.runs != kind {
-			return nil, formatErr("record %d: a file with both data and extent records", r.n)
+		if r.runs != kind {
+			return nil, formatErr("record %d: a %q record in a file whose runs are %q records", r.n, kind, r.runs)
 		}
-		r.runs = kind
 		max := uint64(MaxData)
 		if kind == KindExtent {
 			max = maxSize

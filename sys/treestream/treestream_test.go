@@ -24,12 +24,16 @@ func sample(t testing.TB) []byte {
 	w := NewWriter(&b)
 	require.NoError(t, w.Root(0o40755, t1, t2))
 	require.NoError(t, w.Dir(0, "sub", 0o40700, t2, t1))
-	require.NoError(t, w.File(1, "small", 0o100644, 5, t1, t1, false))
+	require.NoError(t, w.File(1, "small", 0o100644, 5, t1, t1, false, false))
 	require.NoError(t, w.Data(0, []byte("hello")))
 	require.NoError(t, w.FileEnd())
-	require.NoError(t, w.File(0, "sparse", 0o100600, 1<<40, t1, t2, true))
+	require.NoError(t, w.File(0, "sparse", 0o100600, 1<<40, t1, t2, true, false))
 	require.NoError(t, w.Data(4096, []byte("x")))
 	require.NoError(t, w.Data(1<<39, bytes.Repeat([]byte{7}, 1000)))
+	require.NoError(t, w.FileEnd())
+	require.NoError(t, w.File(1, "in-image", 0o100644, 10000, t1, t1, false, true))
+	require.NoError(t, w.Extent(0, 4096, 1<<20))
+	require.NoError(t, w.Extent(8192, 10000-8192, 1<<30))
 	require.NoError(t, w.FileEnd())
 	require.NoError(t, w.Link(1, "again", 0))
 	require.NoError(t, w.Symlink(1, "ln", "../sparse", t2, t2))
@@ -60,7 +64,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, r := range recs {
 		kinds = append(kinds, r.Kind)
 	}
-	require.Equal(t, "RDFdeFddeLSKZ", string(kinds))
+	require.Equal(t, "RDFdeFddeFxxeLSKZ", string(kinds))
 	require.Equal(t, Record{Kind: KindRoot, Mode: 0o40755, Atime: t1, Mtime: t2}, recs[0])
 	require.Equal(t, Record{Kind: KindDir, Name: "sub", Mode: 0o40700, Atime: t2, Mtime: t1}, recs[1])
 	require.Equal(t, Record{Kind: KindFile, Dir: 1, Name: "small", Mode: 0o100644, Size: 5, Atime: t1, Mtime: t1}, recs[2])
@@ -68,9 +72,10 @@ func TestRoundTrip(t *testing.T) {
 	require.True(t, recs[5].Linked)
 	require.EqualValues(t, 1<<40, recs[5].Size)
 	require.Equal(t, Record{Kind: KindData, Off: 1 << 39, Data: bytes.Repeat([]byte{7}, 1000)}, recs[7])
-	require.Equal(t, Record{Kind: KindLink, Dir: 1, Name: "again"}, recs[9])
-	require.Equal(t, Record{Kind: KindSymlink, Dir: 1, Name: "ln", Target: "../sparse", Atime: t2, Mtime: t2}, recs[10])
-	require.Equal(t, Record{Kind: KindSkipped, Name: "fifo", Mode: 0o10644}, recs[11])
+	require.Equal(t, Record{Kind: KindExtent, Off: 8192, Len: 10000 - 8192, Phys: 1 << 30}, recs[11])
+	require.Equal(t, Record{Kind: KindLink, Dir: 1, Name: "again"}, recs[13])
+	require.Equal(t, Record{Kind: KindSymlink, Dir: 1, Name: "ln", Target: "../sparse", Atime: t2, Mtime: t2}, recs[14])
+	require.Equal(t, Record{Kind: KindSkipped, Name: "fifo", Mode: 0o10644}, recs[15])
 }
 
 func TestErrorRecords(t *testing.T) {
@@ -121,6 +126,9 @@ func TestHostileStreams(t *testing.T) {
 	file := func(dir int, n string, size uint64) []any {
 		return append(append([]any{byte('F'), dir}, name(n)...), 0o100644, size, 0, 0, 0, 0, byte(0))
 	}
+	fileX := func(dir int, n string, size uint64) []any { // runs are extents
+		return append(append([]any{byte('F'), dir}, name(n)...), 0o100644, size, 0, 0, 0, 0, byte(FileExtents))
+	}
 	cat := func(parts ...[]any) []any {
 		var all []any
 		for _, p := range parts {
@@ -156,9 +164,14 @@ func TestHostileStreams(t *testing.T) {
 		{"empty data", with(cat(file(0, "f", 10), []any{byte('d'), 0, 0})...), "not after"},
 		{"huge data", with(cat(file(0, "f", 1<<40), []any{byte('d'), 0, MaxData + 1})...), "length"},
 		{"data claimed, not sent", with(cat(file(0, "f", 1<<40), []any{byte('d'), 0, MaxData})...), "stopped"},
+		{"extent in a data file", with(cat(file(0, "f", 10), []any{byte('d'), 0, 1, "a", byte('x'), 4, 2, 0})...), "whose runs are"},
+		{"data in an extent file", with(cat(fileX(0, "f", 10), []any{byte('d'), 0, 1, "a"})...), "whose runs are"},
+		{"extent past size", with(cat(fileX(0, "f", 10), []any{byte('x'), 8, 3, 0})...), "within the size"},
+		{"extent overlapping", with(cat(fileX(0, "f", 10), []any{byte('x'), 4, 4, 0, byte('x'), 6, 1, 0})...), "not after"},
+		{"extent phys overflow", with(cat(fileX(0, "f", 1<<40), []any{byte('x'), 0, 1 << 39, uint64(1<<63 - 1)})...), "physical offset"},
 		{"size over int64", with(file(0, "f", 1<<63)...), "size"},
 		{"nanoseconds", with(cat([]any{byte('D'), 0}, name("d"), []any{0o40755, 0, 1000000000, 0, 0})...), "atime"},
-		{"unknown flags", with(cat([]any{byte('F'), 0}, name("f"), []any{0o100644, 1, 0, 0, 0, 0, byte(2)})...), "flags"},
+		{"unknown flags", with(cat([]any{byte('F'), 0}, name("f"), []any{0o100644, 1, 0, 0, 0, 0, byte(4)})...), "flags"},
 		{"symlink target nul", with(cat([]any{byte('S'), 0}, name("s"), name("a\x00"), []any{0, 0, 0, 0})...), "target"},
 		{"symlink target empty", with(cat([]any{byte('S'), 0}, name("s"), name(""), []any{0, 0, 0, 0})...), "target"},
 		{"long target", with(cat([]any{byte('S'), 0}, name("s"), []any{MaxTarget + 1})...), "target length"},
@@ -208,6 +221,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(with(byte('D'), 0, 2, "..", 0o40755, 0, 0, 0, 0))
 	f.Add(with(byte('F'), 0, 1, "f", 0o100644, 10, 0, 0, 0, 0, byte(1), byte('d'), 2, 3, "abc", byte('e'), byte('L'), 0, 1, "g", 0, byte('Z')))
 	f.Add(raw(byte('X'), 2, "op", 5, 0))
+	f.Add(with(byte('F'), 0, 1, "f", 0o100644, 10, 0, 0, 0, 0, byte(FileExtents), byte('x'), 2, 3, 4096, byte('e'), byte('Z')))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data))
 		dirs, links := 0, 0
@@ -237,6 +251,13 @@ func FuzzReader(f *testing.F) {
 				}
 			case KindLink:
 				require.Less(t, rec.Link, links)
+			case KindExtent:
+				require.GreaterOrEqual(t, rec.Off, end)
+				require.Positive(t, rec.Len)
+				require.LessOrEqual(t, rec.Off+rec.Len, size)
+				require.GreaterOrEqual(t, rec.Phys, int64(0))
+				require.GreaterOrEqual(t, rec.Phys+rec.Len, rec.Phys, "no overflow")
+				end = rec.Off + rec.Len
 			case KindData:
 				require.GreaterOrEqual(t, rec.Off, end)
 				require.LessOrEqual(t, rec.Off+int64(len(rec.Data)), size)

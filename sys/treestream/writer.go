@@ -76,8 +76,9 @@ func (w *Writer) Dir(dir int, name string, mode uint32, atime, mtime time.Time) 
 	return w.Err()
 }
 
-// File writes a file record; its Data and a FileEnd follow.
-func (w *Writer) File(dir int, name string, mode uint32, size int64, atime, mtime time.Time, linked bool) error {
+// File writes a file record; its Data (or with extents its Extent)
+// records and a FileEnd follow.
+func (w *Writer) File(dir int, name string, mode uint32, size int64, atime, mtime time.Time, linked, extents bool) error {
 	w.kind(KindFile)
 	w.entry(dir, name)
 	w.uvarint(uint64(mode))
@@ -85,7 +86,10 @@ func (w *Writer) File(dir int, name string, mode uint32, size int64, atime, mtim
 	w.times(atime, mtime)
 	var flags uint64
 	if linked {
-		flags = FileLinked
+		flags |= FileLinked
+	}
+	if extents {
+		flags |= FileExtents
 	}
 	w.uvarint(flags)
 	return w.Err()
