@@ -98,18 +98,18 @@ type Record struct {
 	Size   int64  // file
 	Atime  time.Time
 	Mtime  time.Time
-	Linked bool   // file: it has a link index
+	Linked bool // file: it has a link index
 	// Extents is set in a file record whose runs are extent records
 	// (none for a file of holes).
 	Extents bool
-	Link   int    // link: the link index of the file it is a name of
-	Target string // symlink
-	Off    int64  // data, extent: the offset in the file
-	Data   []byte // data: valid until the next call of Next
-	Len    int64  // extent: its length
-	Phys   int64  // extent: its offset in the disk image
-	Op     string // error: the call that failed
-	Errno  uint64 // error: its errno (0: Message says what failed)
+	Link    int    // link: the link index of the file it is a name of
+	Target  string // symlink
+	Off     int64  // data, extent: the offset in the file
+	Data    []byte // data: valid until the next call of Next
+	Len     int64  // extent: its length
+	Phys    int64  // extent: its offset in the disk image
+	Op      string // error: the call that failed
+	Errno   uint64 // error: its errno (0: Message says what failed)
 	// Message is an error record's text, for a failure without an errno.
 	Message string
 }
