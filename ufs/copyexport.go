@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -61,10 +62,10 @@ type streamDir struct {
 // streamFile is the regular file whose data records come.
 type streamFile struct {
 	dst          *FS
-	dname, spath string
+	dname        string
 	perm         fs.FileMode
 	size         int64
-	rec          *treestream.Record   // its times
+	atime, mtime time.Time
 	small        *[]byte              // a small file's bytes so far (getSmall's)
 	exts         []libgo.FiemapExtent // its extents in the image
 	extents      bool                 // its runs are extents
@@ -127,7 +128,7 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 			if rec.Extents && c.direct == nil {
 				return fmt.Errorf("ufs: the export of %s: %w: extent records, not asked for", spath, treestream.ErrFormat)
 			}
-			f = &streamFile{dst: d.fs, dname: rec.Name, spath: path.Join(d.spath, rec.Name), perm: fs.FileMode(rec.Mode & 0o777), size: rec.Size, rec: rec, extents: rec.Extents}
+			f = &streamFile{dst: d.fs, dname: rec.Name, perm: fs.FileMode(rec.Mode & 0o777), size: rec.Size, atime: rec.Atime, mtime: rec.Mtime, extents: rec.Extents}
 			if f.size <= chunkSize {
 				f.small = c.getSmall(0)
 			} else if err := c.createLarge(d.fs, rec.Name, rec.Size, f.perm, rec.Atime, rec.Mtime); err != nil {
@@ -143,7 +144,7 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 				if file.small != nil {
 					c.putSmall(file.small)
 					c.run(func() error {
-						return c.copySmall(file.exts, file.size, file.dst, file.dname, file.perm, file.rec.Atime, file.rec.Mtime)
+						return c.copySmall(file.exts, file.size, file.dst, file.dname, file.perm, file.atime, file.mtime)
 					})
 				} else {
 					c.copyExtents(file.exts, file.size, file.dst, file.dname)
@@ -154,7 +155,7 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 			if f.small != nil {
 				file, n := f, len(*f.small)
 				c.run(func() error {
-					return c.writeSmall(file.small, n, file.dst, file.dname, file.perm, file.rec.Atime, file.rec.Mtime)
+					return c.writeSmall(file.small, n, file.dst, file.dname, file.perm, file.atime, file.mtime)
 				})
 			} else {
 				c.flushChunk(f)

@@ -89,6 +89,7 @@ type exporter struct {
 	// its extents (the parent holds the image: ufs's direct copies).
 	extents bool
 	fiemap  []uint64 // FS_IOC_FIEMAP's buffer
+	name    []byte   // cname's
 }
 
 // flushEvery is how often a walk flushes the stream it has buffered.
@@ -147,6 +148,13 @@ func (x *exporter) root(dfd int) error {
 	}
 	x.dirs = 1
 	return x.dir(dfd, 0)
+}
+
+// cname returns name as a C string, in a buffer reused by the next call
+// (a name from readDir has no NUL).
+func (x *exporter) cname(name string) *byte {
+	x.name = append(append(x.name[:0], name...), 0)
+	return &x.name[0]
 }
 
 // spec converts a stat(2) timestamp.
@@ -235,10 +243,7 @@ func (x *exporter) dir(fd, idx int) error {
 // entry sends a directory entry that getdents did not say is a regular
 // file, after an lstat.
 func (x *exporter) entry(fd, idx int, name string) error {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
-	}
+	p := x.cname(name)
 	_, _, e := x.k.Syscall(unix.SYS_NEWFSTATAT, uintptr(fd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&x.st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
 	if e != 0 {
 		return &walkErr{idx, name, "lstat", e, ""}
@@ -275,10 +280,7 @@ func (x *exporter) entry(fd, idx int, name string) error {
 
 // file sends the regular file name of the directory at fd.
 func (x *exporter) file(dfd, idx int, name string) error {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
-	}
+	p := x.cname(name)
 	// O_NONBLOCK: a fifo put in its place since getdents does not block.
 	fd, _, e := x.k.Syscall(unix.SYS_OPENAT, uintptr(dfd), uintptr(unsafe.Pointer(p)), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {

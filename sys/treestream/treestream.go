@@ -130,6 +130,7 @@ type Reader struct {
 	end    int64 // the end of its last data or extent record
 	runs   byte  // the kind of its runs: KindData or KindExtent
 	done   bool
+	rec    Record // Next's, reused
 }
 
 // NewReader returns a Reader of r.
@@ -139,7 +140,8 @@ func formatErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, a...))
 }
 
-// Next returns the next record. After the end or an error record it
+// Next returns the next record, valid until the next call (the Reader
+// reuses it). After the end or an error record it
 // returns io.EOF; a stream that ends before either is io.ErrUnexpectedEOF
 // (or the error of the underlying reader, wrapped).
 func (r *Reader) Next() (*Record, error) {
@@ -160,7 +162,8 @@ func (r *Reader) Next() (*Record, error) {
 		return nil, r.readErr(err)
 	}
 	r.n++
-	rec := &Record{Kind: kind}
+	rec := &r.rec
+	*rec = Record{Kind: kind}
 	if r.n == 1 && kind != KindRoot && kind != KindError {
 		return nil, formatErr("record 1 is %q, not the root", kind)
 	}
