@@ -194,7 +194,9 @@ func startIsolated(t *testing.T, img string) *isolated.Kernel {
 // Skipped reports and progress totals; with the image's direct copies
 // (the export's extents) too.
 func TestExportCopyIsTheWalksCopy(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the kernel halts
+	lklKernel(t) // booted (isolated under make test-isolated) before the goroutines are counted
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the kernel halts
 	img := exportImage(t)
 	walked, _ := attach(t, img, "ext4", true)
 	// Counted once in-process LKL has its disk (it keeps an fd of the
@@ -221,7 +223,8 @@ func TestExportCopyIsTheWalksCopy(t *testing.T) {
 // A child killed in the middle of an export: CopyTree returns its
 // DiedError, what was copied stays, nothing hangs or leaks.
 func TestExportCopyChildKilled(t *testing.T) {
-	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the kernel halts
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the kernel halts
 	kerneltest.CheckFDs(t, sys.Host())
 	img := imagetest.Build(t, "ext4", imagetest.Tree{"a": "first", "big": string(randomBytes(t, 20<<20))})
 	iso := startIsolated(t, img)

@@ -86,7 +86,7 @@ var (
 // its all-zero chunks, left as holes), hard links, symlinks, and Skipped
 // told of what is not copied, by its path in the source.
 func TestCopyFromExport(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // the tests' kernels may run
 	const big = 20 << 20
 	var b bytes.Buffer
 	w := treestream.NewWriter(&b)
@@ -220,7 +220,7 @@ func TestCopyFromExportNamed(t *testing.T) {
 // A hostile stream cannot make anything outside the destination, and what
 // breaks the format or the copy is an error naming it.
 func TestCopyFromHostileExport(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent()) // the tests' kernels may run
 	stream := func(f func(w *treestream.Writer)) []byte {
 		var b bytes.Buffer
 		w := treestream.NewWriter(&b)
