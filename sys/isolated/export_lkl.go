@@ -322,22 +322,14 @@ func (x *exporter) file(dfd, idx int, name string) error {
 		}
 		return x.w.FileEnd()
 	}
-	if size <= smallFile {
-		// As ufs reads a small file: whole, to its end now (a file that
-		// shrank is sent as it is now, one that grew to size).
-		for off := int64(0); off < size; {
-			n, err := x.read(int(fd), idx, name, off, size-off)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				break
-			}
-			off += int64(n)
-		}
-		return x.w.FileEnd()
+	// As ufs reads a small file: whole, to its end now (a file that
+	// shrank is sent as it is now), without looking for holes; a large
+	// one run by run.
+	runs := func(yield func(int64, int64) bool) { yield(0, size) }
+	if size > smallFile {
+		runs = x.dataRuns(int(fd), size)
 	}
-	for start, end := range x.dataRuns(int(fd), size) {
+	for start, end := range runs {
 		for off := start; off < end; {
 			n, err := x.read(int(fd), idx, name, off, end-off)
 			if err != nil {

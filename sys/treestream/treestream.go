@@ -318,27 +318,14 @@ func (r *Reader) readErr(err error) error {
 }
 
 // entry reads a dir index and a name.
-func (r *Reader) entry(rec *Record) error {
-	d, err := r.uvarint("dir", uint64(r.dirs))
-	if err != nil {
-		return err
-	}
-	if d >= uint64(r.dirs) {
-		return formatErr("record %d: dir %d of %d", r.n, d, r.dirs)
-	}
-	rec.Dir = int(d)
-	if rec.Name, err = r.str("name", MaxName); err != nil {
-		return err
-	}
-	if !ValidName(rec.Name) {
-		return formatErr("record %d: the name %q is not one path component", r.n, rec.Name)
-	}
-	return nil
-}
+func (r *Reader) entry(rec *Record) error { return r.entryOr(rec, false) }
 
 // errEntry reads an error record's dir index and name: a name in dir,
 // or "" for dir itself.
-func (r *Reader) errEntry(rec *Record) error {
+func (r *Reader) errEntry(rec *Record) error { return r.entryOr(rec, true) }
+
+// entryOr reads a dir index and a name, which may be "" if self.
+func (r *Reader) entryOr(rec *Record, self bool) error {
 	d, err := r.uvarint("dir", uint64(r.dirs))
 	if err != nil {
 		return err
@@ -350,7 +337,7 @@ func (r *Reader) errEntry(rec *Record) error {
 	if rec.Name, err = r.str("name", MaxName); err != nil {
 		return err
 	}
-	if rec.Name != "" && !ValidName(rec.Name) {
+	if !ValidName(rec.Name) && !(self && rec.Name == "") {
 		return formatErr("record %d: the name %q is not one path component", r.n, rec.Name)
 	}
 	return nil
