@@ -38,8 +38,8 @@ import (
 // breaks off is an error naming its cause (the kernel's *DiedError when
 // its child died or stalled); what was copied until then stays.
 
-// export copies the directory name of src (fi) from the kernel's export.
-func (c *Copier) export(x sys.TreeExporter, src *FS, name string, dst *FS, dname, dpath, spath string, fi fs.FileInfo) error {
+// export copies the directory name of src from the kernel's export.
+func (c *Copier) export(x sys.TreeExporter, src *FS, name string, dst *FS, dname, dpath, spath string) error {
 	df, err := src.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err

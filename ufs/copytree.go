@@ -267,7 +267,7 @@ func (c *Copier) tree(src *FS, name string, dst *FS, dname, dpath, spath string)
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
 		if x, ok := src.Kernel().(sys.TreeExporter); ok {
-			return c.export(x, src, name, dst, dname, dpath, spath, fi)
+			return c.export(x, src, name, dst, dname, dpath, spath)
 		}
 		return c.dir(src, name, dst, dname, dpath, spath, fi)
 	case mode&fs.ModeSymlink != 0:
