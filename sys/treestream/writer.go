@@ -17,8 +17,10 @@ type Writer struct {
 	num     [binary.MaxVarintLen64]byte
 }
 
-// NewWriter returns a Writer into w, which it buffers.
-func NewWriter(w io.Writer) *Writer { return &Writer{w: bufio.NewWriterSize(w, 256<<10)} }
+// NewWriter returns a Writer into w, which it buffers: 32 KiB, so that a
+// reader starts on the first few hundred files' records while the rest
+// are walked (a data record larger than what is free goes out at once).
+func NewWriter(w io.Writer) *Writer { return &Writer{w: bufio.NewWriterSize(w, 32<<10)} }
 
 func (w *Writer) kind(k byte) {
 	if !w.started {
