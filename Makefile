@@ -121,7 +121,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
 	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock \
-	disk/fsprobe:FuzzProbe
+	disk/fsprobe:FuzzProbe sys/treestream:FuzzReader
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys"
 )
 
 // Copying trees: CopyTree, and Copier for several sources into one
@@ -141,7 +142,7 @@ func NewCopier(dst *FS, o CopyOptions) *Copier {
 // destination under its base name ("." copies src's whole tree into
 // it). After an error, which Wait returns too, nothing more is copied.
 func (c *Copier) Copy(src *FS, name string) error {
-	if err := c.tree(src, name, c.root, destName(name), destName(name)); err != nil {
+	if err := c.tree(src, name, c.root, destName(name), destName(name), name); err != nil {
 		c.fail(err)
 	}
 	c.mu.Lock()
@@ -250,10 +251,12 @@ func (c *Copier) sub(fsys *FS, dir string) (*FS, error) {
 }
 
 // tree copies name in src, and everything under it, to dname in dst,
-// which is dpath in c.root. Modes, times, symlinks and hard links (among
+// which is dpath in c.root; spath is name's path in the FS given to Copy,
+// for Skipped and errors. Modes, times, symlinks and hard links (among
 // the files copied) are kept; devices, fifos and sockets are skipped and
-// reported to Skipped.
-func (c *Copier) tree(src *FS, name string, dst *FS, dname, dpath string) error {
+// reported to Skipped. A directory of a kernel that exports trees
+// (sys.TreeExporter) is copied from its export (copyexport.go).
+func (c *Copier) tree(src *FS, name string, dst *FS, dname, dpath, spath string) error {
 	if c.failed() {
 		return nil
 	}
@@ -263,43 +266,73 @@ func (c *Copier) tree(src *FS, name string, dst *FS, dname, dpath string) error 
 	}
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
-		return c.dir(src, name, dst, dname, dpath, fi)
+		if x, ok := src.Kernel().(sys.TreeExporter); ok {
+			return c.export(x, src, name, dst, dname, dpath, spath)
+		}
+		return c.dir(src, name, dst, dname, dpath, spath, fi)
 	case mode&fs.ModeSymlink != 0:
 		target, err := src.ReadLink(name)
 		if err != nil {
 			return err
 		}
-		err = dst.Symlink(target, dname)
-		if errors.Is(err, fs.ErrExist) { // replaced, as a file's copy replaces what is there
-			if err = dst.Remove(dname); err == nil {
-				err = dst.Symlink(target, dname)
-			}
-		}
-		if err != nil {
-			return err
-		}
-		return dst.Lchtimes(dname, atime(fi), fi.ModTime())
+		return c.symlink(dst, dname, target, atime(fi), fi.ModTime())
 	case mode.IsRegular():
 		df, err := src.OpenFile(path.Dir(name), os.O_RDONLY|unix.O_DIRECTORY, 0)
 		if err != nil {
 			return err
 		}
 		defer df.Close()
-		return c.file(srcDir{libgo.New(src.Kernel()), df.Fd(), path.Dir(name)}, path.Base(name), dst, dname, path.Dir(dpath))
+		return c.file(srcDir{libgo.New(src.Kernel()), df.Fd(), path.Dir(spath)}, path.Base(name), dst, dname, path.Dir(dpath))
 	}
-	c.skipped(name, fi.Mode().Type())
+	c.skipped(spath, fi.Mode().Type())
 	return nil
 }
 
-func (c *Copier) dir(src *FS, name string, dst *FS, dname, dpath string, fi fs.FileInfo) error {
-	if err := dst.Mkdir(dname, fi.Mode().Perm()|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+// symlink makes dname in dst a symlink to target, replacing what is there
+// (as a file's copy replaces what is there), with the times given.
+func (c *Copier) symlink(dst *FS, dname, target string, atime, mtime time.Time) error {
+	err := dst.Symlink(target, dname)
+	if errors.Is(err, fs.ErrExist) {
+		if err = dst.Remove(dname); err == nil {
+			err = dst.Symlink(target, dname)
+		}
 	}
-	s, err := c.sub(src, name)
 	if err != nil {
 		return err
 	}
+	return dst.Lchtimes(dname, atime, mtime)
+}
+
+// mkdir makes the directory dname in dst (one already there is used) and
+// returns it; its mode and times are set by Wait, once all is written.
+func (c *Copier) mkdir(dst *FS, dname string, perm fs.FileMode, atime, mtime time.Time) (*FS, error) {
+	if err := dst.Mkdir(dname, perm|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
 	d, err := c.sub(dst, dname)
+	if err != nil {
+		return nil, err
+	}
+	c.after = append(c.after, func() {
+		if dname == "." {
+			return // the destination directory itself is left alone
+		}
+		if err := dst.Chmod(dname, perm); err != nil {
+			c.fail(err)
+		}
+		if err := dst.Chtimes(dname, atime, mtime); err != nil {
+			c.fail(err)
+		}
+	})
+	return d, nil
+}
+
+func (c *Copier) dir(src *FS, name string, dst *FS, dname, dpath, spath string, fi fs.FileInfo) error {
+	d, err := c.mkdir(dst, dname, fi.Mode().Perm(), atime(fi), fi.ModTime())
+	if err != nil {
+		return err
+	}
+	s, err := c.sub(src, name)
 	if err != nil {
 		return err
 	}
@@ -313,7 +346,7 @@ func (c *Copier) dir(src *FS, name string, dst *FS, dname, dpath string, fi fs.F
 		return err
 	}
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	sd := srcDir{libgo.New(src.Kernel()), df.Fd(), name}
+	sd := srcDir{libgo.New(src.Kernel()), df.Fd(), spath}
 	for _, e := range ents {
 		if c.failed() {
 			return nil
@@ -321,24 +354,13 @@ func (c *Copier) dir(src *FS, name string, dst *FS, dname, dpath string, fi fs.F
 		if e.Type().IsRegular() {
 			err = c.file(sd, e.Name(), d, e.Name(), dpath)
 		} else {
-			err = c.tree(s, e.Name(), d, e.Name(), path.Join(dpath, e.Name()))
+			err = c.tree(s, e.Name(), d, e.Name(), path.Join(dpath, e.Name()), path.Join(spath, e.Name()))
 		}
 		if err != nil {
 			return err
 		}
 	}
 	c.flush() // keep the workers busy while the next directory is read
-	c.after = append(c.after, func() {
-		if dname == "." {
-			return // the destination directory itself is left alone
-		}
-		if err := dst.Chmod(dname, fi.Mode().Perm()); err != nil {
-			c.fail(err)
-		}
-		if err := dst.Chtimes(dname, atime(fi), fi.ModTime()); err != nil {
-			c.fail(err)
-		}
-	})
 	return nil
 }
 
@@ -403,30 +425,12 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 			c.putSmall(buf)
 			return perr("pread", err)
 		}
-		c.run(func() error {
-			defer c.putSmall(buf)
-			c.progress(0, int64(n))
-			out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-			if err != nil {
-				return err
-			}
-			_, err = out.Write((*buf)[:n])
-			return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
-		})
+		c.run(func() error { return c.writeSmall(buf, n, dst, dname, perm, atime, mtime) })
 		return nil
 	}
-	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err == nil {
-		err = errors.Join(out.Truncate(size), out.Close())
-	}
-	if err != nil {
+	if err := c.createLarge(dst, dname, size, perm, atime, mtime); err != nil {
 		return err
 	}
-	c.after = append(c.after, func() {
-		if err := dst.Chtimes(dname, atime, mtime); err != nil {
-			c.fail(err)
-		}
-	})
 	if exts, ok := c.direct.extents(sd.l, fd, size); ok {
 		c.copyExtents(exts, size, dst, dname)
 		return nil
@@ -442,6 +446,38 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 			c.run(func() error { return c.writeChunk(buf, n, dst, dname, off) })
 		}
 	}
+	return nil
+}
+
+// writeSmall writes (*buf)[:n] as the whole of dname in dst, created with
+// perm, with the times given, and recycles buf.
+func (c *Copier) writeSmall(buf *[]byte, n int, dst *FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
+	defer c.putSmall(buf)
+	c.progress(0, int64(n))
+	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write((*buf)[:n])
+	return errors.Join(err, out.Chtimes(atime, mtime), out.Close())
+}
+
+// createLarge creates dname in dst with perm, truncated to size (its
+// chunks are written next; what none writes stays a hole); its times are
+// set by Wait, once all is written.
+func (c *Copier) createLarge(dst *FS, dname string, size int64, perm fs.FileMode, atime, mtime time.Time) error {
+	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err == nil {
+		err = errors.Join(out.Truncate(size), out.Close())
+	}
+	if err != nil {
+		return err
+	}
+	c.after = append(c.after, func() {
+		if err := dst.Chtimes(dname, atime, mtime); err != nil {
+			c.fail(err)
+		}
+	})
 	return nil
 }
 
@@ -500,15 +536,18 @@ func (c *Copier) getBuf() []byte {
 	}
 }
 
+// putBuf recycles a chunk buffer, if fewer than chunkBufs wait.
+func (c *Copier) putBuf(buf []byte) {
+	select {
+	case c.bufs <- buf:
+	default:
+	}
+}
+
 // writeChunk writes buf[:n] at off of dname, unless it is all zeros (a
 // hole: the file was truncated to its size), and recycles buf.
 func (c *Copier) writeChunk(buf []byte, n int, dst *FS, dname string, off int64) error {
-	defer func() {
-		select {
-		case c.bufs <- buf:
-		default:
-		}
-	}()
+	defer c.putBuf(buf)
 	if allZero(buf[:n]) {
 		return nil
 	}

@@ -94,11 +94,14 @@ func onImage(f imageFlags, args []string, least, most int, usage string, fn func
 
 // directSource opens the image file on the host for ufs's direct
 // copies (ufs.CopyOptions.Image), where they apply: a read-only mount of
-// a whole-disk ext4 or xfs image, not isolated (the copies would trust
-// the kernel's extent maps in this process). Elsewhere, or if the file cannot be
-// opened, it returns nil and every byte is copied through LKL.
+// a whole-disk ext4 or xfs image. Isolated, the child's tree export
+// sends such files' extents and this process copies them from the image
+// (docs/isolation.md, "Tree exports", says what a hostile child can do
+// with that: place any of the image's bytes in a copied file, as it
+// could by sending them). Elsewhere, or if the file cannot be opened, it
+// returns nil and every byte is copied through LKL.
 func (img *image) directSource() *ufs.File {
-	if img.flags.isolate || !img.flags.readOnly || img.flags.partition != 0 || img.flags.volume != "" || img.fstype != "ext4" && img.fstype != "xfs" ||
+	if !img.flags.readOnly || img.flags.partition != 0 || img.flags.volume != "" || img.fstype != "ext4" && img.fstype != "xfs" ||
 		img.flags.overlay != "" || img.flags.format != "" && img.flags.format != "raw" || strings.Contains(img.path, "://") {
 		return nil
 	}

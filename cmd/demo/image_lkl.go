@@ -66,9 +66,9 @@ func openImage(path string, f imageFlags, withNet bool) (*image, error) {
 
 // openIsolated is openImage with --isolate: LKL runs in a sandboxed child
 // process (sys/isolated), the user network (withNet) in this one. The file
-// system type is what --fstype says, else the child detects it and this
-// process is not told; ufs's direct copies from the image file are off
-// (directSource).
+// system type is what --fstype says, else what the child says it mounted
+// (a hostile child may lie: directSource says why that is no worse than
+// the bytes it may send).
 func openIsolated(path string, f imageFlags, cfg *lkl.Config, withNet bool) (*image, error) {
 	cfg.Isolation = "process"
 	cfg.IsolationCallDeadline = f.callLimit
@@ -78,6 +78,9 @@ func openIsolated(path string, f imageFlags, cfg *lkl.Config, withNet bool) (*im
 	}
 	fsys := ufs.New(k, imageMount)
 	fstype := f.fstype
+	if m := k.Mounts(); fstype == "" && len(m) == 1 {
+		fstype = m[0].FSType
+	}
 	if fstype == "" {
 		fstype = "detected in the child"
 	}

@@ -193,6 +193,8 @@ func (s *server) worker(i int) {
 			r1, e = s.disk(a)
 		case trap == ctlBatch:
 			e = s.batch(a[0], a[1])
+		case trap == ctlExport:
+			e = s.export(a)
 		case trap >= ctlHalt:
 			e = syscall.ENOSYS
 		default:
