@@ -110,6 +110,9 @@ func (fd *netFD) Read(p []byte) (n int, err error) {
 		var seq uint64
 		if skip {
 			if seq = fd.rseq.Load(); seq == fd.drainedAt {
+				if recv {
+					fd.startRecv() // empty: what comes next arrives by completion
+				}
 				return true, nil // nothing to read, and no completion since
 			}
 		}
@@ -118,9 +121,9 @@ func (fd *netFD) Read(p []byte) (n int, err error) {
 			// A short read of a stream took all there was; what
 			// arrives later wakes the poll, which moves rseq on.
 			fd.drainedAt = seq
-		}
-		if recv && wouldBlock {
-			fd.startRecv() // empty: what comes next arrives by completion
+			if recv {
+				fd.startRecv() // and by completion once the receive is on
+			}
 		}
 		return wouldBlock, err
 	})

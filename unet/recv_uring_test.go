@@ -90,6 +90,26 @@ func TestUringRecv(t *testing.T) {
 	})
 }
 
+// TestUringRecvShortRead: a Read that takes fewer bytes than it asked
+// for (all there was) starts the receive too, as one that finds nothing
+// does; the next bytes arrive by completion.
+func TestUringRecvShortRead(t *testing.T) {
+	onUring(t, func(t *testing.T, s *unet.Stack) {
+		a, b := tcpPair(t, s)
+		defer a.Close()
+		defer b.Close()
+		buf := make([]byte, 16)
+		for i := range 3 {
+			_, err := a.Write([]byte{byte(i)})
+			require.NoError(t, err)
+			n, err := b.Read(buf)
+			require.NoError(t, err)
+			require.Equal(t, []byte{byte(i)}, buf[:n])
+			require.Equal(t, "on", unet.RecvMode(b), "message %d", i)
+		}
+	})
+}
+
 // TestUringRecvDeadline: read deadlines fire while the receive is armed,
 // and the bytes sent afterwards are read.
 func TestUringRecvDeadline(t *testing.T) {
