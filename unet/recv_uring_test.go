@@ -37,13 +37,15 @@ func onUring(t *testing.T, f func(t *testing.T, s *unet.Stack)) {
 	})
 }
 
-// tcpPair returns a dialed and an accepted conn of s.
+// tcpPair returns a dialed and an accepted conn of s, closed (if they
+// are not yet) when the test ends.
 func tcpPair(t *testing.T, s *unet.Stack) (client, server *unet.TCPConn) {
 	ln, err := s.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
 	a, b, err := connPair(t, ln, func() (net.Conn, error) { return s.Dial("tcp4", ln.Addr().String()) })
 	require.NoError(t, err)
+	t.Cleanup(func() { a.Close(); b.Close() })
 	return a.(*unet.TCPConn), b.(*unet.TCPConn)
 }
 
@@ -63,7 +65,6 @@ func startRecv(t *testing.T, c *unet.TCPConn) {
 func TestUringRecv(t *testing.T) {
 	onUring(t, func(t *testing.T, s *unet.Stack) {
 		a, b := tcpPair(t, s)
-		defer b.Close()
 		startRecv(t, b)
 		got := make(chan []byte, 1)
 		go func() {
@@ -96,8 +97,6 @@ func TestUringRecv(t *testing.T) {
 func TestUringRecvShortRead(t *testing.T) {
 	onUring(t, func(t *testing.T, s *unet.Stack) {
 		a, b := tcpPair(t, s)
-		defer a.Close()
-		defer b.Close()
 		buf := make([]byte, 16)
 		for i := range 3 {
 			_, err := a.Write([]byte{byte(i)})
@@ -115,8 +114,6 @@ func TestUringRecvShortRead(t *testing.T) {
 func TestUringRecvDeadline(t *testing.T) {
 	onUring(t, func(t *testing.T, s *unet.Stack) {
 		a, b := tcpPair(t, s)
-		defer a.Close()
-		defer b.Close()
 		buf := make([]byte, 8)
 		for i := range 20 {
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(time.Millisecond)))
@@ -258,8 +255,6 @@ func TestUringRecvFaults(t *testing.T) {
 func TestUringRecvRaw(t *testing.T) {
 	onUring(t, func(t *testing.T, s *unet.Stack) {
 		a, b := tcpPair(t, s)
-		defer a.Close()
-		defer b.Close()
 		require.NoError(t, b.SetReadDeadline(time.Now().Add(time.Millisecond)))
 		_, err := b.Read(make([]byte, 1))
 		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
@@ -268,8 +263,6 @@ func TestUringRecvRaw(t *testing.T) {
 
 		// A splice from b: through Read.
 		c, d := tcpPair(t, s)
-		defer c.Close()
-		defer d.Close()
 		_, err = a.Write([]byte("spliced"))
 		require.NoError(t, err)
 		n, err := c.ReadFrom(io.LimitReader(b, 7))
