@@ -140,6 +140,12 @@ func (r *rawConn) loop(mode aio.Mode, f func(fd uintptr) bool) error {
 		return r.err(op, err)
 	}
 	defer unlock()
+	if mode == aio.ModeRead && r.fd.ud != nil {
+		// f reads the socket itself: no receive may take its bytes.
+		if err := r.fd.stopRecv(); err != nil {
+			return r.err(op, err)
+		}
+	}
 	if err := r.fd.PD.Retry(mode, nil, func() (bool, error) { return !f(uintptr(r.fd.Sysfd)), nil }); err != nil {
 		return r.err(op, err)
 	}

@@ -44,6 +44,11 @@
 // the fd is closed. Every call path above the dispatcher is the same.
 // Unset or auto is epoll: measured, the io_uring dispatcher costs more CPU
 // per request (docs/aio.md, "unet on io_uring"). LKL is always epoll.
+// GOKERNEL_URING_RECV=1 adds a completion-based receive on that backend:
+// a TCP conn whose Read found it empty gets a multishot IORING_OP_RECV
+// into a provided buffer ring, and Read takes the received bytes from
+// the conn's queue with no system call. It is off by default because it
+// measured no cheaper (docs/aio.md, "Completion-based receive").
 //
 // Of the fd runtime (aio) unet uses all of it: FD and PollDesc for each
 // socket (reference count, read and write locks, readiness, deadlines,

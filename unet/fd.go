@@ -52,6 +52,10 @@ type netFD struct {
 	hup       atomic.Bool
 	drainedAt uint64
 
+	// On io_uring, for TCP conns: the completion-based receive's queue
+	// (recv_uring.go).
+	rq recvQueue
+
 	unlinkOnClose atomic.Pointer[string] // the socket file a Unix listener made, removed by Close
 }
 
@@ -94,10 +98,21 @@ func (fd *netFD) Read(p []byte) (n int, err error) {
 		p = p[:maxRW]
 	}
 	skip := fd.ud != nil && fd.sotype == unix.SOCK_STREAM
+	recv := skip && fd.recvEligible()
 	err = fd.ReadRetry(func() (wouldBlock bool, err error) {
+		if recv && fd.rq.mode.Load() != recvNone {
+			var done bool
+			if n, wouldBlock, done, err = fd.takeRecv(p); done {
+				return wouldBlock, err
+			}
+			recv = false // the receive ended for good with an empty queue
+		}
 		var seq uint64
 		if skip {
 			if seq = fd.rseq.Load(); seq == fd.drainedAt {
+				if recv {
+					fd.startRecv() // empty: what comes next arrives by completion
+				}
 				return true, nil // nothing to read, and no completion since
 			}
 		}
@@ -106,6 +121,9 @@ func (fd *netFD) Read(p []byte) (n int, err error) {
 			// A short read of a stream took all there was; what
 			// arrives later wakes the poll, which moves rseq on.
 			fd.drainedAt = seq
+			if recv {
+				fd.startRecv() // and by completion once the receive is on
+			}
 		}
 		return wouldBlock, err
 	})

@@ -181,6 +181,9 @@ func (np *netpoll) addUring(fd *netFD) error {
 func (np *netpoll) removeUring(fd *netFD) {
 	if fd.ud != nil {
 		fd.ud.remove(fd)
+		if fd.ud.br != nil {
+			fd.dropRecv()
+		}
 	}
 	var stop *uringDisp
 	np.mu.Lock()

@@ -3,6 +3,7 @@ package unet
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,6 +18,15 @@ const (
 	ukindWake   uint64 = 1 + iota // the poll of the dispatcher's eventfd
 	ukindCancel                   // a cancellation: only its failures complete, and mean nothing
 	ukindPoll                     // a socket's multishot poll
+	ukindRecv                     // a TCP conn's multishot receive (recv_uring.go)
+)
+
+// The kinds of command.
+const (
+	cmdAdd      = iota // arm fd's poll
+	cmdRemove          // cancel fd's operations, reply when reaped
+	cmdRecv            // start fd's receive (recv_uring.go)
+	cmdStopRecv        // stop it, reply when it has ended
 )
 
 // uringDrainLimit bounds how long a stopping dispatcher waits for the
@@ -30,9 +40,9 @@ var uringConfig = aio.RingConfig{Entries: 256, CQEntries: 8192, SingleIssuer: tr
 
 // A uringCmd is what a goroutine asks the dispatcher to do.
 type uringCmd struct {
-	add   bool // arm fd's poll; else remove fd (cancel its poll, reply when reaped)
+	kind  int
 	fd    *netFD
-	reply chan struct{} // remove: closed once fd has no operation in flight
+	reply chan struct{} // remove: closed once fd has no operation in flight; stop: once the receive ended
 }
 
 // A uringOp is a socket's poll, as the dispatcher tracks it.
@@ -42,6 +52,14 @@ type uringOp struct {
 	armed    bool          // in flight: its last completion not reaped
 	removing chan struct{} // closed when it has ended, for a remove
 	fails    int           // consecutive ends with an error
+	rearm    bool          // the poll was cancelled to be armed again with another mask
+
+	// The receive (recv_uring.go).
+	recvWant    bool          // wanted armed
+	recvArmed   bool          // in flight
+	recvCancel  bool          // its cancellation is queued
+	recvOff     bool          // ended for good: the poll path
+	recvStopped chan struct{} // a stop's reply, closed when it has ended
 }
 
 // uringDisp is a Stack's readiness dispatcher on io_uring (docs/aio.md,
@@ -81,10 +99,18 @@ type uringDisp struct {
 	unarmed    []*uringOp // to arm when a submission entry is free
 	inflight   int        // operations whose last completion is not reaped (the wake poll too)
 	wakeArmed  bool
-	notified   bool // a completion of this turn woke waiters
+	notified   int // completions of this turn that woke waiters
 	cqes       []aio.CQE
 	stats      *uringStats
 	cancelNext []uint64 // cancellations that found no free entry
+
+	// The receives (recv_uring.go): br is set before ready is closed and
+	// closed after the last socket; bufMu serializes giving buffers back.
+	br          *aio.BufRing
+	bufMu       sync.Mutex
+	noRecv      atomic.Bool
+	unarmedRecv []*uringOp
+	faulted     map[uint64]error // receives a test failed (uringRecvFault)
 }
 
 // uringStats are a netpoll's counters across its dispatchers, for tests:
@@ -94,8 +120,10 @@ type uringStats struct {
 	mu        sync.Mutex
 	stale     uint64
 	leaked    uint64
-	rings     uint64 // dispatchers started
-	overflows uint64 // the rings' OverflowFlushes
+	rings     uint64        // dispatchers started
+	overflows uint64        // the rings' OverflowFlushes
+	recycled  atomic.Uint64 // provided buffers given back by readers
+	starved   uint64        // receives ended for want of buffers
 }
 
 // startUring starts a dispatcher on k; np.mu is held.
@@ -123,7 +151,7 @@ func (d *uringDisp) add(fd *netFD) error {
 	if d.err != nil {
 		return d.err
 	}
-	d.send(uringCmd{add: true, fd: fd})
+	d.send(uringCmd{kind: cmdAdd, fd: fd})
 	return nil
 }
 
@@ -131,7 +159,7 @@ func (d *uringDisp) add(fd *netFD) error {
 // reaped.
 func (d *uringDisp) remove(fd *netFD) {
 	reply := make(chan struct{})
-	d.send(uringCmd{fd: fd, reply: reply})
+	d.send(uringCmd{kind: cmdRemove, fd: fd, reply: reply})
 	<-reply
 }
 
@@ -198,7 +226,8 @@ func (d *uringDisp) run() {
 		close(d.ready)
 		return
 	}
-	d.r, d.cqes = r, make([]aio.CQE, 256)
+	d.r, d.cqes, d.faulted = r, make([]aio.CQE, 256), map[uint64]error{}
+	d.setupRecv()
 	close(d.ready)
 	defer d.shutdown()
 	var cmds []uringCmd
@@ -213,13 +242,13 @@ func (d *uringDisp) run() {
 			return
 		}
 		d.armPending()
-		if d.notified {
+		if d.notified > 0 {
 			// As the epoll dispatcher's Waiter does (YieldAfterEvents):
 			// the goroutines just woken sit in this P's run queue, and the
 			// wait below keeps the P until sysmon takes it back; let them
 			// run first. Measured: 1.3x the requests/s of not yielding,
 			// 0.9x the CPU per request (docs/aio.md).
-			d.notified = false
+			d.notified = 0
 			runtime.Gosched()
 		}
 		if _, err := r.SubmitAndWait(1); err != nil && !aio.RingBusy(err) {
@@ -233,7 +262,7 @@ func (d *uringDisp) run() {
 // do runs one command.
 func (d *uringDisp) do(c uringCmd) {
 	ud := ukindPoll<<56 | c.fd.PD.Token&(1<<56-1)
-	if c.add {
+	if c.kind == cmdAdd {
 		op := &uringOp{fd: c.fd, ud: ud}
 		d.ops[ud] = op
 		d.unarmed = append(d.unarmed, op)
@@ -241,15 +270,31 @@ func (d *uringDisp) do(c uringCmd) {
 	}
 	op := d.ops[ud]
 	if op == nil { // not added (its add failed)
-		close(c.reply)
+		if c.reply != nil {
+			close(c.reply)
+		}
+		return
+	}
+	if c.kind == cmdRecv || c.kind == cmdStopRecv {
+		d.doRecv(c, op)
 		return
 	}
 	op.removing = c.reply
-	if !op.armed {
+	if op.recvStopped != nil { // a stop in progress: the remove ends it
+		close(op.recvStopped)
+		op.recvStopped = nil
+	}
+	if !op.armed && !op.recvArmed {
 		d.end(op)
 		return
 	}
-	d.cancel(ud)
+	if op.armed {
+		d.cancel(ud)
+	}
+	if op.recvArmed && !op.recvCancel {
+		op.recvCancel = true
+		d.cancel(recvUD(op))
+	}
 }
 
 // end forgets op, which has nothing in flight, and answers its remove.
@@ -309,8 +354,8 @@ func (d *uringDisp) armPending() {
 	}
 	for len(d.unarmed) > 0 {
 		op := d.unarmed[0]
-		if op.removing != nil || d.ops[op.ud] != op {
-			d.unarmed = d.unarmed[1:] // removed before it was armed
+		if op.removing != nil || op.armed || d.ops[op.ud] != op {
+			d.unarmed = d.unarmed[1:] // removed before it was armed, or armed already
 			continue
 		}
 		s := d.sqe()
@@ -318,11 +363,12 @@ func (d *uringDisp) armPending() {
 			return
 		}
 		d.unarmed = d.unarmed[1:]
-		s.PrepPollAdd(op.fd.Sysfd, aio.PollMask(pollEvents), true)
+		s.PrepPollAdd(op.fd.Sysfd, pollMaskOf(op), true)
 		s.UserData = op.ud
 		op.armed = true
 		d.inflight++
 	}
+	d.armRecvs()
 }
 
 // reap handles every completion in the queue.
@@ -352,6 +398,15 @@ func (d *uringDisp) complete(c aio.CQE) {
 		return
 	case ukindCancel:
 		return // ENOENT or EALREADY: the poll has ended or is ending
+	case ukindRecv:
+		if op := d.ops[ukindPoll<<56|c.UserData&(1<<56-1)]; op != nil && op.recvArmed {
+			d.completeRecv(c, op)
+			return
+		}
+		d.stats.mu.Lock()
+		d.stats.stale++
+		d.stats.mu.Unlock()
+		return
 	}
 	op := d.ops[c.UserData]
 	if op == nil {
@@ -372,7 +427,7 @@ func (d *uringDisp) complete(c aio.CQE) {
 		}
 		op.fd.rseq.Add(1)
 		op.fd.PD.Notify(ev | aio.Read | aio.Write)
-		d.notified = true
+		d.notified++
 		op.fails = 0
 	}
 	if c.More() {
@@ -381,7 +436,15 @@ func (d *uringDisp) complete(c aio.CQE) {
 	op.armed = false
 	d.inflight--
 	if op.removing != nil {
-		d.end(op)
+		if !op.recvArmed {
+			d.end(op)
+		}
+		return
+	}
+	if op.rearm {
+		// Cancelled to watch another mask (recv_uring.go): arm it again.
+		op.rearm = false
+		d.unarmed = append(d.unarmed, op)
 		return
 	}
 	// The poll ended on its own: the completion queue had no room for
@@ -417,6 +480,9 @@ func (d *uringDisp) shutdown() {
 	d.stats.leaked += uint64(d.inflight)
 	d.stats.overflows += d.r.OverflowFlushes()
 	d.stats.mu.Unlock()
+	if d.br != nil {
+		d.br.Close()
+	}
 	d.r.Close()
 	d.lc.Close(d.efd)
 }

@@ -108,6 +108,11 @@ func (fd *netFD) spliceFrom(src *netFD, remain int64) (written int64, handled bo
 		return 0, true, err
 	}
 	defer src.ReadUnlock()
+	if src.recvPending() {
+		// io_uring's receive takes src's bytes (recv_uring.go): copy
+		// them through Read, in order.
+		return 0, false, nil
+	}
 	if err := fd.WriteLock(); err != nil {
 		return 0, true, err
 	}
