@@ -484,6 +484,7 @@ type readFileOp struct {
 	ctx    context.Context
 	then   func([]byte, error) // the caller's done
 
+	closing bool   // the call has ended; o is the close of fd
 	slot    int32  // the file table slot, or -1
 	chain   bool   // the chain is queued or under way
 	got     uint8  // completions of the chain's two reads so far
@@ -534,6 +535,8 @@ func (o *readFileOp) target() []byte {
 
 func (o *readFileOp) prep(s *aio.SQE) {
 	switch {
+	case o.closing:
+		s.PrepClose(o.fd)
 	case o.slot >= 0:
 		s.PrepReadDirect(uint32(o.slot), o.target(), -1)
 	case o.fd < 0:
@@ -544,6 +547,13 @@ func (o *readFileOp) prep(s *aio.SQE) {
 }
 
 func (o *readFileOp) done(res int32, err error) {
+	if o.closing { // the call has ended; FS.ReadFile ignores close's error too
+		if err != nil { // the ring closed first
+			o.r.lc.Close(o.fd)
+		}
+		o.free()
+		return
+	}
 	if o.chain {
 		o.res1 = res
 		o.chainDone(err)
@@ -576,20 +586,24 @@ func (o *readFileOp) done(res int32, err error) {
 	}
 }
 
-// finish closes the file and calls done with what was read and err.
+// finish calls done with what was read and err, and closes the file:
+// a slot of the table at once, an fd with o itself as the close, which
+// frees o when it completes.
 func (o *readFileOp) finish(err error) {
-	if o.slot >= 0 {
-		o.r.closeDirect(uint32(o.slot))
-		o.slot, o.scratch = -1, nil
-	} else {
-		o.r.closeFd(o.fd, nil) // FS.ReadFile ignores close's error too
-	}
 	data := o.data
 	if cap(data) == firstRead && len(data) < firstRead/4 {
 		data = append(make([]byte, 0, len(data)), data...)
 	}
 	then := o.then
-	o.free()
+	if o.slot >= 0 {
+		o.r.closeDirect(uint32(o.slot))
+		o.free()
+	} else {
+		o.closing, o.data, o.then, o.ctx = true, nil, nil, nil
+		if o.r.next(o) != nil { // the ring is closed
+			o.done(0, errRingClosed)
+		}
+	}
 	then(data, err)
 }
 
