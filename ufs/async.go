@@ -125,10 +125,8 @@ func (a *Async) ReadFile(ctx context.Context, name string, done func([]byte, err
 	if err := a.ring.check(ctx); err != nil {
 		return err
 	}
-	op := newReadFileOp()
-	op.r, op.fsys, op.name, op.a, op.ctx, op.then = a.ring, a.fsys, name, a, ctx, done
+	op := &readFileOp{r: a.ring, fsys: a.fsys, name: name, a: a, ctx: ctx, then: done}
 	if err := op.start(); err != nil {
-		op.free()
 		return a.fallback(err, func() error { return a.readFilePool(ctx, name, done, false) })
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -35,16 +36,14 @@ import (
 // ringOps are the io_uring operations an Async's ring must have.
 var ringOps = []uint8{aio.OpOpenat2, aio.OpRead, aio.OpWrite, aio.OpFsync, aio.OpClose}
 
-// ringEntries is the most completions an Async's ring awaits at once.
-// Its submission queue is twice as large (a ReadFile's chain is three
-// entries for two completions, and the close of its slot one more for
-// none), and its completion queue four times (a chain's open and a
-// slot's close post one only when they fail), so it never overflows.
-const (
-	ringEntries   = 256
-	ringSQEntries = 2 * ringEntries
-	ringCQEntries = 4 * ringEntries
-)
+// ringEntries is the most completions an Async's ring awaits at once,
+// and the size of its submission queue; the completion queue is twice
+// as large, so it never overflows. A ring for ReadFile's chains
+// (uring_direct.go) has queues twice as large again: a chain is three
+// entries for two completions, the close of its slot one more for none,
+// and a chain's open and a slot's close post a completion when they
+// fail.
+const ringEntries = 256
 
 // errRingClosed is the error of an operation started on a ring whose
 // loop has stopped; the Async methods return it as fileClosed does.
@@ -110,7 +109,12 @@ type dueResult struct {
 // closes it when the loop stops.
 func newFileRing(loop *eloop.Loop) (*fileRing, error) {
 	k := loop.Kernel()
-	ring, err := aio.NewRing(k, aio.RingConfig{Entries: ringSQEntries, CQEntries: ringCQEntries})
+	cfg := aio.RingConfig{Entries: ringEntries}
+	chains := os.Getenv(EnvUring) == "chain"
+	if chains {
+		cfg = aio.RingConfig{Entries: 2 * ringEntries, CQEntries: 4 * ringEntries}
+	}
+	ring, err := aio.NewRing(k, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +124,9 @@ func newFileRing(loop *eloop.Loop) (*fileRing, error) {
 		ring: ring,
 		cqes: make([]aio.CQE, 64),
 	}
-	r.setupDirect()
+	if chains {
+		r.setupDirect()
+	}
 	if r.watch, err = loop.Watch(ring.Fd(), aio.Read, r.reap); err != nil {
 		ring.Close()
 		return nil, err
@@ -484,7 +490,6 @@ type readFileOp struct {
 	ctx    context.Context
 	then   func([]byte, error) // the caller's done
 
-	closing bool   // the call has ended; o is the close of fd
 	slot    int32  // the file table slot, or -1
 	chain   bool   // the chain is queued or under way
 	got     uint8  // completions of the chain's two reads so far
@@ -502,7 +507,7 @@ func (o *readFileOp) start() error {
 		return err
 	}
 	o.rootfd, o.fd, o.slot = rootfd, -1, -1
-	o.path = append(append(o.path[:0], o.name...), 0)
+	o.path = append([]byte(o.name), 0)
 	o.how = openHow(unix.O_RDONLY, 0)
 	if o.r.direct {
 		o.chain = true
@@ -535,8 +540,6 @@ func (o *readFileOp) target() []byte {
 
 func (o *readFileOp) prep(s *aio.SQE) {
 	switch {
-	case o.closing:
-		s.PrepClose(o.fd)
 	case o.slot >= 0:
 		s.PrepReadDirect(uint32(o.slot), o.target(), -1)
 	case o.fd < 0:
@@ -547,13 +550,6 @@ func (o *readFileOp) prep(s *aio.SQE) {
 }
 
 func (o *readFileOp) done(res int32, err error) {
-	if o.closing { // the call has ended; FS.ReadFile ignores close's error too
-		if err != nil { // the ring closed first
-			o.r.lc.Close(o.fd)
-		}
-		o.free()
-		return
-	}
 	if o.chain {
 		o.res1 = res
 		o.chainDone(err)
@@ -586,47 +582,27 @@ func (o *readFileOp) done(res int32, err error) {
 	}
 }
 
-// finish calls done with what was read and err, and closes the file:
-// a slot of the table at once, an fd with o itself as the close, which
-// frees o when it completes.
+// finish closes the file and calls done with what was read and err.
 func (o *readFileOp) finish(err error) {
+	if o.slot >= 0 {
+		o.r.closeDirect(uint32(o.slot))
+		o.slot, o.scratch = -1, nil
+	} else {
+		o.r.closeFd(o.fd, nil) // FS.ReadFile ignores close's error too
+	}
 	data := o.data
 	if cap(data) == firstRead && len(data) < firstRead/4 {
 		data = append(make([]byte, 0, len(data)), data...)
 	}
-	then := o.then
-	if o.slot >= 0 {
-		o.r.closeDirect(uint32(o.slot))
-		o.free()
-	} else {
-		o.closing, o.data, o.then, o.ctx = true, nil, nil, nil
-		if o.r.next(o) != nil { // the ring is closed
-			o.done(0, errRingClosed)
-		}
-	}
-	then(data, err)
+	o.data = nil
+	o.then(data, err)
 }
 
 // toPool does the call again on the pool, which gives its result and
 // error.
 func (o *readFileOp) toPool() {
-	a, ctx, name, then := o.a, o.ctx, o.name, o.then
-	o.free()
-	a.readFilePool(ctx, name, then, true)
-}
-
-// readFileOps keeps readFileOps for reuse: one is free once its call has
-// handed its result on, when nothing in the ring refers to it.
-var readFileOps = sync.Pool{New: func() any { return new(readFileOp) }}
-
-// newReadFileOp returns a readFileOp, zero but for the capacity of its
-// path.
-func newReadFileOp() *readFileOp { return readFileOps.Get().(*readFileOp) }
-
-// free puts o back in readFileOps.
-func (o *readFileOp) free() {
-	*o = readFileOp{path: o.path[:0]}
-	readFileOps.Put(o)
+	o.data = nil
+	o.a.readFilePool(o.ctx, o.name, o.then, true)
 }
 
 // openHow is the open_how of an open on the ring: flag (O_CLOEXEC and

@@ -2,7 +2,6 @@ package ufs
 
 import (
 	"io/fs"
-	"os"
 	"syscall"
 
 	"github.com/gokernel/gokernel/aio"
@@ -60,10 +59,10 @@ const chainScratch = 4096
 // Any other value leaves them off.
 const EnvUring = "GOKERNEL_UFS_URING"
 
-// setupDirect gives r a file table when EnvUring asks for chains and the
-// kernel has what they need; without one, ReadFile opens fds.
+// setupDirect gives r a file table (when EnvUring asks for chains) if
+// the kernel has what they need; without one, ReadFile opens fds.
 func (r *fileRing) setupDirect() {
-	if os.Getenv(EnvUring) != "chain" || r.ring.Features()&aio.FeatCQESkip == 0 {
+	if r.ring.Features()&aio.FeatCQESkip == 0 {
 		return
 	}
 	if err := r.ring.RegisterFilesSparse(fileSlots); err != nil {
