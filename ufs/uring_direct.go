@@ -9,9 +9,8 @@ import (
 
 // ReadFile on io_uring as one linked chain per file (with
 // GOKERNEL_UFS_URING=chain). Where the kernel lets the ring have a table
-// of files (aio.Ring.RegisterFilesSparse,
-// Linux 5.19) and skip completions (IORING_FEAT_CQE_SKIP), a ReadFile
-// queues, at once:
+// of files (aio.Ring.RegisterFilesSparse, Linux 5.19) and skip
+// completions (IORING_FEAT_CQE_SKIP), a ReadFile queues, at once:
 //
 //	openat2(rootfd, name) into slot S of the table   IOSQE_IO_HARDLINK|CQE_SKIP_SUCCESS
 //	read(S, the slot's scratch buffer[:firstRead])   IOSQE_IO_HARDLINK
