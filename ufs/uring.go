@@ -521,8 +521,9 @@ func (o *readFileOp) start() error {
 }
 
 // target is where the next read goes: data's spare capacity, grown when
-// there is none (to fstat's size the first time, when the file has an
-// fd; else as append grows).
+// there is none: to fstat's size the first time when the file has an fd,
+// then as append grows; twice as large each time for a slot of the file
+// table.
 func (o *readFileOp) target() []byte {
 	if len(o.data) == cap(o.data) {
 		size := 0
@@ -533,7 +534,11 @@ func (o *readFileOp) target() []byte {
 				size = int(min(max(st.Size, 0), readFileHint)) // as FS.ReadFile: a hint, bounded
 			}
 		}
-		o.data = slices.Grow(o.data, max(size+1-len(o.data), 512))
+		grow := max(size+1-len(o.data), 512)
+		if o.fd < 0 { // a slot of the table has no fd to fstat: double
+			grow = max(grow, len(o.data))
+		}
+		o.data = slices.Grow(o.data, grow)
 	}
 	return o.data[len(o.data):cap(o.data)]
 }
