@@ -35,7 +35,8 @@ import (
 //     out of the scratch buffer (clone) and its slot is closed;
 //   - it returned bytes (the file is larger than the first read, or
 //     grew, or reads short): they follow the first read's, and plain
-//     reads of the slot go on to the end, as without a table.
+//     reads of the slot go on to the end, as without a table, into a
+//     buffer that doubles when full (a slot has no fd to fstat).
 //
 // A slot is closed with IORING_OP_CLOSE of the slot, its completion
 // skipped on success, and is free for another chain as soon as the close
