@@ -111,7 +111,7 @@ func describe(err error) string {
 
 // The asynchronous calls deliver their results on the loop goroutine.
 func TestAsync(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, backend string) {
 		kerneltest.CheckFDs(t, k)
 		fsys := ufs.New(k, kerneltest.TempDir(t, k))
 		defer fsys.Close()
@@ -261,7 +261,7 @@ func TestAsyncFile(t *testing.T) {
 // errors the FS gives.
 func TestAsyncNames(t *testing.T) {
 	results := map[string][]string{}
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, backend string) {
 		kerneltest.CheckFDs(t, k)
 		r := newAsyncRig(t, k)
 		a, fsys, ctx := r.a, r.fsys, context.Background()
@@ -384,7 +384,7 @@ func fsysOpen(fsys *ufs.FS, name string) error {
 // ReadFile and WriteFile of files of every size around the buffers'
 // edges give the bytes written, on every backend.
 func TestAsyncSizes(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, _ string) {
 		kerneltest.CheckFDs(t, k)
 		r := newAsyncRig(t, k)
 		ctx := context.Background()
@@ -412,7 +412,7 @@ func TestAsyncSizes(t *testing.T) {
 // once with fs.ErrClosed or the context's error; a closed FS is
 // fs.ErrClosed through done.
 func TestAsyncClosed(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, _ string) {
 		kerneltest.CheckFDs(t, k)
 		r := newAsyncRig(t, k)
 		a := r.a
@@ -486,6 +486,9 @@ func TestAsyncBackend(t *testing.T) {
 					require.Contains(t, c.Reason, "not the host")
 				case slices.Contains(ufs.AsyncBackends(k), "uring"):
 					require.Equal(t, aio.Uring, c.Backend, c.String())
+					require.False(t, ufs.RingDirect(r.a), "chains are off unless %s=chain", ufs.EnvUring)
+					t.Setenv(ufs.EnvUring, "chain")
+					require.True(t, ufs.RingDirect(newAsyncRig(t, k).a), "a ring on the host has a file table for ReadFile's chains")
 				default:
 					require.Equal(t, aio.Epoll, c.Backend, c.String())
 				}
@@ -496,7 +499,7 @@ func TestAsyncBackend(t *testing.T) {
 
 // Calls from many goroutines at once, on distinct files, each checked.
 func TestAsyncConcurrent(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, _ string) {
 		kerneltest.CheckFDs(t, k)
 		r := newAsyncRig(t, k)
 		a, ctx := r.a, context.Background()
@@ -544,7 +547,7 @@ func TestAsyncConcurrent(t *testing.T) {
 // loop stopped with calls in flight calls every done once, and leaves no
 // fd open.
 func TestAsyncStopInFlight(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, _ string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, _ string) {
 		kerneltest.CheckFDs(t, k)
 		r := newAsyncRig(t, k)
 		a, ctx := r.a, context.Background()
@@ -622,12 +625,81 @@ func recvResult[T any](t *testing.T, c <-chan T) T {
 	}
 }
 
+// Where the kernel refuses the ring a file table (before Linux 5.19, or
+// any error), ReadFile on the ring opens fds and reads to the end
+// without chains, with the same results, even with GOKERNEL_UFS_URING=chain.
+func TestAsyncNoFileTable(t *testing.T) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+		kerneltest.CheckFDs(t, k)
+		t.Setenv(ufs.EnvUring, "chain")
+		if backend != "uring" { // the pool: no ring, no table, whatever the variable says
+			require.False(t, ufs.RingDirect(newAsyncRig(t, k).a))
+			return
+		}
+		nf := &noFileTable{Kernel: k}
+		r := newAsyncRig(t, nf)
+		require.Equal(t, aio.Uring, r.a.Backend().Backend, r.a.Backend().String())
+		require.Equal(t, []uintptr{13, 2}, nf.refused, "IORING_REGISTER_FILES2, then IORING_REGISTER_FILES")
+		require.False(t, ufs.RingDirect(r.a))
+		ctx := context.Background()
+		for _, size := range []int{0, 1, 4095, 4096, 4608, 4609, 10000} {
+			name := fmt.Sprintf("f%d", size)
+			want := bytes.Repeat([]byte{byte(size)}, size)
+			require.NoError(t, r.fsys.WriteFile(name, want, 0o644))
+			before := ufs.RingOps(r.a)
+			got, err := await(t, func(done func([]byte, error)) error { return r.a.ReadFile(ctx, name, done) })
+			require.NoError(t, err)
+			require.Equal(t, want, got, "size %d", size)
+			require.NotNil(t, got)
+			require.GreaterOrEqual(t, ufs.RingOps(r.a)-before, uint64(3), "open, reads to the end and close on the ring")
+		}
+		_, err := await(t, func(done func([]byte, error)) error { return r.a.ReadFile(ctx, "missing", done) })
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	})
+}
+
+// runAsync is kerneltest.RunBackends, and on io_uring once more with
+// ReadFile's linked chains (GOKERNEL_UFS_URING=chain), in a subtest
+// "chain" of the uring one.
+func runAsync(t *testing.T, f func(t *testing.T, k sys.Kernel, backend string)) {
+	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+		f(t, k, backend)
+		if backend == "uring" {
+			t.Run("chain", func(t *testing.T) {
+				t.Setenv(ufs.EnvUring, "chain")
+				f(t, k, backend)
+			})
+		}
+	})
+}
+
+// noFileTable is a host kernel that refuses io_uring file tables:
+// IORING_REGISTER_FILES2 with EINVAL (as before Linux 5.19),
+// IORING_REGISTER_FILES with ENOMEM.
+type noFileTable struct {
+	sys.Kernel
+	refused []uintptr // the opcodes refused; the loop goroutine's
+}
+
+func (k *noFileTable) IsHost() bool { return sys.IsHost(k.Kernel) }
+
+func (k *noFileTable) Syscall(trap, a1, a2, a3, a4, a5, a6 uintptr) (uintptr, uintptr, sys.Errno) {
+	if trap == unix.SYS_IO_URING_REGISTER && (a2 == 13 || a2 == 2) {
+		k.refused = append(k.refused, a2)
+		if a2 == 13 {
+			return ^uintptr(0), 0, sys.Errno(unix.EINVAL)
+		}
+		return ^uintptr(0), 0, sys.Errno(unix.ENOMEM)
+	}
+	return k.Kernel.Syscall(trap, a1, a2, a3, a4, a5, a6)
+}
+
 // With io_uring_enter failing now and then (EINTR often; EAGAIN, EBUSY
 // and ENOMEM, the kernel busy, a few times each) and epoll waits
 // interrupted, every call still completes with the right bytes: what
 // the kernel did not take is submitted again.
 func TestAsyncFaults(t *testing.T) {
-	kerneltest.RunBackends(t, func(t *testing.T, k sys.Kernel, backend string) {
+	runAsync(t, func(t *testing.T, k sys.Kernel, backend string) {
 		kerneltest.CheckFDs(t, k)
 		faults := []sys.Fault{{Trap: unix.SYS_EPOLL_PWAIT, Probability: 0.3, Errno: unix.EINTR}}
 		if backend == "uring" {

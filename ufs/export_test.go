@@ -26,3 +26,9 @@ func RingOps(a *Async) uint64 {
 	defer a.ring.mu.Unlock()
 	return a.ring.started
 }
+
+// RingDirect reports whether a's ring has a file table, so that its
+// ReadFiles are linked chains (uring_direct.go).
+func RingDirect(a *Async) bool {
+	return a.ring != nil && a.ring.direct
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -35,9 +36,13 @@ import (
 // ringOps are the io_uring operations an Async's ring must have.
 var ringOps = []uint8{aio.OpOpenat2, aio.OpRead, aio.OpWrite, aio.OpFsync, aio.OpClose}
 
-// ringEntries is the size of an Async's submission queue, and the most
-// operations it has in flight; the completion queue is twice as large,
-// so it never overflows.
+// ringEntries is the most completions an Async's ring awaits at once,
+// and the size of its submission queue; the completion queue is twice
+// as large, so it never overflows. A ring for ReadFile's chains
+// (uring_direct.go) has queues twice as large again: a chain is three
+// entries for two completions, the close of its slot one more for none,
+// and a chain's open and a slot's close post a completion when they
+// fail.
 const ringEntries = 256
 
 // errRingClosed is the error of an operation started on a ring whose
@@ -74,13 +79,21 @@ type fileRing struct {
 	mu       sync.Mutex
 	ring     *aio.Ring         // guarded by mu
 	ops      aio.Slots[ringOp] // the operations given to the ring, by user data; guarded by mu
-	backlog  []ringOp          // started while ringEntries were in flight; guarded by mu
+	backlog  []ringOp          // started when there was no room (fits); guarded by mu
+	closes   []uint32          // file table slots to close when the submission queue has room; guarded by mu
 	batching bool              // done callbacks are running: reap submits; guarded by mu
 	closing  bool              // the loop stops: new calls fail; guarded by mu
 	closed   bool              // the ring is closed; guarded by mu
 	retry    bool              // a flush is posted after a failed submit; guarded by mu
 	watch    eloop.WatchID
-	started  uint64 // operations given to the ring, for tests; guarded by mu
+	started  uint64 // entries given to the ring, for tests; guarded by mu
+
+	// The ring's file table (aio.Ring.RegisterFilesSparse), for
+	// ReadFile's linked chains (uring_direct.go); nil slots when the
+	// kernel has none. Guarded by mu.
+	files   []uint32 // the free slots
+	scratch [][]byte // each slot's buffer for its chain's reads, made when first used
+	direct  bool     // the ring has a file table
 
 	cqes []aio.CQE   // reap's buffer; loop goroutine only
 	due  []dueResult // reap's results; loop goroutine only
@@ -96,7 +109,12 @@ type dueResult struct {
 // closes it when the loop stops.
 func newFileRing(loop *eloop.Loop) (*fileRing, error) {
 	k := loop.Kernel()
-	ring, err := aio.NewRing(k, aio.RingConfig{Entries: ringEntries})
+	cfg := aio.RingConfig{Entries: ringEntries}
+	chains := os.Getenv(EnvUring) == "chain"
+	if chains {
+		cfg = aio.RingConfig{Entries: 2 * ringEntries, CQEntries: 4 * ringEntries}
+	}
+	ring, err := aio.NewRing(k, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +123,9 @@ func newFileRing(loop *eloop.Loop) (*fileRing, error) {
 		lc:   libgo.New(k),
 		ring: ring,
 		cqes: make([]aio.CQE, 64),
+	}
+	if chains {
+		r.setupDirect()
 	}
 	if r.watch, err = loop.Watch(ring.Fd(), aio.Read, r.reap); err != nil {
 		ring.Close()
@@ -147,13 +168,16 @@ func (r *fileRing) start(op ringOp, first bool) error {
 	if r.closed || first && r.closing {
 		return errRingClosed
 	}
-	r.add(op)
+	r.add(op, first)
 	return nil
 }
 
-// add queues op, and submits it unless reap will. With mu held.
-func (r *fileRing) add(op ringOp) {
-	if r.ops.Len() >= ringEntries || len(r.backlog) > 0 {
+// add queues op, and submits it unless reap will. A call's first
+// operation waits behind those in the backlog; a later one (first false)
+// goes ahead of them when it fits, since its call may hold what they
+// wait for (a slot of the file table). With mu held.
+func (r *fileRing) add(op ringOp, first bool) {
+	if first && len(r.backlog) > 0 || !r.fits(op) {
 		r.backlog = append(r.backlog, op)
 		return
 	}
@@ -163,20 +187,58 @@ func (r *fileRing) add(op ringOp) {
 	}
 }
 
-// queue puts op in the submission queue, which has room: no more than
-// ringEntries operations are ever in flight. With mu held.
+// A multiOp is a ringOp that queues entries of its own (a linked chain,
+// or an entry whose completion is skipped) instead of one entry with
+// prep: need says how many completions it waits for, how many entries
+// it takes and whether it takes a slot of the file table.
+type multiOp interface {
+	ringOp
+	need() (completions, entries int, slot bool)
+	queueOn(r *fileRing)
+}
+
+// fits reports whether op can be queued now: no more than ringEntries
+// completions are ever awaited (so the completion queue never
+// overflows), the submission queue has room, and a chain has a slot of
+// the file table. With mu held.
+func (r *fileRing) fits(op ringOp) bool {
+	completions, entries, slot := 1, 1, false
+	if m, ok := op.(multiOp); ok {
+		completions, entries, slot = m.need()
+	}
+	return r.ops.Len()+completions <= ringEntries &&
+		r.ring.SQEntries()-r.ring.Pending() >= uint32(entries) &&
+		(!slot || len(r.files) > 0)
+}
+
+// queue puts op in the submission queue, which has room (fits). With mu
+// held.
 func (r *fileRing) queue(op ringOp) {
+	if m, ok := op.(multiOp); ok {
+		_, entries, _ := m.need()
+		r.started += uint64(entries)
+		m.queueOn(r)
+		return
+	}
+	r.started++
 	s := r.ring.GetSQE()
 	op.prep(s)
 	s.UserData = r.ops.Add(op)
-	r.started++
 }
 
 // flush submits what is queued. If the kernel cannot take it all now
 // (the call fails, or an interrupted call took none), the rest stays
 // queued and a task on the loop tries again. With mu held.
 func (r *fileRing) flush() {
-	if _, err := r.ring.Submit(); err == nil && r.ring.Pending() == 0 || r.retry {
+	for {
+		if _, err := r.ring.Submit(); err != nil || r.ring.Pending() > 0 {
+			break
+		}
+		if !r.fill() {
+			return
+		}
+	}
+	if r.retry {
 		return
 	}
 	r.retry = true
@@ -199,12 +261,34 @@ func (r *fileRing) take() (n int, err error) {
 			r.due = append(r.due, dueResult{op, c.Res})
 		}
 	}
-	for len(r.backlog) > 0 && r.ops.Len() < ringEntries {
-		r.queue(r.backlog[0])
-		r.backlog[0] = nil
-		r.backlog = r.backlog[1:]
-	}
+	r.fill()
 	return n, err
+}
+
+// fill queues what waits for room: the closes of file table slots
+// first, which take no slot and free one, then what fits of the backlog
+// (a chain waits for a slot that a later read of another call may hold
+// until it ends). It reports
+// whether it queued anything. With mu held.
+func (r *fileRing) fill() bool {
+	queued := false
+	for len(r.closes) > 0 && r.ring.SQEntries() > r.ring.Pending() {
+		r.queueClose(r.closes[0])
+		r.closes = r.closes[1:]
+		queued = true
+	}
+	kept := r.backlog[:0]
+	for _, op := range r.backlog { // in order, but what fits goes past what does not
+		if r.fits(op) {
+			r.queue(op)
+			queued = true
+		} else {
+			kept = append(kept, op)
+		}
+	}
+	clear(r.backlog[len(kept):])
+	r.backlog = kept
+	return queued
 }
 
 // runDue calls the done callbacks of r.due.
@@ -261,8 +345,16 @@ func (r *fileRing) stop() {
 	r.mu.Lock()
 	r.closing = true
 	r.batching = false
-	for r.ops.Len() > 0 || len(r.backlog) > 0 {
-		if _, err := r.ring.SubmitAndWait(1); err != nil && !aio.RingBusy(err) {
+	for {
+		r.fill()
+		if r.ops.Len() == 0 && len(r.backlog) == 0 {
+			break
+		}
+		wait := uint32(1)
+		if r.ops.Len() == 0 { // only room was wanting: submit, and fill again
+			wait = 0
+		}
+		if _, err := r.ring.SubmitAndWait(wait); err != nil && !aio.RingBusy(err) {
 			break // the ring is broken: fail what is left below
 		}
 		r.take()
@@ -372,14 +464,18 @@ func fileErr(op string, f *File, res int32) error {
 
 // firstRead is the buffer a ReadFile on the ring reads into first: a
 // page and some, so a file of up to a page takes one read, one allocation
-// and no copy. A file that fills it is sized with fstat(2) (statx on
-// io_uring always goes to a worker thread); a file much smaller than it
-// is copied out at its size.
+// and no copy. Without a file table, a file that fills it is sized with
+// fstat(2) (statx on io_uring always goes to a worker thread); a file
+// much smaller than it is copied out at its size.
 const firstRead = 4096 + 512
 
 // readFileOp is one Async.ReadFile on the ring, one ringOp started again
-// for each step: openat2, then reads until one returns 0 (as FS.ReadFile
-// does), then close.
+// for each step. Where the ring has a file table it starts as a linked
+// chain (uring_direct.go): openat2 into a slot of the table, a read into
+// firstRead bytes and a second read, which sees the end of a small file;
+// without one, or after the chain for a file larger than it read, it is
+// openat2, then reads until one returns 0 (as FS.ReadFile does), then
+// close.
 type readFileOp struct {
 	r      *fileRing
 	fsys   *FS
@@ -387,23 +483,36 @@ type readFileOp struct {
 	path   []byte // name, NUL-terminated
 	how    unix.OpenHow
 	rootfd int
-	fd     int    // -1 while opening
+	fd     int    // -1 while opening, and for a file in the table
 	data   []byte // what was read; the next read goes to its spare capacity
 	sized  bool   // data was grown to the size fstat gave
 	a      *Async
 	ctx    context.Context
 	then   func([]byte, error) // the caller's done
+
+	slot    int32  // the file table slot, or -1
+	chain   bool   // the chain is queued or under way
+	got     uint8  // completions of the chain's two reads so far
+	res1    int32  // the chain's first read's result
+	res2    int32  // its second's
+	ended   error  // the ring closed before the chain's reads ran
+	scratch []byte // the slot's buffer, which the chain reads into
 }
 
-// start begins the open; an error means nothing was started.
+// start begins the open (or the chain); an error means nothing was
+// started.
 func (o *readFileOp) start() error {
 	rootfd, err := o.fsys.r.incref()
 	if err != nil {
 		return err
 	}
-	o.rootfd, o.fd = rootfd, -1
+	o.rootfd, o.fd, o.slot = rootfd, -1, -1
 	o.path = append([]byte(o.name), 0)
 	o.how = openHow(unix.O_RDONLY, 0)
+	if o.r.direct {
+		o.chain = true
+		o.how.Flags &^= unix.O_CLOEXEC // a file in the table has no fd; the kernel refuses the flag
+	}
 	if err := o.r.begin(o); err != nil {
 		o.fsys.r.decref()
 		return err
@@ -412,35 +521,49 @@ func (o *readFileOp) start() error {
 }
 
 // target is where the next read goes: data's spare capacity, grown when
-// there is none.
+// there is none: to fstat's size the first time when the file has an fd,
+// then as append grows; twice as large each time for a slot of the file
+// table.
 func (o *readFileOp) target() []byte {
 	if len(o.data) == cap(o.data) {
 		size := 0
-		if !o.sized {
+		if !o.sized && o.fd >= 0 {
 			o.sized = true
 			var st unix.Stat_t
 			if o.fsys.l.Fstat(o.fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 				size = int(min(max(st.Size, 0), readFileHint)) // as FS.ReadFile: a hint, bounded
 			}
 		}
-		o.data = slices.Grow(o.data, max(size+1-len(o.data), 512))
+		grow := max(size+1-len(o.data), 512)
+		if o.fd < 0 { // a slot of the table has no fd to fstat: double
+			grow = max(grow, len(o.data))
+		}
+		o.data = slices.Grow(o.data, grow)
 	}
 	return o.data[len(o.data):cap(o.data)]
 }
 
 func (o *readFileOp) prep(s *aio.SQE) {
-	if o.fd < 0 {
+	switch {
+	case o.slot >= 0:
+		s.PrepReadDirect(uint32(o.slot), o.target(), -1)
+	case o.fd < 0:
 		s.PrepOpenat2(o.rootfd, &o.path[0], &o.how)
-		return
+	default:
+		s.PrepRead(o.fd, o.target(), -1)
 	}
-	s.PrepRead(o.fd, o.target(), -1)
 }
 
 func (o *readFileOp) done(res int32, err error) {
-	if o.fd < 0 { // the open
+	if o.chain {
+		o.res1 = res
+		o.chainDone(err)
+		return
+	}
+	if o.fd < 0 && o.slot < 0 { // the open
 		o.fsys.r.decref()
 		if err != nil || res < 0 {
-			o.a.readFilePool(o.ctx, o.name, o.then, true)
+			o.toPool()
 			return
 		}
 		o.fd = int(res)
@@ -466,13 +589,25 @@ func (o *readFileOp) done(res int32, err error) {
 
 // finish closes the file and calls done with what was read and err.
 func (o *readFileOp) finish(err error) {
-	o.r.closeFd(o.fd, nil) // FS.ReadFile ignores close's error too
+	if o.slot >= 0 {
+		o.r.closeDirect(uint32(o.slot))
+		o.slot, o.scratch = -1, nil
+	} else {
+		o.r.closeFd(o.fd, nil) // FS.ReadFile ignores close's error too
+	}
 	data := o.data
 	if cap(data) == firstRead && len(data) < firstRead/4 {
 		data = append(make([]byte, 0, len(data)), data...)
 	}
 	o.data = nil
 	o.then(data, err)
+}
+
+// toPool does the call again on the pool, which gives its result and
+// error.
+func (o *readFileOp) toPool() {
+	o.data = nil
+	o.a.readFilePool(o.ctx, o.name, o.then, true)
 }
 
 // openHow is the open_how of an open on the ring: flag (O_CLOEXEC and
