@@ -39,6 +39,9 @@ type rule struct {
 	// cwd marks calls about the working directory that take no path
 	// (fchdir of a host fd, getcwd): sent only with Paths, as always.
 	cwd bool
+	// bridge marks a call sent for every fd when TCP sockets are
+	// bridged (FilterOptions.Bridge): a bridge is a host fd.
+	bridge bool
 }
 
 // FilterOptions choose what the filter sends to the supervisor.
@@ -47,6 +50,11 @@ type FilterOptions struct {
 	// which the supervisor needs when directories of the other kernel
 	// are mounted. Without it they run on the host with no round trip.
 	Paths bool
+	// Bridge sends the socket calls that make or name a connection
+	// (bind, connect, listen, accept, socket options and names) on every
+	// fd: the program's TCP sockets are host fds bridged to the other
+	// kernel's (bridge.go).
+	Bridge bool
 }
 
 // Filter returns the seccomp program of the child: the calls of the
@@ -69,7 +77,7 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 		bpf.LoadAbsolute{Off: 0, Size: 4}, // nr
 	}
 	for _, r := range rules {
-		if r.cwd && !o.Paths {
+		if r.cwd && !o.Paths || r.bridge && !o.Bridge {
 			continue
 		}
 		if r.paths && !o.Paths {
