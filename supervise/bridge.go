@@ -3,9 +3,11 @@
 package supervise
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -25,15 +27,20 @@ import (
 // supervisor's, which tells a bridge from any other host socket by the
 // inode behind the program's fd number.
 //
-// Each connected bridge has two pumps, one goroutine per direction, each
-// blocking in a read of one side and a write of the other: at most one
-// chunk in flight per direction, so the other side's backpressure stops
-// the reading. A listening bridge has a poller that keeps one byte (a
-// token) readable at the program's end exactly while the other kernel's
-// listener has a connection waiting. One watcher, on a host epoll of every
-// bridge's end, sees the program close its last copy (EPOLLHUP).
+// Two event loops move the bytes: one waits on a host epoll of every
+// bridge's end, one on an epoll of the other kernel holding every
+// bridge's socket (both edge-triggered; the fds are non-blocking). An
+// event on either side runs the direction it concerns: read from its
+// source into the direction's buffer (one chunk) while that is empty,
+// write the buffer to the destination while it is not, until a side says
+// EAGAIN. So a side is read only when the other has taken what was read
+// before (backpressure), and one wake-up of a loop serves every bridge
+// that is ready. A listening bridge keeps one byte (a token) readable at
+// the program's end exactly while the other kernel's listener has a
+// connection waiting. The host loop also sees the program close its last
+// copy of an end (EPOLLHUP).
 
-// bridgeChunk is what a pump moves at a time.
+// bridgeChunk is the most a direction of a bridge holds.
 const bridgeChunk = 64 << 10
 
 // bridgeCalls are the socket calls the filter sends for every fd when
@@ -50,26 +57,47 @@ type bridge struct {
 	id   uint32
 	ino  uint64 // the program's end's inode
 	lfd  int    // the other kernel's socket
-	mine int    // the supervisor's end of the pair
+	mine int    // the supervisor's end of the pair (non-blocking)
 
 	mu        sync.Mutex
-	refs      int  // the registry's, the pumps', the poller's, calls'
-	pumping   bool // connected: the pumps run
-	listening bool
-	token     bool // a token byte is readable at the program's end
-	hup       bool // the program has closed its last copy
-	consumed  chan struct{}
+	refs      int         // the registry's, and one per call or event using it
+	listening bool        // its socket listens
+	token     bool        // a token byte is readable at the program's end
+	hup       bool        // the program has closed its last copy
+	finished  bool        // the registry's reference is gone
+	started   bool        // startPumps has begun
+	pumping   atomic.Bool // the flows run (set once their fds are ready)
+
+	up, down flow // program to socket, socket to program
 }
 
+// A flow is one direction of a bridge: at most one chunk read from its
+// source and not yet written to its destination.
+type flow struct {
+	mu       sync.Mutex
+	buf      []byte
+	off, end int  // buf[off:end] is still to be written
+	eof      bool // the source has ended
+	shut     bool // the destination has been told (shutdown)
+	dead     bool // the destination refused: the source is no longer read
+}
+
+// done reports whether nothing more will move.
+func (f *flow) done() bool { return f.shut || f.dead }
+
 // bridges are a supervisor's bridges: by the inode of the program's end
-// until it is closed, and by id (the watcher's epoll data) until the
-// last reference goes.
+// until it is closed, and by id (the loops' epoll data) until the last
+// reference goes; and the two loops' epolls.
 type bridges struct {
 	mu       sync.Mutex
 	byIno    map[uint64]*bridge
 	live     map[uint32]*bridge
 	next     uint32
-	ep, wake int // the watcher's host epoll and the eventfd that ends it; 0 before the first bridge
+	hep      int // the host loop's epoll
+	hwake    int // a host eventfd in it that ends the loop
+	lep      int // the other kernel's loop's epoll
+	lwake    int // an eventfd of the other kernel in it that ends that loop
+	loops    sync.WaitGroup
 	stopping bool
 }
 
@@ -107,6 +135,7 @@ func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) 
 		return fail(errnoOf(err))
 	}
 	mine, theirs := pair[0], pair[1]
+	s.host.SetNonblock(mine, true)
 	var st unix.Stat_t
 	if err := s.host.Fstat(theirs, &st); err != nil {
 		s.host.Close(mine)
@@ -116,7 +145,7 @@ func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) 
 	if flags&unix.SOCK_NONBLOCK != 0 {
 		s.host.SetNonblock(theirs, true)
 	}
-	b := &bridge{ino: st.Ino, lfd: lfd, mine: mine, refs: 1, consumed: make(chan struct{}, 1)}
+	b := &bridge{ino: st.Ino, lfd: lfd, mine: mine, refs: 1}
 	if e := s.bridges.add(s, b); e != 0 {
 		s.host.Close(mine)
 		s.host.Close(theirs)
@@ -133,12 +162,17 @@ func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) 
 		return result{err: e, sent: true}
 	}
 	if connected {
-		b.startPumps(s)
+		if e := b.startPumps(s); e != 0 {
+			s.bridges.hangUp(s, b) // the program reads the end at once
+		}
 	}
 	return result{val: n, sent: true}
 }
 
-// add registers b and watches its end.
+// edge are the events a bridge's fds are watched for, on both kernels.
+const edge = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+// add registers b and watches its end; the first bridge starts the loops.
 func (bs *bridges) add(s *supervisor, b *bridge) sys.Errno {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
@@ -146,35 +180,16 @@ func (bs *bridges) add(s *supervisor, b *bridge) sys.Errno {
 		return syscall.ESRCH
 	}
 	if bs.byIno == nil {
-		ep, err := s.host.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			return errnoOf(err)
+		if e := bs.start(s); e != 0 {
+			return e
 		}
-		wake, err := s.host.EventFD(0, unix.EFD_CLOEXEC)
-		if err != nil {
-			s.host.Close(ep)
-			return errnoOf(err)
-		}
-		if err := s.host.EpollCtl(ep, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
-			s.host.Close(ep)
-			s.host.Close(wake)
-			return errnoOf(err)
-		}
-		bs.ep, bs.wake = ep, wake
-		bs.byIno, bs.live = map[uint64]*bridge{}, map[uint32]*bridge{}
-		s.calls.Add(1)
-		go func() {
-			defer s.calls.Done()
-			bs.watch(s)
-		}()
 	}
 	bs.next++
-	if bs.next == 0 { // 0 is the eventfd's
+	if bs.next == 0 { // 0 is the eventfds'
 		bs.next++
 	}
 	b.id = bs.next
-	// Events 0: EPOLLHUP and EPOLLERR only, which epoll always reports.
-	if err := s.host.EpollCtl(bs.ep, unix.EPOLL_CTL_ADD, b.mine, &unix.EpollEvent{Fd: int32(b.id)}); err != nil {
+	if err := s.host.EpollCtl(bs.hep, unix.EPOLL_CTL_ADD, b.mine, &unix.EpollEvent{Events: edge, Fd: int32(b.id)}); err != nil {
 		return errnoOf(err)
 	}
 	bs.byIno[b.ino] = b
@@ -182,33 +197,144 @@ func (bs *bridges) add(s *supervisor, b *bridge) sys.Errno {
 	return 0
 }
 
-// watch waits for the program to close its ends (EPOLLHUP; also when
-// both directions have ended) and hangs each bridge up.
-func (bs *bridges) watch(s *supervisor) {
-	evs := make([]unix.EpollEvent, 64)
+// start makes the loops' epolls and starts them; bs.mu is held.
+func (bs *bridges) start(s *supervisor) sys.Errno {
+	var fds []int
+	fail := func(e sys.Errno) sys.Errno {
+		for i, fd := range fds {
+			if i < 2 {
+				s.host.Close(fd)
+			} else {
+				sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(fd), 0, 0, 0, 0, 0)
+			}
+		}
+		return e
+	}
+	mk := func(k sys.Kernel) (ep, wake int, e sys.Errno) {
+		r, _, e := sys.SyscallOn(k, unix.SYS_EPOLL_CREATE1, unix.EPOLL_CLOEXEC, 0, 0, 0, 0, 0)
+		if e != 0 {
+			return 0, 0, e
+		}
+		fds = append(fds, int(r))
+		w, _, e := sys.SyscallOn(k, unix.SYS_EVENTFD2, 0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK, 0, 0, 0, 0)
+		if e != 0 {
+			return 0, 0, e
+		}
+		fds = append(fds, int(w))
+		ev := unix.EpollEvent{Events: unix.EPOLLIN} // data 0: the wake-up
+		if _, _, e := sys.SyscallOn(k, unix.SYS_EPOLL_CTL, r, unix.EPOLL_CTL_ADD, w, uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+			return 0, 0, e
+		}
+		return int(r), int(w), 0
+	}
+	var e sys.Errno
+	if bs.hep, bs.hwake, e = mk(sys.Host()); e != 0 {
+		return fail(e)
+	}
+	if bs.lep, bs.lwake, e = mk(s.k); e != 0 {
+		return fail(e)
+	}
+	bs.byIno, bs.live = map[uint64]*bridge{}, map[uint32]*bridge{}
+	bs.loops.Add(2)
+	go bs.loop(s, sys.Host(), bs.hep)
+	go bs.loop(s, s.k, bs.lep)
+	return 0
+}
+
+// loop waits for events on epoll ep of kernel k (the host's ends, or the
+// other kernel's sockets) and runs the bridges' flows they concern, until
+// stop wakes it.
+func (bs *bridges) loop(s *supervisor, k sys.Kernel, ep int) {
+	defer bs.loops.Done()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	host := ep == bs.hep
+	evs := make([]unix.EpollEvent, 128)
+	lkl := make([]unix.EpollEvent, 128)
 	for {
-		n, err := s.host.EpollWait(bs.ep, evs, -1)
-		if err != nil && errnoOf(err) != syscall.EINTR {
+		n, _, e := sys.SyscallOn(k, unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), ^uintptr(0), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
 			return
 		}
-		for _, ev := range evs[:max(n, 0)] {
-			if ev.Fd == 0 {
-				return // stop
-			}
-			bs.mu.Lock()
-			b := bs.live[uint32(ev.Fd)]
-			bs.mu.Unlock()
-			if b != nil {
-				bs.hangUp(s, b)
-			}
+		if !bs.dispatch(s, host, evs[:n]) {
+			return
+		}
+		if !host {
+			continue
+		}
+		// What the host loop wrote to the other kernel's sockets is most
+		// likely there already at the peer's socket (loopback): move it
+		// on now rather than after a wake-up of the other loop.
+		n, _, e = sys.SyscallOn(s.k, unix.SYS_EPOLL_PWAIT, uintptr(bs.lep), uintptr(unsafe.Pointer(&lkl[0])), uintptr(len(lkl)), 0, 0, 0)
+		if e == 0 && n > 0 && !bs.dispatch(s, false, lkl[:n]) {
+			// the other loop's stop: give it back
+			one := uint64(1)
+			sys.SyscallOn(s.k, unix.SYS_WRITE, uintptr(bs.lwake), uintptr(unsafe.Pointer(&one)), 8, 0, 0, 0)
 		}
 	}
 }
 
-// hangUp ends a bridge whose program end is closed (or Run is ending),
-// once: it leaves the registry, the other kernel's socket stops being
-// read (which wakes the pump or poller blocked on it; what the program
-// wrote before is still forwarded), and the registry's reference goes.
+// dispatch runs the bridges' flows that events evs of the host's epoll
+// (host) or the other kernel's concern; false means stop.
+func (bs *bridges) dispatch(s *supervisor, host bool, evs []unix.EpollEvent) bool {
+	for _, ev := range evs {
+		if ev.Fd == 0 {
+			return false
+		}
+		bs.mu.Lock()
+		b := bs.live[uint32(ev.Fd)]
+		bs.mu.Unlock()
+		if b == nil || !b.hold() {
+			continue
+		}
+		b.event(s, host, ev.Events)
+		b.release(s)
+	}
+	return true
+}
+
+// event runs what events ev of b's host end (host) or other kernel's
+// socket say.
+func (b *bridge) event(s *supervisor, host bool, ev uint32) {
+	const in = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR
+	const out = unix.EPOLLOUT | unix.EPOLLHUP | unix.EPOLLERR
+	if !host && b.isListening() {
+		if ev&unix.EPOLLIN != 0 {
+			b.offerToken(s)
+		}
+		return
+	}
+	if host {
+		if ev&in != 0 {
+			b.pumpUp(s)
+		}
+		if ev&out != 0 {
+			b.pumpDown(s)
+		}
+		if ev&unix.EPOLLHUP != 0 {
+			s.bridges.hangUp(s, b)
+		}
+		return
+	}
+	if ev&in != 0 {
+		b.pumpDown(s)
+	}
+	if ev&out != 0 {
+		b.pumpUp(s)
+	}
+}
+
+func (b *bridge) isListening() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.listening
+}
+
+// hangUp marks b's program end closed (or Run ending), once: it leaves
+// the registry, and b ends once what the program wrote is forwarded.
 func (bs *bridges) hangUp(s *supervisor, b *bridge) {
 	b.mu.Lock()
 	done := b.hup
@@ -221,19 +347,32 @@ func (bs *bridges) hangUp(s *supervisor, b *bridge) {
 	if bs.byIno[b.ino] == b {
 		delete(bs.byIno, b.ino)
 	}
-	s.host.EpollCtl(bs.ep, unix.EPOLL_CTL_DEL, b.mine, nil)
+	s.host.EpollCtl(bs.hep, unix.EPOLL_CTL_DEL, b.mine, nil)
 	bs.mu.Unlock()
-	select {
-	case b.consumed <- struct{}{}:
-	default:
+	b.maybeFinish(s, false)
+}
+
+// maybeFinish drops the registry's reference once the program has
+// closed its end and what it wrote has been forwarded (or cannot be), or
+// with force.
+func (b *bridge) maybeFinish(s *supervisor, force bool) {
+	b.up.mu.Lock()
+	upDone := b.up.done() || !b.pumping.Load()
+	b.up.mu.Unlock()
+	b.mu.Lock()
+	fin := !b.finished && (force || b.hup && upDone)
+	if fin {
+		b.finished = true
 	}
-	sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RD, 0, 0, 0, 0)
-	b.release(s)
+	b.mu.Unlock()
+	if fin {
+		b.release(s)
+	}
 }
 
 // stop ends every bridge (Run is ending: the program has exited): the
-// watcher ends, and both sides of each bridge are shut down, so that
-// every pump, poller and call blocked on one returns. No bridge is made
+// loops end, and each socket of the other kernel is shut down, which
+// returns a call blocked on one (connect, accept). No bridge is made
 // after it.
 func (bs *bridges) stop(s *supervisor) {
 	bs.mu.Lock()
@@ -243,7 +382,8 @@ func (bs *bridges) stop(s *supervisor) {
 		return
 	}
 	one := uint64(1)
-	sys.SyscallOn(sys.Host(), unix.SYS_WRITE, uintptr(bs.wake), uintptr(unsafe.Pointer(&one)), 8, 0, 0, 0)
+	sys.SyscallOn(sys.Host(), unix.SYS_WRITE, uintptr(bs.hwake), uintptr(unsafe.Pointer(&one)), 8, 0, 0, 0)
+	sys.SyscallOn(s.k, unix.SYS_WRITE, uintptr(bs.lwake), uintptr(unsafe.Pointer(&one)), 8, 0, 0, 0)
 	var all []*bridge
 	for _, b := range bs.live {
 		if b.hold() {
@@ -251,22 +391,25 @@ func (bs *bridges) stop(s *supervisor) {
 		}
 	}
 	bs.mu.Unlock()
+	bs.loops.Wait()
 	for _, b := range all {
 		sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RDWR, 0, 0, 0, 0)
-		sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_RDWR, 0, 0, 0, 0)
 		bs.hangUp(s, b)
+		b.maybeFinish(s, true)
 		b.release(s)
 	}
 }
 
-// close closes the watcher's fds, once every goroutine has ended.
+// close closes the loops' fds, once they have ended.
 func (bs *bridges) close(s *supervisor) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if bs.ep > 0 {
-		s.host.Close(bs.ep)
-		s.host.Close(bs.wake)
-		bs.ep, bs.wake = 0, 0
+	if bs.hep > 0 {
+		s.host.Close(bs.hep)
+		s.host.Close(bs.hwake)
+		sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(bs.lep), 0, 0, 0, 0, 0)
+		sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(bs.lwake), 0, 0, 0, 0, 0)
+		bs.hep, bs.hwake, bs.lep, bs.lwake = 0, 0, 0, 0
 	}
 }
 
@@ -359,7 +502,7 @@ func (c *call) onBridge() result {
 
 // bridgeConnect connects the other kernel's socket, blocking until it is
 // connected or has failed (for a non-blocking socket too: the program
-// never sees a writable end that is not connected), then starts the pumps.
+// never sees a writable end that is not connected), then starts the flows.
 func (c *call) bridgeConnect(b *bridge, k sys.Kernel) result {
 	_, _, e := sys.SyscallOn(k, unix.SYS_CONNECT, uintptr(b.lfd), c.args[1], c.args[2], 0, 0, 0)
 	if e == syscall.EINTR {
@@ -368,73 +511,147 @@ func (c *call) bridgeConnect(b *bridge, k sys.Kernel) result {
 	if e != 0 {
 		return result{err: e}
 	}
-	b.startPumps(c.s)
+	if e := b.startPumps(c.s); e != 0 {
+		return result{err: e}
+	}
 	return result{}
 }
 
-// startPumps starts b's two pumps, once.
-func (b *bridge) startPumps(s *supervisor) {
+// startPumps makes b's socket non-blocking, puts it in the other
+// kernel's loop and moves what is already there, once.
+func (b *bridge) startPumps(s *supervisor) sys.Errno {
 	b.mu.Lock()
-	if b.pumping || b.refs == 0 {
-		b.mu.Unlock()
+	again := b.started
+	b.started = true
+	b.mu.Unlock()
+	if again {
+		return 0
+	}
+	b.up.buf = make([]byte, bridgeChunk)
+	b.down.buf = make([]byte, bridgeChunk)
+	if e := setNonblock(s.k, b.lfd); e != 0 {
+		return e
+	}
+	ev := unix.EpollEvent{Events: edge, Fd: int32(b.id)}
+	if _, _, e := sys.SyscallOn(s.k, unix.SYS_EPOLL_CTL, uintptr(s.bridges.lep), unix.EPOLL_CTL_ADD, uintptr(b.lfd), uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+		return e
+	}
+	b.pumping.Store(true) // the loops run the flows from now on
+	b.pumpUp(s)
+	b.pumpDown(s)
+	return 0
+}
+
+// setNonblock sets O_NONBLOCK on fd of kernel k.
+func setNonblock(k sys.Kernel, fd int) sys.Errno {
+	fl, _, e := sys.SyscallOn(k, unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0, 0, 0, 0)
+	if e == 0 {
+		_, _, e = sys.SyscallOn(k, unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK, 0, 0, 0)
+	}
+	return e
+}
+
+// pumpUp moves what the program wrote to the other kernel's socket until
+// a side says EAGAIN. At the end of the program's writing (it shut its end
+// for writing, or closed it) the socket is shut down for writing, after
+// every byte; if the socket refuses, the program's end is shut for its
+// writing (its writes fail, EPIPE).
+func (b *bridge) pumpUp(s *supervisor) {
+	if !b.pumping.Load() {
 		return
 	}
-	b.pumping = true
-	b.refs += 2
-	b.mu.Unlock()
-	s.calls.Add(2)
-	go func() {
-		defer s.calls.Done()
-		b.up(s)
-	}()
-	go func() {
-		defer s.calls.Done()
-		b.down(s)
-	}()
-}
-
-// up moves what the program writes to the other kernel's socket until
-// the program's end is shut for writing or closed (then the socket is
-// shut down for writing: the peer reads the end after every byte), or the
-// socket refuses (then the program's writes fail, EPIPE).
-func (b *bridge) up(s *supervisor) {
-	defer b.release(s)
-	buf := make([]byte, bridgeChunk)
-	for {
-		n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_READ, uintptr(b.mine), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-		if e == syscall.EINTR {
+	f := &b.up
+	f.mu.Lock()
+	for !f.done() {
+		if f.off == f.end && !f.eof {
+			n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_READ, uintptr(b.mine), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
+			if e == syscall.EAGAIN {
+				break
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 || n == 0 {
+				f.eof = true
+			} else {
+				f.off, f.end = 0, int(n)
+			}
+		}
+		if f.off < f.end {
+			w, _, e := sys.SyscallOn(s.k, unix.SYS_WRITE, uintptr(b.lfd), uintptr(unsafe.Pointer(&f.buf[f.off])), uintptr(f.end-f.off), 0, 0, 0)
+			if e == syscall.EAGAIN {
+				break
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				f.dead = true
+				sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_RD, 0, 0, 0, 0)
+				break
+			}
+			f.off += int(w)
 			continue
 		}
-		if e != 0 || n == 0 {
-			break
-		}
-		if writeAll(s.k, b.lfd, buf[:n]) != 0 {
-			sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_RD, 0, 0, 0, 0)
-			return
+		if f.eof {
+			sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_WR, 0, 0, 0, 0)
+			f.shut = true
 		}
 	}
-	sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_WR, 0, 0, 0, 0)
+	done := f.done()
+	f.mu.Unlock()
+	if done {
+		b.maybeFinish(s, false)
+	}
 }
 
-// down moves what the other kernel's socket receives to the program
-// until the socket's end (the peer's FIN, or a reset: the program reads
-// the end of the stream either way), or the program has closed its end
-// or shut it for reading (then the socket is shut for reading).
-func (b *bridge) down(s *supervisor) {
-	defer b.release(s)
-	buf := make([]byte, bridgeChunk)
-	for {
-		n, _, e := sys.SyscallOn(s.k, unix.SYS_READ, uintptr(b.lfd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-		if e == syscall.EINTR {
+// pumpDown moves what the other kernel's socket received to the program
+// until a side says EAGAIN. At the socket's end (the peer's FIN, or a
+// reset: the program reads the end of the stream either way) the
+// program's end is shut for writing, after every byte; once the program
+// has closed its end or shut it for reading, the socket is shut for
+// reading.
+func (b *bridge) pumpDown(s *supervisor) {
+	if !b.pumping.Load() {
+		return
+	}
+	f := &b.down
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.done() {
+		if f.off == f.end && !f.eof {
+			n, _, e := sys.SyscallOn(s.k, unix.SYS_READ, uintptr(b.lfd), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
+			if e == syscall.EAGAIN {
+				return
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 || n == 0 {
+				f.eof = true
+			} else {
+				f.off, f.end = 0, int(n)
+			}
+		}
+		if f.off < f.end {
+			w, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SENDTO, uintptr(b.mine), uintptr(unsafe.Pointer(&f.buf[f.off])), uintptr(f.end-f.off), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+			if e == syscall.EAGAIN {
+				return
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				f.dead = true
+				sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RD, 0, 0, 0, 0)
+				return
+			}
+			f.off += int(w)
 			continue
 		}
-		if e != 0 || n == 0 {
+		if f.eof {
 			sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_WR, 0, 0, 0, 0)
-			return
-		}
-		if sendAll(b.mine, buf[:n]) != 0 {
-			sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RD, 0, 0, 0, 0)
-			return
+			f.shut = true
 		}
 	}
 }
@@ -454,70 +671,56 @@ func sendAll(fd int, p []byte) sys.Errno {
 	return 0
 }
 
-// bridgeListen makes the other kernel's socket listen (non-blocking:
-// accept decides whether to wait) and starts the poller.
+// bridgeListen makes the other kernel's socket listen, non-blocking
+// (accept decides whether to wait), in the other kernel's loop.
 func (c *call) bridgeListen(b *bridge) result {
 	_, _, e := sys.SyscallOn(c.s.k, unix.SYS_LISTEN, uintptr(b.lfd), c.args[1], 0, 0, 0, 0)
 	if e != 0 {
 		return result{err: e}
 	}
 	b.mu.Lock()
-	if b.listening || b.refs == 0 {
-		b.mu.Unlock()
+	again := b.listening
+	b.listening = true
+	b.mu.Unlock()
+	if again || b.pumping.Load() {
 		return result{}
 	}
-	b.listening = true
-	b.refs++
+	b.mu.Lock()
+	b.started = true // no flows for a listener
 	b.mu.Unlock()
-	fl, _, _ := sys.SyscallOn(c.s.k, unix.SYS_FCNTL, uintptr(b.lfd), unix.F_GETFL, 0, 0, 0, 0)
-	sys.SyscallOn(c.s.k, unix.SYS_FCNTL, uintptr(b.lfd), unix.F_SETFL, fl|unix.O_NONBLOCK, 0, 0, 0)
-	c.s.calls.Add(1)
-	go func() {
-		defer c.s.calls.Done()
-		b.poll(c.s)
-	}()
+	if e := setNonblock(c.s.k, b.lfd); e != 0 {
+		return result{err: e}
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(b.id)}
+	if _, _, e := sys.SyscallOn(c.s.k, unix.SYS_EPOLL_CTL, uintptr(c.s.bridges.lep), unix.EPOLL_CTL_ADD, uintptr(b.lfd), uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
+		return result{err: e}
+	}
+	b.offerToken(c.s)
 	return result{}
 }
 
-// poll keeps a token byte readable at the program's end of a listener
-// while the other kernel's listener has a connection waiting: it waits
-// for one, writes the token and waits for an accept to take it.
-func (b *bridge) poll(s *supervisor) {
-	defer b.release(s)
-	token := []byte{0}
-	for {
-		b.mu.Lock()
-		hup := b.hup
-		b.mu.Unlock()
-		if hup {
-			return
-		}
-		pfd := []unix.PollFd{{Fd: int32(b.lfd), Events: unix.POLLIN}}
-		_, _, e := sys.SyscallOn(s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd[0])), 1, 0, 0, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 || pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
-			return
-		}
-		if pfd[0].Revents&unix.POLLIN == 0 {
-			continue
-		}
-		b.mu.Lock()
-		if !b.token && !b.hup {
-			if sendAll(b.mine, token) == 0 {
-				b.token = true
-			}
-		}
-		b.mu.Unlock()
-		<-b.consumed
+// offerToken makes the program's end of a listener readable (a token
+// byte) if the other kernel's listener has a connection waiting.
+func (b *bridge) offerToken(s *supervisor) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.token || b.hup {
+		return
+	}
+	pfd := []unix.PollFd{{Fd: int32(b.lfd), Events: unix.POLLIN}}
+	ts := unix.Timespec{}
+	if n, _, e := sys.SyscallOn(s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0); e != 0 || n == 0 || pfd[0].Revents&unix.POLLIN == 0 {
+		return
+	}
+	if sendAll(b.mine, []byte{0}) == 0 {
+		b.token = true
 	}
 }
 
 // bridgeAccept accepts a connection on the other kernel's listener and
 // gives the program a new bridge for it. A program's non-blocking
 // listener gets EAGAIN when none waits; a blocking one waits in the other
-// kernel. The token goes (the poller writes it again if more wait).
+// kernel. The token goes, and comes back if more connections wait.
 func (c *call) bridgeAccept(b *bridge, k sys.Kernel) result {
 	theirs, e := c.hostFD(int(int32(c.args[0])))
 	if e != 0 {
@@ -535,13 +738,14 @@ func (c *call) bridgeAccept(b *bridge, k sys.Kernel) result {
 			return result{err: syscall.EINVAL}
 		}
 	}
-	defer b.takeToken(c.s, theirs)
 	for {
 		fd, _, e := sys.SyscallOn(k, unix.SYS_ACCEPT4, uintptr(b.lfd), c.args[1], c.args[2], unix.SOCK_CLOEXEC, 0, 0)
 		if e == 0 {
+			b.takeToken(c.s, theirs) // before the answer: the program may poll at once
 			return c.s.newBridge(c, int(fd), flags, true)
 		}
 		if e != syscall.EAGAIN || fl&unix.O_NONBLOCK != 0 {
+			b.takeToken(c.s, theirs)
 			return result{err: e}
 		}
 		// A blocking accept: wait for a connection, in slices, while the
@@ -559,7 +763,7 @@ func (c *call) bridgeAccept(b *bridge, k sys.Kernel) result {
 }
 
 // takeToken takes the token byte from the program's end (theirs, the
-// supervisor's copy) and lets the poller look again.
+// supervisor's copy of it) and offers it again if more connections wait.
 func (b *bridge) takeToken(s *supervisor, theirs int) {
 	var t [1]byte
 	b.mu.Lock()
@@ -570,8 +774,5 @@ func (b *bridge) takeToken(s *supervisor, theirs int) {
 		}
 	}
 	b.mu.Unlock()
-	select {
-	case b.consumed <- struct{}{}:
-	default:
-	}
+	b.offerToken(s)
 }
