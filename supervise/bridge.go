@@ -75,15 +75,34 @@ type bridge struct {
 // source and not yet written to its destination.
 type flow struct {
 	mu       sync.Mutex
-	buf      []byte
-	off, end int  // buf[off:end] is still to be written
-	eof      bool // the source has ended
-	shut     bool // the destination has been told (shutdown)
-	dead     bool // the destination refused: the source is no longer read
+	buf      *[bridgeChunk]byte // from chunks while it holds bytes, else nil
+	off, end int                // buf[off:end] is still to be written
+	eof      bool               // the source has ended
+	shut     bool               // the destination has been told (shutdown)
+	dead     bool               // the destination refused: the source is no longer read
 }
 
 // done reports whether nothing more will move.
 func (f *flow) done() bool { return f.shut || f.dead }
+
+// chunks are the flows' buffers: a flow holds one only while bytes are
+// in it, so idle connections cost none.
+var chunks = sync.Pool{New: func() any { return new([bridgeChunk]byte) }}
+
+// take gives f a buffer if it has none.
+func (f *flow) take() {
+	if f.buf == nil {
+		f.buf = chunks.Get().(*[bridgeChunk]byte)
+	}
+}
+
+// giveBack returns f's buffer when it holds nothing.
+func (f *flow) giveBack() {
+	if f.buf != nil && f.off == f.end {
+		chunks.Put(f.buf)
+		f.buf = nil
+	}
+}
 
 // bridges are a supervisor's bridges: by the inode of the program's end
 // until it is closed, and by id (the loops' epoll data) until the last
@@ -527,8 +546,6 @@ func (b *bridge) startPumps(s *supervisor) sys.Errno {
 	if again {
 		return 0
 	}
-	b.up.buf = make([]byte, bridgeChunk)
-	b.down.buf = make([]byte, bridgeChunk)
 	if e := setNonblock(s.k, b.lfd); e != 0 {
 		return e
 	}
@@ -564,6 +581,7 @@ func (b *bridge) pumpUp(s *supervisor) {
 	f.mu.Lock()
 	for !f.done() {
 		if f.off == f.end && !f.eof {
+			f.take()
 			n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_READ, uintptr(b.mine), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
 			if e == syscall.EAGAIN {
 				break
@@ -586,7 +604,7 @@ func (b *bridge) pumpUp(s *supervisor) {
 				continue
 			}
 			if e != 0 {
-				f.dead = true
+				f.dead, f.off = true, f.end // what is left is dropped
 				sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_RD, 0, 0, 0, 0)
 				break
 			}
@@ -598,6 +616,7 @@ func (b *bridge) pumpUp(s *supervisor) {
 			f.shut = true
 		}
 	}
+	f.giveBack()
 	done := f.done()
 	f.mu.Unlock()
 	if done {
@@ -618,8 +637,10 @@ func (b *bridge) pumpDown(s *supervisor) {
 	f := &b.down
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.giveBack()
 	for !f.done() {
 		if f.off == f.end && !f.eof {
+			f.take()
 			n, _, e := sys.SyscallOn(s.k, unix.SYS_READ, uintptr(b.lfd), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
 			if e == syscall.EAGAIN {
 				return
@@ -642,7 +663,7 @@ func (b *bridge) pumpDown(s *supervisor) {
 				continue
 			}
 			if e != 0 {
-				f.dead = true
+				f.dead, f.off = true, f.end // what is left is dropped
 				sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RD, 0, 0, 0, 0)
 				return
 			}

@@ -210,7 +210,8 @@ func progBridgeStorm() error {
 }
 
 // TestRunBridgeFDs: a bridged socket is a host fd (below 2^20, a socket
-// to fstat) whose names and options are LKL's; a dup keeps the
+// to fstat) whose names and options are LKL's (but SO_RCVTIMEO, the host
+// end's); a dup keeps the
 // connection when the first number is closed; a child process (fork and
 // exec) inherits it and talks over it.
 func TestRunBridgeFDs(t *testing.T) {
@@ -257,6 +258,13 @@ func progBridgeFDs() error {
 	peer, err := unix.Getpeername(fd)
 	if sa, ok := peer.(*unix.SockaddrInet4); err != nil || !ok || sa.Port != ln.Addr().(*net.TCPAddr).Port {
 		return fmt.Errorf("getpeername: %v, %v", peer, err)
+	}
+	// SO_RCVTIMEO is the host end's: a read with nothing to read times out.
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000}); err != nil {
+		return fmt.Errorf("SO_RCVTIMEO: %w", err)
+	}
+	if n, err := unix.Read(fd, make([]byte, 1)); err != unix.EAGAIN {
+		return fmt.Errorf("read with SO_RCVTIMEO and nothing to read: %d, %v; want EAGAIN", n, err)
 	}
 	if _, err := f.Write([]byte("via dup\n")); err != nil {
 		return err
