@@ -568,113 +568,93 @@ func setNonblock(k sys.Kernel, fd int) sys.Errno {
 	return e
 }
 
-// pumpUp moves what the program wrote to the other kernel's socket until
-// a side says EAGAIN. At the end of the program's writing (it shut its end
-// for writing, or closed it) the socket is shut down for writing, after
-// every byte; if the socket refuses, the program's end is shut for its
-// writing (its writes fail, EPIPE).
+// A side is one fd of a bridge: the host end (send: written with
+// sendto, MSG_NOSIGNAL) or the other kernel's socket.
+type side struct {
+	k    sys.Kernel
+	fd   int
+	send bool
+}
+
+func (sd side) read(p []byte) (uintptr, sys.Errno) {
+	n, _, e := sys.SyscallOn(sd.k, unix.SYS_READ, uintptr(sd.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	return n, e
+}
+
+func (sd side) write(p []byte) (uintptr, sys.Errno) {
+	if sd.send {
+		n, _, e := sys.SyscallOn(sd.k, unix.SYS_SENDTO, uintptr(sd.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
+		return n, e
+	}
+	n, _, e := sys.SyscallOn(sd.k, unix.SYS_WRITE, uintptr(sd.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	return n, e
+}
+
+func (sd side) shutdown(how int) {
+	sys.SyscallOn(sd.k, unix.SYS_SHUTDOWN, uintptr(sd.fd), uintptr(how), 0, 0, 0, 0)
+}
+
+// pumpUp runs the flow from the program to the other kernel's socket
+// (flow.run).
 func (b *bridge) pumpUp(s *supervisor) {
-	if !b.pumping.Load() {
-		return
-	}
-	f := &b.up
-	f.mu.Lock()
-	for !f.done() {
-		if f.off == f.end && !f.eof {
-			f.take()
-			n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_READ, uintptr(b.mine), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
-			if e == syscall.EAGAIN {
-				break
-			}
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != 0 || n == 0 {
-				f.eof = true
-			} else {
-				f.off, f.end = 0, int(n)
-			}
-		}
-		if f.off < f.end {
-			w, _, e := sys.SyscallOn(s.k, unix.SYS_WRITE, uintptr(b.lfd), uintptr(unsafe.Pointer(&f.buf[f.off])), uintptr(f.end-f.off), 0, 0, 0)
-			if e == syscall.EAGAIN {
-				break
-			}
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != 0 {
-				f.dead, f.off = true, f.end // what is left is dropped
-				sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_RD, 0, 0, 0, 0)
-				break
-			}
-			f.off += int(w)
-			continue
-		}
-		if f.eof {
-			sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_WR, 0, 0, 0, 0)
-			f.shut = true
-		}
-	}
-	f.giveBack()
-	done := f.done()
-	f.mu.Unlock()
-	if done {
-		b.maybeFinish(s, false)
+	if b.pumping.Load() && b.up.run(side{sys.Host(), b.mine, true}, side{s.k, b.lfd, false}) {
+		b.maybeFinish(s, false) // the program's writing has ended
 	}
 }
 
-// pumpDown moves what the other kernel's socket received to the program
-// until a side says EAGAIN. At the socket's end (the peer's FIN, or a
-// reset: the program reads the end of the stream either way) the
-// program's end is shut for writing, after every byte; once the program
-// has closed its end or shut it for reading, the socket is shut for
-// reading.
+// pumpDown runs the flow from the other kernel's socket to the program.
 func (b *bridge) pumpDown(s *supervisor) {
-	if !b.pumping.Load() {
-		return
+	if b.pumping.Load() {
+		b.down.run(side{s.k, b.lfd, false}, side{sys.Host(), b.mine, true})
 	}
-	f := &b.down
+}
+
+// run moves bytes from src to dst until a side says EAGAIN, and reports
+// whether the flow is done. At src's end (the program shut its end for
+// writing or closed it; the peer's FIN, or a reset: the program reads the
+// end of the stream either way) dst is shut for writing, after every
+// byte. If dst refuses (the other kernel's socket is reset; the program
+// has closed its end or shut it for reading), src is shut for reading:
+// the program's writes fail (EPIPE), or the socket stops being read.
+func (f *flow) run(src, dst side) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.giveBack()
 	for !f.done() {
 		if f.off == f.end && !f.eof {
 			f.take()
-			n, _, e := sys.SyscallOn(s.k, unix.SYS_READ, uintptr(b.lfd), uintptr(unsafe.Pointer(&f.buf[0])), uintptr(len(f.buf)), 0, 0, 0)
-			if e == syscall.EAGAIN {
-				return
-			}
-			if e == syscall.EINTR {
+			n, e := src.read(f.buf[:])
+			switch {
+			case e == syscall.EAGAIN:
+				return false
+			case e == syscall.EINTR:
 				continue
-			}
-			if e != 0 || n == 0 {
+			case e != 0 || n == 0:
 				f.eof = true
-			} else {
+			default:
 				f.off, f.end = 0, int(n)
 			}
 		}
 		if f.off < f.end {
-			w, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SENDTO, uintptr(b.mine), uintptr(unsafe.Pointer(&f.buf[f.off])), uintptr(f.end-f.off), unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, 0, 0)
-			if e == syscall.EAGAIN {
-				return
-			}
-			if e == syscall.EINTR {
-				continue
-			}
-			if e != 0 {
+			w, e := dst.write(f.buf[f.off:f.end])
+			switch {
+			case e == syscall.EAGAIN:
+				return false
+			case e == syscall.EINTR:
+			case e != 0:
 				f.dead, f.off = true, f.end // what is left is dropped
-				sys.SyscallOn(s.k, unix.SYS_SHUTDOWN, uintptr(b.lfd), unix.SHUT_RD, 0, 0, 0, 0)
-				return
+				src.shutdown(unix.SHUT_RD)
+			default:
+				f.off += int(w)
 			}
-			f.off += int(w)
 			continue
 		}
 		if f.eof {
-			sys.SyscallOn(sys.Host(), unix.SYS_SHUTDOWN, uintptr(b.mine), unix.SHUT_WR, 0, 0, 0, 0)
+			dst.shutdown(unix.SHUT_WR)
 			f.shut = true
 		}
 	}
+	return true
 }
 
 // sendAll sends p on host socket fd, with no SIGPIPE.

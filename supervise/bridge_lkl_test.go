@@ -428,13 +428,22 @@ func progBridgeErrors() error {
 		defer unix.Close(c)
 		return unix.Connect(c, &unix.SockaddrInet4{Addr: addr, Port: port})
 	}
-	// A port nobody listens on: find one by listening and closing.
-	ln, _, err := lklListen()
+	// A port nobody listens on: one bound by a socket that does not
+	// listen (a closed listener's LKL socket closes only once the
+	// supervisor has seen the close: docs/run.md).
+	bound, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	defer unix.Close(bound)
+	if err := unix.Bind(bound, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return err
+	}
+	sa, err := unix.Getsockname(bound)
+	if err != nil {
+		return err
+	}
+	port := sa.(*unix.SockaddrInet4).Port
 	if err := connect([4]byte{127, 0, 0, 1}, port, 0); err != unix.ECONNREFUSED {
 		return fmt.Errorf("connect to a closed port: %v, want ECONNREFUSED", err)
 	}
