@@ -63,34 +63,37 @@ func TestRunBridgeBulk(t *testing.T) {
 }
 
 // lklListen listens on LKL's loopback (under the supervisor, net.Listen
-// is LKL's) and returns the listener and its address.
-func lklListen() (net.Listener, string, error) {
+// is LKL's) and returns the listener and its address; with serve, each
+// connection is served by it in a goroutine of its own, and closed after.
+func lklListen(serve func(net.Conn)) (net.Listener, string, error) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
+	}
+	if serve != nil {
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					serve(c)
+				}()
+			}
+		}()
 	}
 	return ln, ln.Addr().String(), nil
 }
 
 func progBridgeBulk() error {
-	ln, addr, err := lklListen()
+	// Echo server: echoes until the client's end, then ends its side.
+	ln, addr, err := lklListen(func(c net.Conn) { io.Copy(c, c) })
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	// Echo server: echoes until the client's end, then ends its side.
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
 	const size = 12 << 20
 	data := make([]byte, size)
 	rand.New(rand.NewSource(1)).Read(data)
@@ -124,21 +127,14 @@ func progBridgeBulk() error {
 	// A client that writes 4 MiB and closes at once: every byte arrives.
 	const size2 = 4 << 20
 	sums := make(chan [32]byte, 1)
-	ln2, addr2, err := lklListen()
+	ln2, addr2, err := lklListen(func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		sums <- sha256.Sum256(b)
+	})
 	if err != nil {
 		return err
 	}
 	defer ln2.Close()
-	go func() {
-		c, err := ln2.Accept()
-		if err != nil {
-			sums <- [32]byte{}
-			return
-		}
-		defer c.Close()
-		b, _ := io.ReadAll(c)
-		sums <- sha256.Sum256(b)
-	}()
 	c2, err := net.Dial("tcp4", addr2)
 	if err != nil {
 		return err
@@ -160,25 +156,15 @@ func TestRunBridgeStorm(t *testing.T) {
 }
 
 func progBridgeStorm() error {
-	ln, addr, err := lklListen()
+	ln, addr, err := lklListen(func(c net.Conn) {
+		b := make([]byte, 64)
+		n, _ := io.ReadAtLeast(c, b, 1)
+		c.Write(append([]byte("re:"), b[:n]...))
+	})
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b := make([]byte, 64)
-				n, _ := io.ReadAtLeast(c, b, 1)
-				c.Write(append([]byte("re:"), b[:n]...))
-			}()
-		}
-	}()
 	const n = 200
 	errs := make(chan error, n)
 	for i := range n {
@@ -219,7 +205,7 @@ func TestRunBridgeFDs(t *testing.T) {
 }
 
 func progBridgeFDs() error {
-	ln, addr, err := lklListen()
+	ln, addr, err := lklListen(nil)
 	if err != nil {
 		return err
 	}
@@ -454,18 +440,11 @@ func progBridgeErrors() error {
 		return fmt.Errorf("connect with no route: %v, want ENETUNREACH", err)
 	}
 	// A reset by the peer (SO_LINGER 0): the program reads the end.
-	ln, addr, err := lklListen()
+	ln, addr, err := lklListen(func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) })
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
 	c, err := net.Dial("tcp4", addr)
 	if err != nil {
 		return err
