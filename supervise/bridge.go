@@ -50,6 +50,7 @@ var bridgeCalls = map[uintptr]bool{
 	unix.SYS_BIND: true, unix.SYS_LISTEN: true, unix.SYS_ACCEPT: true, unix.SYS_ACCEPT4: true,
 	unix.SYS_CONNECT: true, unix.SYS_GETSOCKNAME: true, unix.SYS_GETPEERNAME: true,
 	unix.SYS_SETSOCKOPT: true, unix.SYS_GETSOCKOPT: true,
+	unix.SYS_IOCTL: true, // only socket requests (0x89xx) on a host fd: the filter's sockIoctl
 }
 
 // A bridge is one bridged socket.

@@ -12,10 +12,12 @@ import (
 	"net"
 	"os"
 	osexec "os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -245,6 +247,11 @@ func progBridgeFDs() error {
 	if sa, ok := peer.(*unix.SockaddrInet4); err != nil || !ok || sa.Port != ln.Addr().(*net.TCPAddr).Port {
 		return fmt.Errorf("getpeername: %v, %v", peer, err)
 	}
+	// A socket ioctl is LKL's: SIOCGIFCONF lists LKL's interfaces (the
+	// test's LKL has only lo), not the host's.
+	if names, err := ifNames(fd); err != nil || strings.Join(names, ",") != "lo" {
+		return fmt.Errorf("SIOCGIFCONF on the bridged fd: %q, %v; want LKL's [lo]", names, err)
+	}
 	// SO_RCVTIMEO is the host end's: a read with nothing to read times out.
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000}); err != nil {
 		return fmt.Errorf("SO_RCVTIMEO: %w", err)
@@ -273,6 +280,27 @@ func progBridgeFDs() error {
 		return err
 	}
 	return cmd.Wait()
+}
+
+// ifNames returns the interfaces SIOCGIFCONF on fd lists.
+func ifNames(fd int) ([]string, error) {
+	const ifreqSize = 40
+	buf := make([]byte, 16*ifreqSize)
+	ifc := &struct { // struct ifconf; on the heap, which does not move
+		len int32
+		_   int32
+		buf uintptr
+	}{len: int32(len(buf)), buf: uintptr(unsafe.Pointer(&buf[0]))}
+	_, e := raw(unix.SYS_IOCTL, uintptr(fd), unix.SIOCGIFCONF, uintptr(unsafe.Pointer(ifc)))
+	runtime.KeepAlive(buf)
+	if e != 0 {
+		return nil, e
+	}
+	var names []string
+	for off := 0; off+ifreqSize <= int(ifc.len); off += ifreqSize {
+		names = append(names, unix.ByteSliceToString(buf[off:off+16]))
+	}
+	return names, nil
 }
 
 // progBridgeChild answers "ping\n" on fd 3, which it inherited.

@@ -26,6 +26,10 @@ const (
 	fdArgs
 	// notUnix: when the first argument (a socket family) is not AF_UNIX.
 	notUnix
+	// sockIoctl: ioctl on an fd of the other kernel, or with a socket
+	// request (0x89xx: SIOCGIFCONF, SIOCGIFADDR, SIOCADDRT…) on any fd,
+	// which on a bridged socket is the other kernel's.
+	sockIoctl
 )
 
 // A rule is one system call the filter may send to the supervisor.
@@ -98,6 +102,17 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 			body = []bpf.Instruction{
 				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_UNIX, SkipFalse: 1},
+				bpf.RetConstant{Val: allow},
+				bpf.RetConstant{Val: notify},
+			}
+		case sockIoctl:
+			body = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase, SkipTrue: 4},
+				bpf.LoadAbsolute{Off: argOff(1), Size: 4},
+				bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xff00},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8900, SkipTrue: 1},
 				bpf.RetConstant{Val: allow},
 				bpf.RetConstant{Val: notify},
 			}

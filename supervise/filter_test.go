@@ -83,6 +83,12 @@ func TestFilter(t *testing.T) {
 		{name: "read host fd with bridges", bridge: true, nr: unix.SYS_READ, args: []uint64{3}, want: allow},
 		{name: "shutdown host fd with bridges", bridge: true, nr: unix.SYS_SHUTDOWN, args: []uint64{3}, want: allow},
 		{name: "connect our fd with bridges", bridge: true, nr: unix.SYS_CONNECT, args: []uint64{ours}, want: notify},
+		{name: "ioctl SIOCGIFCONF host fd", nr: unix.SYS_IOCTL, args: []uint64{3, unix.SIOCGIFCONF}, want: allow},
+		{name: "ioctl SIOCGIFCONF host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{3, unix.SIOCGIFCONF}, want: notify},
+		{name: "ioctl FIONREAD (TIOCINQ) host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{3, unix.TIOCINQ}, want: allow},
+		{name: "ioctl TCGETS host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{1, unix.TCGETS}, want: allow},
+		{name: "ioctl TCGETS our fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{ours, unix.TCGETS}, want: notify},
+		{name: "ioctl fd -1 with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{0xffffffff, unix.TCGETS}, want: allow},
 		{name: "other arch", arch: unix.AUDIT_ARCH_I386, nr: unix.SYS_READ, args: []uint64{ours}, want: allow},
 	}
 	for _, tc := range tests {

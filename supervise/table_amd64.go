@@ -31,6 +31,7 @@ var rules = []rule{
 	{nr: unix.SYS_CLOSE, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FSTAT, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_LSEEK, class: fdArgs, fds: fd0},
+	{nr: unix.SYS_IOCTL, class: sockIoctl, bridge: true}, // before the fdArgs rule, which it includes
 	{nr: unix.SYS_IOCTL, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FCNTL, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FSYNC, class: fdArgs, fds: fd0},
