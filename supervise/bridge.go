@@ -51,6 +51,8 @@ var bridgeCalls = map[uintptr]bool{
 	unix.SYS_CONNECT: true, unix.SYS_GETSOCKNAME: true, unix.SYS_GETPEERNAME: true,
 	unix.SYS_SETSOCKOPT: true, unix.SYS_GETSOCKOPT: true,
 	unix.SYS_IOCTL: true, // only socket requests (0x89xx) on a host fd: the filter's sockIoctl
+	// only with an address or out-of-band data: the filter's msgArgs
+	unix.SYS_SENDTO: true, unix.SYS_RECVFROM: true,
 }
 
 // A bridge is one bridged socket.
@@ -506,6 +508,8 @@ func (c *call) onBridge() result {
 		return c.bridgeListen(b)
 	case unix.SYS_ACCEPT, unix.SYS_ACCEPT4:
 		return c.bridgeAccept(b, k)
+	case unix.SYS_SENDTO, unix.SYS_RECVFROM:
+		return c.bridgeMsg()
 	case unix.SYS_SETSOCKOPT, unix.SYS_GETSOCKOPT:
 		// The timeouts are the program's end's: its reads and writes
 		// are the host's. The pumps never time out.
@@ -518,6 +522,37 @@ func (c *call) onBridge() result {
 	}
 	r, _, e := sys.SyscallOn(k, c.nr, uintptr(b.lfd), c.args[1], c.args[2], c.args[3], c.args[4], c.args[5])
 	return result{val: r, err: e}
+}
+
+// bridgeMsg answers a sendto or recvfrom on a bridge that the host end
+// could not honour (the filter's msgArgs). Out-of-band data and fast
+// open are refused: the pair carries one ordered stream. A sendto with an
+// address sends without it, as TCP ignores the address of a connected
+// socket (the host's AF_UNIX would say EISCONN): the supervisor sends the
+// bytes, at most sendfileChunk of them, on its copy of the program's end.
+func (c *call) bridgeMsg() result {
+	flags := c.args[3]
+	if flags&(unix.MSG_OOB|unix.MSG_FASTOPEN) != 0 {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "out-of-band data or fast open on a bridged TCP socket")
+	}
+	if c.nr != unix.SYS_SENDTO {
+		return cont
+	}
+	theirs, e := c.hostFD(int(int32(c.args[0])))
+	if e != 0 {
+		return result{err: e}
+	}
+	defer c.s.host.Close(theirs)
+	buf := make([]byte, min(c.args[2], sendfileChunk))
+	if len(buf) == 0 {
+		return result{}
+	}
+	if e := readMem(c.tid, c.args[1], buf); e != 0 {
+		return result{err: e}
+	}
+	// MSG_NOSIGNAL: the supervisor takes no SIGPIPE (nor, then, the program).
+	n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SENDTO, uintptr(theirs), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), flags|unix.MSG_NOSIGNAL, 0, 0)
+	return result{val: n, err: e}
 }
 
 // bridgeConnect connects the other kernel's socket, blocking until it is

@@ -198,8 +198,9 @@ func progBridgeStorm() error {
 }
 
 // TestRunBridgeFDs: a bridged socket is a host fd (below 2^20, a socket
-// to fstat) whose names and options are LKL's (but SO_RCVTIMEO, the host
-// end's); a dup keeps the
+// to fstat) whose names, options and socket ioctls are LKL's (but
+// SO_RCVTIMEO, the host end's); sendto with an address works, MSG_OOB is
+// refused; a dup keeps the
 // connection when the first number is closed; a child process (fork and
 // exec) inherits it and talks over it.
 func TestRunBridgeFDs(t *testing.T) {
@@ -264,6 +265,16 @@ func progBridgeFDs() error {
 	}
 	if err := readLine(s, "via dup\n"); err != nil {
 		return err
+	}
+	// sendto with an address: TCP ignores it on a connected socket.
+	if err := unix.Sendto(fd, []byte("with an address\n"), 0, peer); err != nil {
+		return fmt.Errorf("sendto with an address: %w", err)
+	}
+	if err := readLine(s, "with an address\n"); err != nil {
+		return err
+	}
+	if err := unix.Sendto(fd, []byte("!"), unix.MSG_OOB, nil); err != unix.EOPNOTSUPP {
+		return fmt.Errorf("MSG_OOB on a bridge: %v, want EOPNOTSUPP", err)
 	}
 	// A child inherits the fd (fork and exec) and answers on it.
 	cmd := osexec.Command(os.Args[0])

@@ -30,6 +30,10 @@ const (
 	// request (0x89xx: SIOCGIFCONF, SIOCGIFADDR, SIOCADDRT…) on any fd,
 	// which on a bridged socket is the other kernel's.
 	sockIoctl
+	// msgArgs: sendto or recvfrom on an fd of the other kernel, or on
+	// any fd with one of the rule's msgFlags set or (msgAddr) an address,
+	// which on a bridged socket the host end could not honour.
+	msgArgs
 )
 
 // A rule is one system call the filter may send to the supervisor.
@@ -46,6 +50,9 @@ type rule struct {
 	// bridge marks a call sent for every fd when TCP sockets are
 	// bridged (FilterOptions.Bridge): a bridge is a host fd.
 	bridge bool
+	// msgFlags and msgAddr (an argument index; 0: none) are msgArgs's.
+	msgFlags uint32
+	msgAddr  int
 }
 
 // FilterOptions choose what the filter sends to the supervisor.
@@ -115,6 +122,29 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8900, SkipTrue: 1},
 				bpf.RetConstant{Val: allow},
 				bpf.RetConstant{Val: notify},
+			}
+		case msgArgs:
+			body = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase}, // SkipTrue: to notify, below
+				bpf.LoadAbsolute{Off: argOff(3), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: r.msgFlags},
+			}
+			if r.msgAddr > 0 {
+				body = append(body,
+					bpf.LoadAbsolute{Off: argOff(r.msgAddr), Size: 4},
+					bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0},
+					bpf.LoadAbsolute{Off: argOff(r.msgAddr) + 4, Size: 4},
+					bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0},
+				)
+			}
+			body = append(body, bpf.RetConstant{Val: allow}, bpf.RetConstant{Val: notify})
+			for i := 2; i < len(body)-2; i++ {
+				if j, ok := body[i].(bpf.JumpIf); ok && j.SkipTrue == 0 {
+					j.SkipTrue = uint8(len(body) - 2 - i)
+					body[i] = j
+				}
 			}
 		case fdArgs:
 			// For each fd argument: its low 32 bits as an int are

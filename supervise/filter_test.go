@@ -89,6 +89,15 @@ func TestFilter(t *testing.T) {
 		{name: "ioctl TCGETS host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{1, unix.TCGETS}, want: allow},
 		{name: "ioctl TCGETS our fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{ours, unix.TCGETS}, want: notify},
 		{name: "ioctl fd -1 with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{0xffffffff, unix.TCGETS}, want: allow},
+		{name: "sendto host fd, an address, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 0x2000, 16}, want: notify},
+		{name: "sendto host fd, an address above 4 GiB, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 1 << 40, 16}, want: notify},
+		{name: "sendto host fd, MSG_OOB, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, unix.MSG_OOB}, want: notify},
+		{name: "sendto host fd, MSG_NOSIGNAL, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT}, want: allow},
+		{name: "sendto our fd with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{ours, 0x1000, 10}, want: notify},
+		{name: "sendto host fd, an address, without bridges", nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 0x2000, 16}, want: allow},
+		{name: "recvfrom host fd, an address, with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{3, 0x1000, 10, 0, 0x2000, 0x3000}, want: allow},
+		{name: "recvfrom host fd, MSG_OOB, with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{3, 0x1000, 10, unix.MSG_OOB}, want: notify},
+		{name: "recvfrom our fd with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{ours}, want: notify},
 		{name: "other arch", arch: unix.AUDIT_ARCH_I386, nr: unix.SYS_READ, args: []uint64{ours}, want: allow},
 	}
 	for _, tc := range tests {

@@ -51,9 +51,9 @@ func quick(s *supervisor, n *seccompNotif) bool {
 	case unix.SYS_READ, unix.SYS_WRITE, unix.SYS_READV, unix.SYS_WRITEV, unix.SYS_RECVFROM, unix.SYS_SENDTO,
 		unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_CONNECT,
 		unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_GETDENTS64, unix.SYS_SENDFILE:
-		if !isOurs(uintptr(a[0])) { // a host fd: a bridge's accept or connect may wait
+		if !isOurs(uintptr(a[0])) { // a host fd: a bridge's accept, connect or sendto may wait
 			nr := uintptr(n.Data.Nr)
-			return nr != unix.SYS_ACCEPT && nr != unix.SYS_ACCEPT4 && nr != unix.SYS_CONNECT
+			return nr != unix.SYS_ACCEPT && nr != unix.SYS_ACCEPT4 && nr != unix.SYS_CONNECT && nr != unix.SYS_SENDTO
 		}
 		s.mu.Lock()
 		p := s.tids[int(n.Pid)]

@@ -72,6 +72,10 @@ var rules = []rule{
 	{nr: unix.SYS_ACCEPT, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_ACCEPT4, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_CONNECT, class: fdArgs, fds: fd0},
+	// With bridges, also the sends with an address and the out-of-band
+	// data and fast opens a host pair has no TCP meaning for (bridge.go).
+	{nr: unix.SYS_SENDTO, class: msgArgs, msgFlags: unix.MSG_OOB | unix.MSG_FASTOPEN, msgAddr: 4, bridge: true},
+	{nr: unix.SYS_RECVFROM, class: msgArgs, msgFlags: unix.MSG_OOB, bridge: true},
 	{nr: unix.SYS_SENDTO, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_RECVFROM, class: fdArgs, fds: fd0},
 	// sendmsg: on any socket, since one of the host's may carry fds of
