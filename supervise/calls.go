@@ -32,6 +32,9 @@ var inetFamilies = map[uintptr]bool{unix.AF_INET: true, unix.AF_INET6: true, uni
 
 // answer answers c.
 func answer(c *call) result {
+	if bridgeCalls[c.nr] && !isOurs(c.args[0]) && c.s.bridging() {
+		return c.onBridge()
+	}
 	switch c.nr {
 	case unix.SYS_CLOSE:
 		return c.close()
@@ -276,6 +279,9 @@ func (c *call) execve() result {
 func (c *call) socket() result {
 	if !inetFamilies[c.args[0]] {
 		return cont
+	}
+	if c.s.bridging() && isStream(c.args[0], c.args[1], c.args[2]) {
+		return c.bridgeSocket()
 	}
 	fd, _, e := sys.SyscallOn(c.s.k, unix.SYS_SOCKET, c.args[0], c.args[1], c.args[2], 0, 0, 0)
 	if e != 0 {

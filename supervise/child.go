@@ -16,8 +16,8 @@ import (
 )
 
 // childEnv, in the environment of a child Run starts, holds the fd of
-// the child's end of the socket pair and the filter's options ("3" or
-// "3:paths"). Child removes it before the program starts.
+// the child's end of the socket pair and the filter's options ("3",
+// "3:paths", "3:paths,bridge"). Child removes it before the program starts.
 const childEnv = "GOKERNEL_SUPERVISE_CHILD"
 
 // Child makes this process the program, if Run started it as a
@@ -45,7 +45,16 @@ func becomeProgram(v string, args []string) error {
 	if err != nil || len(args) < 2 {
 		return fmt.Errorf("bad %s=%q or arguments %q", childEnv, v, args)
 	}
-	prog, err := Filter(FilterOptions{Paths: opts == "paths"})
+	var fo FilterOptions
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "paths":
+			fo.Paths = true
+		case "bridge":
+			fo.Bridge = true
+		}
+	}
+	prog, err := Filter(fo)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,14 @@ const (
 	fdArgs
 	// notUnix: when the first argument (a socket family) is not AF_UNIX.
 	notUnix
+	// sockIoctl: ioctl on an fd of the other kernel, or with a socket
+	// request (0x89xx: SIOCGIFCONF, SIOCGIFADDR, SIOCADDRT…) on any fd,
+	// which on a bridged socket is the other kernel's.
+	sockIoctl
+	// msgArgs: sendto or recvfrom on an fd of the other kernel, or on
+	// any fd with one of the rule's msgFlags set or (msgAddr) an address,
+	// which on a bridged socket the host end could not honour.
+	msgArgs
 )
 
 // A rule is one system call the filter may send to the supervisor.
@@ -39,6 +47,12 @@ type rule struct {
 	// cwd marks calls about the working directory that take no path
 	// (fchdir of a host fd, getcwd): sent only with Paths, as always.
 	cwd bool
+	// bridge marks a call sent for every fd when TCP sockets are
+	// bridged (FilterOptions.Bridge): a bridge is a host fd.
+	bridge bool
+	// msgFlags and msgAddr (an argument index; 0: none) are msgArgs's.
+	msgFlags uint32
+	msgAddr  int
 }
 
 // FilterOptions choose what the filter sends to the supervisor.
@@ -47,6 +61,11 @@ type FilterOptions struct {
 	// which the supervisor needs when directories of the other kernel
 	// are mounted. Without it they run on the host with no round trip.
 	Paths bool
+	// Bridge sends the socket calls that make or name a connection
+	// (bind, connect, listen, accept, socket options and names) on every
+	// fd: the program's TCP sockets are host fds bridged to the other
+	// kernel's (bridge.go).
+	Bridge bool
 }
 
 // Filter returns the seccomp program of the child: the calls of the
@@ -69,7 +88,7 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 		bpf.LoadAbsolute{Off: 0, Size: 4}, // nr
 	}
 	for _, r := range rules {
-		if r.cwd && !o.Paths {
+		if r.cwd && !o.Paths || r.bridge && !o.Bridge {
 			continue
 		}
 		if r.paths && !o.Paths {
@@ -92,6 +111,40 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.AF_UNIX, SkipFalse: 1},
 				bpf.RetConstant{Val: allow},
 				bpf.RetConstant{Val: notify},
+			}
+		case sockIoctl:
+			body = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase, SkipTrue: 4},
+				bpf.LoadAbsolute{Off: argOff(1), Size: 4},
+				bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xff00},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8900, SkipTrue: 1},
+				bpf.RetConstant{Val: allow},
+				bpf.RetConstant{Val: notify},
+			}
+		case msgArgs:
+			body = []bpf.Instruction{
+				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
+				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase}, // SkipTrue: to notify, below
+				bpf.LoadAbsolute{Off: argOff(3), Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: r.msgFlags},
+			}
+			if r.msgAddr > 0 {
+				body = append(body,
+					bpf.LoadAbsolute{Off: argOff(r.msgAddr), Size: 4},
+					bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0},
+					bpf.LoadAbsolute{Off: argOff(r.msgAddr) + 4, Size: 4},
+					bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 0},
+				)
+			}
+			body = append(body, bpf.RetConstant{Val: allow}, bpf.RetConstant{Val: notify})
+			for i := 2; i < len(body)-2; i++ {
+				if j, ok := body[i].(bpf.JumpIf); ok && j.SkipTrue == 0 {
+					j.SkipTrue = uint8(len(body) - 2 - i)
+					body[i] = j
+				}
 			}
 		case fdArgs:
 			// For each fd argument: its low 32 bits as an int are

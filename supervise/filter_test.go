@@ -35,12 +35,13 @@ func TestFilter(t *testing.T) {
 	atFDCWD := uint64(0xffffffffffffff9c)
 	ours := uint64(fdBase + 3)
 	tests := []struct {
-		name  string
-		paths bool
-		arch  uint32
-		nr    uintptr
-		args  []uint64
-		want  uint32
+		name   string
+		paths  bool
+		bridge bool
+		arch   uint32
+		nr     uintptr
+		args   []uint64
+		want   uint32
 	}{
 		{name: "getpid", nr: unix.SYS_GETPID, want: allow},
 		{name: "read host fd", nr: unix.SYS_READ, args: []uint64{3}, want: allow},
@@ -75,11 +76,33 @@ func TestFilter(t *testing.T) {
 		{name: "fchdir host fd without dirs", nr: unix.SYS_FCHDIR, args: []uint64{3}, want: allow},
 		{name: "fchdir our fd without dirs", nr: unix.SYS_FCHDIR, args: []uint64{ours}, want: notify},
 		{name: "fchdir host fd with dirs", paths: true, nr: unix.SYS_FCHDIR, args: []uint64{3}, want: notify},
+		{name: "connect host fd", nr: unix.SYS_CONNECT, args: []uint64{3}, want: allow},
+		{name: "connect host fd with bridges", bridge: true, nr: unix.SYS_CONNECT, args: []uint64{3}, want: notify},
+		{name: "accept4 host fd with bridges", bridge: true, nr: unix.SYS_ACCEPT4, args: []uint64{3}, want: notify},
+		{name: "getsockopt host fd with bridges", bridge: true, nr: unix.SYS_GETSOCKOPT, args: []uint64{3}, want: notify},
+		{name: "read host fd with bridges", bridge: true, nr: unix.SYS_READ, args: []uint64{3}, want: allow},
+		{name: "shutdown host fd with bridges", bridge: true, nr: unix.SYS_SHUTDOWN, args: []uint64{3}, want: allow},
+		{name: "connect our fd with bridges", bridge: true, nr: unix.SYS_CONNECT, args: []uint64{ours}, want: notify},
+		{name: "ioctl SIOCGIFCONF host fd", nr: unix.SYS_IOCTL, args: []uint64{3, unix.SIOCGIFCONF}, want: allow},
+		{name: "ioctl SIOCGIFCONF host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{3, unix.SIOCGIFCONF}, want: notify},
+		{name: "ioctl FIONREAD (TIOCINQ) host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{3, unix.TIOCINQ}, want: allow},
+		{name: "ioctl TCGETS host fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{1, unix.TCGETS}, want: allow},
+		{name: "ioctl TCGETS our fd with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{ours, unix.TCGETS}, want: notify},
+		{name: "ioctl fd -1 with bridges", bridge: true, nr: unix.SYS_IOCTL, args: []uint64{0xffffffff, unix.TCGETS}, want: allow},
+		{name: "sendto host fd, an address, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 0x2000, 16}, want: notify},
+		{name: "sendto host fd, an address above 4 GiB, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 1 << 40, 16}, want: notify},
+		{name: "sendto host fd, MSG_OOB, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, unix.MSG_OOB}, want: notify},
+		{name: "sendto host fd, MSG_NOSIGNAL, with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT}, want: allow},
+		{name: "sendto our fd with bridges", bridge: true, nr: unix.SYS_SENDTO, args: []uint64{ours, 0x1000, 10}, want: notify},
+		{name: "sendto host fd, an address, without bridges", nr: unix.SYS_SENDTO, args: []uint64{3, 0x1000, 10, 0, 0x2000, 16}, want: allow},
+		{name: "recvfrom host fd, an address, with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{3, 0x1000, 10, 0, 0x2000, 0x3000}, want: allow},
+		{name: "recvfrom host fd, MSG_OOB, with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{3, 0x1000, 10, unix.MSG_OOB}, want: notify},
+		{name: "recvfrom our fd with bridges", bridge: true, nr: unix.SYS_RECVFROM, args: []uint64{ours}, want: notify},
 		{name: "other arch", arch: unix.AUDIT_ARCH_I386, nr: unix.SYS_READ, args: []uint64{ours}, want: allow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			prog, err := Filter(FilterOptions{Paths: tc.paths})
+			prog, err := Filter(FilterOptions{Paths: tc.paths, Bridge: tc.bridge})
 			require.NoError(t, err)
 			vm, err := bpf.NewVM(prog)
 			require.NoError(t, err)

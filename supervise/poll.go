@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -98,6 +99,9 @@ func (c *call) epollCtl() result {
 		return result{err: errBadFD}
 	}
 	defer c.p.put(c.s, l)
+	c.p.mu.Lock()
+	_, had := c.p.epolls[int(int32(c.args[0]))]
+	c.p.mu.Unlock()
 	ep, e := c.epoll(int(int32(c.args[0])), true)
 	if e != 0 {
 		return result{err: e}
@@ -109,7 +113,31 @@ func (c *call) epollCtl() result {
 		}
 	}
 	_, _, e = sys.SyscallOn(c.s.k, unix.SYS_EPOLL_CTL, uintptr(ep.ours), c.args[1], uintptr(l.fd), uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if e == 0 && !had {
+		c.kickWaiters()
+	}
 	return result{err: e}
+}
+
+// kickWaiters sends SIGURG to the process's other threads: the epoll
+// has just become mixed, and a thread may be waiting in it on the host
+// already (the host ran its wait), where nothing wakes it for the other
+// kernel's events. A Go program's runtime handles SIGURG (its preemption
+// signal): the wait returns EINTR and is made again, through the
+// supervisor now. SIGURG is ignored by default, so a program without a
+// handler is not disturbed (nor woken).
+func (c *call) kickWaiters() {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(c.p.pid) + "/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil || tid == c.tid {
+			continue
+		}
+		sys.SyscallOn(sys.Host(), unix.SYS_TGKILL, uintptr(c.p.pid), uintptr(tid), uintptr(syscall.SIGURG), 0, 0, 0)
+	}
 }
 
 // epollWait answers epoll_wait, epoll_pwait and epoll_pwait2 on an epoll

@@ -25,15 +25,36 @@ func quick(s *supervisor, n *seccompNotif) bool {
 		return true
 	case unix.SYS_FCNTL:
 		return a[1] != unix.F_SETLKW && a[1] != unix.F_OFD_SETLKW
-	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT:
-		return int32(a[3]) == 0
+	case unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2:
+		if uintptr(n.Data.Nr) != unix.SYS_EPOLL_PWAIT2 && int32(a[3]) == 0 {
+			return true
+		}
+		// An epoll with none of our fds: the host waits (FLAG_CONTINUE),
+		// not the supervisor. (Bridged sockets are host fds.)
+		s.mu.Lock()
+		p := s.tids[int(n.Pid)]
+		s.mu.Unlock()
+		if p == nil {
+			return false
+		}
+		p.mu.Lock()
+		_, mixed := p.epolls[int(int32(a[0]))]
+		p.mu.Unlock()
+		return !mixed
 	case unix.SYS_POLL:
 		return int32(a[2]) == 0
 	case unix.SYS_OPEN, unix.SYS_OPENAT, unix.SYS_OPENAT2, unix.SYS_CREAT:
-		return false // opening a FIFO waits for the other end
+		// Opening a FIFO of ours waits for the other end; with no
+		// directory ours, only single files are (resolv.conf), and a host
+		// path is the host's to open (FLAG_CONTINUE).
+		return len(s.dirs) == 0
 	case unix.SYS_READ, unix.SYS_WRITE, unix.SYS_READV, unix.SYS_WRITEV, unix.SYS_RECVFROM, unix.SYS_SENDTO,
 		unix.SYS_RECVMSG, unix.SYS_SENDMSG, unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_CONNECT,
 		unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_PREADV, unix.SYS_PWRITEV, unix.SYS_GETDENTS64, unix.SYS_SENDFILE:
+		if !isOurs(uintptr(a[0])) { // a host fd: a bridge's accept, connect or sendto may wait
+			nr := uintptr(n.Data.Nr)
+			return nr != unix.SYS_ACCEPT && nr != unix.SYS_ACCEPT4 && nr != unix.SYS_CONNECT && nr != unix.SYS_SENDTO
+		}
 		s.mu.Lock()
 		p := s.tids[int(n.Pid)]
 		s.mu.Unlock()

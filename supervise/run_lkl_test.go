@@ -71,6 +71,7 @@ func lklOptions(k *lkl.Kernel) supervise.Options {
 		Kernel:     k,
 		ForProcess: func(pid int) (sys.Kernel, error) { return k.ForProcess(pid) },
 		Dirs:       []string{lklMount},
+		Sockets:    supervise.SocketsLKL, // these tests are about LKL's fds in the program; bridge_lkl_test.go is about bridges
 	}
 }
 

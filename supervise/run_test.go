@@ -58,7 +58,7 @@ func runTraced(t *testing.T, o supervise.Options, name string) string {
 // the child work, the others are refused.
 func TestRunHost(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
-	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "fds")
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host(), Sockets: supervise.SocketsLKL}, "fds")
 	require.Contains(t, trace, "socket(")
 	require.Contains(t, trace, "not handled: bind")
 
@@ -153,7 +153,7 @@ func progFDs() error {
 // socket is EOPNOTSUPP, listed once on the trace; a host fd passes.
 func TestRunSCMRights(t *testing.T) {
 	kerneltest.CheckFDs(t, sys.Host())
-	trace := runTraced(t, supervise.Options{Kernel: sys.Host()}, "scm")
+	trace := runTraced(t, supervise.Options{Kernel: sys.Host(), Sockets: supervise.SocketsLKL}, "scm")
 	require.Equal(t, 1, strings.Count(trace, "not handled: sendmsg: passing an fd of the other kernel over a host socket (SCM_RIGHTS) (operation not supported)"), trace)
 }
 

@@ -43,12 +43,30 @@ type Options struct {
 	// Trace, if set, gets a line for every call the supervisor answers,
 	// and one for each kind of call it refuses.
 	Trace io.Writer
+	// Sockets says how the program's TCP sockets reach Kernel: bridged
+	// (the zero value) or as Kernel's fds.
+	Sockets SocketMode
 	// The program's standard files and environment (nil: the
 	// supervisor's).
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Env            []string
 }
+
+// A SocketMode says how a program's TCP sockets (AF_INET and AF_INET6
+// SOCK_STREAM) reach the other kernel.
+type SocketMode int
+
+const (
+	// SocketsBridge gives the program, for each TCP socket, one end of a
+	// host socket pair that the supervisor bridges to the other kernel's
+	// socket: its reads, writes and waits on it are host calls, with no
+	// round trip (bridge.go, docs/run.md).
+	SocketsBridge SocketMode = iota
+	// SocketsLKL gives the program the other kernel's fd itself: every
+	// call on it is a round trip to the supervisor.
+	SocketsLKL
+)
 
 // exitStatus is the program's exit status as Run returns it: for one
 // killed by a signal, 128 plus the signal's number, as a shell says.
@@ -89,8 +107,15 @@ func Run(ctx context.Context, o Options, argv []string) (status int, err error) 
 	theirs := os.NewFile(uintptr(pair[1]), "supervise")
 	defer host.Close(pair[0])
 	opts := "3"
+	var flags []string
 	if len(s.dirs)+len(s.files) > 0 {
-		opts += ":paths"
+		flags = append(flags, "paths")
+	}
+	if s.bridging() {
+		flags = append(flags, "bridge")
+	}
+	if len(flags) > 0 {
+		opts += ":" + strings.Join(flags, ",")
 	}
 	cmd := exec.CommandContext(ctx, exe, append([]string{path}, argv...)...)
 	env := o.Env
@@ -188,6 +213,8 @@ type supervisor struct {
 	pumps      pumps
 	writePumps atomic.Int32
 
+	bridges bridges // bridged TCP sockets (bridge.go)
+
 	traceMu sync.Mutex
 	refused map[string]bool // kinds of refused calls already traced
 }
@@ -236,6 +263,8 @@ func (s *supervisor) stop() error {
 	for _, p := range procs {
 		p.closeAll(s, true)
 	}
+	s.bridges.stop(s)
+	defer s.bridges.close(s)
 	done := make(chan struct{})
 	go func() { s.calls.Wait(); close(done) }()
 	select {

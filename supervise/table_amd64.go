@@ -31,6 +31,7 @@ var rules = []rule{
 	{nr: unix.SYS_CLOSE, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FSTAT, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_LSEEK, class: fdArgs, fds: fd0},
+	{nr: unix.SYS_IOCTL, class: sockIoctl, bridge: true}, // before the fdArgs rule, which it includes
 	{nr: unix.SYS_IOCTL, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FCNTL, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_FSYNC, class: fdArgs, fds: fd0},
@@ -56,11 +57,25 @@ var rules = []rule{
 	{nr: unix.SYS_READAHEAD, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_SYNCFS, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_SYNC_FILE_RANGE, class: fdArgs, fds: fd0},
+	// With bridges: the socket calls on any fd (bridge.go).
+	{nr: unix.SYS_BIND, class: always, bridge: true},
+	{nr: unix.SYS_LISTEN, class: always, bridge: true},
+	{nr: unix.SYS_ACCEPT, class: always, bridge: true},
+	{nr: unix.SYS_ACCEPT4, class: always, bridge: true},
+	{nr: unix.SYS_CONNECT, class: always, bridge: true},
+	{nr: unix.SYS_GETSOCKNAME, class: always, bridge: true},
+	{nr: unix.SYS_GETPEERNAME, class: always, bridge: true},
+	{nr: unix.SYS_SETSOCKOPT, class: always, bridge: true},
+	{nr: unix.SYS_GETSOCKOPT, class: always, bridge: true},
 	{nr: unix.SYS_BIND, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_LISTEN, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_ACCEPT, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_ACCEPT4, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_CONNECT, class: fdArgs, fds: fd0},
+	// With bridges, also the sends with an address and the out-of-band
+	// data and fast opens a host pair has no TCP meaning for (bridge.go).
+	{nr: unix.SYS_SENDTO, class: msgArgs, msgFlags: unix.MSG_OOB | unix.MSG_FASTOPEN, msgAddr: 4, bridge: true},
+	{nr: unix.SYS_RECVFROM, class: msgArgs, msgFlags: unix.MSG_OOB, bridge: true},
 	{nr: unix.SYS_SENDTO, class: fdArgs, fds: fd0},
 	{nr: unix.SYS_RECVFROM, class: fdArgs, fds: fd0},
 	// sendmsg: on any socket, since one of the host's may carry fds of

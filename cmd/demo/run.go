@@ -34,7 +34,9 @@ docs/kernels.md), whose disks with a mount point and port forwards apply
 too. Without --config, LKL gets a user network (NAT to the host's
 network, DNS at 10.0.2.3; docs/networking.md); --forward adds port forwards
 (tcp:HOSTADDR:HOSTPORT:GUESTPORT), each printed on stderr with its host
-address. --trace prints every intercepted call on stderr with the kernel that
+address. --sockets=lkl gives the program LKL's fds for its TCP sockets
+(every call on them a round trip to the supervisor) instead of the
+default bridges. --trace prints every intercepted call on stderr with the kernel that
 answered it ([lkl], or [host] for a call the host then ran), and each
 kind of call refused once.`,
 		NoKernel: true,
@@ -52,9 +54,13 @@ kind of call refused once.`,
 				return nil
 			})
 			fs.BoolVar(&o.trace, "trace", false, "print the intercepted calls on stderr")
+			fs.StringVar(&o.sockets, "sockets", "bridge", "how the program's TCP sockets reach LKL: `bridge` (host socket pairs bridged to LKL's sockets: reads and writes without a round trip) or lkl (LKL's fds: every call a round trip)")
 			return func(args []string) error {
 				if len(args) == 0 {
 					return fmt.Errorf("%w: run needs a program", errUsage)
+				}
+				if o.sockets != "bridge" && o.sockets != "lkl" {
+					return fmt.Errorf("%w: --sockets=%q: want bridge or lkl", errUsage, o.sockets)
 				}
 				code, err := runProgram(o, args)
 				if err != nil {
@@ -75,6 +81,7 @@ type runOpts struct {
 	mounts   []runMount
 	forwards []string
 	trace    bool
+	sockets  string // "bridge" or "lkl"
 }
 
 // A runMount is one --mount: an image mounted in LKL at dir.

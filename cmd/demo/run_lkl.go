@@ -71,6 +71,9 @@ func runProgram(o runOpts, args []string) (int, error) {
 	if o.trace {
 		so.Trace = out.Err
 	}
+	if o.sockets == "lkl" {
+		so.Sockets = supervise.SocketsLKL
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	code, err := supervise.Run(ctx, so, args)

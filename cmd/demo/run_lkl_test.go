@@ -304,9 +304,21 @@ asyncio.run(main())`)
 }
 
 // TestRunSelect: perl's four-argument select, whose vec() bitmaps grow to
-// the fd (2^20 for LKL's), on an LKL socket and a host pipe in one set.
+// the fd (2^20 for LKL's), on an LKL socket and a host pipe in one set;
+// and the same with the socket bridged (a host fd: the host's select).
 func TestRunSelect(t *testing.T) {
-	stdout, stderr, code := demo(t, nil, "run", "--", "perl", "-e", `
+	for _, mode := range []string{"lkl", "bridge"} {
+		t.Run(mode, func(t *testing.T) {
+			stdout, stderr, code := demo(t, nil, "run", "--sockets="+mode, "--", "perl", "-e", selectScript)
+			require.Equal(t, 0, code, "stderr: %s", stderr)
+			kind := map[string]string{"lkl": "lkl", "bridge": "host"}[mode]
+			require.Equal(t, "socket "+kind+"\nidle 0 0,0\nsocket 1 1,0\npipe 1 0,1\n", stdout)
+		})
+	}
+}
+
+// selectScript is TestRunSelect's perl program.
+const selectScript = `
 use strict; use IO::Socket::INET; use IO::Handle;
 pipe(my $pr, my $pw) or die; $pw->autoflush(1);
 my $ln = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die "listen: $!";
@@ -320,10 +332,7 @@ sub sel {
 }
 print "idle ", sel(0.05, $srv, $pr), "\n";
 syswrite($cl, "hi\n"); print "socket ", sel(5, $srv, $pr), "\n"; sysread($srv, my $b, 3);
-syswrite($pw, "x"); print "pipe ", sel(5, $srv, $pr), "\n";`)
-	require.Equal(t, 0, code, "stderr: %s", stderr)
-	require.Equal(t, "socket lkl\nidle 0 0,0\nsocket 1 1,0\npipe 1 0,1\n", stdout)
-}
+syswrite($pw, "x"); print "pipe ", sel(5, $srv, $pr), "\n";`
 
 // TestRunPing: iputils' ping under demo run, in a network namespace of
 // its own: over LKL's loopback with a raw socket (LKL's default
