@@ -693,21 +693,6 @@ func (f *flow) run(src, dst side) bool {
 	return true
 }
 
-// sendAll sends p on host socket fd, with no SIGPIPE.
-func sendAll(fd int, p []byte) sys.Errno {
-	for len(p) > 0 {
-		n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return e
-		}
-		p = p[n:]
-	}
-	return 0
-}
-
 // bridgeListen makes the other kernel's socket listen, non-blocking
 // (accept decides whether to wait), in the other kernel's loop.
 func (c *call) bridgeListen(b *bridge) result {
@@ -749,7 +734,7 @@ func (b *bridge) offerToken(s *supervisor) {
 	if n, _, e := sys.SyscallOn(s.k, unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0); e != 0 || n == 0 || pfd[0].Revents&unix.POLLIN == 0 {
 		return
 	}
-	if sendAll(b.mine, []byte{0}) == 0 {
+	if writeAll(sys.Host(), b.mine, []byte{0}, unix.MSG_NOSIGNAL) == 0 {
 		b.token = true
 	}
 }

@@ -64,7 +64,7 @@ func (s *supervisor) pump(fd, h int, toFile bool) {
 		if e == syscall.EINTR {
 			continue
 		}
-		if e != 0 || n == 0 || writeAll(sys.Host(), h, buf[:n]) != 0 {
+		if e != 0 || n == 0 || writeAll(sys.Host(), h, buf[:n], 0) != 0 {
 			return // the end of the file, or the program closed its end (EPIPE)
 		}
 	}
@@ -93,7 +93,7 @@ func (s *supervisor) pumpToFile(fd, h int, buf []byte) {
 		s.pumps.mu.Lock()
 		n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_READ, uintptr(h), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
 		if e == 0 && n > 0 {
-			if writeAll(s.k, fd, buf[:n]) != 0 {
+			if writeAll(s.k, fd, buf[:n], 0) != 0 {
 				n = 0 // the file is full: the program gets EPIPE
 			}
 			wp.drained += uint64(n)
@@ -109,10 +109,16 @@ func (s *supervisor) pumpToFile(fd, h int, buf []byte) {
 	}
 }
 
-// writeAll writes b to fd on kernel k, looping over short writes.
-func writeAll(k sys.Kernel, fd int, b []byte) sys.Errno {
+// writeAll writes b to fd on kernel k, looping over short writes: with
+// write(2), or, if flags is not 0, with send(2) and those flags (a
+// socket's MSG_NOSIGNAL).
+func writeAll(k sys.Kernel, fd int, b []byte, flags int) sys.Errno {
 	for len(b) > 0 {
-		w, _, e := sys.SyscallOn(k, unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+		trap, a4 := uintptr(unix.SYS_WRITE), uintptr(0)
+		if flags != 0 {
+			trap, a4 = unix.SYS_SENDTO, uintptr(flags)
+		}
+		w, _, e := sys.SyscallOn(k, trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), a4, 0, 0)
 		if e == syscall.EINTR {
 			continue
 		}
