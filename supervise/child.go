@@ -31,7 +31,9 @@ func Child() {
 		return
 	}
 	os.Unsetenv(childEnv)
-	err := becomeProgram(v, os.Args[1:])
+	bind, _ := os.LookupEnv(bindEnv)
+	os.Unsetenv(bindEnv)
+	err := becomeProgram(v, bind, os.Args[1:])
 	fmt.Fprintf(os.Stderr, "supervise: %v\n", err)
 	os.Exit(127)
 }
@@ -39,7 +41,11 @@ func Child() {
 // becomeProgram installs the filter on this thread, sends its listener
 // over the socket pair and executes args[0] with the arguments args[1:]
 // (args[1] is the program's argv[0]). It returns only on failure.
-func becomeProgram(v string, args []string) error {
+//
+// bind, if not empty, is bindEnv's value: the other kernel's single files
+// to bind-mount over their paths (bindfiles.go); once they are in place,
+// the filter sends no path calls.
+func becomeProgram(v, bind string, args []string) error {
 	fdStr, opts, _ := strings.Cut(v, ":")
 	sock, err := strconv.Atoi(fdStr)
 	if err != nil || len(args) < 2 {
@@ -53,6 +59,14 @@ func becomeProgram(v string, args []string) error {
 		case "bridge":
 			fo.Bridge = true
 		}
+	}
+	// The filter, the mount namespace and execve are this thread's: the
+	// filter holds for the thread that executes the program (execve keeps
+	// the calling thread's filter and ends the others), and unshare
+	// changes only the calling thread's namespace.
+	runtime.LockOSThread()
+	if bind != "" && bindFiles(bind) {
+		fo.Paths = false
 	}
 	prog, err := Filter(fo)
 	if err != nil {
@@ -81,9 +95,6 @@ func becomeProgram(v string, args []string) error {
 	}
 	host := libgo.New(sys.Host())
 
-	// The filter holds for this thread, which executes the program:
-	// execve keeps the calling thread's filter and ends the others.
-	runtime.LockOSThread()
 	if _, _, e := sys.SyscallOn(sys.Host(), unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	}

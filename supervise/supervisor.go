@@ -134,16 +134,28 @@ func Run(ctx context.Context, o Options, argv []string) (status int, err error) 
 		cmd.Stderr = os.Stderr
 	}
 	cmd.ExtraFiles = []*os.File{theirs}
+	copies := s.bindCopies()
+	if len(copies) > 0 {
+		cmd.Env = append(cmd.Env, bindEnv+"="+bindEnvValue(copies, s.files))
+	}
 	// ctx done: SIGTERM, and SIGKILL if the program has not exited 10 s later.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Start()
 	theirs.Close()
+	removeCopies := func() {
+		for _, c := range copies {
+			os.Remove(c) // the child has bound it, or will not
+		}
+		copies = nil
+	}
+	defer removeCopies()
 	if err != nil {
 		return 0, fmt.Errorf("supervise: %w", err)
 	}
 	s.root = cmd.Process.Pid
 	listener, lerr := receiveListener(host, pair[0])
+	removeCopies()
 	if lerr == nil {
 		s.listener = listener
 		// The supervisor wakes on the child's CPU when it can (Linux 6.6).

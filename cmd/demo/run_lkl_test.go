@@ -233,6 +233,24 @@ echo done
 	require.Equal(t, once+once+"done\n", out)
 }
 
+// TestRunResolvConf: with a network and no image mounted, LKL's
+// /etc/resolv.conf reaches the program as a read-only bind mount in a
+// mount namespace of its own, so no path call goes to the supervisor
+// (--trace shows none; before, every open, stat and access did); the
+// host's file is untouched and the copy is gone once the program runs.
+func TestRunResolvConf(t *testing.T) {
+	out, code := inNetns(t, `
+sum=$(sha256sum /etc/resolv.conf)
+mkdir tmp
+TMPDIR=$PWD/tmp $DEMO run --trace -- sh -c 'cat /etc/resolv.conf; (echo x > /etc/resolv.conf) 2>/dev/null && echo written || echo refused; ls /etc/hostname; ls tmp | wc -l' 2>trace
+grep -c 'openat\|stat\|access' trace || true
+[ "$sum" = "$(sha256sum /etc/resolv.conf)" ] && echo host file unchanged
+ls tmp | wc -l
+`)
+	require.Equal(t, 0, code, "%s", out)
+	require.Equal(t, "nameserver 10.0.2.3\nrefused\n/etc/hostname\n0\n0\nhost file unchanged\n0\n", out)
+}
+
 // TestRunForward: python3 -m http.server under demo run serves a directory
 // of an ext4 image mounted in LKL, and the host's curl reaches it through
 // a port forward.
