@@ -247,7 +247,7 @@ func (x *exporter) dir(fd, idx int) error {
 		if ent.typ == unix.DT_REG {
 			err = x.file(fd, idx, ent.name)
 		} else {
-			err = x.entry(fd, idx, ent.name)
+			err = x.entry(fd, idx, ent.name, ent.typ)
 		}
 		if err != nil {
 			return err
@@ -257,11 +257,16 @@ func (x *exporter) dir(fd, idx int) error {
 }
 
 // entry sends a directory entry that getdents did not say is a regular
-// file, after an lstat.
-func (x *exporter) entry(fd, idx int, name string) error {
+// file, after an lstat. An entry of unknown type (typ DT_UNKNOWN) whose
+// lstat fails is left out, as ufs's ReadDir leaves it ("gone since
+// getdents"), so the export copies what the Copier's own walk copies.
+func (x *exporter) entry(fd, idx int, name string, typ uint8) error {
 	p := x.cname(name)
 	_, _, e := x.k.Syscall(unix.SYS_NEWFSTATAT, uintptr(fd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&x.st)), unix.AT_SYMLINK_NOFOLLOW, 0, 0)
 	if e != 0 {
+		if typ == unix.DT_UNKNOWN {
+			return nil
+		}
 		return &walkErr{idx, name, "lstat", e, ""}
 	}
 	switch x.st.Mode & unix.S_IFMT {
