@@ -32,6 +32,9 @@ var inetFamilies = map[uintptr]bool{unix.AF_INET: true, unix.AF_INET6: true, uni
 
 // answer answers c.
 func answer(c *call) result {
+	if c.p.sharesFiles {
+		return c.s.refuse(c, syscall.EOPNOTSUPP, "a process sharing its parent's fd table (clone with CLONE_FILES but not CLONE_THREAD) is not followed")
+	}
 	if bridgeCalls[c.nr] && !isOurs(c.args[0]) && c.s.bridging() {
 		return c.onBridge()
 	}

@@ -24,6 +24,12 @@ type proc struct {
 	cwd     *lfd
 	cwdPath string
 	pfd     int // a pidfd of the process, once made
+	// sharesFiles: the process shares its parent's fd table without
+	// being one of its threads (clone with CLONE_FILES but not
+	// CLONE_THREAD). The supervisor keeps a table per process, so its
+	// calls are refused rather than answered from a copy that would
+	// drift from the parent's.
+	sharesFiles bool
 }
 
 // An lfd is one fd of the other kernel that a child fd number names. The

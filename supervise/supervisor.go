@@ -405,6 +405,10 @@ func (s *supervisor) refuse(c *call, e sys.Errno, why string) result {
 	return result{err: e, refused: why}
 }
 
+// kcmpFiles is KCMP_FILES (linux/kcmp.h), which x/sys/unix lacks: kcmp
+// compares the two processes' fd tables.
+const kcmpFiles = 2
+
 // procOf returns the process of thread tid, meeting it if new: a
 // process forked by a known one starts with copies of its parent's fds.
 func (s *supervisor) procOf(tid int) (*proc, error) {
@@ -429,7 +433,12 @@ func (s *supervisor) procOf(tid int) (*proc, error) {
 			}
 		}
 		if parent := s.procs[ppid]; parent != nil && tgid != s.root {
-			parent.forkInto(s, p)
+			// kcmp(KCMP_FILES) is 0 when the two share one fd table.
+			if r, _, e := sys.SyscallOn(sys.Host(), unix.SYS_KCMP, uintptr(ppid), uintptr(tgid), kcmpFiles, 0, 0, 0); e == 0 && r == 0 {
+				p.sharesFiles = true
+			} else {
+				parent.forkInto(s, p)
+			}
 		}
 		p.pidfd(s) // now, while tgid is surely this process
 		s.reapLocked()

@@ -251,6 +251,37 @@ ls tmp | wc -l
 	require.Equal(t, "nameserver 10.0.2.3\nrefused\n/etc/hostname\n0\n0\nhost file unchanged\n0\n", out)
 }
 
+// TestRunCloneFiles: a process made by clone with CLONE_FILES but not
+// CLONE_THREAD shares its parent's fd table; the supervisor keeps one
+// table per process, so it refuses that process's calls (EOPNOTSUPP,
+// traced once) instead of answering them from a copy that would drift
+// from its parent's. The parent goes on.
+func TestRunCloneFiles(t *testing.T) {
+	img := imagetest.Build(t, "ext4", imagetest.Tree{"hi.txt": "hi\n"})
+	out, code := inNetns(t, `
+cat > clonefiles.py <<'END'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+CLONE_FILES, SIGCHLD = 0x400, 17
+pid = libc.syscall(56, CLONE_FILES | SIGCHLD, 0, 0, 0, 0)  # clone
+if pid == 0:
+    try:
+        os.read(fd, 3)
+        os._exit(0)
+    except OSError as e:
+        os._exit(e.errno)
+_, st = os.waitpid(pid, 0)
+print("child:", os.waitstatus_to_exitcode(st))
+print("parent:", os.read(fd, 3))
+END
+$DEMO run --trace --mount `+img+`:/mnt/img:ro -- python3 clonefiles.py /mnt/img/hi.txt 2>trace
+grep -c 'not handled: read: a process sharing its parent' trace
+`)
+	require.Equal(t, 0, code, "%s", out)
+	require.Equal(t, "child: 95\nparent: b'hi\\n'\n1\n", out, "EOPNOTSUPP in the child, the parent's read answered")
+}
+
 // TestRunForward: python3 -m http.server under demo run serves a directory
 // of an ext4 image mounted in LKL, and the host's curl reaches it through
 // a port forward.
