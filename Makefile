@@ -10,6 +10,8 @@
 #   make soak-lkl  long runs on LKL that must never hang (SOAK_RUNS each)
 #   make soak-nat  the user network's NAT echo, SOAK_RUNS processes of
 #                SOAK_NAT_COUNT echoes each (no LKL needed)
+#   make soak-bridge  demo run's bridged TCP sockets: SOAK_RUNS processes of
+#                the 200-connection storm test under -race (issue 19's open bug)
 #   make lkl     build LKL (liblkl.a + headers) into ~/.cache/gokernel/lkl/HASH,
 #                or reuse it, with cmd/gokernel-lkl (recipe: third_party/lkl),
 #                as any module depending on gokernel does; a copy goes to .build/lkl
@@ -26,7 +28,7 @@ BIN     := $(BUILD)/bin
 BENCH   := $(BUILD)/bench
 COUNT   ?= 10
 
-.PHONY: all build test test-isolated vet demo bench fuzz fuzz-images soak-lkl soak-nat lkl generate clean tools-test tools-demo tools-bench
+.PHONY: all build test test-isolated vet demo bench fuzz fuzz-images soak-lkl soak-nat soak-bridge lkl generate clean tools-test tools-demo tools-bench
 
 all: build
 
@@ -211,6 +213,12 @@ soak-lkl: lkl
 # processes of SOAK_NAT_COUNT echoes each, with -race every other run; a
 # failed echo prints every goroutine's stack into the run's log.
 SOAK_NAT_COUNT ?= 20
+
+soak-bridge: lkl
+	@mkdir -p $(SOAK) && rm -f $(SOAK)/*.log $(SOAK)/summary.txt
+	$(LKLENV) $(GO) test -race -tags lkl -c -o $(SOAK)/supervise-race.test ./supervise
+	$(call soak-run,bridge-storm,$(SOAK_RUNS),supervise,$(CURDIR)/$(SOAK)/supervise-race.test -test.run '^TestRunBridgeStorm$$' -test.count=3)
+	@echo "== soak-bridge"; cat $(SOAK)/summary.txt; ! grep -v ' 0 failed, 0 hung ' $(SOAK)/summary.txt >/dev/null
 
 soak-nat:
 	@mkdir -p $(SOAK) && rm -f $(SOAK)/*.log $(SOAK)/summary.txt
