@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -136,29 +135,14 @@ func bindFiles(v string) bool {
 	if _, _, e := sys.SyscallOn(sys.Host(), unix.SYS_UNSHARE, unix.CLONE_NEWNS, 0, 0, 0, 0, 0); e != 0 {
 		return false
 	}
-	if mount("", "/", unix.MS_REC|unix.MS_PRIVATE) != 0 {
+	host := libgo.New(sys.Host())
+	if host.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") != nil {
 		return false
 	}
 	for _, p := range pairs {
-		if mount(p[0], p[1], unix.MS_BIND) != 0 || mount("", p[1], unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) != 0 {
+		if host.Mount(p[0], p[1], "", unix.MS_BIND, "") != nil || host.Mount("", p[1], "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "") != nil {
 			return false
 		}
 	}
 	return true
-}
-
-// mount is mount(2) with no file system type and no data.
-func mount(source, target string, flags uintptr) sys.Errno {
-	t, err := unix.BytePtrFromString(target)
-	if err != nil {
-		return unix.EINVAL
-	}
-	var src *byte
-	if source != "" {
-		if src, err = unix.BytePtrFromString(source); err != nil {
-			return unix.EINVAL
-		}
-	}
-	_, _, e := sys.SyscallOn(sys.Host(), unix.SYS_MOUNT, uintptr(unsafe.Pointer(src)), uintptr(unsafe.Pointer(t)), 0, flags, 0, 0)
-	return e
 }
