@@ -146,7 +146,10 @@ func (c *call) bridgeSocket() result {
 // newBridge makes the bridge of the other kernel's socket lfd, puts its
 // program end into the caller's table (flags: SOCK_NONBLOCK,
 // SOCK_CLOEXEC) and answers the call with the number; with connected,
-// its pumps start.
+// its pumps start. It holds a reference of its own until it returns: once
+// the program has the number it may close it at once, and the host loop
+// may end the bridge (closing both fds, whose numbers the next socket
+// gets) while this call still starts its pumps.
 func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) result {
 	fail := func(e sys.Errno) result {
 		sys.SyscallOn(s.k, unix.SYS_CLOSE, uintptr(lfd), 0, 0, 0, 0, 0)
@@ -167,17 +170,14 @@ func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) 
 	if flags&unix.SOCK_NONBLOCK != 0 {
 		s.host.SetNonblock(theirs, true)
 	}
-	b := &bridge{ino: st.Ino, lfd: lfd, mine: mine, refs: 1}
+	b := &bridge{ino: st.Ino, lfd: lfd, mine: mine, refs: 2} // the registry's and this call's
 	if e := s.bridges.add(s, b); e != 0 {
 		s.host.Close(mine)
 		s.host.Close(theirs)
 		return fail(e)
 	}
-	addfd := seccompNotifAddfd{ID: c.id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(theirs)}
-	if flags&unix.SOCK_CLOEXEC != 0 {
-		addfd.NewfdFlags = unix.O_CLOEXEC
-	}
-	n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_IOCTL, uintptr(s.listener), unix.SECCOMP_IOCTL_NOTIF_ADDFD, uintptr(unsafe.Pointer(&addfd)), 0, 0, 0)
+	defer b.release(s)
+	n, e := s.addFD(c.id, theirs, -1, flags&unix.SOCK_CLOEXEC != 0)
 	s.host.Close(theirs)
 	if e != 0 { // the caller is gone
 		s.bridges.hangUp(s, b)
@@ -188,7 +188,7 @@ func (s *supervisor) newBridge(c *call, lfd int, flags uintptr, connected bool) 
 			s.bridges.hangUp(s, b) // the program reads the end at once
 		}
 	}
-	return result{val: n, sent: true}
+	return result{val: uintptr(n), sent: true}
 }
 
 // edge are the events a bridge's fds are watched for, on both kernels.
@@ -590,10 +590,17 @@ func (b *bridge) startPumps(s *supervisor) sys.Errno {
 		return e
 	}
 	b.pumping.Store(true) // the loops run the flows from now on
+	if testHookPumping != nil {
+		testHookPumping()
+	}
 	b.pumpUp(s)
 	b.pumpDown(s)
 	return 0
 }
+
+// testHookPumping, if set, runs when a bridge's flows have started
+// running in the loops, before startPumps runs them itself.
+var testHookPumping func()
 
 // setNonblock sets O_NONBLOCK on fd of kernel k.
 func setNonblock(k sys.Kernel, fd int) sys.Errno {

@@ -30,6 +30,7 @@ import (
 func init() {
 	programs["bridge-bulk"] = progBridgeBulk
 	programs["bridge-storm"] = progBridgeStorm
+	programs["bridge-sockets"] = progBridgeSockets
 	programs["bridge-fds"] = progBridgeFDs
 	programs["bridge-child"] = progBridgeChild
 	programs["bridge-ready"] = progBridgeReady
@@ -157,6 +158,20 @@ func TestRunBridgeStorm(t *testing.T) {
 	runBridged(t, "bridge-storm")
 }
 
+// TestRunBridgeStormSlowStart: the storm again, with every bridge's
+// pumps slow to start (1 ms between the loops taking over its flows and
+// startPumps running them itself), so the program reads its request,
+// answers and closes its end, and the bridge ends, while the accept that
+// made it is still starting its pumps. That call must not use the
+// bridge's fds once it has ended: their numbers belong to the next
+// sockets by then (it did, and crossed connections: a server read the
+// end of the stream before its request, or a pump blocked in a read of
+// another connection's socket).
+func TestRunBridgeStormSlowStart(t *testing.T) {
+	defer supervise.SetTestHookPumping(func() { time.Sleep(time.Millisecond) })()
+	runBridged(t, "bridge-storm")
+}
+
 func progBridgeStorm() error {
 	ln, addr, err := lklListen(func(c net.Conn) {
 		b := make([]byte, 64)
@@ -193,6 +208,47 @@ func progBridgeStorm() error {
 		if err := <-errs; err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// TestRunAddfdSignals: signals reach the supervisor's thread while it
+// hands the program a new socket (SECCOMP_IOCTL_NOTIF_ADDFD answering the
+// call), as Go's runtime sends them to its threads at any time: each of
+// 1,000 socket calls must still return a socket, never a number the
+// program was not given. Without the signals blocked during the ioctl,
+// an interrupted one left the call answered with 0 (stdin) and the
+// bridge unconnected to any fd of the program.
+func TestRunAddfdSignals(t *testing.T) {
+	pid := os.Getpid()
+	defer supervise.SetTestHookAddFD(func() {
+		tid := unix.Gettid()
+		d := time.Duration(rand.Intn(60)) * time.Microsecond
+		go func() {
+			for start := time.Now(); time.Since(start) < d; {
+			}
+			unix.Tgkill(pid, tid, unix.SIGURG) // Go's runtime takes it and goes on
+		}()
+	})()
+	runBridged(t, "bridge-sockets")
+}
+
+// progBridgeSockets makes and closes 1,000 TCP sockets (bridged), each
+// checked to be a new socket of the program's.
+func progBridgeSockets() error {
+	for i := range 1000 {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("socket %d: %w", i, err)
+		}
+		var st syscall.Stat_t
+		if fd <= 2 {
+			return fmt.Errorf("socket %d: got fd %d, one the program already had", i, fd)
+		}
+		if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+			return fmt.Errorf("socket %d: fd %d is not a socket (mode %#o, %v)", i, fd, st.Mode, err)
+		}
+		syscall.Close(fd)
 	}
 	return nil
 }

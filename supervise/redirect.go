@@ -4,7 +4,6 @@ package supervise
 
 import (
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -52,11 +51,7 @@ func (c *call) redirect(flags uintptr) result {
 		c.s.host.Close(mine)
 		return result{err: e}
 	}
-	addfd := seccompNotifAddfd{ID: c.id, Flags: unix.SECCOMP_ADDFD_FLAG_SETFD | unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(theirs), Newfd: uint32(c.args[1])}
-	if flags&unix.O_CLOEXEC != 0 {
-		addfd.NewfdFlags = unix.O_CLOEXEC
-	}
-	_, _, e = sys.SyscallOn(sys.Host(), unix.SYS_IOCTL, uintptr(c.s.listener), unix.SECCOMP_IOCTL_NOTIF_ADDFD, uintptr(unsafe.Pointer(&addfd)), 0, 0, 0)
+	_, e = c.s.addFD(c.id, theirs, int(int32(c.args[1])), flags&unix.O_CLOEXEC != 0)
 	c.s.host.Close(theirs)
 	if e != 0 {
 		c.s.host.Close(mine)

@@ -321,6 +321,48 @@ func (s *supervisor) loop() error {
 	return nil
 }
 
+// addFD puts host fd src into the table of notification id's caller and
+// answers the call with the number it gets (SECCOMP_IOCTL_NOTIF_ADDFD with
+// SECCOMP_ADDFD_FLAG_SEND): at the lowest free number, or at newfd when it
+// is not negative (replacing what is there, as dup2 does); close-on-exec
+// with cloexec. An error means the caller has not been answered.
+//
+// The ioctl runs with every signal blocked on its thread. A signal that
+// interrupts it while the caller has not yet taken the fd leaves the
+// notification marked answered with no fd taken (Linux's
+// seccomp_notify_addfd does not undo SEND's state), so the caller's call
+// returns 0 — a number it never got — and the restarted ioctl finds no
+// notification. Go's runtime signals its threads at any time (preemption,
+// GC), so this is not rare: TestRunAddfdSignals.
+func (s *supervisor) addFD(id uint64, src, newfd int, cloexec bool) (int, sys.Errno) {
+	a := seccompNotifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(src)}
+	if newfd >= 0 {
+		a.Flags |= unix.SECCOMP_ADDFD_FLAG_SETFD
+		a.Newfd = uint32(newfd)
+	}
+	if cloexec {
+		a.NewfdFlags = unix.O_CLOEXEC
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if testHookAddFD != nil {
+		testHookAddFD()
+	}
+	all, old := ^uint64(0), uint64(0)
+	if _, _, e := sys.SyscallOn(sys.Host(), unix.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+		return -1, e
+	}
+	n, _, e := sys.SyscallOn(sys.Host(), unix.SYS_IOCTL, uintptr(s.listener), unix.SECCOMP_IOCTL_NOTIF_ADDFD, uintptr(unsafe.Pointer(&a)), 0, 0, 0)
+	sys.SyscallOn(sys.Host(), unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), 0
+}
+
+// testHookAddFD, if set, runs on addFD's thread just before the ioctl.
+var testHookAddFD func()
+
 // idValid reports whether notification id still waits for its answer
 // (its caller has not been interrupted or died).
 func (s *supervisor) idValid(id uint64) bool {
