@@ -11,7 +11,8 @@
 #   make soak-nat  the user network's NAT echo, SOAK_RUNS processes of
 #                SOAK_NAT_COUNT echoes each (no LKL needed)
 #   make soak-bridge  demo run's bridged TCP sockets: SOAK_RUNS processes of
-#                the 200-connection storm test under -race (issue 19's open bug)
+#                the 200-connection storm tests and the ADDFD signal test under
+#                -race (docs/run.md: the races they found)
 #   make lkl     build LKL (liblkl.a + headers) into ~/.cache/gokernel/lkl/HASH,
 #                or reuse it, with cmd/gokernel-lkl (recipe: third_party/lkl),
 #                as any module depending on gokernel does; a copy goes to .build/lkl
@@ -217,7 +218,7 @@ SOAK_NAT_COUNT ?= 20
 soak-bridge: lkl
 	@mkdir -p $(SOAK) && rm -f $(SOAK)/*.log $(SOAK)/summary.txt
 	$(LKLENV) $(GO) test -race -tags lkl -c -o $(SOAK)/supervise-race.test ./supervise
-	$(call soak-run,bridge-storm,$(SOAK_RUNS),supervise,$(CURDIR)/$(SOAK)/supervise-race.test -test.run '^TestRunBridgeStorm$$' -test.count=3)
+	$(call soak-run,bridge-storm,$(SOAK_RUNS),supervise,$(CURDIR)/$(SOAK)/supervise-race.test -test.run '^(TestRunBridgeStorm|TestRunBridgeStormSlowStart|TestRunAddfdSignals)$$' -test.count=3)
 	@echo "== soak-bridge"; cat $(SOAK)/summary.txt; ! grep -v ' 0 failed, 0 hung ' $(SOAK)/summary.txt >/dev/null
 
 soak-nat:
