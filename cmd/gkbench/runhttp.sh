@@ -8,22 +8,25 @@
 #
 #   BIN=.build/bin DIR=/some/dir ROUNDS=5 CLIENTS=50 ./cmd/gkbench/runhttp.sh
 #
-# BIN holds demo (built with -tags lkl) and gkbench (CGO_ENABLED=0); DIR is
-# the directory served (a 1 KiB file is requested from it: body.bin, made
-# if missing).
+# BIN holds demo (built with -tags lkl: make build); the server is a
+# static gkbench, $BIN/gkbench-static, built here with CGO_ENABLED=0 if
+# missing (run from the repository's root). DIR is the directory served (a
+# 1 KiB file is requested from it: body.bin, made if missing).
 set -euo pipefail
 BIN=${BIN:-.build/bin}
 DIR=${DIR:-/tmp/gk-runhttp}
 ROUNDS=${ROUNDS:-5}
 CLIENTS=${CLIENTS:-50}
+G=$BIN/gkbench-static
+[ -x "$G" ] || CGO_ENABLED=0 go build -o "$G" ./cmd/gkbench
 mkdir -p "$DIR"
 [ -f "$DIR/body.bin" ] || head -c 1024 /dev/urandom >"$DIR/body.bin"
 args=(http "$DIR" -api net -listen 127.0.0.1:0 -self-load -clients "$CLIENTS" -duration 3s)
 run() {
 	case $1 in
-	host) "$BIN/gkbench" "${args[@]}" ;;
-	bridge) "$BIN/demo" run -- "$BIN/gkbench" "${args[@]}" ;;
-	lkl) "$BIN/demo" run --sockets=lkl -- "$BIN/gkbench" "${args[@]}" ;;
+	host) "$G" "${args[@]}" ;;
+	bridge) "$BIN/demo" run -- "$G" "${args[@]}" ;;
+	lkl) "$BIN/demo" run --sockets=lkl -- "$G" "${args[@]}" ;;
 	esac 2>/dev/null | grep -o 'msgs/s=[0-9]*' | cut -d= -f2
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
