@@ -113,24 +113,18 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 				bpf.RetConstant{Val: notify},
 			}
 		case sockIoctl:
-			body = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
-				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase, SkipTrue: 4},
+			body = append(ourFD(0, 4),
 				bpf.LoadAbsolute{Off: argOff(1), Size: 4},
 				bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xff00},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8900, SkipTrue: 1},
 				bpf.RetConstant{Val: allow},
 				bpf.RetConstant{Val: notify},
-			}
+			)
 		case msgArgs:
-			body = []bpf.Instruction{
-				bpf.LoadAbsolute{Off: argOff(0), Size: 4},
-				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
-				bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase}, // SkipTrue: to notify, below
+			body = append(ourFD(0, 0), // SkipTrue 0s: to notify, set below
 				bpf.LoadAbsolute{Off: argOff(3), Size: 4},
 				bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: r.msgFlags},
-			}
+			)
 			if r.msgAddr > 0 {
 				body = append(body,
 					bpf.LoadAbsolute{Off: argOff(r.msgAddr), Size: 4},
@@ -165,11 +159,7 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 				// After this argument's 3 instructions come left*3
 				// more, then RetConstant allow, then notify.
 				toNotify := uint8(left*3 + 1)
-				body = append(body,
-					bpf.LoadAbsolute{Off: argOff(i), Size: 4},
-					bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
-					bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase, SkipTrue: toNotify},
-				)
+				body = append(body, ourFD(i, toNotify)...)
 			}
 			body = append(body, bpf.RetConstant{Val: allow}, bpf.RetConstant{Val: notify})
 		default:
@@ -189,4 +179,16 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 
 // argOff is the offset of the low 32 bits of argument i in struct
 // seccomp_data (little-endian).
+// ourFD tests whether argument i, its low 32 bits taken as an int, is an
+// fd of the other kernel (in [fdBase, 2^31)): three instructions, after
+// which a program goes skip instructions further when it is, and on to
+// the next when it is not.
+func ourFD(i int, skip uint8) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadAbsolute{Off: argOff(i), Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: 1 << 31, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: fdBase, SkipTrue: skip},
+	}
+}
+
 func argOff(i int) uint32 { return 16 + 8*uint32(i) }
