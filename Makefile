@@ -121,7 +121,7 @@ bench: tools-bench lkl
 # Each fuzz target runs FUZZTIME on its own; make test runs only the
 # committed seed corpora (testdata/fuzz).
 FUZZTIME ?= 30s
-FUZZ_TARGETS := libgo:FuzzParseDirents libgo:FuzzParseSockaddr \
+FUZZ_TARGETS := sys/dirent:FuzzParse libgo:FuzzParseSockaddr \
 	disk/qcow2:FuzzQCOW2 disk/nbd:FuzzNegotiate disk/nbd:FuzzNBDReply \
 	disk/part:FuzzRead disk/lvm:FuzzMetadata disk/lvm:FuzzReadPV disk/md:FuzzSuperblock \
 	disk/fsprobe:FuzzProbe sys/treestream:FuzzReader

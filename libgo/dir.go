@@ -35,7 +35,7 @@ func (l *Libc) Rmdir(path string) error {
 
 // Getdents reads directory entries from the directory open as fd into buf,
 // as linux_dirent64 records, with getdents64(2), and returns the number of
-// bytes filled; 0 means the end of the directory. ParseDirents decodes
+// bytes filled; 0 means the end of the directory. sys/dirent decodes
 // them. A buf too small for the next entry is EINVAL. EINTR is retried.
 func (l *Libc) Getdents(fd int, buf []byte) (n int, err error) {
 	r, err := l.callEINTR(unix.SYS_GETDENTS64, uintptr(fd), uintptr(bufp(buf)), uintptr(len(buf)), 0, 0, 0)

@@ -15,6 +15,7 @@ import (
 	"github.com/gokernel/gokernel/internal/kerneltest"
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/dirent"
 )
 
 // makeTree makes entries under dir through lc, written as in
@@ -139,7 +140,7 @@ func TestGetdents(t *testing.T) {
 			if n == 0 {
 				break
 			}
-			ents, consumed, err := libgo.ParseDirents(buf[:n], nil)
+			ents, consumed, err := dirent.Parse(buf[:n], nil)
 			require.NoError(t, err)
 			require.Equal(t, n, consumed, "whole records")
 			for _, e := range ents {

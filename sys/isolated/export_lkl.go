@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/sys/dirent"
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl"
 	"github.com/gokernel/gokernel/sys/treestream"
@@ -158,21 +160,15 @@ func (x *exporter) cname(name string) *byte {
 // spec converts a stat(2) timestamp.
 func spec(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()) }
 
-// dirent is a directory entry: its name and d_type.
-type dirent struct {
-	name string
-	typ  uint8
-}
-
-// readDir reads the directory at fd (dir idx), sorted by name. A stream
-// that ends a batch at the d_off the previous batch ended at has not
-// moved and would repeat for ever (LKL 4.9's btrfs on the campaign's
-// seed 2592): EUCLEAN, the check of libgo's DirReader, which this package,
-// below libgo, cannot use.
-func (x *exporter) readDir(fd, idx int) ([]dirent, error) {
-	var ents []dirent
-	var last uint64
-	for batch := 0; ; batch++ {
+// readDir reads the directory at fd (dir idx), sorted by name, with
+// sys/dirent's decoder and stream check, as libgo's DirReader reads
+// in-process: the same entries left out (".", "..", inode 0), EINVAL for a
+// malformed record, EUCLEAN for a stream that does not move (LKL 4.9's
+// btrfs on the campaign's seed 2592).
+func (x *exporter) readDir(fd, idx int) ([]dirent.Dirent, error) {
+	var ents []dirent.Dirent
+	var s dirent.Stream
+	for {
 		n, _, e := x.k.Syscall(unix.SYS_GETDENTS64, uintptr(fd), uintptr(unsafe.Pointer(&x.dents[0])), uintptr(len(x.dents)), 0, 0, 0)
 		if e == 0 && n > uintptr(len(x.dents)) {
 			e = syscall.EIO
@@ -183,41 +179,13 @@ func (x *exporter) readDir(fd, idx int) ([]dirent, error) {
 		if n == 0 {
 			break
 		}
-		b := x.dents[:n]
-		var end uint64
-		for off := 0; off < len(b); {
-			// struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name.
-			if len(b)-off < 19 {
-				return nil, &walkErr{idx, "", "getdents64", syscall.EIO, ""}
-			}
-			reclen := int(binary.NativeEndian.Uint16(b[off+16:]))
-			if reclen < 19 || reclen > len(b)-off {
-				return nil, &walkErr{idx, "", "getdents64", syscall.EIO, ""}
-			}
-			end = binary.NativeEndian.Uint64(b[off+8:])
-			name := b[off+19 : off+reclen]
-			if i := slices.Index(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			if s := string(name); s != "." && s != ".." {
-				ents = append(ents, dirent{s, b[off+18]})
-			}
-			off += reclen
+		var err error
+		if ents, err = s.Batch(x.dents[:n], ents); err != nil {
+			e, _ := err.(syscall.Errno) // EINVAL or EUCLEAN
+			return nil, &walkErr{idx, "", "getdents64", e, ""}
 		}
-		if batch > 0 && end == last {
-			return nil, &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
-		}
-		last = end
 	}
-	slices.SortFunc(ents, func(a, b dirent) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ents, func(a, b dirent.Dirent) int { return strings.Compare(a.Name, b.Name) })
 	return ents, nil
 }
 
@@ -229,7 +197,7 @@ func (x *exporter) dir(fd, idx int) error {
 	}
 	for _, ent := range ents {
 		if exportHook != nil {
-			exportHook(ent.name)
+			exportHook(ent.Name)
 		}
 		// A slow walk's records go out at least every flushEvery, so
 		// that the parent's progress deadline sees it move.
@@ -239,15 +207,15 @@ func (x *exporter) dir(fd, idx int) error {
 				return err
 			}
 		}
-		if !treestream.ValidName(ent.name) {
+		if !treestream.ValidName(ent.Name) {
 			// A name a file system should not have (a hostile image's):
 			// the parent would refuse the stream.
 			return &walkErr{idx, "", "getdents64", syscall.EUCLEAN, ""}
 		}
-		if ent.typ == unix.DT_REG {
-			err = x.file(fd, idx, ent.name)
+		if ent.Type == unix.DT_REG {
+			err = x.file(fd, idx, ent.Name)
 		} else {
-			err = x.entry(fd, idx, ent.name, ent.typ)
+			err = x.entry(fd, idx, ent.Name, ent.Type)
 		}
 		if err != nil {
 			return err

@@ -8,7 +8,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys/dirent"
 	"github.com/gokernel/gokernel/ufs"
 )
 
@@ -21,8 +21,9 @@ type dirHandle struct {
 	n    *node
 	f    *ufs.File
 	buf  []byte
-	ents []libgo.Dirent // decoded from buf
-	next int            // the first of ents not returned yet
+	ents []dirent.Dirent // decoded from buf
+	next int             // the first of ents not returned yet
+	s    dirent.Stream   // since the open or the last Seekdir
 }
 
 // direntBufSize is the getdents64 buffer of a dirHandle: a few hundred
@@ -53,7 +54,7 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 			return nil, 0
 		}
 		d.next = 0
-		if d.ents, _, err = libgo.ParseDirents(d.buf[:n], d.ents[:0]); err != nil {
+		if d.ents, err = d.s.Decode(d.buf[:n], d.ents[:0]); err != nil { // EINVAL, or EUCLEAN for an endless stream
 			d.ents = d.ents[:0]
 			return nil, errno(err)
 		}
@@ -69,7 +70,7 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 // Seekdir implements fs.FileSeekdirer: the next Readdirent starts at off,
 // an offset an entry reported (0: the start).
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	d.ents, d.next = d.ents[:0], 0
+	d.ents, d.next, d.s = d.ents[:0], 0, dirent.Stream{}
 	_, err := d.n.s.l.Seek(d.f.Fd(), int64(off), 0)
 	return errno(err)
 }
