@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gokernel/gokernel/libgo"
+	"github.com/gokernel/gokernel/sys/datamap"
 )
 
 // Direct copies (CopyOptions.Image): a copy out of a disk image asks the
@@ -33,50 +34,19 @@ import (
 // cache); where the host refuses that (the image and the output on
 // different file systems, say), with pread and pwrite through a buffer.
 type direct struct {
-	img   *File                // the image, read-only, on the host
-	nocfr atomic.Bool          // copy_file_range was refused: use pread/pwrite
-	batch []libgo.FiemapExtent // extents's, reused (only the walker calls it)
+	img   *File          // the image, read-only, on the host
+	nocfr atomic.Bool    // copy_file_range was refused: use pread/pwrite
+	maps  datamap.Mapper // extents's FIEMAP buffers (only the walker calls it)
 }
 
-// unsafeExtent are the extent flags under which the bytes in the image
-// are not the file's bytes.
-const unsafeExtent = libgo.FIEMAP_EXTENT_UNKNOWN | libgo.FIEMAP_EXTENT_DELALLOC | libgo.FIEMAP_EXTENT_ENCODED |
-	libgo.FIEMAP_EXTENT_DATA_ENCRYPTED | libgo.FIEMAP_EXTENT_NOT_ALIGNED | libgo.FIEMAP_EXTENT_DATA_INLINE |
-	libgo.FIEMAP_EXTENT_DATA_TAIL
-
 // extents returns the extents of the file open as fd on the source
-// kernel, whose libc is l (size bytes), or false if any of them cannot
-// be copied directly, or d is nil.
-func (d *direct) extents(l *libgo.Libc, fd int, size int64) ([]libgo.FiemapExtent, bool) {
+// kernel, whose libc is l (size bytes), or false if they cannot all be
+// copied directly (sys/datamap's rules), or d is nil.
+func (d *direct) extents(l *libgo.Libc, fd int, size int64) ([]datamap.Extent, bool) {
 	if d == nil {
 		return nil, false
 	}
-	var all []libgo.FiemapExtent
-	if d.batch == nil {
-		d.batch = make([]libgo.FiemapExtent, 256)
-	}
-	batch := d.batch[:min(256, 1+size/4096)]
-	for start := uint64(0); start < uint64(size); {
-		n, err := l.IoctlFiemap(fd, start, uint64(size)-start, 0, batch)
-		if err != nil {
-			return nil, false
-		}
-		if n == 0 {
-			break
-		}
-		for _, e := range batch[:n] {
-			if e.Flags&unsafeExtent != 0 {
-				return nil, false
-			}
-			all = append(all, e)
-		}
-		last := batch[n-1]
-		if last.Flags&libgo.FIEMAP_EXTENT_LAST != 0 {
-			break
-		}
-		start = last.Logical + last.Length
-	}
-	return all, true
+	return d.maps.Extents(l.Kernel(), fd, size)
 }
 
 // copyExtents queues the copy of the written extents of a file (clipped
@@ -84,18 +54,18 @@ func (d *direct) extents(l *libgo.Libc, fd int, size int64) ([]libgo.FiemapExten
 // rest of the file stays a hole. Writers of one file serialize on its
 // inode lock, so one job per chunk on several workers only spins on
 // that lock (docs/ufs.md).
-func (c *Copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *FS, dname string) {
+func (c *Copier) copyExtents(exts []datamap.Extent, size int64, dst *FS, dname string) {
 	c.run(func() error {
 		out, err := dst.OpenFile(dname, os.O_WRONLY, 0)
 		if err != nil {
 			return err
 		}
 		for _, e := range exts {
-			if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || int64(e.Logical) >= size {
+			if e.Off >= size {
 				continue
 			}
-			for off, end := int64(e.Logical), min(int64(e.Logical+e.Length), size); off < end && err == nil; off += chunkSize {
-				err = c.direct.copy(c, out, off, int64(e.Physical)+off-int64(e.Logical), min(chunkSize, end-off))
+			for off, end := e.Off, min(e.Off+e.Len, size); off < end && err == nil; off += chunkSize {
+				err = c.direct.copy(c, out, off, e.Phys+off-e.Off, min(chunkSize, end-off))
 			}
 			if err != nil {
 				break
@@ -108,21 +78,21 @@ func (c *Copier) copyExtents(exts []libgo.FiemapExtent, size int64, dst *FS, dna
 // copySmall copies a file of size bytes at most chunkSize, whose extents
 // are exts, from the image file to a new dname in dst, with its mode and
 // times; holes and unwritten extents stay holes.
-func (c *Copier) copySmall(exts []libgo.FiemapExtent, size int64, dst *FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
+func (c *Copier) copySmall(exts []datamap.Extent, size int64, dst *FS, dname string, perm fs.FileMode, atime, mtime time.Time) error {
 	out, err := dst.OpenFile(dname, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
 	end := int64(0)
 	for _, e := range exts {
-		if e.Flags&libgo.FIEMAP_EXTENT_UNWRITTEN != 0 || int64(e.Logical) >= size {
+		if e.Off >= size {
 			continue
 		}
-		n := min(int64(e.Logical+e.Length), size) - int64(e.Logical)
-		if err = c.direct.copy(c, out, int64(e.Logical), int64(e.Physical), n); err != nil {
+		n := min(e.Off+e.Len, size) - e.Off
+		if err = c.direct.copy(c, out, e.Off, e.Phys, n); err != nil {
 			break
 		}
-		end = int64(e.Logical) + n
+		end = e.Off + n
 	}
 	if err == nil && end < size {
 		err = out.Truncate(size) // a hole at the end

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/datamap"
 	"github.com/gokernel/gokernel/sys/treestream"
 )
 
@@ -66,12 +66,12 @@ type streamFile struct {
 	perm         fs.FileMode
 	size         int64
 	atime, mtime time.Time
-	small        *[]byte              // a small file's bytes so far (getSmall's)
-	exts         []libgo.FiemapExtent // its extents in the image
-	extents      bool                 // its runs are extents
-	chunk        []byte               // a large file's chunk so far (getBuf's)
-	off          int64                // the chunk's offset
-	n            int                  // its bytes
+	small        *[]byte          // a small file's bytes so far (getSmall's)
+	exts         []datamap.Extent // its extents in the image
+	extents      bool             // its runs are extents
+	chunk        []byte           // a large file's chunk so far (getBuf's)
+	off          int64            // the chunk's offset
+	n            int              // its bytes
 }
 
 // stream copies the tree r streams to dname in dst (dpath in c.root; spath
@@ -137,7 +137,7 @@ func (c *Copier) stream(r *treestream.Reader, dst *FS, dname, dpath, spath strin
 		case treestream.KindData:
 			c.streamData(f, rec.Off, rec.Data)
 		case treestream.KindExtent: // the Reader lets none come but in a file of extents
-			f.exts = append(f.exts, libgo.FiemapExtent{Logical: uint64(rec.Off), Length: uint64(rec.Len), Physical: uint64(rec.Phys)})
+			f.exts = append(f.exts, datamap.Extent{Off: rec.Off, Len: rec.Len, Phys: rec.Phys})
 		case treestream.KindFileEnd:
 			if f.extents {
 				file := f

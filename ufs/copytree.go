@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
+	"github.com/gokernel/gokernel/sys/datamap"
 )
 
 // Copying trees: CopyTree, and Copier for several sources into one
@@ -435,7 +436,7 @@ func (c *Copier) file(sd srcDir, name string, dst *FS, dname, ddir string) error
 		c.copyExtents(exts, size, dst, dname)
 		return nil
 	}
-	for start, end := range dataRuns(sd.l, fd, size) {
+	for start, end := range datamap.Runs(sd.l.Kernel(), fd, size) {
 		for off := start; off < end; off += chunkSize {
 			buf := c.getBuf()
 			n, err := readFullAt(sd.l, fd, buf[:min(chunkSize, end-off)], off)
@@ -479,35 +480,6 @@ func (c *Copier) createLarge(dst *FS, dname string, size int64, perm fs.FileMode
 		}
 	})
 	return nil
-}
-
-// dataRuns yields the [start, end) runs of fd below size that may hold
-// data, found with lseek's SEEK_DATA and SEEK_HOLE as cp --sparse=auto
-// does, so the holes of a sparse file are never read: a hostile image's
-// 2 TiB file of one block is one block of work, not 2 TiB of zeros. A
-// kernel or file system without them (EINVAL) yields the whole file; the
-// destination was truncated to size, so what is skipped reads as zeros.
-func dataRuns(l *libgo.Libc, fd int, size int64) func(yield func(int64, int64) bool) {
-	return func(yield func(int64, int64) bool) {
-		for off := int64(0); off < size; {
-			data, err := l.Seek(fd, off, unix.SEEK_DATA)
-			if errors.Is(err, unix.ENXIO) || (err == nil && data >= size) {
-				return // the rest is a hole
-			}
-			if err != nil {
-				yield(off, size)
-				return
-			}
-			hole, err := l.Seek(fd, data, unix.SEEK_HOLE)
-			if err != nil || hole > size || hole <= data {
-				hole = size // no hole found (or nonsense): copy to the end
-			}
-			if !yield(data, hole) {
-				return
-			}
-			off = hole
-		}
-	}
 }
 
 // readFullAt reads p at off of fd, until p is full or the file ends.

@@ -3,7 +3,6 @@
 package isolated
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gokernel/gokernel/sys/datamap"
 	"github.com/gokernel/gokernel/sys/dirent"
 	"github.com/gokernel/gokernel/sys/host"
 	"github.com/gokernel/gokernel/sys/lkl"
@@ -89,8 +89,8 @@ type exporter struct {
 	// extents: send a file whose bytes all lie plainly in the image as
 	// its extents (the parent holds the image: ufs's direct copies).
 	extents bool
-	fiemap  []uint64 // FS_IOC_FIEMAP's buffer
-	name    []byte   // cname's
+	maps    datamap.Mapper // FS_IOC_FIEMAP's buffers
+	name    []byte         // cname's
 }
 
 // flushEvery is how often a walk flushes the stream it has buffered.
@@ -295,17 +295,17 @@ func (x *exporter) file(dfd, idx int, name string) error {
 		x.links[key] = x.nlinks
 		x.nlinks++
 	}
-	var exts []extent
+	var exts []datamap.Extent
 	useExtents := false
 	if x.extents {
-		exts, useExtents = x.fileExtents(int(fd), size)
+		exts, useExtents = x.maps.Extents(x.k, int(fd), size)
 	}
 	if err := x.w.File(idx, name, st.Mode, size, spec(st.Atim), spec(st.Mtim), st.Nlink > 1, useExtents); err != nil {
 		return err
 	}
 	if useExtents {
 		for _, e := range exts {
-			if err := x.w.Extent(e.off, e.n, e.phys); err != nil {
+			if err := x.w.Extent(e.Off, e.Len, e.Phys); err != nil {
 				return err
 			}
 		}
@@ -316,7 +316,7 @@ func (x *exporter) file(dfd, idx int, name string) error {
 	// one run by run.
 	runs := func(yield func(int64, int64) bool) { yield(0, size) }
 	if size > smallFile {
-		runs = x.dataRuns(int(fd), size)
+		runs = datamap.Runs(x.k, int(fd), size)
 	}
 	for start, end := range runs {
 		for off := start; off < end; {
@@ -348,100 +348,4 @@ func (x *exporter) read(fd, idx int, name string, off, max int64) (int, error) {
 		return 0, &walkErr{idx, name, "pread", syscall.EIO, ""}
 	}
 	return int(n), x.w.Data(off, buf[:n])
-}
-
-// dataRuns yields the [start, end) runs of fd below size that may hold
-// data, as ufs's dataRuns does (SEEK_DATA, SEEK_HOLE; the whole file
-// without them).
-func (x *exporter) dataRuns(fd int, size int64) func(yield func(int64, int64) bool) {
-	seek := func(off int64, whence int) (int64, syscall.Errno) {
-		r, _, e := x.k.Syscall(unix.SYS_LSEEK, uintptr(fd), uintptr(off), uintptr(whence), 0, 0, 0)
-		return int64(r), e
-	}
-	return func(yield func(int64, int64) bool) {
-		for off := int64(0); off < size; {
-			data, e := seek(off, unix.SEEK_DATA)
-			if e == syscall.ENXIO || (e == 0 && data >= size) {
-				return
-			}
-			if e != 0 || data < off {
-				yield(off, size)
-				return
-			}
-			hole, e := seek(data, unix.SEEK_HOLE)
-			if e != 0 || hole > size || hole <= data {
-				hole = size
-			}
-			if !yield(data, hole) {
-				return
-			}
-			off = hole
-		}
-	}
-}
-
-// FIEMAP (include/uapi/linux/fiemap.h), as libgo's IoctlFiemap and ufs's
-// direct copies use it.
-const (
-	fsIocFiemap  = 0xC020660B
-	fiemapHeader = 32
-	fiemapSize   = 56 // an extent's
-	fiemapBatch  = 256
-	extentLast   = 0x1
-	// The flags under which the bytes in the image are not the file's:
-	// unknown, delalloc, encoded, encrypted, not aligned, inline, tail.
-	extentUnsafe    = 0x2 | 0x4 | 0x8 | 0x80 | 0x100 | 0x200 | 0x400
-	extentUnwritten = 0x800 // reads as zeros: a hole
-)
-
-// extent is a run of a file's bytes at phys in the image.
-type extent struct{ off, n, phys int64 }
-
-// fileExtents returns the written extents of the file at fd (size bytes),
-// clipped to size, if all its extents lie plainly in the image; ok false
-// if any does not or FIEMAP fails: its bytes are sent.
-func (x *exporter) fileExtents(fd int, size int64) (exts []extent, ok bool) {
-	if x.fiemap == nil {
-		x.fiemap = make([]uint64, (fiemapHeader+fiemapSize*fiemapBatch)/8)
-	}
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&x.fiemap[0])), len(x.fiemap)*8)
-	ne := binary.NativeEndian
-	for start := uint64(0); start < uint64(size); {
-		clear(buf[:fiemapHeader])
-		ne.PutUint64(buf[0:], start)
-		ne.PutUint64(buf[8:], uint64(size)-start)
-		ne.PutUint32(buf[24:], fiemapBatch)
-		if _, _, e := x.k.Syscall(unix.SYS_IOCTL, uintptr(fd), fsIocFiemap, uintptr(unsafe.Pointer(&x.fiemap[0])), 0, 0, 0); e != 0 {
-			return nil, false
-		}
-		n := int(ne.Uint32(buf[20:]))
-		if n == 0 {
-			break
-		}
-		if n > fiemapBatch {
-			return nil, false
-		}
-		var last uint32
-		var next uint64
-		for i := range n {
-			e := buf[fiemapHeader+i*fiemapSize:]
-			logical, phys, length, flags := ne.Uint64(e[0:]), ne.Uint64(e[8:]), ne.Uint64(e[16:]), ne.Uint32(e[40:])
-			if flags&extentUnsafe != 0 {
-				return nil, false
-			}
-			last, next = flags, logical+length
-			if flags&extentUnwritten != 0 || length == 0 || logical >= uint64(size) || logical+length < logical || phys > 1<<62 {
-				continue
-			}
-			if len(exts) > 0 && int64(logical) < exts[len(exts)-1].off+exts[len(exts)-1].n {
-				return nil, false // out of order: not an extent map to trust
-			}
-			exts = append(exts, extent{int64(logical), min(int64(length), size-int64(logical)), int64(phys)})
-		}
-		if last&extentLast != 0 || next <= start {
-			break
-		}
-		start = next
-	}
-	return exts, true
 }
