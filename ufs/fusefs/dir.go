@@ -36,6 +36,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 	if err != nil {
 		return nil, 0, errno(err)
 	}
+	n.s.open.add(f)
 	return &dirHandle{n: n, f: f}, 0, 0
 }
 
@@ -90,7 +91,7 @@ func (d *dirHandle) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 // Releasedir implements fs.FileReleasedirer.
-func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) { d.f.Close() }
+func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) { d.n.s.open.release(d.f) }
 
 var (
 	_ fs.NodeOpendirHandler = (*node)(nil)

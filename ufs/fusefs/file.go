@@ -60,6 +60,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if err != nil {
 		return nil, 0, errno(err)
 	}
+	n.s.open.add(f)
 	return &handle{s: n.s, f: f}, handleFlags, 0
 }
 
@@ -79,6 +80,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		f.Close()
 		return nil, nil, 0, errno(err)
 	}
+	n.s.open.add(f)
 	return n.child(ctx, &st, out), &handle{s: n.s, f: f}, handleFlags, 0
 }
 
@@ -143,7 +145,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 // Release implements fs.FileReleaser: the last close of the file on the
 // host closes its fd in the FS's kernel.
-func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.f.Close()) }
+func (h *handle) Release(ctx context.Context) syscall.Errno { return errno(h.s.open.release(h.f)) }
 
 // Allocate implements fs.FileAllocater: fallocate(2) with the caller's
 // mode (KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE: as the file system allows).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -24,6 +25,52 @@ type server struct {
 	// noOpen is set on a read-only mount whose host kernel can do
 	// without OPEN and RELEASE (see node.Open).
 	noOpen atomic.Bool
+	// open are the files of the handles the host kernel has opened
+	// (OPEN, CREATE, OPENDIR) and not yet released.
+	open openFiles
+}
+
+// openFiles are the files behind a mount's open handles. The host kernel
+// releases a handle (RELEASE, RELEASEDIR) asynchronously after the last
+// close(2); when the mount goes first (an unmount right after a program
+// exits, an aborted connection), the release never comes, so Server.Wait
+// closes what is left here.
+type openFiles struct {
+	mu    sync.Mutex
+	files map[*ufs.File]struct{}
+}
+
+// add records f as a handle's file.
+func (o *openFiles) add(f *ufs.File) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.files == nil {
+		o.files = map[*ufs.File]struct{}{}
+	}
+	o.files[f] = struct{}{}
+}
+
+// release closes f, a handle's file, when the kernel releases the handle.
+func (o *openFiles) release(f *ufs.File) error {
+	o.mu.Lock()
+	_, ok := o.files[f]
+	delete(o.files, f)
+	o.mu.Unlock()
+	if !ok {
+		return nil // closed by closeAll already
+	}
+	return f.Close()
+}
+
+// closeAll closes the files of the handles never released.
+func (o *openFiles) closeAll() {
+	o.mu.Lock()
+	files := o.files
+	o.files = nil
+	o.mu.Unlock()
+	for f := range files {
+		f.Close()
+	}
 }
 
 // lstat fills st for the file p names in the FS, without following a

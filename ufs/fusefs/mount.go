@@ -97,10 +97,12 @@ type Server struct {
 
 // Wait waits until the mount is gone (Unmount, umount(8) or fusermount
 // -u) and every request has been answered, then closes the files the
-// mount kept open. Call it before closing the FS.
+// mount kept open, and the files of handles the host kernel never
+// released. Call it before closing the FS.
 func (s *Server) Wait() {
 	s.Server.Wait()
 	s.s.files.close()
+	s.s.open.closeAll()
 }
 
 // Mount serves fsys at the directory mountpoint on the host and returns
