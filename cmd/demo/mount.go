@@ -195,12 +195,14 @@ func mountImage(f imageFlags, o mountOpts, imagePath, mountpoint string) (err er
 	if f.readOnly {
 		mode = "read-only"
 	}
-	fmt.Fprintf(out.W, "mounted %s (%s, %s) at %s; Ctrl-C or fusermount3 -u %s unmounts\n", imagePath, img.fstype, mode, mountpoint, mountpoint)
-	daemonReady()
-
+	// The signals are ours before "mounted" says so: one sent at once
+	// after that line must not find Go's default (exit, mount left
+	// behind).
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	fmt.Fprintf(out.W, "mounted %s (%s, %s) at %s; Ctrl-C or fusermount3 -u %s unmounts\n", imagePath, img.fstype, mode, mountpoint, mountpoint)
+	daemonReady()
 	served := make(chan struct{})
 	go func() { srv.Wait(); close(served) }()
 	signals := 0
