@@ -177,8 +177,6 @@ func Filter(o FilterOptions) ([]bpf.Instruction, error) {
 	return prog, nil
 }
 
-// argOff is the offset of the low 32 bits of argument i in struct
-// seccomp_data (little-endian).
 // ourFD tests whether argument i, its low 32 bits taken as an int, is an
 // fd of the other kernel (in [fdBase, 2^31)): three instructions, after
 // which a program goes skip instructions further when it is, and on to
@@ -191,4 +189,6 @@ func ourFD(i int, skip uint8) []bpf.Instruction {
 	}
 }
 
+// argOff is the offset of the low 32 bits of argument i in struct
+// seccomp_data (little-endian).
 func argOff(i int) uint32 { return 16 + 8*uint32(i) }
