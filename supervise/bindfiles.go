@@ -45,7 +45,7 @@ func (s *supervisor) bindCopies() []string {
 	if len(s.dirs) > 0 || len(s.files) == 0 {
 		return nil
 	}
-	other := libgo.New(s.k)
+	other := s.other
 	var out []string
 	for _, name := range s.files {
 		data, err := readSmall(other, name)

@@ -582,8 +582,8 @@ func (b *bridge) startPumps(s *supervisor) sys.Errno {
 	if again {
 		return 0
 	}
-	if e := setNonblock(s.k, b.lfd); e != 0 {
-		return e
+	if err := s.other.SetNonblock(b.lfd, true); err != nil {
+		return errnoOf(err)
 	}
 	ev := unix.EpollEvent{Events: edge, Fd: int32(b.id)}
 	if _, _, e := sys.SyscallOn(s.k, unix.SYS_EPOLL_CTL, uintptr(s.bridges.lep), unix.EPOLL_CTL_ADD, uintptr(b.lfd), uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {
@@ -601,15 +601,6 @@ func (b *bridge) startPumps(s *supervisor) sys.Errno {
 // testHookPumping, if set, runs when a bridge's flows have started
 // running in the loops, before startPumps runs them itself.
 var testHookPumping func()
-
-// setNonblock sets O_NONBLOCK on fd of kernel k.
-func setNonblock(k sys.Kernel, fd int) sys.Errno {
-	fl, _, e := sys.SyscallOn(k, unix.SYS_FCNTL, uintptr(fd), unix.F_GETFL, 0, 0, 0, 0)
-	if e == 0 {
-		_, _, e = sys.SyscallOn(k, unix.SYS_FCNTL, uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK, 0, 0, 0)
-	}
-	return e
-}
 
 // A side is one fd of a bridge: the host end (send: written with
 // sendto, MSG_NOSIGNAL) or the other kernel's socket.
@@ -717,8 +708,8 @@ func (c *call) bridgeListen(b *bridge) result {
 	b.mu.Lock()
 	b.started = true // no flows for a listener
 	b.mu.Unlock()
-	if e := setNonblock(c.s.k, b.lfd); e != 0 {
-		return result{err: e}
+	if err := c.s.other.SetNonblock(b.lfd, true); err != nil {
+		return result{err: errnoOf(err)}
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(b.id)}
 	if _, _, e := sys.SyscallOn(c.s.k, unix.SYS_EPOLL_CTL, uintptr(c.s.bridges.lep), unix.EPOLL_CTL_ADD, uintptr(b.lfd), uintptr(unsafe.Pointer(&ev)), 0, 0); e != 0 {

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gokernel/gokernel/libgo"
 	"github.com/gokernel/gokernel/sys"
 )
 
@@ -367,7 +366,7 @@ func (s *supervisor) block(d time.Duration, hostSet, ourSet []unix.PollFd) sys.E
 	// one thread wake-up less between the event and the answer. The
 	// helper finishes on its own; whichever of the two is last closes
 	// the eventfds, so neither writes to a closed one.
-	ours := libgo.New(s.k)
+	ours := s.other
 	hw, err := s.host.EventFD(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		return syscall.ENOMEM

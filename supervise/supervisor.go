@@ -204,9 +204,10 @@ func receiveListener(host *libgo.Libc, sock int) (int, error) {
 type supervisor struct {
 	o        Options
 	host     *libgo.Libc
-	k        sys.Kernel // o.Kernel
-	dirs     []string   // o.Dirs, cleaned
-	files    []string   // o.Files, cleaned
+	k        sys.Kernel  // o.Kernel
+	other    *libgo.Libc // libgo on k
+	dirs     []string    // o.Dirs, cleaned
+	files    []string    // o.Files, cleaned
 	listener int
 	root     int // the child's pid
 
@@ -232,7 +233,7 @@ type supervisor struct {
 }
 
 func newSupervisor(o Options) *supervisor {
-	s := &supervisor{o: o, host: libgo.New(sys.Host()), k: o.Kernel, procs: map[int]*proc{}, tids: map[int]*proc{}, refused: map[string]bool{}}
+	s := &supervisor{o: o, host: libgo.New(sys.Host()), k: o.Kernel, other: libgo.New(o.Kernel), procs: map[int]*proc{}, tids: map[int]*proc{}, refused: map[string]bool{}}
 	s.pumps.set = map[*writePump]bool{}
 	s.pumps.cond = sync.NewCond(&s.pumps.mu)
 	for _, d := range o.Dirs {
