@@ -8,6 +8,8 @@
 //	gkbench imagefuzz     mutated ext4, xfs, btrfs and vfat images through demo cp-out (issue #20; make fuzz-images)
 //	cpbench.sh            demo cp-out against debugfs (a script beside this file)
 //	diskbench.sh          disk sources side by side (a script; gkbench rangeserve is its HTTP server)
+//	echofloor.sh          where an echo server's CPU goes (perf; a script)
+//	httpfloor.sh          where an HTTP server's CPU goes, split by gkbench perf-split (perf; a script)
 //
 // The servers and load generators they run as children are commands of
 // gkbench too (echo, load, http, http-load). The user's tool is
