@@ -37,7 +37,9 @@ group's share of the samples and its parts (httpfloor.sh, docs/aio.md,
                 fd runtime code
 
 A sample's first matching rule decides, in the order of the list printed
-with -rules. Samples no rule takes are "other".`,
+with -rules. Samples no rule takes are "other". The rules are made for
+network servers: io_uring_enter outside TCP counts as waiting, so a
+server whose ring also opens and reads files would see that work there.`,
 		Setup: func(fs *flag.FlagSet) func([]string) error {
 			rules := fs.Bool("rules", false, "print the rules and exit")
 			return func(args []string) error {
