@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,6 +22,9 @@ const asMain = "DEMO_AS_MAIN"
 // with DEMO_AS_MAIN=1 (clitest) runs main with the arguments after "--".
 // With DEMO_CHECK_LEAKS=1 as well, the child then checks that the command
 // left no goroutine and no host fd behind.
+//
+// With DEMO_TEST_CHILD=NAME it runs the child check NAME instead of the
+// tests (runChildCheck).
 func TestMain(m *testing.M) {
 	if clitest.AsMain(asMain, "demo") {
 		if os.Getenv("DEMO_CHECK_LEAKS") == "1" {
@@ -28,7 +32,46 @@ func TestMain(m *testing.M) {
 		}
 		main()
 	}
+	if name := os.Getenv(childCheckEnv); name != "" {
+		os.Exit(runChildCheckMain(name))
+	}
 	os.Exit(m.Run())
+}
+
+// childCheckEnv names the child check a child of the test binary runs.
+const childCheckEnv = "DEMO_TEST_CHILD"
+
+// childChecks are the checks that boot LKL in the test process itself.
+// LKL boots once per process, so each runs in a child of the test binary
+// (runChildCheck): a test can then run again in the same process
+// (-count=N) and other tests keep their own kernels. The checks register
+// themselves in init functions.
+var childChecks = map[string]func() error{}
+
+// runChildCheckMain runs the child check name and returns the exit
+// status: 0 when it passed, 1 with its error on stderr.
+func runChildCheckMain(name string) int {
+	check, ok := childChecks[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "no child check %q\n", name)
+		return 2
+	}
+	if err := check(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// runChildCheck runs the child check name in a child of the test binary
+// with env added to its environment, and fails t with the child's output
+// unless it passed.
+func runChildCheck(t *testing.T, name string, env ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{childCheckEnv + "=" + name}, env...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child check %s:\n%s", name, out)
 }
 
 // runCheckingLeaks runs demo as main does, then fails (exit status 3)

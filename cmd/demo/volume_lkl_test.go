@@ -3,6 +3,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -12,6 +15,37 @@ import (
 	"github.com/gokernel/gokernel/internal/imagetest"
 )
 
+func init() { childChecks["volume-fstest"] = volumeFSTest }
+
+// volumeImageEnv names the image volumeFSTest opens.
+const volumeImageEnv = "DEMO_TEST_IMAGE"
+
+// volumeBootLog is TestVolumeImage's var/log/boot, large enough to take
+// many blocks.
+var volumeBootLog = strings.Repeat("booted\n", 5000)
+
+// volumeFSTest opens TestVolumeImage's image in this process (openImage,
+// as every command does) by the volume's device path and checks it with
+// fstest.TestFS; it boots LKL, so it runs as a child check.
+func volumeFSTest() (err error) {
+	im, err := openImage(os.Getenv(volumeImageEnv), imageFlags{volume: "/dev/vg/root", readOnly: true}, false)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, im.close()) }()
+	if err := fstest.TestFS(im.fs, "etc/hostname", "var/log/boot", "motd"); err != nil {
+		return err
+	}
+	got, err := im.fs.ReadFile("var/log/boot")
+	if err != nil {
+		return err
+	}
+	if string(got) != volumeBootLog {
+		return fmt.Errorf("var/log/boot: the %d bytes read are not the %d bytes written", len(got), len(volumeBootLog))
+	}
+	return nil
+}
+
 // The server layout end to end: GPT → partition 3 → LVM PV → vg/root →
 // ext4, opened with one command line (--volume), and a VG across two
 // images (--image).
@@ -20,7 +54,7 @@ func TestVolumeImage(t *testing.T) {
 		"etc/":                 "",
 		"etc/hostname":         "lvm-root\n",
 		"var/log/":             "",
-		"var/log/boot":         strings.Repeat("booted\n", 5000),
+		"var/log/boot":         volumeBootLog,
 		"motd => etc/hostname": "",
 	}
 	img := imagetest.LVMDisk(t, tree)
@@ -39,14 +73,7 @@ func TestVolumeImage(t *testing.T) {
 		require.Equal(t, treeOf(t, src), treeOf(t, out))
 	})
 	t.Run("fstest", func(t *testing.T) {
-		im, err := openImage(img, imageFlags{volume: "/dev/vg/root", readOnly: true}, false)
-		require.NoError(t, err)
-		defer func() { require.NoError(t, im.close()) }()
-		names := []string{"etc/hostname", "var/log/boot", "motd"}
-		require.NoError(t, fstest.TestFS(im.fs, names...))
-		got, err := im.fs.ReadFile("var/log/boot")
-		require.NoError(t, err)
-		require.Equal(t, tree["var/log/boot"], string(got))
+		runChildCheck(t, "volume-fstest", volumeImageEnv+"="+img)
 	})
 	t.Run("errors", func(t *testing.T) {
 		_, stderr, code := demo(t, nil, "ls", "--volume", "vg/home", img)
