@@ -18,6 +18,7 @@ OLD=$(realpath "$1") NEW=$(realpath "$2")
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-2s}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh" # listening_addr
 mkdir "$WORK/www" && head -c 1024 /dev/urandom > "$WORK/www/body.bin"
 
 # serve NAME BIN ARGS...: start BIN ARGS in the background, wait for its
@@ -25,9 +26,7 @@ mkdir "$WORK/www" && head -c 1024 /dev/urandom > "$WORK/www/body.bin"
 serve() {
 	local log=$WORK/$1.out; shift
 	"$@" > "$log" 2>&1 & pid=$!
-	for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-	addr=$(sed -n 's/.*listening on //p' "$log" | head -1)
-	[ -n "$addr" ] || { echo "server did not start: $*" >&2; cat "$log" >&2; exit 1; }
+	addr=$(listening_addr "$log") || { echo "server did not start: $*" >&2; exit 1; }
 }
 
 for r in $(seq "$ROUNDS"); do

@@ -1,4 +1,4 @@
-# Shell functions shared by cpbench.sh, fusebench.sh and diskbench.sh (sourced, not run).
+# Shell functions shared by the bench scripts beside this file (sourced, not run).
 
 # seconds runs its arguments with their output discarded and prints the
 # wall time in seconds.
@@ -24,4 +24,19 @@ check_copy() {
 		n=$(find "$3/tree" -type f | wc -l)
 		[ "$n" = 20000 ] || { echo "$1 copied $n files, not 20000" >&2; exit 1; } ;;
 	esac
+}
+
+# listening_addr LOG [TENTHS]: waits up to TENTHS tenths of a second
+# (default 100) for the "listening on ADDR" line a server (gkbench's, demo
+# serve's: cli.PrintListening) writes to LOG, and prints ADDR; without
+# one it prints LOG on stderr and fails.
+listening_addr() {
+	local a=
+	for _ in $(seq "${2:-100}"); do
+		a=$(sed -n 's/.*listening on //p' "$1" 2>/dev/null | head -1)
+		[ -n "$a" ] && break
+		sleep 0.1
+	done
+	[ -n "$a" ] || { echo "no \"listening on\" line in $1:" >&2; cat "$1" >&2; return 1; }
+	echo "$a"
 }

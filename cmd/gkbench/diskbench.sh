@@ -59,9 +59,7 @@ cleanup() {
 trap cleanup EXIT
 "$GKBENCH" rangeserve "$WORK" > "$WORK/http.out" 2>&1 &
 http_pid=$!
-for _ in $(seq 200); do grep -q '^listening on ' "$WORK/http.out" 2>/dev/null && break; sleep 0.05; done
-haddr=$(sed -n 's/^listening on //p' "$WORK/http.out")
-[ -n "$haddr" ] || { echo "gkbench rangeserve did not start" >&2; cat "$WORK/http.out" >&2; exit 1; }
+haddr=$(listening_addr "$WORK/http.out") || { echo "gkbench rangeserve did not start" >&2; exit 1; }
 served() { curl -sf "http://$haddr/__bytes"; }
 
 default=(raw qcow2 http httpls)

@@ -21,6 +21,7 @@ shift 2
 BIN=${BIN:-.build/bin}
 OUT=${OUT:-/tmp/gk-echofloor}
 mkdir -p "$OUT"
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh" # listening_addr
 per() { echo "scale=3; $1/($2*3)" | bc; }
 for v in "$@"; do
 	IFS=: read -r name api envs flags <<<"$v"
@@ -29,8 +30,7 @@ for v in "$@"; do
 	# shellcheck disable=SC2046,SC2086
 	env GOKERNEL=host GOKERNEL_TRACE= $(echo "$envs" | tr , ' ') "$BIN/gkbench" echo -api "$api" $flags >"$o.srv" 2>&1 &
 	spid=$!
-	for _ in $(seq 50); do grep -q listening "$o.srv" && break; sleep 0.1; done
-	addr=$(sed -n 's/listening on //p' "$o.srv" | head -1)
+	addr=$(listening_addr "$o.srv" 50) || { kill $spid; exit 1; }
 	"$BIN/gkbench" load -addr "$addr" -conns "$conns" -size "$size" -duration 6s -server-pid $spid >"$o.load" &
 	lpid=$!
 	sleep 1.5

@@ -17,6 +17,7 @@ set -uo pipefail
 BIN=${BIN:-.build/bin}
 OUT=${OUT:-/tmp/gk-httpfloor}
 DIR=${DIR:-/tmp/gk-runhttp}
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh" # listening_addr
 mkdir -p "$OUT" "$DIR"
 [ -f "$DIR/body.bin" ] || head -c 1024 /dev/urandom >"$DIR/body.bin"
 for v in "$@"; do
@@ -26,8 +27,7 @@ for v in "$@"; do
 	# shellcheck disable=SC2046
 	env GOKERNEL=host GOKERNEL_TRACE= $(echo "$envs" | tr , ' ') "$BIN/gkbench" http "$DIR" -api "$api" -listen 127.0.0.1:0 >"$o.srv" 2>&1 &
 	spid=$!
-	for _ in $(seq 50); do grep -q listening "$o.srv" && break; sleep 0.1; done
-	addr=$(sed -n 's/listening on //p' "$o.srv" | head -1)
+	addr=$(listening_addr "$o.srv" 50) || { kill $spid; exit 1; }
 	"$BIN/gkbench" http-load "http://$addr/body.bin" -dir "$DIR" -clients 50 -duration 6s -server-pid $spid >"$o.load" &
 	lpid=$!
 	sleep 1.5
