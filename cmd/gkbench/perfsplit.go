@@ -110,8 +110,13 @@ func kernelLeaf(syms ...string) func([]perfFrame) bool {
 	}
 }
 
+// both, either and not combine matchers.
 func both(a, b func([]perfFrame) bool) func([]perfFrame) bool {
 	return func(st []perfFrame) bool { return a(st) && b(st) }
+}
+
+func either(a, b func([]perfFrame) bool) func([]perfFrame) bool {
+	return func(st []perfFrame) bool { return a(st) || b(st) }
 }
 
 func not(a func([]perfFrame) bool) func([]perfFrame) bool {
@@ -161,10 +166,8 @@ var splitRules = []splitRule{
 	{groupRuntime, "thread sleep/wake", "kernel schedule, finish_task_switch",
 		both(kernelLeaf(), anyOf("schedule", "__schedule", "finish_task_switch.isra.0"))},
 	{groupAny, "Go allocation and GC", "runtime.gc*, mallocgc, bgsweep, scanobject",
-		both(not(kernelLeaf()), func(st []perfFrame) bool {
-			return anyPrefix("runtime.gc")(st) || anyOf("runtime.bgsweep", "runtime.bgscavenge", "runtime.mallocgc",
-				"runtime.scanobject", "runtime.scanObject", "runtime.makeslice", "runtime.newobject")(st)
-		})},
+		both(not(kernelLeaf()), either(anyPrefix("runtime.gc"), anyOf("runtime.bgsweep", "runtime.bgscavenge", "runtime.mallocgc",
+			"runtime.scanobject", "runtime.scanObject", "runtime.makeslice", "runtime.newobject")))},
 	{groupAny, "net/http and the handler", "net/http, bufio, net/textproto",
 		both(not(kernelLeaf()), anyPrefix("net/http", "bufio.", "net/textproto"))},
 	{groupReplace, "gokernel's fd runtime", "github.com/gokernel/ (unet, aio, eloop)",
