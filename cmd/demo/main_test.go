@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,8 +22,8 @@ const asMain = "DEMO_AS_MAIN"
 // With DEMO_CHECK_LEAKS=1 as well, the child then checks that the command
 // left no goroutine and no host fd behind.
 //
-// With DEMO_TEST_CHILD=NAME it runs the child check NAME instead of the
-// tests (runChildCheck).
+// A child started with DEMO_TEST_CHILD=1 (clitest, by runChildCheck) runs
+// the child check named after "--" instead of the tests.
 func TestMain(m *testing.M) {
 	if clitest.AsMain(asMain, "demo") {
 		if os.Getenv("DEMO_CHECK_LEAKS") == "1" {
@@ -32,13 +31,14 @@ func TestMain(m *testing.M) {
 		}
 		main()
 	}
-	if name := os.Getenv(childCheckEnv); name != "" {
-		os.Exit(runChildCheckMain(name))
+	if clitest.AsMain(childCheckEnv, "child-check") {
+		os.Exit(runChildCheckMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
 
-// childCheckEnv names the child check a child of the test binary runs.
+// childCheckEnv is the environment variable that makes the test binary
+// run a child check.
 const childCheckEnv = "DEMO_TEST_CHILD"
 
 // childChecks are the checks that boot LKL in the test process itself.
@@ -48,12 +48,16 @@ const childCheckEnv = "DEMO_TEST_CHILD"
 // themselves in init functions.
 var childChecks = map[string]func() error{}
 
-// runChildCheckMain runs the child check name and returns the exit
-// status: 0 when it passed, 1 with its error on stderr.
-func runChildCheckMain(name string) int {
-	check, ok := childChecks[name]
+// runChildCheckMain runs the child check args names and returns the
+// exit status: 0 when it passed, 1 with its error on stderr.
+func runChildCheckMain(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintf(os.Stderr, "want one child check, got %q\n", args)
+		return 2
+	}
+	check, ok := childChecks[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "no child check %q\n", name)
+		fmt.Fprintf(os.Stderr, "no child check %q\n", args[0])
 		return 2
 	}
 	if err := check(); err != nil {
@@ -68,10 +72,8 @@ func runChildCheckMain(name string) int {
 // unless it passed.
 func runChildCheck(t *testing.T, name string, env ...string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), append([]string{childCheckEnv + "=" + name}, env...)...)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "child check %s:\n%s", name, out)
+	stdout, stderr, code := clitest.Run(t, childCheckEnv, env, name)
+	require.Zero(t, code, "child check %s:\n%s%s", name, stdout, stderr)
 }
 
 // runCheckingLeaks runs demo as main does, then fails (exit status 3)
